@@ -1,0 +1,89 @@
+import SchemaBuilder from "@pothos/core";
+import { createClient as createSseClient } from "graphql-sse";
+import { createClient as createWsClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { createTransport, type Transport } from "../../src/server/http.ts";
+
+// A throwaway schema: this file tests the transports (HTTP, SSE, graphql-ws), not gradstream's types.
+function tinySchema() {
+  const builder = new SchemaBuilder<{ Context: { who: string } }>({});
+  builder.queryType({
+    fields: (t) => ({ whoami: t.string({ resolve: (_root, _args, ctx) => ctx.who }) }),
+  });
+  builder.subscriptionType({
+    fields: (t) => ({
+      countTo: t.int({
+        args: { n: t.arg.int({ required: true }) },
+        subscribe: async function* (_root, { n }) {
+          for (let i = 1; i <= n; i++) yield i;
+        },
+        resolve: (i) => i,
+      }),
+    }),
+  });
+  return builder.toSchema();
+}
+
+let transport: Transport;
+let url: string;
+
+beforeAll(async () => {
+  transport = createTransport({
+    schema: tinySchema(),
+    context: ({ request, connectionParams }) => ({
+      who: String(connectionParams?.who ?? request.headers.get("x-who") ?? "anonymous"),
+    }),
+  });
+  url = await transport.listen(0, "127.0.0.1");
+});
+afterAll(() => transport.close());
+
+describe("transports on one port", () => {
+  it("answers a query over HTTP POST with the context built from the request", async () => {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-who": "http-user" },
+      body: JSON.stringify({ query: "{ whoami }" }),
+    });
+    expect(await res.json()).toEqual({ data: { whoami: "http-user" } });
+  });
+
+  it("streams a subscription over graphql-ws with connection params in the context", async () => {
+    const client = createWsClient({
+      url: url.replace("http", "ws"),
+      webSocketImpl: WebSocket,
+      connectionParams: { who: "ws-user" },
+    });
+    const seen: unknown[] = [];
+    for await (const r of client.iterate({ query: "subscription { countTo(n: 3) }" })) seen.push(r.data);
+    const who = await new Promise((resolve, reject) =>
+      client.subscribe(
+        { query: "{ whoami }" },
+        { next: (r) => resolve(r.data), error: reject, complete: () => {} },
+      ),
+    );
+    await client.dispose();
+    expect(seen).toEqual([{ countTo: 1 }, { countTo: 2 }, { countTo: 3 }]);
+    expect(who).toEqual({ whoami: "ws-user" });
+  });
+
+  it("streams a subscription over graphql-sse's protocol", async () => {
+    const client = createSseClient({ url: `${url}/stream` });
+    const seen: unknown[] = [];
+    for await (const r of client.iterate({ query: "subscription { countTo(n: 2) }" })) seen.push(r.data);
+    client.dispose();
+    expect(seen).toEqual([{ countTo: 1 }, { countTo: 2 }]);
+  });
+
+  it("streams a subscription as plain server-sent events, as curl would read them", async () => {
+    const res = await fetch(`${url}?query=${encodeURIComponent("subscription { countTo(n: 2) }")}`, {
+      headers: { accept: "text/event-stream" },
+    });
+    const text = await res.text();
+    expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
+    expect(text).toContain('data: {"data":{"countTo":1}}');
+    expect(text).toContain('data: {"data":{"countTo":2}}');
+    expect(text).toContain("event: complete");
+  });
+});
