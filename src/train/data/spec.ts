@@ -374,13 +374,14 @@ export const DATASETS: Record<string, DatasetSpec> = {
     seed: 0,
     normalize: "none",
   },
-  // Learnable twins: same sizes, but classes are separable Gaussian blobs.
+  // Learnable twins: same sizes, but classes are Gaussian blobs (spread 0.5: a logistic regression with
+  // SGD lr 0.01 reaches ~100% held-out accuracy on linear-blobs within 10 epochs).
   "linear-blobs": {
     kind: "blobs",
     samples: 100,
     shape: [10],
     classes: 2,
-    spread: 1,
+    spread: 0.5,
     seed: 0,
     normalize: "none",
   },
@@ -389,7 +390,7 @@ export const DATASETS: Record<string, DatasetSpec> = {
     samples: 1000,
     shape: [10],
     classes: 2,
-    spread: 1,
+    spread: 0.5,
     seed: 0,
     normalize: "none",
   },
