@@ -174,3 +174,16 @@ export function* iterateChunks(split: Split, options: ChunkOptions): Generator<C
   }
   if (pending.length) yield stackBatches(pending);
 }
+
+/**
+ * One pass over a split in its stored order for evaluation; the batch size is clamped to the split's
+ * size, so a validation set smaller than the training batch still gets one batch.
+ */
+export function* evalBatches(split: Split, batchSize: number): Generator<Batch> {
+  yield* iterateBatches(split, {
+    batchSize: Math.min(batchSize, split.count),
+    epochs: 1,
+    seed: 0,
+    shuffle: false,
+  });
+}

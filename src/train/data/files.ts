@@ -40,7 +40,12 @@ export function mnistDigitsDir(): string {
 
 // We read the package's JSON files directly (digit d = file d.json, samples in file order) instead of
 // its API, whose set()/range helpers shuffle with Math.random.
+// Parsing the 21 MB of JSON takes about a second, so it happens once per process; loadDataset copies
+// out of these arrays and never writes to them.
+let mnistCache: Float32Array[] | null = null;
+
 export function readMnistDigits(): Float32Array[] {
+  if (mnistCache) return mnistCache;
   const dir = mnistDigitsDir();
   const out: Float32Array[] = [];
   for (let d = 0; d < 10; d++) {
@@ -51,6 +56,7 @@ export function readMnistDigits(): Float32Array[] {
     }
     out.push(Float32Array.from(data, (v: unknown) => (typeof v === "number" ? v : Number.NaN)));
   }
+  mnistCache = out;
   return out;
 }
 

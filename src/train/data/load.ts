@@ -282,6 +282,27 @@ export function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Datas
   return { spec, shape: train.shape, classes, train, validation, validationSource, normalization };
 }
 
+/** A JSON-able description of a loaded dataset (for the API and run records). */
+export function summarizeDataset(d: Dataset): {
+  kind: DatasetSpec["kind"];
+  shape: number[];
+  classes: number;
+  trainSamples: number;
+  validationSamples: number;
+  validationSource: Dataset["validationSource"];
+  normalization: NormalizationStats;
+} {
+  return {
+    kind: d.spec.kind,
+    shape: d.shape,
+    classes: d.classes,
+    trainSamples: d.train.count,
+    validationSamples: d.validation?.count ?? 0,
+    validationSource: d.validationSource,
+    normalization: d.normalization,
+  };
+}
+
 /**
  * Checks that samples of `shape` fit a model input whose dims are [batch, ...]; dims given as strings
  * or null are dynamic and match anything.

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   batchAt,
   epochOrder,
+  evalBatches,
   iterateBatches,
   iterateChunks,
   planBatches,
@@ -91,6 +92,16 @@ describe("batch iteration", () => {
     expect(Array.from(epochOrder(5, 1, 3, false))).toEqual([0, 1, 2, 3, 4]);
     const first = iterateBatches(indexSplit(6), { batchSize: 3, epochs: 1, seed: 0, shuffle: false }).next();
     expect(Array.from(first.value?.x ?? [])).toEqual([0, 0.5, 1, 1.5, 2, 2.5]);
+  });
+
+  it("evaluates a split in stored order, clamping the batch size to the split", () => {
+    const sizes = [...evalBatches(indexSplit(7), 3)].map((b) => [b.size, b.x[0]]);
+    expect(sizes).toEqual([
+      [3, 0],
+      [3, 3],
+      [1, 6],
+    ]);
+    expect([...evalBatches(indexSplit(4), 32)].map((b) => b.size)).toEqual([4]);
   });
 
   it("yields example 3's 32 batches per epoch with a last batch of 8 images", () => {

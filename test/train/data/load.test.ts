@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { CIFAR_RECORD, encodeIdx, parseCsv, parseIdx } from "../../../src/train/data/formats.ts";
-import { checkInputShape, loadDataset } from "../../../src/train/data/load.ts";
+import { checkInputShape, loadDataset, summarizeDataset } from "../../../src/train/data/load.ts";
 import { DATASETS, validateDatasetSpec } from "../../../src/train/data/spec.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-data-"));
@@ -95,6 +95,12 @@ describe("splits and normalization", () => {
     const spec = validateDatasetSpec({ kind: "synthetic", samples: 200, shape: [3], classes: 2 });
     const d = loadDataset(spec, { validation: 0.2 });
     expect(d.validationSource).toBe("fraction");
+    expect(summarizeDataset(d)).toMatchObject({
+      kind: "synthetic",
+      trainSamples: 160,
+      validationSamples: 40,
+      shape: [3],
+    });
     expect(d.train.count).toBe(160);
     expect(d.validation?.count).toBe(40);
     const key = (x: Float32Array, i: number) => `${x[i * 3]},${x[i * 3 + 1]}`;
