@@ -1,7 +1,13 @@
 // Run-configuration validation (pure): turns untrusted input (GraphQL, CLI, JSON) into a normalized
 // RunConfig with every default filled in, or throws a RunConfigError naming the field, the bad value
 // and what is accepted. Nothing here touches the file system or onnxruntime.
-import { DATASETS, type DatasetSpec, hasTestFiles, knownSize, validateDatasetSpec } from "./data/spec.ts";
+import {
+  type DatasetSpec,
+  hasTestFiles,
+  knownSize,
+  parseDatasetSpec,
+  validateDatasetSpec,
+} from "./data/spec.ts";
 import { type ScheduleSpec, validateSchedule } from "./schedule.ts";
 
 export const OPTIMIZER_KINDS = ["sgd", "adam", "adamw", "rmsprop"] as const;
@@ -277,10 +283,8 @@ export function validateRunConfig(input: unknown, options: ValidateOptions = {})
   noUnknown(o, "run configuration", RUN_FIELDS);
   let dataset: DatasetSpec | undefined;
   if (o.dataset !== undefined) {
-    dataset =
-      typeof o.dataset === "string" && Object.hasOwn(DATASETS, o.dataset)
-        ? structuredClone(DATASETS[o.dataset])
-        : validateDatasetSpec(o.dataset);
+    // A name from DATASETS, the compact CLI form, JSON text, or an object.
+    dataset = typeof o.dataset === "string" ? parseDatasetSpec(o.dataset) : validateDatasetSpec(o.dataset);
   }
   const optimizer = validateOptimizer(o.optimizer ?? "sgd");
   const epochs = int(o, "epochs", "", 1, LIMITS.epochs.min, LIMITS.epochs.max);

@@ -123,7 +123,7 @@ describe("built-in models", () => {
         DATASETS.linear.kind === "synthetic" ? DATASETS.linear.shape : [],
         meta.isTensor ? meta.shape : [],
       ),
-    ).toThrow(/expects \[batch, 3, 32, 32\]/);
+    ).toThrow(/expects \[3, 32, 32\] per sample/);
     await session.release();
   });
 

@@ -312,23 +312,23 @@ export function checkInputShape(
   modelInput: readonly (number | string | null)[],
   inputName = "input",
 ): void {
+  // An input without shape information (ORT reports []) cannot be checked here; the session will.
+  if (modelInput.length === 0) return;
   const sample = modelInput.slice(1);
+  const ok =
+    sample.length === shape.length && sample.every((d, i) => typeof d !== "number" || d === shape[i]);
+  if (ok) return;
   const fmt = (d: readonly (number | string | null)[]) =>
     `[${d.map((v) => (v === null ? "?" : String(v))).join(", ")}]`;
-  const ok =
-    modelInput.length >= 1 &&
-    sample.length === shape.length &&
-    sample.every((d, i) => typeof d !== "number" || d === shape[i]);
-  if (ok) return;
   const nData = shape.reduce((a, b) => a * b, 1);
   const nModel = sample.every((d) => typeof d === "number")
     ? (sample as number[]).reduce((a, b) => a * b, 1)
     : -1;
   const hint =
     nData === nModel
-      ? " (same number of elements: the model needs a Flatten/Reshape at its input, or a dataset of that shape)"
+      ? "; the element counts agree, so the model needs a Flatten/Reshape at its input, or a dataset of that shape"
       : "";
   throw new Error(
-    `dataset samples have shape [${shape.join(", ")}] but model input "${inputName}" expects ${fmt(modelInput)} = [batch, ${sample.map((v) => (v === null ? "?" : String(v))).join(", ")}]${hint}`,
+    `dataset samples have shape ${fmt(shape)} but model input "${inputName}" expects ${fmt(sample)} per sample (input dims ${fmt(modelInput)})${hint}`,
   );
 }
