@@ -1,0 +1,7 @@
+// Public surface of the datasets module.
+export * from "./batches.ts";
+export { type DataFiles, nodeFiles } from "./files.ts";
+export * from "./formats.ts";
+export * from "./load.ts";
+export * from "./prng.ts";
+export * from "./spec.ts";

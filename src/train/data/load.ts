@@ -1,0 +1,334 @@
+// Turns a validated DatasetSpec into in-memory train/validation splits: generate or parse, take the
+// seeded `limit` subset, split off validation, then normalize with statistics of the training split
+// only (so validation data never leaks into them).
+import { type DataFiles, nodeFiles } from "./files.ts";
+import { idxExamples, parseCifar10, parseCsv, parseIdx, type RawImages } from "./formats.ts";
+import { deriveSeed, permutation, Rng } from "./prng.ts";
+import type { DatasetSpec, Normalization } from "./spec.ts";
+
+/** A set of examples: x is [count, ...shape] row-major float32, y the class indices. */
+export interface Split {
+  count: number;
+  shape: number[];
+  /** Elements per sample (product of shape). */
+  features: number;
+  x: Float32Array;
+  y: Int32Array;
+}
+
+/** x' = (x - shift[g]) / divide[g], g = the feature, the channel (dim 0 of shape) or one global group. */
+export interface NormalizationStats {
+  kind: Normalization;
+  groups: "feature" | "channel" | "global";
+  shift: number[];
+  divide: number[];
+}
+
+export interface Dataset {
+  spec: DatasetSpec;
+  shape: number[];
+  classes: number;
+  train: Split;
+  validation: Split | null;
+  /** Where the validation split came from: the spec's test files, a seeded fraction, or nowhere. */
+  validationSource: "files" | "fraction" | "none";
+  normalization: NormalizationStats;
+}
+
+export interface LoadOptions {
+  /** Fraction (0..0.5) of the samples held out for validation when the spec has no test files. */
+  validation?: number | null;
+  files?: DataFiles;
+}
+
+interface Loaded {
+  x: RawImages;
+  y: Int32Array;
+  /** Values are bytes 0..255 (scale divides by 255) or already in [0,1] (scale is the identity). */
+  range: "byte" | "unit" | "free";
+}
+
+function generateSynthetic(samples: number, shape: number[], classes: number, seed: number): Loaded {
+  const features = shape.reduce((a, b) => a * b, 1);
+  // Features first, then labels, from separate streams (like torch.randn then torch.randint).
+  const fx = new Rng(deriveSeed(seed, "features"));
+  const data = new Float32Array(samples * features);
+  for (let i = 0; i < data.length; i++) data[i] = fx.gaussian();
+  const fy = new Rng(deriveSeed(seed, "labels"));
+  const y = new Int32Array(samples);
+  for (let i = 0; i < samples; i++) y[i] = fy.int(classes);
+  return { x: { count: samples, shape, data }, y, range: "free" };
+}
+
+function generateBlobs(
+  samples: number,
+  shape: number[],
+  classes: number,
+  spread: number,
+  seed: number,
+): Loaded {
+  const features = shape.reduce((a, b) => a * b, 1);
+  const fc = new Rng(deriveSeed(seed, "centers"));
+  const centers = new Float32Array(classes * features);
+  for (let i = 0; i < centers.length; i++) centers[i] = 2 * fc.uniform() - 1;
+  const fy = new Rng(deriveSeed(seed, "labels"));
+  const y = new Int32Array(samples);
+  for (let i = 0; i < samples; i++) y[i] = fy.int(classes);
+  const fx = new Rng(deriveSeed(seed, "features"));
+  const data = new Float32Array(samples * features);
+  for (let i = 0; i < samples; i++) {
+    const c = y[i] * features;
+    for (let f = 0; f < features; f++) data[i * features + f] = centers[c + f] + spread * fx.gaussian();
+  }
+  return { x: { count: samples, shape, data }, y, range: "free" };
+}
+
+function loadMnist(files: DataFiles): Loaded {
+  const digits = files.readMnistDigits();
+  const count = digits.reduce((n, d) => n + d.length / 784, 0);
+  const data = new Float32Array(count * 784);
+  const y = new Int32Array(count);
+  let n = 0;
+  digits.forEach((d, label) => {
+    data.set(d, n * 784);
+    y.fill(label, n, n + d.length / 784);
+    n += d.length / 784;
+  });
+  return { x: { count, shape: [1, 28, 28], data }, y, range: "unit" };
+}
+
+function loadIdx(files: DataFiles, images: string, labels: string): Loaded {
+  const bytes = files.readBytes(images);
+  const isByte = bytes[2] === 0x08;
+  const ex = idxExamples(parseIdx(bytes, images), parseIdx(files.readBytes(labels), labels), images);
+  return { ...ex, range: isByte ? "byte" : "free" };
+}
+
+function loadSource(spec: DatasetSpec, files: DataFiles): { main: Loaded; test: Loaded | null } {
+  switch (spec.kind) {
+    case "synthetic":
+      return { main: generateSynthetic(spec.samples, spec.shape, spec.classes, spec.seed), test: null };
+    case "blobs":
+      return {
+        main: generateBlobs(spec.samples, spec.shape, spec.classes, spec.spread, spec.seed),
+        test: null,
+      };
+    case "mnist":
+      return { main: loadMnist(files), test: null };
+    case "idx":
+      return {
+        main: loadIdx(files, spec.images, spec.labels),
+        test:
+          spec.testImages !== undefined && spec.testLabels !== undefined
+            ? loadIdx(files, spec.testImages, spec.testLabels)
+            : null,
+      };
+    case "cifar10": {
+      const read = (list: string[]) => ({
+        ...parseCifar10(list.map((name) => ({ name, bytes: files.readBytes(name) }))),
+        range: "byte" as const,
+      });
+      return { main: read(spec.files), test: spec.testFiles ? read(spec.testFiles) : null };
+    }
+    case "csv": {
+      const opts = { labelColumn: spec.labelColumn, header: spec.header, delimiter: spec.delimiter };
+      const read = (path: string) => ({
+        ...parseCsv(files.readText(path), opts, path),
+        range: "free" as const,
+      });
+      return { main: read(spec.path), test: spec.testPath ? read(spec.testPath) : null };
+    }
+  }
+}
+
+function toSplit(l: Loaded): Split {
+  return {
+    count: l.x.count,
+    shape: l.x.shape,
+    features: l.x.shape.reduce((a, b) => a * b, 1),
+    x: l.x.data,
+    y: l.y,
+  };
+}
+
+/** The samples at `indices` (kept in the given order). */
+export function subset(s: Split, indices: ArrayLike<number>): Split {
+  const x = new Float32Array(indices.length * s.features);
+  const y = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const j = indices[i];
+    x.set(s.x.subarray(j * s.features, (j + 1) * s.features), i * s.features);
+    y[i] = s.y[j];
+  }
+  return { count: indices.length, shape: s.shape, features: s.features, x, y };
+}
+
+function sortedHead(p: Uint32Array, n: number): Uint32Array {
+  return p.slice(0, n).sort();
+}
+
+function computeStats(kind: Normalization, range: Loaded["range"], s: Split): NormalizationStats {
+  const rank = s.shape.length;
+  if (kind === "none" || (kind === "scale" && range !== "free")) {
+    return { kind, groups: "global", shift: [0], divide: [kind === "scale" && range === "byte" ? 255 : 1] };
+  }
+  // Per channel for images ([C,H,W] or [H,W] as one channel), per feature for vectors.
+  const groups: NormalizationStats["groups"] =
+    kind === "scale" || rank === 1 ? "feature" : rank === 2 ? "global" : "channel";
+  const nGroups = groups === "feature" ? s.features : groups === "channel" ? s.shape[0] : 1;
+  const per = s.features / nGroups;
+  const group = (f: number) => (groups === "feature" ? f : Math.floor(f / per));
+  const shift = new Array<number>(nGroups).fill(0);
+  const divide = new Array<number>(nGroups).fill(1);
+  if (kind === "scale") {
+    // Min-max to [0,1] per feature with the training split's range (constant features map to 0).
+    const lo = new Array<number>(nGroups).fill(Number.POSITIVE_INFINITY);
+    const hi = new Array<number>(nGroups).fill(Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < s.count; i++) {
+      for (let f = 0; f < s.features; f++) {
+        const v = s.x[i * s.features + f];
+        if (v < lo[f]) lo[f] = v;
+        if (v > hi[f]) hi[f] = v;
+      }
+    }
+    for (let g = 0; g < nGroups; g++) {
+      shift[g] = lo[g];
+      divide[g] = hi[g] > lo[g] ? hi[g] - lo[g] : 1;
+    }
+  } else {
+    // Standardize: mean and population std in float64 (two passes for accuracy).
+    const sum = new Float64Array(nGroups);
+    for (let i = 0; i < s.count; i++) {
+      for (let f = 0; f < s.features; f++) sum[group(f)] += s.x[i * s.features + f];
+    }
+    const n = s.count * per;
+    for (let g = 0; g < nGroups; g++) shift[g] = sum[g] / n;
+    const sq = new Float64Array(nGroups);
+    for (let i = 0; i < s.count; i++) {
+      for (let f = 0; f < s.features; f++) {
+        const d = s.x[i * s.features + f] - shift[group(f)];
+        sq[group(f)] += d * d;
+      }
+    }
+    for (let g = 0; g < nGroups; g++) {
+      const sd = Math.sqrt(sq[g] / n);
+      divide[g] = sd > 1e-12 ? sd : 1;
+    }
+  }
+  return { kind, groups, shift, divide };
+}
+
+/** Applies x' = (x - shift) / divide in place. */
+export function applyNormalization(stats: NormalizationStats, s: Split): void {
+  if (stats.shift.every((v) => v === 0) && stats.divide.every((v) => v === 1)) return;
+  const nGroups = stats.shift.length;
+  const per = s.features / nGroups;
+  for (let i = 0; i < s.count; i++) {
+    for (let f = 0; f < s.features; f++) {
+      const g = stats.groups === "feature" ? f : stats.groups === "channel" ? Math.floor(f / per) : 0;
+      const o = i * s.features + f;
+      s.x[o] = (s.x[o] - stats.shift[g]) / stats.divide[g];
+    }
+  }
+}
+
+/** Loads a validated spec into normalized train/validation splits. */
+export function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Dataset {
+  const files = options.files ?? nodeFiles;
+  const fraction = options.validation ?? 0;
+  if (!Number.isFinite(fraction) || fraction < 0 || fraction > 0.5) {
+    throw new Error(`validation fraction must be between 0 and 0.5, got ${fraction}`);
+  }
+  const { main, test } = loadSource(spec, files);
+  if (test && test.x.shape.join("x") !== main.x.shape.join("x")) {
+    throw new Error(
+      `dataset test files have sample shape [${test.x.shape.join(", ")}] but the training files have [${main.x.shape.join(", ")}]`,
+    );
+  }
+  let train = toSplit(main);
+  if (spec.limit !== undefined && spec.limit < train.count) {
+    train = subset(train, sortedHead(permutation(train.count, deriveSeed(spec.seed, "limit")), spec.limit));
+  }
+  let validation: Split | null = null;
+  let validationSource: Dataset["validationSource"] = "none";
+  if (test) {
+    validation = toSplit(test);
+    validationSource = "files";
+  } else if (fraction > 0) {
+    const nVal = Math.round(train.count * fraction);
+    if (nVal >= 1 && nVal < train.count) {
+      // One seeded permutation: its head is validation, the rest training, each kept in file order.
+      const p = permutation(train.count, deriveSeed(spec.seed, "split"));
+      validation = subset(train, sortedHead(p, nVal));
+      train = subset(train, p.slice(nVal).sort());
+      validationSource = "fraction";
+    }
+  }
+  let classes = 0;
+  for (const s of [train, validation]) if (s) for (const v of s.y) classes = Math.max(classes, v + 1);
+  if ("classes" in spec && spec.classes !== undefined) {
+    if (classes > spec.classes) {
+      throw new Error(
+        `dataset has label ${classes - 1} but dataset.classes is ${spec.classes} (labels must be < classes)`,
+      );
+    }
+    classes = spec.classes;
+  } else if (spec.kind === "mnist" || spec.kind === "cifar10") {
+    classes = 10;
+  }
+  const normalization = computeStats(spec.normalize, main.range, train);
+  applyNormalization(normalization, train);
+  if (validation) applyNormalization(normalization, validation);
+  return { spec, shape: train.shape, classes, train, validation, validationSource, normalization };
+}
+
+/** A JSON-able description of a loaded dataset (for the API and run records). */
+export function summarizeDataset(d: Dataset): {
+  kind: DatasetSpec["kind"];
+  shape: number[];
+  classes: number;
+  trainSamples: number;
+  validationSamples: number;
+  validationSource: Dataset["validationSource"];
+  normalization: NormalizationStats;
+} {
+  return {
+    kind: d.spec.kind,
+    shape: d.shape,
+    classes: d.classes,
+    trainSamples: d.train.count,
+    validationSamples: d.validation?.count ?? 0,
+    validationSource: d.validationSource,
+    normalization: d.normalization,
+  };
+}
+
+/**
+ * Checks that samples of `shape` fit a model input whose dims are [batch, ...]; dims given as strings
+ * or null are dynamic and match anything.
+ */
+export function checkInputShape(
+  shape: readonly number[],
+  modelInput: readonly (number | string | null)[],
+  inputName = "input",
+): void {
+  // An input without shape information (ORT reports []) cannot be checked here; the session will.
+  if (modelInput.length === 0) return;
+  const sample = modelInput.slice(1);
+  const ok =
+    sample.length === shape.length && sample.every((d, i) => typeof d !== "number" || d === shape[i]);
+  if (ok) return;
+  const fmt = (d: readonly (number | string | null)[]) =>
+    `[${d.map((v) => (v === null ? "?" : String(v))).join(", ")}]`;
+  const nData = shape.reduce((a, b) => a * b, 1);
+  const nModel = sample.every((d) => typeof d === "number")
+    ? (sample as number[]).reduce((a, b) => a * b, 1)
+    : -1;
+  const hint =
+    nData === nModel
+      ? "; the element counts agree, so the model needs a Flatten/Reshape at its input, or a dataset of that shape"
+      : "";
+  throw new Error(
+    `dataset samples have shape ${fmt(shape)} but model input "${inputName}" expects ${fmt(sample)} per sample (input dims ${fmt(modelInput)})${hint}`,
+  );
+}
