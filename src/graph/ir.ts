@@ -108,7 +108,7 @@ export function numel(dims: readonly number[]): number {
 export class Builder {
   readonly nodes: Node[] = [];
   readonly initializers: Tensor[] = [];
-  private readonly used = new Set<string>();
+  private used = new Set<string>();
   private readonly consts = new Map<string, string>();
   private counter = 0;
   private prefix = "";
@@ -118,6 +118,13 @@ export class Builder {
     taken: Iterable<string> = [],
   ) {
     for (const t of taken) this.used.add(t);
+  }
+
+  /** A builder for a subgraph: it shares this builder's names, so no name is defined twice (SSA). */
+  child(): Builder {
+    const c = new Builder(this.opset);
+    c.used = this.used;
+    return c;
   }
 
   reserve(name: string): void {

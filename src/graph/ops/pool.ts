@@ -7,7 +7,7 @@ function poolShape(ctx: ShapeCtx) {
   const x = ctx.input(0);
   const hw = spatial(ctx, x.shape);
   const k = attrInts(ctx.node, "kernel_shape");
-  if (!k || k.length !== 2) ctx.fail("kernel_shape must list 2 sizes");
+  if (k?.length !== 2) ctx.fail("kernel_shape must list 2 sizes");
   const win = window2d(ctx.node, hw, [k[0], k[1]], attrInt(ctx.node, "ceil_mode", 0) === 1);
   return { x, win, shape: [x.shape[0], x.shape[1], win.out[0], win.out[1]] };
 }
