@@ -86,6 +86,8 @@ export function unbroadcast(b: Builder, g: string, from: Dim[], to: Dim[], hint:
     if (i < lead || (to[i - lead] === 1 && from[i] !== 1)) axes.push(i);
   }
   if (!axes.length) return g;
+  // only leading axes: one ReduceSum without keepdims already has the input's shape
+  if (axes.length === lead) return b.reduceSum(g, axes, false, hint);
   const summed = b.reduceSum(g, axes, true, hint);
   return lead > 0
     ? b.squeeze(
