@@ -129,6 +129,7 @@ export function refUpdate(
     }
     return out;
   }
+  if (spec.kind !== "rmsprop") throw new Error("unreachable");
   const alpha = spec.alpha ?? 0.99;
   const eps = spec.eps ?? 1e-8;
   const mom = spec.momentum ?? 0;
