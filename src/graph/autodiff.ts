@@ -59,6 +59,7 @@ export function emitForward(
     const ctx: ForwardCtx = {
       b,
       node,
+      source: orig,
       mode: opts.mode,
       meta,
       dropout: opts.dropout,

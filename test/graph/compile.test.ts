@@ -198,3 +198,115 @@ describe("golden dumps pin the compiled graphs' structure", () => {
     }
   }
 });
+
+describe("BatchNormalization state", () => {
+  // x[N,3] → BatchNormalization(training_mode=1, momentum 0.9 = PyTorch's 0.1) → Gemm → logits[N,2]
+  const N = 6;
+  const r = randomProblem(5, N);
+  const x = Array.from({ length: N * 3 }, (_, i) => Math.fround(Math.sin(i * 1.7) * 2 + (i % 3)));
+  const model: Model = {
+    irVersion: 8,
+    opsets: [{ domain: "", version: 17 }],
+    producer: "test",
+    graph: {
+      name: "bn",
+      inputs: [{ name: "input", dtype: "float32", shape: ["batch", 3] }],
+      outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 2] }],
+      initializers: [
+        { name: "bn.weight", dtype: "float32", dims: [3], data: Float32Array.of(1, 0.5, 2) },
+        { name: "bn.bias", dtype: "float32", dims: [3], data: Float32Array.of(0, 0.1, -0.1) },
+        { name: "bn.running_mean", dtype: "float32", dims: [3], data: Float32Array.of(0.5, 0, 0) },
+        { name: "bn.running_var", dtype: "float32", dims: [3], data: Float32Array.of(1, 2, 1) },
+        { name: "fc.weight", dtype: "float32", dims: [2, 3], data: Float32Array.from(r.w.slice(0, 6)) },
+        { name: "fc.bias", dtype: "float32", dims: [2], data: Float32Array.of(0, 0) },
+      ],
+      nodes: [
+        {
+          op: "BatchNormalization",
+          name: "bn",
+          domain: "",
+          inputs: ["input", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
+          outputs: ["h", "rm_out", "rv_out"],
+          attrs: {
+            epsilon: { type: "float", f: 1e-5 },
+            momentum: { type: "float", f: 0.9 },
+            training_mode: { type: "int", i: 1 },
+          },
+        },
+        {
+          op: "Gemm",
+          name: "fc",
+          domain: "",
+          inputs: ["h", "fc.weight", "fc.bias"],
+          outputs: ["logits"],
+          attrs: { transB: { type: "int", i: 1 } },
+        },
+      ],
+    },
+  };
+  const bytes = encodeModel(model);
+
+  it("a training step updates the running mean with the batch mean and the running variance with the unbiased batch variance", async () => {
+    const c = compile(bytes, { optimizer: { kind: "sgd" } });
+    expect(c.tensors.filter((t) => t.role === "bn_running").map((t) => t.name)).toEqual([
+      "bn.running_mean",
+      "bn.running_var",
+    ]);
+    expect(c.tensors.filter((t) => t.role === "param").map((t) => t.name)).toEqual([
+      "bn.weight",
+      "bn.bias",
+      "fc.weight",
+      "fc.bias",
+    ]);
+    const s = await createSession(c.trainStep);
+    const feeds: Record<string, HostTensor> = {
+      x: { dims: [N, 3], data: Float32Array.from(x) },
+      y: { dims: [N], data: BigInt64Array.from(r.y.map((v) => BigInt(v % 2))) },
+      lr: { dims: [], data: Float32Array.of(0.1) },
+      step: { dims: [], data: BigInt64Array.of(0n) },
+    };
+    for (const t of c.tensors) feeds[t.name] = { dims: t.shape, data: t.init };
+    const out = await s.run(feeds);
+    const rm = out["bn.running_mean.next"].data as Float32Array;
+    const rv = out["bn.running_var.next"].data as Float32Array;
+    const init = [Float32Array.of(0.5, 0, 0), Float32Array.of(1, 2, 1)];
+    for (let ch = 0; ch < 3; ch++) {
+      const col = Array.from({ length: N }, (_, n) => x[n * 3 + ch]);
+      const mean = col.reduce((a, v) => a + v, 0) / N;
+      const varU = col.reduce((a, v) => a + (v - mean) ** 2, 0) / (N - 1);
+      expect(rm[ch]).toBeCloseTo(0.9 * init[0][ch] + 0.1 * mean, 5);
+      expect(rv[ch]).toBeCloseTo(0.9 * init[1][ch] + 0.1 * varU, 5);
+    }
+    await s.release();
+  });
+
+  it("the eval graph and the exported model normalise with the running statistics", async () => {
+    const c = compile(bytes, { optimizer: { kind: "sgd" } });
+    const state = Object.fromEntries(c.tensors.map((t) => [t.name, t.init]));
+    const evalS = await createSession(c.evalStep);
+    const feeds: Record<string, HostTensor> = {
+      x: { dims: [N, 3], data: Float32Array.from(x) },
+      y: { dims: [N], data: new BigInt64Array(N) },
+    };
+    for (const t of c.tensors) if (t.role !== "optimizer") feeds[t.name] = { dims: t.shape, data: t.init };
+    const ev = (await evalS.run(feeds)).logits.data as Float32Array;
+    const inf = await createSession(c.exportInference(state));
+    const ex = (await inf.run({ input: feeds.x })).logits.data as Float32Array;
+    const g = [1, 0.5, 2];
+    const beta = [0, 0.1, -0.1];
+    const rm = [0.5, 0, 0];
+    const rv = [1, 2, 1];
+    for (let n = 0; n < N; n++) {
+      for (let k = 0; k < 2; k++) {
+        let z = 0;
+        for (let ch = 0; ch < 3; ch++) {
+          const h = ((x[n * 3 + ch] - rm[ch]) / Math.sqrt(rv[ch] + 1e-5)) * g[ch] + beta[ch];
+          z += h * r.w[k * 3 + ch];
+        }
+        expect(ev[n * 2 + k]).toBeCloseTo(z, 5);
+        expect(ex[n * 2 + k]).toBeCloseTo(z, 5);
+      }
+    }
+    await Promise.all([evalS.release(), inf.release()]);
+  });
+});

@@ -112,6 +112,32 @@ const CASES: GradCase[] = [
     tol: 2e-2,
     inputs: [f([2, 3, 4, 5])],
   },
+  { name: "Pad constant", op: "Pad", inputs: [f([2, 3, 4]), i64([0, 1, 2, 0, 2, 0])] },
+  {
+    name: "BatchNormalization training on NCHW",
+    op: "BatchNormalization",
+    attrs: { epsilon: float(1e-3) },
+    outputs: 3,
+    inputs: [
+      f([3, 2, 3, 2]),
+      f([2], "positive"),
+      f([2]),
+      { shape: [2], values: [0.1, -0.2], dtype: "float64" },
+      { shape: [2], values: [1, 2], dtype: "float64" },
+    ],
+  },
+  {
+    name: "BatchNormalization training on NC",
+    op: "BatchNormalization",
+    outputs: 3,
+    inputs: [
+      f([5, 3]),
+      f([3], "positive"),
+      f([3]),
+      { shape: [3], values: [0, 0, 0], dtype: "float64" },
+      { shape: [3], values: [1, 1, 1], dtype: "float64" },
+    ],
+  },
   {
     name: "Dropout off in a gradient check is the identity",
     op: "Dropout",

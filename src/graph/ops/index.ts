@@ -18,6 +18,7 @@ import { Conv } from "./conv.ts";
 import { Dropout } from "./dropout.ts";
 import { Add, Div, Identity, LeakyRelu, Mul, Relu, Sigmoid, Sub, Tanh } from "./elementwise.ts";
 import { Gemm, MatMul } from "./linear.ts";
+import { BatchNormalization } from "./norm.ts";
 import { AveragePool, GlobalAveragePool, MaxPool } from "./pool.ts";
 import {
   Cast,
@@ -25,6 +26,7 @@ import {
   Constant,
   Flatten,
   Gather,
+  Pad,
   Reshape,
   Shape,
   Size,
@@ -38,6 +40,7 @@ import type { OpRule } from "./types.ts";
 export const OPS: Readonly<Record<string, OpRule>> = {
   Add,
   AveragePool,
+  BatchNormalization,
   Cast,
   Concat,
   Constant,
@@ -54,6 +57,7 @@ export const OPS: Readonly<Record<string, OpRule>> = {
   MatMul,
   MaxPool,
   Mul,
+  Pad,
   Relu,
   Reshape,
   Shape,

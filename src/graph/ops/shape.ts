@@ -251,3 +251,44 @@ export const Cast: OpRule = {
     return [ctx.b.op("Cast", [dY], { to: { type: "int", i: from === "float32" ? 1 : 11 } }, `${X}_grad`)];
   },
 };
+
+export const Pad: OpRule = {
+  diff: [0],
+  shape(ctx: ShapeCtx) {
+    const x = ctx.input(0);
+    const mode = ctx.node.attrs.mode?.type === "string" ? ctx.node.attrs.mode.s : "constant";
+    if (mode !== "constant") ctx.fail(`only mode "constant" is supported, got "${mode}"`);
+    const pads = ctx.input(1).value;
+    if (!pads || pads.some((p) => typeof p !== "number" || p < 0))
+      ctx.fail("pads must be a constant of non-negative sizes");
+    const rank = x.shape.length;
+    const axes = ctx.has(3)
+      ? (ctx.input(3).value as number[]).map((a) => normAxis(a, rank))
+      : x.shape.map((_, i) => i);
+    const out = [...x.shape];
+    axes.forEach((a, i) => {
+      const add = (pads[i] as number) + (pads[i + axes.length] as number);
+      const d = out[a];
+      if (add === 0) return;
+      out[a] = typeof d === "number" ? d + add : ctx.fail(`cannot pad the symbolic axis ${a}`);
+    });
+    return [{ dtype: x.dtype, shape: out }];
+  },
+  // constant padding: dX is the window of dY where X was placed
+  grad(ctx, [dY]) {
+    if (!dY) return [null];
+    const { b, node } = ctx;
+    const X = node.inputs[0];
+    const xs = ctx.meta(X).shape;
+    const rank = xs.length;
+    const pads = ctx.meta(node.inputs[1]).value as number[];
+    const axes = node.inputs[3]
+      ? (ctx.meta(node.inputs[3]).value as number[]).map((a) => normAxis(a, rank))
+      : xs.map((_, i) => i);
+    const sliced = axes.filter((_, i) => pads[i] + pads[i + axes.length] > 0);
+    if (!sliced.length) return [dY];
+    const starts = sliced.map((a) => pads[axes.indexOf(a)]);
+    const ends = sliced.map((a, i) => starts[i] + (xs[a] as number));
+    return [b.op("Slice", [dY, b.i64(starts), b.i64(ends), b.i64(sliced)], {}, `${X}_grad`)];
+  },
+};

@@ -26,6 +26,8 @@ export type Mode = "train" | "eval";
 export interface ForwardCtx {
   b: Builder;
   node: Node;
+  /** The node as the model wrote it (before inputs were renamed for this graph). */
+  source: Node;
   mode: Mode;
   meta(value: string): Meta;
   /** Dropout is active in training unless the compile options turned it off (for parity runs). */
@@ -36,7 +38,8 @@ export interface ForwardCtx {
   nodeSeed: number;
   /** Anything the gradient rule needs from the forward pass (e.g. MaxPool indices, a dropout mask). */
   save(key: string, value: string): void;
-  /** Registers an extra state output (BatchNorm's updated running statistics): state name → new value. */
+  /** Registers an extra state output (BatchNorm's updated running statistics): state name (as in
+   * `source`) → new value. */
   stateUpdate(stateName: string, value: string): void;
 }
 
