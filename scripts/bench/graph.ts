@@ -1,0 +1,98 @@
+// Training throughput of the compiled graphs: the seed CNN (batch 32, Adam) and the seed linear model
+// (batch 10, SGD), one session.run per step versus a Loop of K steps per run, state fed back each run
+// as a runner would. The baseline is each model's single-step form, measured in the same process.
+// One JSON line per case: { case, steps_per_s, ratio_vs_step, ... }.
+// GRAPH_BENCH_SECONDS (default 3) sets the time per case; --profile writes onnxruntime profiles and
+// prints the top ops by time for the CNN Loop.
+import { readFileSync } from "node:fs";
+import { type CompiledModel, compile } from "../../src/graph/compile.ts";
+import { createSession, type HostTensor } from "../../src/train/session.ts";
+
+const SECONDS = Number(process.env.GRAPH_BENCH_SECONDS ?? 3);
+const PROFILE = process.argv.includes("--profile");
+const FIX = new URL("../../test/fixtures/torch/", import.meta.url);
+
+interface Case {
+  model: string;
+  batch: number;
+  compiled: CompiledModel;
+  inputShape: number[];
+  lr: number;
+}
+
+function randomData(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 4294967296 - 0.5;
+  }
+  return out;
+}
+
+async function measure(c: Case, k: number | null): Promise<{ stepsPerS: number; profile?: string }> {
+  const loop = k !== null;
+  const session = await createSession(
+    loop ? c.compiled.trainLoop : c.compiled.trainStep,
+    PROFILE && loop ? { profilePrefix: `/tmp/gradstream-${c.model}-k${k}` } : {},
+  );
+  const kk = k ?? 1;
+  const per = c.inputShape.reduce((a, b) => a * b, 1) * c.batch;
+  const x = randomData(per * kk, 1);
+  const y = BigInt64Array.from({ length: c.batch * kk }, (_, i) => BigInt(i % c.compiled.classes));
+  const state: Record<string, Float32Array> = Object.fromEntries(
+    c.compiled.tensors.map((t) => [t.name, t.init]),
+  );
+  const feeds: Record<string, HostTensor> = {};
+  for (const [h, v] of Object.entries(c.compiled.hyperparameters))
+    feeds[h] = { dims: [], data: Float32Array.of(v) };
+  feeds.x = { dims: loop ? [kk, c.batch, ...c.inputShape] : [c.batch, ...c.inputShape], data: x };
+  feeds.y = { dims: loop ? [kk, c.batch] : [c.batch], data: y };
+  feeds.lr = { dims: loop ? [kk] : [], data: new Float32Array(kk).fill(c.lr) };
+  let step = 0;
+  const runOnce = async () => {
+    feeds.step = {
+      dims: loop ? [kk] : [],
+      data: BigInt64Array.from({ length: kk }, (_, i) => BigInt(step + i)),
+    };
+    for (const t of c.compiled.tensors) feeds[t.name] = { dims: t.shape, data: state[t.name] };
+    const out = await session.run(feeds);
+    for (const t of c.compiled.tensors) state[t.name] = out[`${t.name}.next`].data as Float32Array;
+    step += kk;
+  };
+  for (let i = 0; i < 3; i++) await runOnce();
+  const t0 = performance.now();
+  const startStep = step;
+  while (performance.now() - t0 < SECONDS * 1000) await runOnce();
+  const seconds = (performance.now() - t0) / 1000;
+  const profile = session.endProfiling();
+  await session.release();
+  return { stepsPerS: (step - startStep) / seconds, profile };
+}
+
+function load(name: string, batch: number, optimizer: "sgd" | "adam", lr: number): Case {
+  const bytes = new Uint8Array(readFileSync(new URL(`${name}.onnx`, FIX)));
+  const compiled = compile(bytes, { optimizer: { kind: optimizer }, dropout: true });
+  return { model: name, batch, compiled, inputShape: compiled.input.shape, lr };
+}
+
+const cases: [Case, (number | null)[]][] = [
+  [load("seed_cnn", 32, "adam", 0.001), [null, 10, 50]],
+  [load("seed_linear", 10, "sgd", 0.01), [null, 10, 100]],
+];
+for (const [c, ks] of cases) {
+  let baseline = 0;
+  for (const k of ks) {
+    const r = await measure(c, k);
+    if (k === null) baseline = r.stepsPerS;
+    console.log(
+      JSON.stringify({
+        case: `${c.model} batch ${c.batch} ${k === null ? "step" : `loop K=${k}`}`,
+        steps_per_s: Math.round(r.stepsPerS * 10) / 10,
+        ratio_vs_step: Math.round((r.stepsPerS / baseline) * 100) / 100,
+        baseline: `${c.model} step`,
+        ...(r.profile ? { profile_prefix: r.profile } : {}),
+      }),
+    );
+  }
+}

@@ -1,0 +1,468 @@
+// Forward model + options → training graphs (single step and a K-step Loop), an eval graph and an
+// exporter for the trained inference model. Pure: bytes in, bytes out.
+import { backward, emitForward } from "./autodiff.ts";
+import { dumpGraph } from "./dump.ts";
+import { inferShapes, topoSort } from "./infer.ts";
+import {
+  Builder,
+  type Dim,
+  type Graph,
+  type Model,
+  type Node,
+  numel,
+  opsetOf,
+  type Tensor,
+  type ValueInfo,
+} from "./ir.ts";
+import { buildLoss, type LossKind } from "./loss.ts";
+import { decodeModel, encodeModel } from "./onnx.ts";
+import { ruleFor } from "./ops/index.ts";
+import type { Meta } from "./ops/types.ts";
+import { emitUpdate, type OptimizerSpec, planOptimizer, type StepScalars } from "./optim.ts";
+
+export type { LossKind } from "./loss.ts";
+export type { OptimizerSpec } from "./optim.ts";
+
+export interface CompileOptions {
+  loss?: LossKind;
+  optimizer: OptimizerSpec;
+  /** false = dropout off while training (for parity with a reference run without dropout). */
+  dropout?: boolean;
+  /** Seeds the dropout masks (see ops/dropout.ts). */
+  seed?: number;
+}
+
+export interface StateTensor {
+  name: string;
+  shape: number[];
+  role: "param" | "optimizer" | "bn_running";
+  init: Float32Array;
+}
+
+export interface CompiledModel {
+  input: { name: string; shape: number[] };
+  classes: number;
+  /** Parameters, then optimizer state, then BatchNorm running statistics: the order of the graph inputs. */
+  tensors: StateTensor[];
+  /** Scalar graph inputs with their values from the OptimizerSpec (lr is per step, not here). */
+  hyperparameters: Record<string, number>;
+  trainLoop: Uint8Array;
+  trainStep: Uint8Array;
+  evalStep: Uint8Array;
+  exportInference(trained: Record<string, Float32Array>): Uint8Array;
+  dump(which: "trainLoop" | "trainStep" | "evalStep"): string;
+  /** Node counts by op type in the single-step training graph. */
+  opSummary: Record<string, number>;
+  parameterCount: number;
+}
+
+export const METRICS = ["loss", "accuracy", "grad_norm", "confidence", "true_prob"] as const;
+const IO_NAMES = ["x", "y", "lr", "step", "logits", ...METRICS];
+
+interface Analysis {
+  model: Model;
+  opset: number;
+  nodes: Node[];
+  metas: Map<string, Meta>;
+  inputName: string;
+  inputShape: number[];
+  logitsName: string;
+  classes: number;
+  params: Tensor[];
+  bnRunning: Tensor[];
+  constants: Tensor[];
+}
+
+function analyse(bytes: Uint8Array): Analysis {
+  const model = decodeModel(bytes);
+  const opset = opsetOf(model);
+  if (opset < 13 || opset > 21)
+    throw new Error(`unsupported opset ${opset}: models with opset 13 to 21 are accepted`);
+  const g = model.graph;
+  const initNames = new Set(g.initializers.map((t) => t.name));
+  const dataInputs = g.inputs.filter((v) => !initNames.has(v.name));
+  if (dataInputs.length !== 1) {
+    throw new Error(
+      `the model must have exactly one data input (got ${dataInputs.length}: ${dataInputs.map((v) => v.name).join(", ")}); weights must be initializers`,
+    );
+  }
+  if (g.outputs.length !== 1)
+    throw new Error(`the model must have exactly one output (the logits), got ${g.outputs.length}`);
+  const input = dataInputs[0];
+  if (input.dtype !== "float32")
+    throw new Error(`the model input "${input.name}" must be float32, got ${input.dtype}`);
+  const declared = input.shape ?? [];
+  const rest = declared.slice(1);
+  if (declared.length < 2 || !rest.every((d): d is number => typeof d === "number" && d > 0)) {
+    throw new Error(
+      `the model input "${input.name}" must have shape [batch, ...static dims], got [${declared}]`,
+    );
+  }
+  for (const v of g.nodes.flatMap((n) => n.outputs)) {
+    if (IO_NAMES.includes(v) && v !== g.outputs[0].name)
+      throw new Error(`the model uses the reserved value name "${v}"`);
+  }
+  const nodes = topoSort(g);
+  const metas = inferShapes(g, opset, { [input.name]: ["N", ...rest] });
+  const logitsName = g.outputs[0].name;
+  const out = metas.get(logitsName);
+  if (out?.shape.length !== 2 || out.shape[0] !== "N" || typeof out.shape[1] !== "number") {
+    throw new Error(`the model output must be logits [batch, classes], got [${out?.shape ?? "?"}]`);
+  }
+  const paramNames = new Set<string>();
+  const bnNames = new Set<string>();
+  for (const n of nodes) {
+    const rule = ruleFor(n.op, n.domain, n.name);
+    for (const i of rule.stateInputs ?? []) if (initNames.has(n.inputs[i])) bnNames.add(n.inputs[i]);
+    const diff = rule.diff === "all" ? n.inputs.map((_, i) => i) : (rule.diff ?? []);
+    for (const i of diff) {
+      const v = n.inputs[i];
+      if (v && initNames.has(v) && metas.get(v)?.dtype === "float32" && !(rule.stateInputs ?? []).includes(i))
+        paramNames.add(v);
+    }
+  }
+  const params = g.initializers.filter((t) => paramNames.has(t.name));
+  const bnRunning = g.initializers.filter((t) => bnNames.has(t.name));
+  const constants = g.initializers.filter((t) => !paramNames.has(t.name) && !bnNames.has(t.name));
+  if (params.length === 0)
+    throw new Error("the model has no float32 initializers that feed a differentiable op: nothing to train");
+  return {
+    model,
+    opset,
+    nodes,
+    metas,
+    inputName: input.name,
+    inputShape: rest,
+    logitsName,
+    classes: out.shape[1],
+    params,
+    bnRunning,
+    constants,
+  };
+}
+
+interface StepEnv {
+  x: string;
+  y: string;
+  lr: string;
+  step: string;
+  hyper: Record<string, string>;
+  /** State tensor name → the value holding it in this graph. */
+  state: Map<string, string>;
+}
+
+interface StepOut {
+  metrics: Record<(typeof METRICS)[number], string>;
+  next: Map<string, string>;
+}
+
+function emitTrainStep(
+  b: Builder,
+  a: Analysis,
+  options: CompileOptions,
+  tensors: StateTensor[],
+  env: StepEnv,
+): StepOut {
+  const rename = new Map<string, string>([[a.inputName, env.x]]);
+  for (const t of [...a.params, ...a.bnRunning]) rename.set(t.name, env.state.get(t.name) as string);
+  const fwd = emitForward(b, a.nodes, a.metas, {
+    mode: "train",
+    dropout: options.dropout ?? true,
+    step: env.step,
+    seed: options.seed ?? 0,
+    rename,
+  });
+  const loss = buildLoss(b, options.loss ?? "cross_entropy", a.logitsName, env.y, a.classes, true);
+  const paramValues = a.params.map((p) => env.state.get(p.name) as string);
+  const grads = backward(b, fwd, new Map([[a.logitsName, loss.dlogits as string]]), paramValues, "float32");
+  // grad_norm = √(Σ over parameters of Σ g²)
+  const squares = paramValues.map((p) =>
+    b.reduce("ReduceSumSquare", grads.get(p) as string, null, false, `${p}_grad_sq`),
+  );
+  const gradNorm = b.op("Sqrt", [squares.length === 1 ? squares[0] : b.op("Sum", squares)], {}, "grad_norm");
+  const plan = planOptimizer(options.optimizer);
+  const scalars: StepScalars = { lr: env.lr, step: env.step, hyper: env.hyper, shared: new Map() };
+  const next = new Map<string, string>();
+  for (const p of a.params) {
+    const cur = env.state.get(p.name) as string;
+    const stateNames = plan.stateSuffixes.map((s) => `${p.name}.${s}`);
+    const upd = emitUpdate(
+      b,
+      options.optimizer,
+      plan,
+      cur,
+      grads.get(cur) as string,
+      stateNames.map((s) => env.state.get(s) as string),
+      scalars,
+      p.name,
+    );
+    next.set(p.name, upd.param);
+    stateNames.forEach((s, i) => {
+      next.set(s, upd.states[i]);
+    });
+  }
+  for (const t of a.bnRunning)
+    next.set(t.name, fwd.stateUpdates.get(t.name) ?? (env.state.get(t.name) as string));
+  for (const t of tensors) if (!next.has(t.name)) throw new Error(`internal: no update for state ${t.name}`);
+  return {
+    metrics: {
+      loss: loss.loss,
+      accuracy: loss.accuracy,
+      grad_norm: gradNorm,
+      confidence: loss.confidence,
+      true_prob: loss.trueProb,
+    },
+    next,
+  };
+}
+
+/**
+ * Makes `values[i]` available under `names[i]` as graph outputs: renames the producing node's output
+ * (no copy) unless the value is a graph input, an initializer or already taken, which costs an Identity.
+ */
+function bindOutputs(b: Builder, values: string[], names: string[], external: Set<string>): void {
+  const done = new Set<string>();
+  values.forEach((v, i) => {
+    if (v === names[i]) {
+      done.add(v);
+      return;
+    }
+    if (external.has(v) || done.has(v) || !b.producerOf(v)) {
+      b.nodes.push({
+        op: "Identity",
+        name: b.fresh(`${names[i]}_identity`),
+        domain: "",
+        inputs: [v],
+        outputs: [names[i]],
+        attrs: {},
+      });
+      b.reserve(names[i]);
+    } else {
+      b.rename(v, names[i]);
+      done.add(names[i]);
+    }
+  });
+}
+
+const f32 = (name: string, shape: Dim[]): ValueInfo => ({ name, dtype: "float32", shape });
+const i64 = (name: string, shape: Dim[]): ValueInfo => ({ name, dtype: "int64", shape });
+
+function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], outputs: ValueInfo[]): Model {
+  const opset = Math.max(a.opset, 17);
+  return {
+    irVersion: 8,
+    opsets: [{ domain: "", version: opset }],
+    producer: "gradstream",
+    graph: { name, nodes: b.nodes, inputs, outputs, initializers: b.initializers },
+  };
+}
+
+export function compile(modelBytes: Uint8Array, options: CompileOptions): CompiledModel {
+  const a = analyse(modelBytes);
+  const plan = planOptimizer(options.optimizer);
+  if (options.seed !== undefined && !Number.isInteger(options.seed))
+    throw new Error(`seed must be an integer, got ${options.seed}`);
+  const tensors: StateTensor[] = [
+    ...a.params.map((t) => ({
+      name: t.name,
+      shape: t.dims,
+      role: "param" as const,
+      init: Float32Array.from(t.data as Float32Array),
+    })),
+    ...a.params.flatMap((t) =>
+      plan.stateSuffixes.map((s) => ({
+        name: `${t.name}.${s}`,
+        shape: t.dims,
+        role: "optimizer" as const,
+        init: new Float32Array(numel(t.dims)),
+      })),
+    ),
+    ...a.bnRunning.map((t) => ({
+      name: t.name,
+      shape: t.dims,
+      role: "bn_running" as const,
+      init: Float32Array.from(t.data as Float32Array),
+    })),
+  ];
+  const hyperNames = Object.keys(plan.hyperparameters);
+  const forwardNames = new Set<string>([...a.metas.keys()]);
+  const reserved = [
+    ...forwardNames,
+    ...IO_NAMES,
+    ...hyperNames,
+    ...tensors.flatMap((t) => [t.name, `${t.name}.next`]),
+  ];
+  const opset = Math.max(a.opset, 17);
+  const stateInputs = tensors.map((t) => f32(t.name, t.shape));
+  const stateOutputs = tensors.map((t) => f32(`${t.name}.next`, t.shape));
+  const hyperInputs = hyperNames.map((h) => f32(h, []));
+  const hyper = Object.fromEntries(hyperNames.map((h) => [h, h]));
+  const inShape = a.inputShape;
+
+  // ---- single step: x [B,...], y [B], lr [], step [] ----
+  const sb = new Builder(opset, reserved);
+  for (const t of a.constants) sb.addInitializer(t);
+  const single = emitTrainStep(sb, a, options, tensors, {
+    x: "x",
+    y: "y",
+    lr: "lr",
+    step: "step",
+    hyper,
+    state: new Map(tensors.map((t) => [t.name, t.name])),
+  });
+  const external = new Set<string>(["x", "y", "lr", "step", ...hyperNames, ...tensors.map((t) => t.name)]);
+  bindOutputs(
+    sb,
+    [...METRICS.map((m) => single.metrics[m]), ...tensors.map((t) => single.next.get(t.name) as string)],
+    [...METRICS, ...tensors.map((t) => `${t.name}.next`)],
+    external,
+  );
+  const stepModel = makeModel(
+    a,
+    sb,
+    "train_step",
+    [
+      f32("x", ["B", ...inShape]),
+      i64("y", ["B"]),
+      f32("lr", []),
+      i64("step", []),
+      ...hyperInputs,
+      ...stateInputs,
+    ],
+    [...METRICS.map((m) => f32(m, [])), ...stateOutputs],
+  );
+
+  // ---- K steps in a Loop: x [K,B,...], y [K,B], lr [K], step [K]; state loop-carried ----
+  const ob = new Builder(opset, reserved);
+  const tripCount = ob.op("Gather", [ob.op("Shape", ["lr"]), ob.i64(0)], {}, "trip_count");
+  const bb = ob.child();
+  for (const t of a.constants) bb.addInitializer(t);
+  const iter = bb.fresh("iter");
+  const condIn = bb.fresh("cond_in");
+  const bodyState = new Map(tensors.map((t) => [t.name, bb.fresh(`loop/${t.name}`)]));
+  const pick = (v: string) => bb.op("Gather", [v, iter], { axis: { type: "int", i: 0 } }, `${v}_k`);
+  const loopStep = emitTrainStep(bb, a, options, tensors, {
+    x: pick("x"),
+    y: pick("y"),
+    lr: pick("lr"),
+    step: pick("step"),
+    hyper,
+    state: bodyState,
+  });
+  const condOut = bb.op("Identity", [condIn], {}, "cond_out");
+  const bodyOutNames = [
+    ...tensors.map((t) => bb.fresh(`loop/${t.name}.next`)),
+    ...METRICS.map((m) => bb.fresh(`loop/${m}`)),
+  ];
+  bindOutputs(
+    bb,
+    [...tensors.map((t) => loopStep.next.get(t.name) as string), ...METRICS.map((m) => loopStep.metrics[m])],
+    bodyOutNames,
+    new Set([...bodyState.values(), ...external]),
+  );
+  const body: Graph = {
+    name: "train_step_body",
+    nodes: bb.nodes,
+    initializers: bb.initializers,
+    inputs: [
+      i64(iter, []),
+      { name: condIn, dtype: "bool", shape: [] },
+      ...tensors.map((t) => f32(bodyState.get(t.name) as string, t.shape)),
+    ],
+    outputs: [
+      { name: condOut, dtype: "bool", shape: [] },
+      ...tensors.map((t, i) => f32(bodyOutNames[i], t.shape)),
+      ...METRICS.map((_, i) => f32(bodyOutNames[tensors.length + i], [])),
+    ],
+  };
+  ob.nodes.push({
+    op: "Loop",
+    name: "train_loop",
+    domain: "",
+    inputs: [tripCount, "", ...tensors.map((t) => t.name)],
+    outputs: [...tensors.map((t) => `${t.name}.next`), ...METRICS],
+    attrs: { body: { type: "graph", g: body } },
+  });
+  const loopModel = makeModel(
+    a,
+    ob,
+    "train_loop",
+    [
+      f32("x", ["K", "B", ...inShape]),
+      i64("y", ["K", "B"]),
+      f32("lr", ["K"]),
+      i64("step", ["K"]),
+      ...hyperInputs,
+      ...stateInputs,
+    ],
+    [...METRICS.map((m) => f32(m, ["K"])), ...stateOutputs],
+  );
+
+  // ---- eval: forward with dropout off and running statistics, loss and metrics, logits ----
+  const eb = new Builder(opset, reserved);
+  for (const t of a.constants) eb.addInitializer(t);
+  emitForward(eb, a.nodes, a.metas, {
+    mode: "eval",
+    dropout: false,
+    step: null,
+    seed: 0,
+    rename: new Map([[a.inputName, "x"]]),
+  });
+  const ev = buildLoss(eb, options.loss ?? "cross_entropy", a.logitsName, "y", a.classes, false);
+  const evalMetrics = ["loss", "accuracy", "confidence", "true_prob"];
+  bindOutputs(eb, [ev.loss, ev.accuracy, ev.confidence, ev.trueProb], evalMetrics, new Set(["x", "y"]));
+  if (a.logitsName !== "logits") eb.rename(a.logitsName, "logits");
+  const evalTensors = tensors.filter((t) => t.role !== "optimizer");
+  const evalModel = makeModel(
+    a,
+    eb,
+    "eval_step",
+    [f32("x", ["B", ...inShape]), i64("y", ["B"]), ...evalTensors.map((t) => f32(t.name, t.shape))],
+    [...evalMetrics.map((m) => f32(m, [])), f32("logits", ["B", a.classes])],
+  );
+
+  const models = { trainLoop: loopModel, trainStep: stepModel, evalStep: evalModel };
+  const opSummary: Record<string, number> = {};
+  for (const n of stepModel.graph.nodes) opSummary[n.op] = (opSummary[n.op] ?? 0) + 1;
+  return {
+    input: { name: a.inputName, shape: a.inputShape },
+    classes: a.classes,
+    tensors,
+    hyperparameters: { ...plan.hyperparameters },
+    trainLoop: encodeModel(loopModel),
+    trainStep: encodeModel(stepModel),
+    evalStep: encodeModel(evalModel),
+    exportInference: (trained) => exportInference(a, trained),
+    dump: (which) => dumpGraph(models[which].graph),
+    opSummary,
+    parameterCount: a.params.reduce((s, t) => s + numel(t.dims), 0),
+  };
+}
+
+/**
+ * The original forward model with trained initializers, in inference form: Dropout becomes Identity
+ * and BatchNormalization leaves training mode.
+ */
+function exportInference(a: Analysis, trained: Record<string, Float32Array>): Uint8Array {
+  const g = a.model.graph;
+  const initializers = g.initializers.map((t) => {
+    const v = trained[t.name];
+    if (!v) return t;
+    if (v.length !== t.data.length)
+      throw new Error(`trained value for "${t.name}" has ${v.length} elements, expected ${t.data.length}`);
+    return { ...t, data: Float32Array.from(v) };
+  });
+  for (const t of [...a.params, ...a.bnRunning]) {
+    if (!trained[t.name]) throw new Error(`exportInference: missing trained value for "${t.name}"`);
+  }
+  const nodes = g.nodes.map((n): Node => {
+    if (n.op === "Dropout")
+      return { ...n, op: "Identity", inputs: [n.inputs[0]], outputs: [n.outputs[0]], attrs: {} };
+    if (n.op === "BatchNormalization") {
+      const { training_mode: _unused, ...attrs } = n.attrs;
+      return { ...n, outputs: [n.outputs[0]], attrs };
+    }
+    return n;
+  });
+  return encodeModel({ ...a.model, graph: { ...g, nodes, initializers } });
+}

@@ -1,0 +1,158 @@
+// 2-D convolution, plus the window arithmetic pools share.
+import { attrInt, attrInts, attrString, type Dim, int, ints, type Node } from "../ir.ts";
+import type { Grad, OpRule, ShapeCtx } from "./types.ts";
+
+export interface Window {
+  k: [number, number];
+  s: [number, number];
+  d: [number, number];
+  /** [top, left, bottom, right], with auto_pad resolved against the static input size. */
+  pads: [number, number, number, number];
+  out: [number, number];
+}
+
+/** Resolves kernel/stride/dilation/pads/auto_pad of a 2-D window op on an input of spatial size hw. */
+export function window2d(node: Node, hw: [number, number], kernel: [number, number], ceil = false): Window {
+  const s = (attrInts(node, "strides") ?? [1, 1]) as [number, number];
+  const d = (attrInts(node, "dilations") ?? [1, 1]) as [number, number];
+  const autoPad = attrString(node, "auto_pad", "NOTSET");
+  const eff = [0, 1].map((i) => (kernel[i] - 1) * d[i] + 1);
+  let pads = (attrInts(node, "pads") ?? [0, 0, 0, 0]) as [number, number, number, number];
+  let out: [number, number];
+  if (autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") {
+    out = [Math.ceil(hw[0] / s[0]), Math.ceil(hw[1] / s[1])];
+    const total = [0, 1].map((i) => Math.max((out[i] - 1) * s[i] + eff[i] - hw[i], 0));
+    const small = total.map((t) => Math.floor(t / 2));
+    pads =
+      autoPad === "SAME_UPPER"
+        ? [small[0], small[1], total[0] - small[0], total[1] - small[1]]
+        : [total[0] - small[0], total[1] - small[1], small[0], small[1]];
+  } else {
+    if (autoPad === "VALID") pads = [0, 0, 0, 0];
+    else if (autoPad !== "NOTSET")
+      throw new Error(`${node.op} node "${node.name}": unknown auto_pad ${autoPad}`);
+    const round = ceil ? Math.ceil : Math.floor;
+    out = [0, 1].map((i) => round((hw[i] + pads[i] + pads[i + 2] - eff[i]) / s[i]) + 1) as [number, number];
+    if (ceil) {
+      // ONNX/PyTorch: a window that would start entirely in the end padding is dropped.
+      out = [0, 1].map((i) => ((out[i] - 1) * s[i] >= hw[i] + pads[i] ? out[i] - 1 : out[i])) as [
+        number,
+        number,
+      ];
+    }
+  }
+  return { k: kernel, s, d, pads, out };
+}
+
+export function spatial(ctx: ShapeCtx, shape: Dim[]): [number, number] {
+  if (shape.length !== 4) ctx.fail(`only 2-D (NCHW) inputs are supported, got [${shape}]`);
+  const [h, w] = [shape[2], shape[3]];
+  if (typeof h !== "number" || typeof w !== "number")
+    ctx.fail(`spatial dimensions must be static, got [${shape}]`);
+  return [h, w];
+}
+
+/** ConvTranspose output_padding that makes the transposed window op return exactly hw. */
+export function outputPadding(win: Window, hw: [number, number]): number[] {
+  return [0, 1].map(
+    (i) =>
+      hw[i] - ((win.out[i] - 1) * win.s[i] + (win.k[i] - 1) * win.d[i] + 1 - win.pads[i] - win.pads[i + 2]),
+  );
+}
+
+export const Conv: OpRule = {
+  diff: [0, 1, 2],
+  shape(ctx: ShapeCtx) {
+    const x = ctx.input(0);
+    const w = ctx.input(1).shape;
+    const hw = spatial(ctx, x.shape);
+    const group = attrInt(ctx.node, "group", 1);
+    if (w.length !== 4 || typeof w[2] !== "number" || typeof w[3] !== "number")
+      ctx.fail(`weight must be [O,C/g,kh,kw], got [${w}]`);
+    if (x.shape[1] !== (w[1] as number) * group)
+      ctx.fail(
+        `input has ${x.shape[1]} channels, weight [${w}] with group ${group} expects ${(w[1] as number) * group}`,
+      );
+    const win = window2d(ctx.node, hw, [w[2], w[3]]);
+    return [{ dtype: x.dtype, shape: [x.shape[0], w[0], win.out[0], win.out[1]] }];
+  },
+  grad(ctx, [dY]) {
+    if (!dY) return [null, null, null];
+    const { b, node } = ctx;
+    const [X, W, B] = node.inputs;
+    const xs = ctx.meta(X).shape;
+    const ws = ctx.meta(W).shape as number[];
+    const hw: [number, number] = [xs[2] as number, xs[3] as number];
+    const C = xs[1] as number;
+    const O = ws[0];
+    const group = attrInt(node, "group", 1);
+    const win = window2d(node, hw, [ws[2], ws[3]]);
+    const out: Grad[] = [null, null, null];
+    if (ctx.needs(0)) {
+      // dX = ConvTranspose(dY, W): the adjoint of the convolution, same window and groups
+      out[0] = b.op(
+        "ConvTranspose",
+        [dY, W],
+        {
+          strides: ints(win.s),
+          dilations: ints(win.d),
+          pads: ints(win.pads),
+          kernel_shape: ints(win.k),
+          group: int(group),
+          output_padding: ints(outputPadding(win, hw)),
+        },
+        `${X}_grad`,
+      );
+    }
+    if (ctx.needs(1)) {
+      // dW[o, c·kk] = Σ_{n,p} dY[o, n·p] · cols[c·kk, n·p], with an explicit im2col of X:
+      // X → [C,N,H,W] (padded) → one strided Slice per kernel tap → Concat → [C·KK, N·Ho·Wo]
+      const xt = b.op("Transpose", [X], { perm: ints([1, 0, 2, 3]) }, `${X}_CNHW`);
+      const [pt, pl, pb, pr] = win.pads;
+      const xp =
+        pt || pl || pb || pr ? b.op("Pad", [xt, b.i64([0, 0, pt, pl, 0, 0, pb, pr])], {}, `${X}_padded`) : xt;
+      const taps: string[] = [];
+      for (let i = 0; i < win.k[0]; i++) {
+        for (let j = 0; j < win.k[1]; j++) {
+          const y0 = i * win.d[0];
+          const x0 = j * win.d[1];
+          taps.push(
+            b.op(
+              "Slice",
+              [
+                xp,
+                b.i64([y0, x0]),
+                b.i64([y0 + win.s[0] * (win.out[0] - 1) + 1, x0 + win.s[1] * (win.out[1] - 1) + 1]),
+                b.i64([2, 3]),
+                b.i64([win.s[0], win.s[1]]),
+              ],
+              {},
+              `${X}_tap`,
+            ),
+          );
+        }
+      }
+      // Concat on axis 1 of [C,N,Ho,Wo] pieces lays memory out as [C, KK, N, Ho, Wo].
+      const cat = taps.length === 1 ? taps[0] : b.op("Concat", taps, { axis: int(1) }, `${X}_cols`);
+      const KK = win.k[0] * win.k[1];
+      const dyt = b.op("Transpose", [dY], { perm: ints([1, 0, 2, 3]) }, `${dY}_ONHW`);
+      let dw: string;
+      if (group === 1) {
+        const cols = b.op("Reshape", [cat, b.i64([C * KK, -1])]);
+        const dyr = b.op("Reshape", [dyt, b.i64([O, -1])]);
+        dw = b.op("Gemm", [dyr, cols], { transB: int(1) }, `${W}_grad2d`);
+      } else {
+        const cols = b.op("Reshape", [cat, b.i64([group, (C / group) * KK, -1])]);
+        const colsT = b.op("Transpose", [cols], { perm: ints([0, 2, 1]) });
+        const dyr = b.op("Reshape", [dyt, b.i64([group, O / group, -1])]);
+        dw = b.op("MatMul", [dyr, colsT], {}, `${W}_grad3d`);
+      }
+      out[1] = b.op("Reshape", [dw, b.i64(ws)], {}, `${W}_grad`);
+    }
+    if (B && ctx.needs(2)) {
+      // dB[o] = Σ_{n,h,w} dY[n,o,h,w]
+      out[2] = b.reduceSum(dY, [0, 2, 3], false, `${B}_grad`);
+    }
+    return out;
+  },
+};

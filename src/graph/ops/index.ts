@@ -1,0 +1,85 @@
+// The explicit list of ops the compiler supports. An op missing here fails compilation with an error
+// naming the op type, the node and this list.
+//
+// How to add an op:
+// 1. Pick (or create) its family file in src/graph/ops/ and export an `OpRule` (see types.ts):
+//    - `shape(ctx)`: output Meta (dtype, shape with the symbolic batch dim, and `value` for small
+//      integer tensors so Shape-only subgraphs can be evaluated);
+//    - `diff`: the input indices gradients flow through (omit for non-differentiable ops);
+//    - `grad(ctx, dY)`: one gradient per input, or null. Write the math in a comment above the nodes,
+//      name results `${input}_grad`. Return `{ value, from: outputShape }` for broadcasting ops: the
+//      driver sums it down to the input's shape. Fan-out sums and ordering are the driver's job.
+//    - `forward(ctx)` only when training/eval must emit something other than a copy of the node
+//      (MaxPool asks for indices, Dropout builds its mask, BatchNorm uses batch statistics).
+// 2. Register it in `OPS` below (alphabetical).
+// 3. Add a row to the gradient-check table in test/graph/gradcheck.test.ts (float64 where ORT's CPU
+//    kernels support double, with broadcast cases and inputs away from kinks).
+import { Conv } from "./conv.ts";
+import { Dropout } from "./dropout.ts";
+import { Add, Div, Identity, LeakyRelu, Mul, Relu, Sigmoid, Sub, Tanh } from "./elementwise.ts";
+import { Gemm, MatMul } from "./linear.ts";
+import { BatchNormalization } from "./norm.ts";
+import { AveragePool, GlobalAveragePool, MaxPool } from "./pool.ts";
+import {
+  Cast,
+  Concat,
+  Constant,
+  Flatten,
+  Gather,
+  Pad,
+  Reshape,
+  Shape,
+  Size,
+  Squeeze,
+  Transpose,
+  Unsqueeze,
+} from "./shape.ts";
+import { LogSoftmax, Softmax } from "./softmax.ts";
+import type { OpRule } from "./types.ts";
+
+export const OPS: Readonly<Record<string, OpRule>> = {
+  Add,
+  AveragePool,
+  BatchNormalization,
+  Cast,
+  Concat,
+  Constant,
+  Conv,
+  Div,
+  Dropout,
+  Flatten,
+  Gather,
+  Gemm,
+  GlobalAveragePool,
+  Identity,
+  LeakyRelu,
+  LogSoftmax,
+  MatMul,
+  MaxPool,
+  Mul,
+  Pad,
+  Relu,
+  Reshape,
+  Shape,
+  Sigmoid,
+  Size,
+  Softmax,
+  Squeeze,
+  Sub,
+  Tanh,
+  Transpose,
+  Unsqueeze,
+};
+
+export function ruleFor(op: string, domain: string, nodeName: string): OpRule {
+  const rule = domain === "" || domain === "ai.onnx" ? OPS[op] : undefined;
+  if (!rule) {
+    const what = domain && domain !== "ai.onnx" ? `${domain}.${op}` : op;
+    throw new Error(
+      `unsupported op ${what} (node "${nodeName}"); supported ops: ${Object.keys(OPS).sort().join(", ")}`,
+    );
+  }
+  return rule;
+}
+
+export type { OpRule } from "./types.ts";

@@ -1,0 +1,122 @@
+// BatchNormalization. Training uses batch statistics and carries the running mean/var as state
+// (role "bn_running"); evaluation uses the running statistics. The running variance is updated with
+// the unbiased batch variance (m/(m−1)), as PyTorch does (ONNX's reference uses the biased one):
+//   running ← running·momentum + batch·(1 − momentum)     (ONNX momentum = 1 − PyTorch momentum)
+import { type Attr, attrFloat, type Node } from "../ir.ts";
+import type { ForwardCtx, OpRule, ShapeCtx } from "./types.ts";
+
+function statAxes(rank: number): number[] {
+  return [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+}
+
+/** [C] → [1, C, 1, …] so per-channel vectors broadcast against NC… tensors. */
+function perChannel(ctx: { b: ForwardCtx["b"] }, v: string, rank: number, c: number): string {
+  return ctx.b.op("Reshape", [v, ctx.b.i64([1, c, ...new Array(rank - 2).fill(1)])], {}, `${v}_bc`);
+}
+
+export const BatchNormalization: OpRule = {
+  diff: [0, 1, 2],
+  stateInputs: [3, 4],
+  shape(ctx: ShapeCtx) {
+    const x = ctx.input(0);
+    if (x.shape.length < 2) ctx.fail(`input must be [N, C, …], got [${x.shape}]`);
+    const c = x.shape[1];
+    return [
+      { dtype: x.dtype, shape: x.shape },
+      { dtype: x.dtype, shape: [c] },
+      { dtype: x.dtype, shape: [c] },
+    ];
+  },
+  forward(ctx) {
+    const { b, node } = ctx;
+    const [X, scale, bias, runMean, runVar] = node.inputs;
+    const xs = ctx.meta(X).shape;
+    const rank = xs.length;
+    const C = xs[1];
+    if (typeof C !== "number")
+      throw new Error(`BatchNormalization node "${node.name}": the channel count must be static`);
+    const eps = attrFloat(node, "epsilon", 1e-5);
+    if (ctx.mode === "eval") {
+      const { training_mode: _t, ...attrs } = node.attrs;
+      b.raw({ ...node, outputs: [node.outputs[0]], attrs: attrs as Record<string, Attr> } as Node);
+      return;
+    }
+    const momentum = attrFloat(node, "momentum", 0.9);
+    const dtype = ctx.meta(X).dtype;
+    const axes = statAxes(rank);
+    // μ = mean(X), σ² = mean((X − μ)²) over every axis but the channel axis
+    const mean = b.reduce("ReduceMean", X, axes, true, `${X}_mean`);
+    const xc = b.op("Sub", [X, mean], {}, `${X}_centered`);
+    const variance = b.reduce("ReduceMean", b.op("Mul", [xc, xc]), axes, true, `${X}_var`);
+    // x̂ = (X − μ)/√(σ² + ε);  Y = x̂·γ + β
+    const inv = b.op(
+      "Reciprocal",
+      [b.op("Sqrt", [b.op("Add", [variance, b.fconst(dtype, eps)])])],
+      {},
+      `${X}_inv_std`,
+    );
+    const xhat = b.op("Mul", [xc, inv], {}, `${X}_hat`);
+    const scaled = b.op("Mul", [xhat, perChannel(ctx, scale, rank, C)]);
+    b.raw({
+      op: "Add",
+      name: node.name,
+      domain: "",
+      inputs: [scaled, perChannel(ctx, bias, rank, C)],
+      outputs: [node.outputs[0]],
+      attrs: {},
+    });
+    ctx.save("xhat", xhat);
+    ctx.save("inv", inv);
+    // running statistics: m = N·H·W elements per channel; unbiased variance σ²·m/(m − 1)
+    const m = b.op(
+      "Div",
+      [
+        b.op("Cast", [b.op("Size", [X])], { to: { type: "int", i: dtype === "float64" ? 11 : 1 } }),
+        b.fconst(dtype, C),
+      ],
+      {},
+      `${X}_count`,
+    );
+    const unbiased = b.op("Div", [m, b.op("Sub", [m, b.fconst(dtype, 1)])]);
+    const flatMean = b.op("Reshape", [mean, b.i64([C])]);
+    const flatVar = b.op("Mul", [b.op("Reshape", [variance, b.i64([C])]), unbiased]);
+    const keep = b.fconst(dtype, momentum);
+    const take = b.fconst(dtype, 1 - momentum);
+    const newMean = b.op(
+      "Add",
+      [b.op("Mul", [runMean, keep]), b.op("Mul", [flatMean, take])],
+      {},
+      `${ctx.source.inputs[3]}_updated`,
+    );
+    const newVar = b.op(
+      "Add",
+      [b.op("Mul", [runVar, keep]), b.op("Mul", [flatVar, take])],
+      {},
+      `${ctx.source.inputs[4]}_updated`,
+    );
+    ctx.stateUpdate(ctx.source.inputs[3], newMean);
+    ctx.stateUpdate(ctx.source.inputs[4], newVar);
+  },
+  // With g = dY·γ: dX = inv·(g − mean(g) − x̂·mean(g·x̂));  dγ = Σ dY·x̂;  dβ = Σ dY
+  grad(ctx, [dY]) {
+    if (!dY) return [null, null, null];
+    const { b, node } = ctx;
+    const [X, scale, bias] = node.inputs;
+    const xs = ctx.meta(X).shape;
+    const rank = xs.length;
+    const C = xs[1] as number;
+    const axes = statAxes(rank);
+    const xhat = ctx.saved("xhat");
+    const out: (string | null)[] = [null, null, null];
+    if (ctx.needs(0)) {
+      const g = b.op("Mul", [dY, perChannel(ctx, scale, rank, C)]);
+      const meanG = b.reduce("ReduceMean", g, axes, true);
+      const meanGX = b.reduce("ReduceMean", b.op("Mul", [g, xhat]), axes, true);
+      const inner = b.op("Sub", [b.op("Sub", [g, meanG]), b.op("Mul", [xhat, meanGX])]);
+      out[0] = b.op("Mul", [inner, ctx.saved("inv")], {}, `${X}_grad`);
+    }
+    if (ctx.needs(1)) out[1] = b.reduceSum(b.op("Mul", [dY, xhat]), axes, false, `${scale}_grad`);
+    if (ctx.needs(2)) out[2] = b.reduceSum(dY, axes, false, `${bias}_grad`);
+    return out;
+  },
+};

@@ -1,0 +1,127 @@
+// 2-D pooling: MaxPool, AveragePool, GlobalAveragePool.
+import { attrInt, attrInts, type DType, int, ints, numel } from "../ir.ts";
+import { outputPadding, spatial, window2d } from "./conv.ts";
+import type { OpRule, ShapeCtx } from "./types.ts";
+
+function poolShape(ctx: ShapeCtx) {
+  const x = ctx.input(0);
+  const hw = spatial(ctx, x.shape);
+  const k = attrInts(ctx.node, "kernel_shape");
+  if (k?.length !== 2) ctx.fail("kernel_shape must list 2 sizes");
+  const win = window2d(ctx.node, hw, [k[0], k[1]], attrInt(ctx.node, "ceil_mode", 0) === 1);
+  return { x, win, shape: [x.shape[0], x.shape[1], win.out[0], win.out[1]] };
+}
+
+function zerosTensor(dtype: DType) {
+  return {
+    type: "tensor" as const,
+    t: { name: "", dtype, dims: [1], data: dtype === "float64" ? new Float64Array(1) : new Float32Array(1) },
+  };
+}
+
+export const MaxPool: OpRule = {
+  diff: [0],
+  shape(ctx: ShapeCtx) {
+    const { x, shape } = poolShape(ctx);
+    return [
+      { dtype: x.dtype, shape },
+      { dtype: "int64", shape },
+    ];
+  },
+  // Training asks MaxPool for the flat index of every window's maximum.
+  forward(ctx) {
+    const { b, node } = ctx;
+    if (ctx.mode === "eval") return b.raw(node);
+    const indices = node.outputs[1] || b.fresh(`${node.outputs[0]}_argmax`);
+    b.raw({ ...node, outputs: [node.outputs[0], indices] });
+    ctx.save("indices", indices);
+  },
+  // dX = zeros(X) with dY scatter-added at the argmax indices (windows may overlap)
+  grad(ctx, [dY]) {
+    if (!dY) return [null];
+    const { b, node } = ctx;
+    const X = node.inputs[0];
+    const size = b.unsqueeze(b.op("Size", [X]), [0], `${X}_numel`);
+    const zeros = b.op("ConstantOfShape", [size], { value: zerosTensor(ctx.dtype) }, `${X}_zeros`);
+    const flat = b.i64([-1]);
+    const idx = b.op("Reshape", [ctx.saved("indices"), flat]);
+    const upd = b.op("Reshape", [dY, flat]);
+    const scattered = b.op("ScatterElements", [zeros, idx, upd], {
+      axis: int(0),
+      reduction: { type: "string", s: "add" },
+    });
+    return [b.op("Reshape", [scattered, b.op("Shape", [X])], {}, `${X}_grad`)];
+  },
+};
+
+export const AveragePool: OpRule = {
+  diff: [0],
+  shape(ctx: ShapeCtx) {
+    const { x, shape } = poolShape(ctx);
+    if (attrInt(ctx.node, "ceil_mode", 0)) ctx.fail("AveragePool with ceil_mode=1 is not supported");
+    return [{ dtype: x.dtype, shape }];
+  },
+  // dX = ConvTranspose(dY / count, ones): each output spreads its gradient evenly over its window,
+  // where count is the window's element count (excluding padding unless count_include_pad)
+  grad(ctx, [dY]) {
+    if (!dY) return [null];
+    const { b, node } = ctx;
+    const X = node.inputs[0];
+    const xs = ctx.meta(X).shape;
+    const hw: [number, number] = [xs[2] as number, xs[3] as number];
+    const k = attrInts(node, "kernel_shape") as number[];
+    const win = window2d(node, hw, [k[0], k[1]]);
+    const includePad = attrInt(node, "count_include_pad", 0) === 1;
+    const counts: number[] = [];
+    for (let oy = 0; oy < win.out[0]; oy++) {
+      for (let ox = 0; ox < win.out[1]; ox++) {
+        if (includePad) {
+          counts.push(k[0] * k[1]);
+          continue;
+        }
+        let c = 0;
+        for (let i = 0; i < k[0]; i++) {
+          for (let j = 0; j < k[1]; j++) {
+            const y = oy * win.s[0] - win.pads[0] + i * win.d[0];
+            const x = ox * win.s[1] - win.pads[1] + j * win.d[1];
+            if (y >= 0 && y < hw[0] && x >= 0 && x < hw[1]) c++;
+          }
+        }
+        counts.push(c);
+      }
+    }
+    const inv = b.fconst(
+      ctx.dtype,
+      counts.map((c) => 1 / c),
+      [win.out[0], win.out[1]],
+    );
+    const scaled = b.op("Mul", [dY, inv]);
+    const asImages = b.op("Reshape", [scaled, b.i64([-1, 1, win.out[0], win.out[1]])]);
+    const ones = b.fconst(ctx.dtype, new Array(numel(k)).fill(1), [1, 1, k[0], k[1]]);
+    const spread = b.op("ConvTranspose", [asImages, ones], {
+      strides: ints(win.s),
+      dilations: ints(win.d),
+      pads: ints(win.pads),
+      kernel_shape: ints(k),
+      output_padding: ints(outputPadding(win, hw)),
+    });
+    return [b.op("Reshape", [spread, b.op("Shape", [X])], {}, `${X}_grad`)];
+  },
+};
+
+export const GlobalAveragePool: OpRule = {
+  diff: [0],
+  shape(ctx: ShapeCtx) {
+    const x = ctx.input(0);
+    return [{ dtype: x.dtype, shape: [...x.shape.slice(0, 2), ...x.shape.slice(2).map(() => 1)] }];
+  },
+  // dX = broadcast(dY / (H·W)) over the spatial axes
+  grad(ctx, [dY]) {
+    if (!dY) return [null];
+    const { b, node } = ctx;
+    const X = node.inputs[0];
+    const area = numel(ctx.meta(X).shape.slice(2) as number[]);
+    const scaled = b.op("Mul", [dY, b.fconst(ctx.dtype, 1 / area)]);
+    return [b.op("Expand", [scaled, b.op("Shape", [X])], {}, `${X}_grad`)];
+  },
+};

@@ -1,0 +1,37 @@
+// Softmax and LogSoftmax along one axis (opset ≥ 13 semantics).
+import { attrInt } from "../ir.ts";
+import { normAxis, type OpRule } from "./types.ts";
+
+function unary(ctx: Parameters<OpRule["shape"]>[0]) {
+  const x = ctx.input(0);
+  return [{ dtype: x.dtype, shape: x.shape }];
+}
+
+export const Softmax: OpRule = {
+  diff: [0],
+  shape: unary,
+  // dX = Y ⊙ (dY − Σ_axis(dY ⊙ Y))
+  grad(ctx, [dY]) {
+    if (!dY) return [null];
+    const { b, node } = ctx;
+    const Y = node.outputs[0];
+    const axis = normAxis(attrInt(node, "axis", -1), ctx.meta(Y).shape.length);
+    const dot = b.reduceSum(b.op("Mul", [dY, Y]), [axis], true);
+    return [b.op("Mul", [Y, b.op("Sub", [dY, dot])], {}, `${node.inputs[0]}_grad`)];
+  },
+};
+
+export const LogSoftmax: OpRule = {
+  diff: [0],
+  shape: unary,
+  // dX = dY − exp(Y) ⊙ Σ_axis dY
+  grad(ctx, [dY]) {
+    if (!dY) return [null];
+    const { b, node } = ctx;
+    const Y = node.outputs[0];
+    const axis = normAxis(attrInt(node, "axis", -1), ctx.meta(Y).shape.length);
+    const total = b.reduceSum(dY, [axis], true);
+    const p = b.op("Exp", [Y]);
+    return [b.op("Sub", [dY, b.op("Mul", [p, total])], {}, `${node.inputs[0]}_grad`)];
+  },
+};

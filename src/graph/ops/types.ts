@@ -1,0 +1,118 @@
+// The contract between the autodiff driver and one op's rules. An op is a shape rule (forward model
+// values → output metadata, with small integer tensors evaluated so Shape-only subgraphs that feed a
+// Reshape resolve), an optional forward emitter for training/eval (Dropout, MaxPool, BatchNorm differ
+// from a plain copy) and an optional gradient rule. Rules are pure functions of their context.
+import type { Builder, Dim, DType, Node } from "../ir.ts";
+
+/** What the compiler knows about a value: dtype, shape with a symbolic batch, and small constant contents. */
+export interface Meta {
+  dtype: DType;
+  shape: Dim[];
+  /** Contents of small int64/float constants (entries may be symbolic, e.g. a Shape of the batch). */
+  value?: Dim[];
+}
+
+export interface ShapeCtx {
+  node: Node;
+  opset: number;
+  /** Meta of input i; throws with the node named when the input is absent and `optional` is not set. */
+  input(i: number): Meta;
+  has(i: number): boolean;
+  fail(msg: string): never;
+}
+
+export type Mode = "train" | "eval";
+
+export interface ForwardCtx {
+  b: Builder;
+  node: Node;
+  /** The node as the model wrote it (before inputs were renamed for this graph). */
+  source: Node;
+  mode: Mode;
+  meta(value: string): Meta;
+  /** Dropout is active in training unless the compile options turned it off (for parity runs). */
+  dropout: boolean;
+  /** int64 scalar value holding the global step (training only): random masks derive from it. */
+  step: string | null;
+  /** Per-node seed derived from the compile seed and the node's position (stable across compiles). */
+  nodeSeed: number;
+  /** Anything the gradient rule needs from the forward pass (e.g. MaxPool indices, a dropout mask). */
+  save(key: string, value: string): void;
+  /** Registers an extra state output (BatchNorm's updated running statistics): state name (as in
+   * `source`) → new value. */
+  stateUpdate(stateName: string, value: string): void;
+}
+
+/** A gradient in the shape of the broadcast result (`from`); the driver sums it down to the input's shape. */
+export interface Broadcast {
+  value: string;
+  from: Dim[];
+}
+
+export type Grad = string | Broadcast | null;
+
+export interface GradCtx {
+  b: Builder;
+  node: Node;
+  meta(value: string): Meta;
+  /** Whether the gradient of input i is needed (it lies on a path from a parameter). */
+  needs(i: number): boolean;
+  saved(key: string): string;
+  /** The float type gradients are computed in (float32, or float64 in gradient checks). */
+  dtype: DType;
+  fail(msg: string): never;
+}
+
+export interface OpRule {
+  shape(ctx: ShapeCtx): Meta[];
+  /** Emits the node for training or evaluation; absent = copy the node unchanged. */
+  forward?(ctx: ForwardCtx): void;
+  /** Input indices through which gradients flow; absent = none (the op is not differentiable). */
+  diff?: number[] | "all";
+  /** dL/d(inputs) from dL/d(outputs) (null where an output has no gradient). */
+  grad?(ctx: GradCtx, dY: (string | null)[]): Grad[];
+  /** Inputs that are carried state rather than parameters (BatchNorm running mean/var). */
+  stateInputs?: number[];
+}
+
+// ---------- shared shape helpers ----------
+
+export function broadcastShapes(a: Dim[], b: Dim[], fail: (m: string) => never): Dim[] {
+  const n = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x === y) out.push(x);
+    else if (x === 1) out.push(y);
+    else if (y === 1) out.push(x);
+    else fail(`shapes [${a}] and [${b}] do not broadcast`);
+  }
+  return out;
+}
+
+export function isStatic(shape: Dim[]): shape is number[] {
+  return shape.every((d) => typeof d === "number");
+}
+
+export function staticShape(shape: Dim[], what: string, fail: (m: string) => never): number[] {
+  if (!isStatic(shape)) fail(`${what} needs a static shape, got [${shape}]`);
+  return shape;
+}
+
+export function normAxis(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Multiplies dims, keeping a single symbolic factor when the rest multiply to 1. */
+export function dimProduct(dims: Dim[]): Dim {
+  let n = 1;
+  let sym: string | null = null;
+  for (const d of dims) {
+    if (typeof d === "number") n *= d;
+    else if (sym === null) sym = d;
+    else return `${sym}*${d}`;
+  }
+  if (sym === null) return n;
+  return n === 1 ? sym : `${sym}*${n}`;
+}

@@ -1,0 +1,64 @@
+// The thin onnxruntime-node wrapper: create a session from model bytes, run it. Nothing else.
+import * as ort from "onnxruntime-node";
+
+export type HostData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+
+export interface HostTensor {
+  dims: number[];
+  data: HostData;
+  /** Only needed for bool tensors (stored as Uint8Array). */
+  bool?: boolean;
+}
+
+export interface SessionOptions {
+  intraOpThreads?: number;
+  /** Writes an onnxruntime JSON profile with this file prefix (for benchmarks). */
+  profilePrefix?: string;
+}
+
+export interface Session {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
+  /** Ends profiling (when enabled) and returns the profile file name. */
+  endProfiling(): string | undefined;
+  release(): Promise<void>;
+}
+
+function typeOf(t: HostTensor): "float32" | "float64" | "int64" | "int32" | "bool" | "uint8" {
+  if (t.data instanceof Float32Array) return "float32";
+  if (t.data instanceof Float64Array) return "float64";
+  if (t.data instanceof BigInt64Array) return "int64";
+  if (t.data instanceof Int32Array) return "int32";
+  return t.bool ? "bool" : "uint8";
+}
+
+export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
+  const s = await ort.InferenceSession.create(model, {
+    executionProviders: ["cpu"],
+    graphOptimizationLevel: "all",
+    logSeverityLevel: 3,
+    ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+  });
+  return {
+    inputNames: s.inputNames,
+    outputNames: s.outputNames,
+    async run(feeds) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(typeOf(v), v.data, v.dims);
+      const out = await s.run(ortFeeds);
+      const result: Record<string, HostTensor> = {};
+      for (const [k, v] of Object.entries(out)) {
+        result[k] = { dims: [...v.dims], data: v.data as HostData, bool: v.type === "bool" };
+      }
+      return result;
+    },
+    endProfiling() {
+      if (!opts.profilePrefix) return undefined;
+      s.endProfiling();
+      return opts.profilePrefix;
+    },
+    release: () => s.release(),
+  };
+}

@@ -1,0 +1,312 @@
+// The compiled graphs as a whole: eval and export agree with training, bad models fail clearly,
+// dropout masks depend only on (seed, step, node), and the graph structure is pinned by golden dumps.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { readFixture, trainFixture } from "../../scripts/commands/parity.ts";
+import { emitForward } from "../../src/graph/autodiff.ts";
+import { compile } from "../../src/graph/compile.ts";
+import { Builder, type Model } from "../../src/graph/ir.ts";
+import { encodeModel } from "../../src/graph/onnx.ts";
+import { createSession, type HostTensor } from "../../src/train/session.ts";
+import { linearModel, randomProblem } from "./linear-ref.ts";
+
+const FIX = "test/fixtures/torch";
+
+function batchFeeds(f: ReturnType<typeof readFixture>, step: number): Record<string, HostTensor> {
+  const per = f.inputShape.reduce((a, b) => a * b, 1) * f.batch;
+  return {
+    x: { dims: [f.batch, ...f.inputShape], data: f.x.subarray(step * per, (step + 1) * per) },
+    y: { dims: [f.batch], data: f.y.subarray(step * f.batch, (step + 1) * f.batch) },
+  };
+}
+
+describe("the eval graph and the exported inference model", () => {
+  it("evaluating the untrained CNN on the first batch gives PyTorch's first training loss and accuracy", async () => {
+    const f = readFixture(`${FIX}/seed_cnn`);
+    const c = compile(f.model, { optimizer: f.optimizer });
+    const s = await createSession(c.evalStep);
+    const feeds = batchFeeds(f, 0);
+    for (const t of c.tensors) if (t.role !== "optimizer") feeds[t.name] = { dims: t.shape, data: t.init };
+    const out = await s.run(feeds);
+    expect(Math.abs(Number(out.loss.data[0]) - f.losses[0])).toBeLessThan(1e-5);
+    expect(Number(out.accuracy.data[0])).toBeCloseTo(f.accuracies[0], 6);
+    expect(out.logits.dims).toEqual([32, 10]);
+    const conf = Number(out.confidence.data[0]);
+    const trueProb = Number(out.true_prob.data[0]);
+    expect(conf).toBeGreaterThan(0.1);
+    expect(conf).toBeLessThan(1);
+    expect(trueProb).toBeLessThanOrEqual(conf);
+    await s.release();
+  });
+
+  it("the exported model with trained weights predicts the eval graph's logits, with Dropout made an Identity", async () => {
+    const f = { ...readFixture(`${FIX}/seed_cnn`), steps: 3 };
+    const c = compile(f.model, { optimizer: f.optimizer, dropout: false });
+    const trace = await trainFixture(f, c, "loop");
+    const exported = c.exportInference(trace.state);
+    const infer = await createSession(exported);
+    const evalS = await createSession(c.evalStep);
+    const feeds = batchFeeds(f, 5);
+    const inf = await infer.run({ input: feeds.x });
+    for (const t of c.tensors)
+      if (t.role !== "optimizer") feeds[t.name] = { dims: t.shape, data: trace.state[t.name] };
+    const ev = await evalS.run(feeds);
+    const a = inf.logits.data as Float32Array;
+    const b = ev.logits.data as Float32Array;
+    expect(a.length).toBe(320);
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    expect(maxDiff).toBeLessThan(1e-6);
+    // the trained weights, not the initial ones, are in the exported file
+    const initial = await createSession(f.model);
+    const before = (await initial.run({ input: feeds.x })).logits.data as Float32Array;
+    expect(Math.abs(before[0] - a[0])).toBeGreaterThan(1e-6);
+    await Promise.all([infer.release(), evalS.release(), initial.release()]);
+  });
+});
+
+describe("invalid models fail compilation with a clear message", () => {
+  const w = randomProblem(1, 1);
+  const withOp = (op: string): Uint8Array => {
+    const m: Model = {
+      irVersion: 8,
+      opsets: [{ domain: "", version: 17 }],
+      producer: "test",
+      graph: {
+        name: "bad",
+        inputs: [{ name: "input", dtype: "float32", shape: ["batch", 4] }],
+        outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 3] }],
+        initializers: [
+          { name: "W", dtype: "float32", dims: [3, 4], data: Float32Array.from(w.w) },
+          { name: "b", dtype: "float32", dims: [3], data: Float32Array.from(w.b) },
+        ],
+        nodes: [
+          { op, name: "mystery", domain: "", inputs: ["input"], outputs: ["h"], attrs: {} },
+          {
+            op: "Gemm",
+            name: "fc",
+            domain: "",
+            inputs: ["h", "W", "b"],
+            outputs: ["logits"],
+            attrs: { transB: { type: "int", i: 1 } },
+          },
+        ],
+      },
+    };
+    return encodeModel(m);
+  };
+
+  it("an unsupported op names the op, the node and the supported ops", () => {
+    expect(() => compile(withOp("Erf"), { optimizer: { kind: "sgd" } })).toThrow(
+      /unsupported op Erf \(node "mystery"\); supported ops: Add, .*Gemm/,
+    );
+  });
+
+  it("bytes that are not a model are rejected as such", () => {
+    expect(() => compile(new Uint8Array([1, 2, 3, 4, 5]), { optimizer: { kind: "sgd" } })).toThrow(
+      /not a valid ONNX model/,
+    );
+  });
+
+  it("an unknown optimizer kind names the accepted kinds", () => {
+    const bad = { kind: "lion" } as unknown as { kind: "sgd" };
+    expect(() => compile(linearModel(w.w, w.b), { optimizer: bad })).toThrow(
+      /accepted: sgd, adam, adamw, rmsprop/,
+    );
+  });
+});
+
+describe("dropout masks", () => {
+  it("drop about the requested fraction and scale kept values by 1/(1 − p)", async () => {
+    const b = new Builder(17, ["x", "step", "y", "mask", "ratio"]);
+    b.addInitializer({ name: "ratio", dtype: "float32", dims: [], data: Float32Array.of(0.3) });
+    const node = {
+      op: "Dropout",
+      name: "d",
+      domain: "",
+      inputs: ["x", "ratio"],
+      outputs: ["y", "mask"],
+      attrs: {},
+    };
+    const metas = new Map([
+      ["x", { dtype: "float32" as const, shape: [4000] }],
+      ["ratio", { dtype: "float32" as const, shape: [], value: [0.3] }],
+    ]);
+    emitForward(b, [node], metas, { mode: "train", dropout: true, step: "step", seed: 7, rename: new Map() });
+    const m: Model = {
+      irVersion: 8,
+      opsets: [{ domain: "", version: 17 }],
+      producer: "test",
+      graph: {
+        name: "d",
+        nodes: b.nodes,
+        initializers: b.initializers,
+        inputs: [
+          { name: "x", dtype: "float32", shape: [4000] },
+          { name: "step", dtype: "int64", shape: [] },
+        ],
+        outputs: [{ name: "y", dtype: "float32", shape: [4000] }],
+      },
+    };
+    const s = await createSession(encodeModel(m));
+    const run = async (step: number) =>
+      (
+        await s.run({
+          x: { dims: [4000], data: new Float32Array(4000).fill(1) },
+          step: { dims: [], data: BigInt64Array.of(BigInt(step)) },
+        })
+      ).y.data as Float32Array;
+    const y0 = await run(0);
+    const y0again = await run(0);
+    const y1 = await run(1);
+    const dropped = y0.filter((v) => v === 0).length / y0.length;
+    expect(dropped).toBeGreaterThan(0.27);
+    expect(dropped).toBeLessThan(0.33);
+    expect(new Set(Array.from(y0))).toEqual(new Set([0, Math.fround(1 / 0.7)]));
+    expect(Array.from(y0again)).toEqual(Array.from(y0));
+    const same = y0.filter((v, i) => v === y1[i]).length / y0.length;
+    expect(same).toBeLessThan(0.7);
+    await s.release();
+  });
+
+  it("a resumed Loop sees the masks an uninterrupted run saw (masks depend on the global step, not on K)", async () => {
+    const f = { ...readFixture(`${FIX}/seed_cnn`), steps: 4 };
+    const c = compile(f.model, { optimizer: f.optimizer, dropout: true, seed: 3 });
+    const whole = await trainFixture(f, c, "loop", 4);
+    const chunked = await trainFixture(f, c, "loop", 3);
+    const single = await trainFixture(f, c, "step");
+    for (let i = 0; i < 4; i++) {
+      expect(Math.abs(whole.losses[i] - chunked.losses[i])).toBeLessThan(1e-6);
+      expect(Math.abs(whole.losses[i] - single.losses[i])).toBeLessThan(1e-6);
+    }
+    const off = await trainFixture(f, compile(f.model, { optimizer: f.optimizer, dropout: false }), "loop");
+    expect(Math.abs(off.losses[1] - whole.losses[1])).toBeGreaterThan(1e-4);
+  });
+});
+
+describe("golden dumps pin the compiled graphs' structure", () => {
+  const cases = [
+    ["seed_linear", { kind: "sgd" as const }],
+    ["seed_cnn", { kind: "adam" as const }],
+  ] as const;
+  for (const [name, optimizer] of cases) {
+    for (const which of ["trainStep", "trainLoop", "evalStep"] as const) {
+      it(`${name} ${which} matches test/golden/${name}.${which}.txt`, async () => {
+        const c = compile(new Uint8Array(readFileSync(`${FIX}/${name}.onnx`)), { optimizer });
+        await expect(`${c.dump(which)}\n`).toMatchFileSnapshot(`../golden/${name}.${which}.txt`);
+      });
+    }
+  }
+});
+
+describe("BatchNormalization state", () => {
+  // x[N,3] → BatchNormalization(training_mode=1, momentum 0.9 = PyTorch's 0.1) → Gemm → logits[N,2]
+  const N = 6;
+  const r = randomProblem(5, N);
+  const x = Array.from({ length: N * 3 }, (_, i) => Math.fround(Math.sin(i * 1.7) * 2 + (i % 3)));
+  const model: Model = {
+    irVersion: 8,
+    opsets: [{ domain: "", version: 17 }],
+    producer: "test",
+    graph: {
+      name: "bn",
+      inputs: [{ name: "input", dtype: "float32", shape: ["batch", 3] }],
+      outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 2] }],
+      initializers: [
+        { name: "bn.weight", dtype: "float32", dims: [3], data: Float32Array.of(1, 0.5, 2) },
+        { name: "bn.bias", dtype: "float32", dims: [3], data: Float32Array.of(0, 0.1, -0.1) },
+        { name: "bn.running_mean", dtype: "float32", dims: [3], data: Float32Array.of(0.5, 0, 0) },
+        { name: "bn.running_var", dtype: "float32", dims: [3], data: Float32Array.of(1, 2, 1) },
+        { name: "fc.weight", dtype: "float32", dims: [2, 3], data: Float32Array.from(r.w.slice(0, 6)) },
+        { name: "fc.bias", dtype: "float32", dims: [2], data: Float32Array.of(0, 0) },
+      ],
+      nodes: [
+        {
+          op: "BatchNormalization",
+          name: "bn",
+          domain: "",
+          inputs: ["input", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
+          outputs: ["h", "rm_out", "rv_out"],
+          attrs: {
+            epsilon: { type: "float", f: 1e-5 },
+            momentum: { type: "float", f: 0.9 },
+            training_mode: { type: "int", i: 1 },
+          },
+        },
+        {
+          op: "Gemm",
+          name: "fc",
+          domain: "",
+          inputs: ["h", "fc.weight", "fc.bias"],
+          outputs: ["logits"],
+          attrs: { transB: { type: "int", i: 1 } },
+        },
+      ],
+    },
+  };
+  const bytes = encodeModel(model);
+
+  it("a training step updates the running mean with the batch mean and the running variance with the unbiased batch variance", async () => {
+    const c = compile(bytes, { optimizer: { kind: "sgd" } });
+    expect(c.tensors.filter((t) => t.role === "bn_running").map((t) => t.name)).toEqual([
+      "bn.running_mean",
+      "bn.running_var",
+    ]);
+    expect(c.tensors.filter((t) => t.role === "param").map((t) => t.name)).toEqual([
+      "bn.weight",
+      "bn.bias",
+      "fc.weight",
+      "fc.bias",
+    ]);
+    const s = await createSession(c.trainStep);
+    const feeds: Record<string, HostTensor> = {
+      x: { dims: [N, 3], data: Float32Array.from(x) },
+      y: { dims: [N], data: BigInt64Array.from(r.y.map((v) => BigInt(v % 2))) },
+      lr: { dims: [], data: Float32Array.of(0.1) },
+      step: { dims: [], data: BigInt64Array.of(0n) },
+    };
+    for (const t of c.tensors) feeds[t.name] = { dims: t.shape, data: t.init };
+    const out = await s.run(feeds);
+    const rm = out["bn.running_mean.next"].data as Float32Array;
+    const rv = out["bn.running_var.next"].data as Float32Array;
+    const init = [Float32Array.of(0.5, 0, 0), Float32Array.of(1, 2, 1)];
+    for (let ch = 0; ch < 3; ch++) {
+      const col = Array.from({ length: N }, (_, n) => x[n * 3 + ch]);
+      const mean = col.reduce((a, v) => a + v, 0) / N;
+      const varU = col.reduce((a, v) => a + (v - mean) ** 2, 0) / (N - 1);
+      expect(rm[ch]).toBeCloseTo(0.9 * init[0][ch] + 0.1 * mean, 5);
+      expect(rv[ch]).toBeCloseTo(0.9 * init[1][ch] + 0.1 * varU, 5);
+    }
+    await s.release();
+  });
+
+  it("the eval graph and the exported model normalise with the running statistics", async () => {
+    const c = compile(bytes, { optimizer: { kind: "sgd" } });
+    const state = Object.fromEntries(c.tensors.map((t) => [t.name, t.init]));
+    const evalS = await createSession(c.evalStep);
+    const feeds: Record<string, HostTensor> = {
+      x: { dims: [N, 3], data: Float32Array.from(x) },
+      y: { dims: [N], data: new BigInt64Array(N) },
+    };
+    for (const t of c.tensors) if (t.role !== "optimizer") feeds[t.name] = { dims: t.shape, data: t.init };
+    const ev = (await evalS.run(feeds)).logits.data as Float32Array;
+    const inf = await createSession(c.exportInference(state));
+    const ex = (await inf.run({ input: feeds.x })).logits.data as Float32Array;
+    const g = [1, 0.5, 2];
+    const beta = [0, 0.1, -0.1];
+    const rm = [0.5, 0, 0];
+    const rv = [1, 2, 1];
+    for (let n = 0; n < N; n++) {
+      for (let k = 0; k < 2; k++) {
+        let z = 0;
+        for (let ch = 0; ch < 3; ch++) {
+          const h = ((x[n * 3 + ch] - rm[ch]) / Math.sqrt(rv[ch] + 1e-5)) * g[ch] + beta[ch];
+          z += h * r.w[k * 3 + ch];
+        }
+        expect(ev[n * 2 + k]).toBeCloseTo(z, 5);
+        expect(ex[n * 2 + k]).toBeCloseTo(z, 5);
+      }
+    }
+    await Promise.all([evalS.release(), inf.release()]);
+  });
+});
