@@ -1,7 +1,7 @@
 // Runs the Prisma 6.19 CLI offline, plus gradstream's own schema/migration helpers.
 //
 //   node scripts/prisma.mjs generate           generate both clients (SQLite, PostgreSQL) + Pothos types
-//   node scripts/prisma.mjs schema             rewrite prisma/postgresql/schema.prisma from prisma/schema.prisma
+//   node scripts/prisma.mjs schema [--check]   rewrite (or check) prisma/postgresql/schema.prisma from prisma/schema.prisma
 //   node scripts/prisma.mjs migration <name>   add a migration for both databases (diff from the last snapshot)
 //   node scripts/prisma.mjs <anything else>    passed to the Prisma CLI (e.g. `migrate status`)
 //
@@ -79,10 +79,24 @@ if (cmd === "generate" && rest.length === 0) {
   prisma(["generate", "--schema", "prisma/schema.prisma"]);
   prisma(["generate", "--schema", "prisma/postgresql/schema.prisma"]);
 } else if (cmd === "schema") {
-  const changed = writeIfChanged(PG_SCHEMA, postgresSchemaFrom(readFileSync(SOURCE, "utf8")));
-  console.log(
-    changed ? "wrote prisma/postgresql/schema.prisma" : "prisma/postgresql/schema.prisma is up to date",
-  );
+  const expected = postgresSchemaFrom(readFileSync(SOURCE, "utf8"));
+  if (rest[0] === "--check") {
+    // Used by test/db/schema-drift.test.ts: the committed PostgreSQL schema must be the generated one.
+    const actual = existsSync(PG_SCHEMA) ? readFileSync(PG_SCHEMA, "utf8") : "";
+    if (actual !== expected) {
+      console.error(
+        "prisma/postgresql/schema.prisma differs from the one generated from prisma/schema.prisma;",
+      );
+      console.error("run `node scripts/prisma.mjs schema` (and `migration <name>` if the models changed)");
+      process.exit(1);
+    }
+    console.log("prisma/postgresql/schema.prisma is up to date");
+  } else {
+    const changed = writeIfChanged(PG_SCHEMA, expected);
+    console.log(
+      changed ? "wrote prisma/postgresql/schema.prisma" : "prisma/postgresql/schema.prisma is up to date",
+    );
+  }
 } else if (cmd === "migration") {
   const name = rest[0];
   if (!name || !/^[a-z0-9_]+$/.test(name)) {
