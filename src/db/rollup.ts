@@ -55,40 +55,49 @@ export function rollupDeltas(rows: readonly BatchRow[]): RollupDelta[] {
 /**
  * How to answer a history request over the steps [first, last] actually present, with ≤ maxPoints buckets.
  * Output bucket k covers [k·W, (k+1)·W − 1] on an absolute grid (deterministic whatever the range).
- * W is a multiple of the source level L (the largest stored width ≤ the ideal width ⌈n / maxPoints⌉),
- * so the interior of the range is a union of whole rollup buckets; the partial rollup buckets at each
- * edge (head, tail) are aggregated from raw rows, which makes the range edges exact.
+ * W is a multiple of the largest stored width ≤ the ideal width ⌈n / maxPoints⌉. The range is then
+ * covered by segments: whole rollup buckets at the coarsest level dividing W in the middle, finer levels
+ * toward the edges, raw rows only for the last < 10 steps at each end. Every rollup bucket used lies
+ * inside one output bucket and inside the range, so the edges are exact, and a request reads about
+ * n / level + 2 · 9 · (number of levels) rows however long the run.
  */
+export interface Segment {
+  /** 1 for raw rows, else a rollup width. */
+  level: number;
+  /** Inclusive step range; multiples of `level` at both ends for rollup segments. */
+  from: number;
+  to: number;
+}
+
 export interface HistoryPlan {
   width: number;
+  /** The coarsest level used. */
   level: number;
-  /** Raw-row step ranges, inclusive (null when empty). */
-  head: [number, number] | null;
-  tail: [number, number] | null;
-  /** Rollup bucket range at `level`, inclusive (null when the range holds no whole bucket). */
-  body: [number, number] | null;
+  segments: Segment[];
 }
 
 export function planHistory(first: number, last: number, maxPoints: number): HistoryPlan {
   const n = last - first + 1;
   const ideal = Math.max(1, Math.ceil(n / maxPoints));
-  let level = 1;
-  for (const l of LEVELS) if (l <= ideal) level = l;
-  let width = Math.ceil(ideal / level) * level;
+  let base = 1;
+  for (const l of LEVELS) if (l <= ideal) base = l;
+  let width = Math.ceil(ideal / base) * base;
   // The absolute grid can cut the range into one bucket more than n / W: widen until it fits.
-  if (maxPoints === 1) width = Math.max(width, Math.ceil((last + 1) / level) * level);
-  while (Math.floor(last / width) - Math.floor(first / width) + 1 > maxPoints) width += level;
-  if (level === 1) return { width, level, head: [first, last], tail: null, body: null };
-  const bodyStart = Math.ceil(first / level) * level;
-  const bodyEnd = Math.floor((last + 1) / level) * level - 1;
-  if (bodyStart > bodyEnd) return { width, level, head: [first, last], tail: null, body: null };
-  return {
-    width,
-    level,
-    head: first < bodyStart ? [first, bodyStart - 1] : null,
-    tail: bodyEnd < last ? [bodyEnd + 1, last] : null,
-    body: [bodyStart / level, (bodyEnd + 1) / level - 1],
-  };
+  if (maxPoints === 1) width = Math.max(width, Math.ceil((last + 1) / base) * base);
+  while (Math.floor(last / width) - Math.floor(first / width) + 1 > maxPoints) width += base;
+  const usable = [1, ...LEVELS.filter((l) => width % l === 0)];
+  const segments = cover(first, last, usable, usable.length - 1);
+  return { width, level: Math.max(...segments.map((s) => s.level)), segments };
+}
+
+function cover(a: number, b: number, levels: readonly number[], i: number): Segment[] {
+  if (a > b) return [];
+  const level = levels[i];
+  if (level === 1) return [{ level: 1, from: a, to: b }];
+  const s = Math.ceil(a / level) * level;
+  const e = Math.floor((b + 1) / level) * level - 1;
+  if (s > e) return cover(a, b, levels, i - 1);
+  return [...cover(a, s - 1, levels, i - 1), { level, from: s, to: e }, ...cover(e + 1, b, levels, i - 1)];
 }
 
 /** One partial aggregate row as returned by the history SQL (min/max/sum per requested metric). */

@@ -30,25 +30,25 @@ function rollupStats(metrics: readonly Metric[]): string {
 export function historySql(runId: number, plan: HistoryPlan, metrics: readonly Metric[]): string {
   const w = int(plan.width);
   const run = int(runId, "run id");
-  const parts: string[] = [];
-  for (const range of [plan.head, plan.tail]) {
-    if (!range) continue;
-    parts.push(
-      `SELECT "step" / ${w} AS "ob", CAST(COUNT(*) AS INTEGER) AS "n", MIN("step") AS "firstStep", MAX("step") AS "lastStep"` +
-        `${metrics.length ? ", " : ""}${rawStats(metrics)} FROM "BatchMetric"` +
-        ` WHERE "runId" = ${run} AND "step" >= ${int(range[0])} AND "step" <= ${int(range[1])} GROUP BY "step" / ${w}`,
-    );
-  }
-  if (plan.body) {
-    const l = int(plan.level);
-    parts.push(
-      `SELECT ("bucket" * ${l}) / ${w} AS "ob", CAST(SUM("count") AS INTEGER) AS "n", MIN("firstStep") AS "firstStep", MAX("lastStep") AS "lastStep"` +
-        `${metrics.length ? ", " : ""}${rollupStats(metrics)} FROM "MetricRollup"` +
-        ` WHERE "runId" = ${run} AND "level" = ${l} AND "bucket" >= ${int(plan.body[0])} AND "bucket" <= ${int(plan.body[1])}` +
-        ` GROUP BY ("bucket" * ${l}) / ${w}`,
-    );
-  }
-  return parts.join(" UNION ALL ");
+  const extra = metrics.length ? ", " : "";
+  return plan.segments
+    .map(({ level, from, to }) => {
+      if (level === 1) {
+        return (
+          `SELECT "step" / ${w} AS "ob", CAST(COUNT(*) AS INTEGER) AS "n", MIN("step") AS "firstStep", MAX("step") AS "lastStep"` +
+          `${extra}${rawStats(metrics)} FROM "BatchMetric"` +
+          ` WHERE "runId" = ${run} AND "step" >= ${int(from)} AND "step" <= ${int(to)} GROUP BY "step" / ${w}`
+        );
+      }
+      const l = int(level);
+      return (
+        `SELECT ("bucket" * ${l}) / ${w} AS "ob", CAST(SUM("count") AS INTEGER) AS "n", MIN("firstStep") AS "firstStep", MAX("lastStep") AS "lastStep"` +
+        `${extra}${rollupStats(metrics)} FROM "MetricRollup"` +
+        ` WHERE "runId" = ${run} AND "level" = ${l} AND "bucket" >= ${int(from / level)} AND "bucket" <= ${int((to + 1) / level - 1)}` +
+        ` GROUP BY ("bucket" * ${l}) / ${w}`
+      );
+    })
+    .join(" UNION ALL ");
 }
 
 /** The baseline the rollups replace: one aggregate over every raw row of the range. */
