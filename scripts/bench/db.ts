@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type Db, openDatabase } from "../../src/db/index.ts";
 import { rawHistorySql } from "../../src/db/sql.ts";
 import { makeRows, makeRun } from "../../test/db/fixtures.ts";
@@ -20,6 +21,9 @@ async function writeThroughput(db: Db, chunk: number, total: number) {
   const run = await makeRun(db, total);
   const rows = makeRows(0, total);
   const blocks: number[] = [];
+  // How long the main thread was unavailable: the delay of a 1 ms timer while chunks are written.
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const t0 = performance.now();
   for (let s = 0; s < total; s += chunk) {
     const c0 = performance.now();
@@ -27,9 +31,12 @@ async function writeThroughput(db: Db, chunk: number, total: number) {
     blocks.push(performance.now() - c0);
   }
   const secs = (performance.now() - t0) / 1000;
+  loop.disable();
   return {
     rowsPerSec: Math.round(total / secs),
     p99ChunkMs: +blocks.sort((a, b) => a - b)[Math.floor(blocks.length * 0.99)].toFixed(2),
+    eventLoopDelayMaxMs: +(loop.max / 1e6).toFixed(2),
+    eventLoopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(2),
   };
 }
 
@@ -57,6 +64,8 @@ async function bench(name: string, url: string) {
         chunk,
         rowsPerSec: ours.rowsPerSec,
         p99ChunkMs: ours.p99ChunkMs,
+        eventLoopDelayP99Ms: ours.eventLoopDelayP99Ms,
+        eventLoopDelayMaxMs: ours.eventLoopDelayMaxMs,
         baseline: "prisma createMany",
         baselineRowsPerSec: base.rowsPerSec,
         ratio: +(ours.rowsPerSec / base.rowsPerSec).toFixed(1),

@@ -351,7 +351,7 @@ function notFound(err: unknown, id: number): unknown {
 /** Opens (creating if needed) the database at `url` and applies pending migrations. */
 export async function openDatabase(url: string): Promise<Db> {
   if (url.startsWith("file:")) {
-    const store = openSqliteStore(url);
+    const store = await openSqliteStore(url);
     const prisma = new PrismaClient({
       adapter: new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}` }, {}),
     });
