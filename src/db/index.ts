@@ -1,0 +1,371 @@
+// gradstream's persistence: the only module that imports the Prisma client.
+//
+// openDatabase(url) picks SQLite (`file:…`) or PostgreSQL (`postgres://…`), applies the committed
+// migrations, and returns a Db: Prisma for the low-rate CRUD (and for the GraphQL layer's
+// @pothos/plugin-prisma via `db.prisma`), the driver directly for the two hot paths (batch writes,
+// downsampled history), see sqlite.ts and postgres.ts for why.
+import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient as PgPrismaClient } from "../generated/postgresql/client.ts";
+import {
+  type Checkpoint,
+  type Dataset,
+  type Model,
+  type ModelSource,
+  Prisma,
+  PrismaClient,
+  type Run,
+  RunStatus,
+} from "../generated/sqlite/client.ts";
+import { openPostgresStore } from "./postgres.ts";
+import { mergePartials, type PartialBucket, planHistory } from "./rollup.ts";
+import { edgeRowSql, historySql, int, pageSql, validateRows } from "./sql.ts";
+import { openSqliteStore, sqlitePath } from "./sqlite.ts";
+import {
+  type BatchPage,
+  type BatchRow,
+  type CheckpointRow,
+  type EpochRow,
+  type History,
+  type HistoryOptions,
+  METRICS,
+  type Metric,
+  type Store,
+} from "./types.ts";
+
+export type { Checkpoint, Dataset, EpochMetric, Model, Run } from "../generated/sqlite/client.ts";
+export { ModelSource, RunStatus } from "../generated/sqlite/client.ts";
+export type * from "./types.ts";
+export { METRICS } from "./types.ts";
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface ModelInput {
+  name: string;
+  source: ModelSource;
+  onnx?: Uint8Array | null;
+  path?: string | null;
+  contentHash: string;
+  inputShape: number[];
+  classes: number;
+  parameterCount: number;
+  opSummary: Record<string, number>;
+}
+
+export interface DatasetInput {
+  name: string;
+  kind: string;
+  parameters: JsonObject;
+  inputShape: number[];
+  classes: number;
+  trainSize: number;
+  valSize: number;
+}
+
+export interface RunInput {
+  name: string;
+  modelId: number;
+  datasetId: number;
+  hyperparameters: JsonObject;
+  providerRequested?: string;
+  seed: number;
+  stepsPerChunk: number;
+  totalSteps: number;
+  tags?: string[];
+}
+
+/** The fields the run lifecycle changes; progress counters are maintained by writeBatchChunk/writeEpoch. */
+export interface RunUpdate {
+  status?: RunStatus;
+  providerUsed?: string | null;
+  errorMessage?: string | null;
+  failedAtStep?: number | null;
+  startedAt?: Date | null;
+  finishedAt?: Date | null;
+  totalSteps?: number;
+  name?: string;
+  tags?: string[];
+}
+
+export interface ListRunsOptions {
+  first: number;
+  /** Keyset: runs with id < before (newest first). */
+  before?: number;
+  status?: RunStatus;
+}
+
+export interface Recovery {
+  /** Runs that were RUNNING when the last process died, now INTERRUPTED (resumable from a checkpoint). */
+  interrupted: number[];
+  /** QUEUED runs, oldest first, for the queue to pick up again. */
+  queued: number[];
+}
+
+export type Dialect = "sqlite" | "postgresql";
+
+export class Db {
+  /** For the GraphQL layer (@pothos/plugin-prisma); typed as the SQLite client, whose API is identical. */
+  readonly prisma: PrismaClient;
+  readonly dialect: Dialect;
+  readonly #store: Store;
+
+  constructor(prisma: PrismaClient, store: Store) {
+    this.prisma = prisma;
+    this.#store = store;
+    this.dialect = store.dialect;
+  }
+
+  async close(): Promise<void> {
+    await this.prisma.$disconnect();
+    await this.#store.close();
+  }
+
+  // ── models and datasets ────────────────────────────────────────────────────────────────────────
+  createModel(input: ModelInput): Promise<Model> {
+    return this.prisma.model.create({
+      data: { ...input, onnx: input.onnx ? bytes(input.onnx) : null, path: input.path ?? null },
+    });
+  }
+  getModel(id: number): Promise<Model | null> {
+    return this.prisma.model.findUnique({ where: { id } });
+  }
+  findModelByName(name: string): Promise<Model | null> {
+    return this.prisma.model.findUnique({ where: { name } });
+  }
+  listModels(): Promise<Model[]> {
+    return this.prisma.model.findMany({ orderBy: { id: "asc" } });
+  }
+  createDataset(input: DatasetInput): Promise<Dataset> {
+    return this.prisma.dataset.create({ data: input });
+  }
+  getDataset(id: number): Promise<Dataset | null> {
+    return this.prisma.dataset.findUnique({ where: { id } });
+  }
+  findDatasetByName(name: string): Promise<Dataset | null> {
+    return this.prisma.dataset.findUnique({ where: { name } });
+  }
+  listDatasets(): Promise<Dataset[]> {
+    return this.prisma.dataset.findMany({ orderBy: { id: "asc" } });
+  }
+
+  // ── runs ───────────────────────────────────────────────────────────────────────────────────────
+  createRun(input: RunInput): Promise<Run> {
+    return this.prisma.run.create({ data: { ...input, tags: input.tags ?? [] } });
+  }
+  getRun(id: number): Promise<Run | null> {
+    return this.prisma.run.findUnique({ where: { id } });
+  }
+  listRuns(opts: ListRunsOptions): Promise<Run[]> {
+    return this.prisma.run.findMany({
+      where: {
+        ...(opts.status ? { status: opts.status } : {}),
+        ...(opts.before ? { id: { lt: opts.before } } : {}),
+      },
+      orderBy: { id: "desc" },
+      take: opts.first,
+    });
+  }
+  /** Throws `unknown run id N` when the run does not exist. */
+  async updateRun(id: number, data: RunUpdate): Promise<Run> {
+    try {
+      return await this.prisma.run.update({ where: { id }, data });
+    } catch (err) {
+      throw notFound(err, id);
+    }
+  }
+  /** Deletes the run with its batch and epoch metrics, rollups and checkpoints; false if it did not exist. */
+  async deleteRun(id: number): Promise<boolean> {
+    const r = await this.prisma.run.deleteMany({ where: { id } });
+    return r.count === 1;
+  }
+
+  /**
+   * At start, before any runner: a run left RUNNING belonged to a process that died, so it becomes
+   * INTERRUPTED (resumable from its latest checkpoint); QUEUED runs are returned for requeueing.
+   */
+  async recoverAfterCrash(): Promise<Recovery> {
+    const running = await this.prisma.run.findMany({
+      where: { status: RunStatus.RUNNING },
+      select: { id: true },
+    });
+    const interrupted = running.map((r) => r.id);
+    if (interrupted.length) {
+      await this.prisma.run.updateMany({
+        where: { id: { in: interrupted }, status: RunStatus.RUNNING },
+        data: {
+          status: RunStatus.INTERRUPTED,
+          errorMessage: "interrupted: the server stopped while the run was training",
+        },
+      });
+    }
+    const queued = await this.prisma.run.findMany({
+      where: { status: RunStatus.QUEUED },
+      orderBy: { id: "asc" },
+      select: { id: true },
+    });
+    return { interrupted, queued: queued.map((r) => r.id) };
+  }
+
+  // ── the write path ─────────────────────────────────────────────────────────────────────────────
+  /**
+   * Persists one runner chunk in one transaction and resolves only after it committed: publish after
+   * this resolves (persist first), and await it before training further (backpressure). Idempotent on
+   * (runId, step): rows whose step is already stored are skipped (the stored values win), so a replayed
+   * chunk adds nothing. Resolves to the number of rows newly stored. Updates the run's stepsCompleted and
+   * lastStep and the rollups in the same transaction. Rejects non-finite metrics naming step and field.
+   */
+  writeBatchChunk(runId: number, rows: readonly BatchRow[]): Promise<number> {
+    return this.#store.writeChunk(runId, rows);
+  }
+
+  /** Upserts an epoch's aggregates and raises the run's epochsCompleted and bestValAccuracy. */
+  async writeEpoch(runId: number, e: EpochRow): Promise<void> {
+    try {
+      await this.prisma.$transaction([
+        this.prisma.epochMetric.upsert({
+          where: { runId_epoch: { runId, epoch: e.epoch } },
+          create: { runId, ...e },
+          update: e,
+        }),
+        this.prisma.run.update({ where: { id: runId }, data: { epochsCompleted: { set: e.epoch + 1 } } }),
+      ]);
+    } catch (err) {
+      throw notFound(err, runId);
+    }
+    if (e.valAccuracy !== null) {
+      await this.prisma.run.updateMany({
+        where: { id: runId, OR: [{ bestValAccuracy: null }, { bestValAccuracy: { lt: e.valAccuracy } }] },
+        data: { bestValAccuracy: e.valAccuracy },
+      });
+    }
+  }
+
+  epochMetrics(runId: number): Promise<(EpochRow & { runId: number })[]> {
+    return this.prisma.epochMetric.findMany({ where: { runId }, orderBy: { epoch: "asc" } });
+  }
+
+  /** Stores a checkpoint; saving the same (run, step) again replaces its state. */
+  async saveCheckpoint(runId: number, cp: { step: number; epoch: number; state: Uint8Array }): Promise<void> {
+    try {
+      await this.prisma.checkpoint.upsert({
+        where: { runId_step: { runId, step: cp.step } },
+        create: { runId, step: cp.step, epoch: cp.epoch, state: bytes(cp.state) },
+        update: { epoch: cp.epoch, state: bytes(cp.state), createdAt: new Date() },
+      });
+    } catch (err) {
+      throw notFound(err, runId);
+    }
+  }
+
+  async latestCheckpoint(runId: number): Promise<CheckpointRow | null> {
+    const cp: Checkpoint | null = await this.prisma.checkpoint.findFirst({
+      where: { runId },
+      orderBy: { step: "desc" },
+    });
+    return cp ? { step: cp.step, epoch: cp.epoch, state: cp.state, createdAt: cp.createdAt } : null;
+  }
+
+  // ── the read path ──────────────────────────────────────────────────────────────────────────────
+  /** Keyset page: rows with step > afterStep (−1 for the start), ascending, at most `first`. */
+  async batchMetricsPage(runId: number, afterStep: number, first: number): Promise<BatchPage> {
+    if (!Number.isSafeInteger(first) || first < 1 || first > 10_000) {
+      throw new Error(`first must be an integer from 1 to 10000, got ${String(first)}`);
+    }
+    const rows = await this.#store.all<BatchRow>(pageSql(runId, afterStep, first + 1));
+    const hasNextPage = rows.length > first;
+    if (hasNextPage) rows.pop();
+    return { rows, hasNextPage, endStep: rows.length ? rows[rows.length - 1].step : null };
+  }
+
+  /**
+   * Downsampled history of the steps in [fromStep, toStep] (default: all), at most maxPoints buckets on
+   * an absolute grid of width `bucketWidth`, each with first/last step, count and min/max/mean of the
+   * requested metrics. Reads ≈ maxPoints rollup rows plus the raw rows of the two partial edge buckets,
+   * so it costs the same for 1,000 or 10,000,000 steps, and it is exact at the range's edges.
+   */
+  async history(runId: number, opts: HistoryOptions): Promise<History> {
+    const metrics = [...new Set(opts.metrics)];
+    for (const m of metrics) {
+      if (!(METRICS as readonly string[]).includes(m))
+        throw new Error(`unknown metric "${m}"; known: ${METRICS.join(", ")}`);
+    }
+    if (!Number.isSafeInteger(opts.maxPoints) || opts.maxPoints < 1 || opts.maxPoints > 100_000) {
+      throw new Error(`maxPoints must be an integer from 1 to 100000, got ${String(opts.maxPoints)}`);
+    }
+    const from = Math.max(0, opts.fromStep ?? 0);
+    const to = Math.min(opts.toStep ?? 2 ** 31 - 1, 2 ** 31 - 1);
+    int(runId, "run id");
+    int(from, "fromStep");
+    int(to, "toStep");
+    const empty: History = { bucketWidth: 1, sourceLevel: 1, buckets: [], first: null, last: null };
+    if (from > to) return empty;
+    const [firstRows, lastRows] = await Promise.all([
+      this.#store.all<BatchRow>(edgeRowSql(runId, from, to, "ASC")),
+      this.#store.all<BatchRow>(edgeRowSql(runId, from, to, "DESC")),
+    ]);
+    const first = firstRows[0];
+    const last = lastRows[0];
+    if (!first || !last) return empty;
+    const plan = planHistory(first.step, last.step, opts.maxPoints);
+    type Raw = { ob: number; n: number; firstStep: number; lastStep: number } & Record<string, number>;
+    const raw = await this.#store.all<Raw>(historySql(runId, plan, metrics));
+    const parts: PartialBucket[] = raw.map((r) => ({
+      ob: r.ob,
+      n: r.n,
+      firstStep: r.firstStep,
+      lastStep: r.lastStep,
+      stats: r,
+    }));
+    const buckets = mergePartials(parts, metrics).map((p) => {
+      const values: History["buckets"][number]["values"] = {};
+      for (const m of metrics) {
+        values[m] = { min: p.stats[`min_${m}`], max: p.stats[`max_${m}`], mean: p.stats[`sum_${m}`] / p.n };
+      }
+      return { firstStep: p.firstStep, lastStep: p.lastStep, count: p.n, values };
+    });
+    return { bucketWidth: plan.width, sourceLevel: plan.level, buckets, first, last };
+  }
+
+  /** Raw SQL for benchmarks and tests of the store (trusted text only). */
+  rawQuery<T>(sql: string): Promise<T[]> {
+    return this.#store.all<T>(sql);
+  }
+}
+
+/** Prisma's Bytes want an ArrayBuffer-backed view; Node's Buffers may sit on a shared pool (copy then). */
+function bytes(u: Uint8Array): Uint8Array<ArrayBuffer> {
+  return u.buffer instanceof ArrayBuffer
+    ? new Uint8Array(u.buffer, u.byteOffset, u.byteLength)
+    : new Uint8Array(u);
+}
+
+function notFound(err: unknown, id: number): unknown {
+  // P2025: record to update not found; P2003: foreign key (the run does not exist).
+  if (err instanceof Prisma.PrismaClientKnownRequestError && (err.code === "P2025" || err.code === "P2003")) {
+    return new Error(`unknown run id ${id}`);
+  }
+  return err;
+}
+
+/** Opens (creating if needed) the database at `url` and applies pending migrations. */
+export async function openDatabase(url: string): Promise<Db> {
+  if (url.startsWith("file:")) {
+    const store = await openSqliteStore(url);
+    const prisma = new PrismaClient({
+      adapter: new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}` }, {}),
+    });
+    return new Db(prisma, store);
+  }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    const { store, pool } = await openPostgresStore(url);
+    // The PostgreSQL client is generated from the same models (prisma/postgresql/schema.prisma, checked
+    // by the drift test), so its API is the SQLite client's; one static type serves both.
+    const prisma = new PgPrismaClient({ adapter: new PrismaPg(pool) }) as unknown as PrismaClient;
+    return new Db(prisma, store);
+  }
+  throw new Error(`DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL), got "${url}"`);
+}
+
+export type { Metric };
+export { validateRows };

@@ -1,0 +1,21 @@
+// The SQLite writer thread (see sqlite.ts): owns one better-sqlite3 connection and answers requests in
+// order; a write's reply is posted only after its transaction committed.
+import { parentPort, workerData } from "node:worker_threads";
+import { openSqliteWriter, type WorkerReply, type WorkerRequest } from "./sqlite.ts";
+
+const port = parentPort;
+if (!port) throw new Error("sqlite-worker.ts must run in a worker thread");
+const { path } = workerData as { path: string };
+const writer = openSqliteWriter(path);
+
+port.on("message", (req: WorkerRequest) => {
+  let reply: WorkerReply;
+  try {
+    const value = req.kind === "write" ? writer.write(req.runId, req.packed) : writer.all(req.sql);
+    reply = { id: req.id, ok: true, value };
+  } catch (err) {
+    reply = { id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  port.postMessage(reply);
+});
+port.postMessage({ ready: true });

@@ -1,0 +1,91 @@
+// Shapes shared by the write path, the read path and the layers above src/db/.
+
+/** One training step's row, as the runner produces it. */
+export interface BatchRow {
+  step: number;
+  epoch: number;
+  batch: number;
+  loss: number;
+  accuracy: number;
+  lr: number;
+  gradNorm: number;
+  confidence: number;
+  trueClassProb: number;
+  samples: number;
+  timeMs: number;
+}
+
+/** The per-step metrics that rollups aggregate and history can return. */
+export const METRICS = ["loss", "accuracy", "lr", "gradNorm", "confidence", "trueClassProb"] as const;
+export type Metric = (typeof METRICS)[number];
+
+/** Integer columns of a BatchRow; the rest are finite floats. */
+export const INT_FIELDS = ["step", "epoch", "batch", "samples"] as const;
+export const FLOAT_FIELDS = [...METRICS, "timeMs"] as const;
+export const ROW_FIELDS = [...INT_FIELDS, ...FLOAT_FIELDS] as const;
+
+export interface MetricStats {
+  min: number;
+  max: number;
+  mean: number;
+}
+
+export interface HistoryBucket {
+  firstStep: number;
+  lastStep: number;
+  /** Rows in the bucket (steps present within [firstStep, lastStep]). */
+  count: number;
+  values: Partial<Record<Metric, MetricStats>>;
+}
+
+export interface HistoryOptions {
+  metrics: readonly Metric[];
+  fromStep?: number;
+  toStep?: number;
+  /** Upper bound on the number of buckets returned (≥ 1). */
+  maxPoints: number;
+}
+
+export interface History {
+  /** Steps covered by bucket i: [floor(firstStep / bucketWidth) · bucketWidth, … + bucketWidth − 1] ∩ range. */
+  bucketWidth: number;
+  /** The stored resolution the buckets were built from: 1 (raw rows) or a rollup width. */
+  sourceLevel: number;
+  buckets: HistoryBucket[];
+  /** The raw rows at the first and last step in the range (null when the range is empty). */
+  first: BatchRow | null;
+  last: BatchRow | null;
+}
+
+export interface BatchPage {
+  rows: BatchRow[];
+  hasNextPage: boolean;
+  /** The step to pass as `afterStep` for the next page (null when the page is empty). */
+  endStep: number | null;
+}
+
+export interface EpochRow {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  valLoss: number | null;
+  valAccuracy: number | null;
+  batches: number;
+  timeMs: number;
+}
+
+export interface CheckpointRow {
+  step: number;
+  epoch: number;
+  state: Uint8Array;
+  createdAt: Date;
+}
+
+/** Raw SQL access that both stores provide; integers are inlined after validation (see sql.ts). */
+export interface Store {
+  readonly dialect: "sqlite" | "postgresql";
+  /** Inserts the rows that are new (by step), updates rollups and run progress in one transaction. */
+  writeChunk(runId: number, rows: readonly BatchRow[]): Promise<number>;
+  all<T>(sql: string): Promise<T[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,68 @@
+// Small builders shared by the db tests and the crash child.
+import { type BatchRow, type Db, ModelSource, type Run } from "../../src/db/index.ts";
+
+let counter = 0;
+
+export async function makeRun(db: Db, totalSteps = 1000): Promise<Run> {
+  counter++;
+  const tag = `${process.pid}-${counter}-${Math.random().toString(36).slice(2, 7)}`;
+  const model = await db.createModel({
+    name: `linear-${tag}`,
+    source: ModelSource.BUILTIN,
+    onnx: new Uint8Array([8, 7, 0]),
+    contentHash: "0".repeat(64),
+    inputShape: [10],
+    classes: 2,
+    parameterCount: 22,
+    opSummary: { Gemm: 1 },
+  });
+  const dataset = await db.createDataset({
+    name: `gaussian-${tag}`,
+    kind: "gaussian",
+    parameters: { samples: 100, features: 10 },
+    inputShape: [10],
+    classes: 2,
+    trainSize: 100,
+    valSize: 0,
+  });
+  return db.createRun({
+    name: `run-${tag}`,
+    modelId: model.id,
+    datasetId: dataset.id,
+    hyperparameters: { optimizer: "sgd", lr: 0.01, batchSize: 10, epochs: 10 },
+    seed: 7,
+    stepsPerChunk: 10,
+    totalSteps,
+    tags: ["test"],
+  });
+}
+
+/** Deterministic pseudo-random rows (mulberry32), so a failing case can be replayed. */
+export function makeRows(fromStep: number, count: number, seed = 1): BatchRow[] {
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const rows: BatchRow[] = [];
+  for (let i = 0; i < count; i++) {
+    const step = fromStep + i;
+    rows.push({
+      step,
+      epoch: Math.floor(step / 100),
+      batch: step % 100,
+      loss: 2 * rand() + 1 / (1 + step / 1000),
+      accuracy: Math.round(rand() * 10) / 10,
+      lr: 0.01,
+      gradNorm: rand() * 5,
+      confidence: 0.5 + rand() / 2,
+      trueClassProb: rand(),
+      samples: 10,
+      timeMs: rand(),
+    });
+  }
+  return rows;
+}
