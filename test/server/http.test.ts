@@ -1,28 +1,25 @@
-import SchemaBuilder from "@pothos/core";
 import { createClient as createSseClient } from "graphql-sse";
 import { createClient as createWsClient } from "graphql-ws";
+import { createSchema } from "graphql-yoga";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createTransport, type Transport } from "../../src/server/http.ts";
 
 // A throwaway schema: this file tests the transports (HTTP, SSE, graphql-ws), not gradstream's types.
 function tinySchema() {
-  const builder = new SchemaBuilder<{ Context: { who: string } }>({});
-  builder.queryType({
-    fields: (t) => ({ whoami: t.string({ resolve: (_root, _args, ctx) => ctx.who }) }),
-  });
-  builder.subscriptionType({
-    fields: (t) => ({
-      countTo: t.int({
-        args: { n: t.arg.int({ required: true }) },
-        subscribe: async function* (_root, { n }) {
-          for (let i = 1; i <= n; i++) yield i;
+  return createSchema<{ who: string }>({
+    typeDefs: "type Query { whoami: String! } type Subscription { countTo(n: Int!): Int! }",
+    resolvers: {
+      Query: { whoami: (_root: unknown, _args: unknown, ctx: { who: string }) => ctx.who },
+      Subscription: {
+        countTo: {
+          subscribe: async function* (_root: unknown, { n }: { n: number }) {
+            for (let i = 1; i <= n; i++) yield { countTo: i };
+          },
         },
-        resolve: (i) => i,
-      }),
-    }),
+      },
+    },
   });
-  return builder.toSchema();
 }
 
 let transport: Transport;
