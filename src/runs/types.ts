@@ -1,0 +1,66 @@
+// The run lifecycle's contract with the GraphQL layer: what the schema calls and what it streams.
+// src/runs/manager.ts implements it (queue, concurrency limit, start/cancel/resume, persist-then-
+// publish); src/schema/ only calls it. Ids are the database's integer ids.
+import type { BatchRow, EpochRow, Run, RunStatus } from "../db/index.ts";
+import type { StepChunk } from "./stream.ts";
+
+/** One event per persisted runner chunk (K batches in step order), never one per batch. */
+export interface BatchChunkEvent extends StepChunk<BatchRow> {
+  runId: number;
+}
+
+export type RunEvent =
+  | { kind: "status"; runId: number; status: RunStatus; error: string | null; at: Date }
+  | { kind: "epoch"; runId: number; epoch: EpochRow };
+
+export interface RunsChangedEvent {
+  kind: "created" | "started" | "finished" | "deleted";
+  runId: number;
+  status: RunStatus | null;
+}
+
+export interface StartRunInput {
+  name?: string;
+  modelId: number;
+  /** A dataset row id, or a dataset spec / spec string (src/train/data/spec.ts) registered on the fly. */
+  dataset: { id: number } | { spec: unknown };
+  /** Untrusted; validated by validateRunConfig (src/train/config.ts), errors name the field. */
+  config: unknown;
+  tags?: string[];
+}
+
+export interface ProviderInfo {
+  name: "CPU" | "CUDA" | "WEBGPU";
+  available: boolean;
+  /** Why it is unavailable and how to install it; null when available. */
+  reason: string | null;
+}
+
+export interface RunProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  samplesPerSecond: number | null;
+  etaSeconds: number | null;
+}
+
+export interface RunManager {
+  /** Creates the run QUEUED and enqueues it; resolves with the QUEUED row. */
+  start(input: StartRunInput): Promise<Run>;
+  /** Starts every run of a named experiment (src/train/config.ts EXPERIMENTS); batch-size starts two. */
+  startExperiment(name: string): Promise<Run[]>;
+  cancel(runId: number): Promise<Run>;
+  /** Resumes an INTERRUPTED, CANCELLED or FAILED run from its latest checkpoint, same step numbering. */
+  resume(runId: number): Promise<Run>;
+  delete(runId: number): Promise<boolean>;
+  /** The trained inference ONNX (original forward graph with the latest checkpoint's weights). */
+  exportModel(runId: number): Promise<Uint8Array>;
+  /** Replays persisted chunks after `afterStep`, then live; completes after the final chunk. */
+  batches(runId: number, afterStep: number): AsyncIterableIterator<BatchChunkEvent>;
+  runEvents(runId: number): AsyncIterableIterator<RunEvent>;
+  runsChanged(): AsyncIterableIterator<RunsChangedEvent>;
+  progress(runId: number): Promise<RunProgress>;
+  providers(): Promise<ProviderInfo[]>;
+  /** Graceful shutdown: in-flight runs are checkpointed and left INTERRUPTED, subscriptions completed. */
+  close(): Promise<void>;
+}
