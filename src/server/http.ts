@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { useGraphQLSSE } from "@graphql-yoga/plugin-graphql-sse";
 import type { ExecutionArgs, GraphQLSchema } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
-import { createYoga, type Plugin, type YogaInitialContext } from "graphql-yoga";
+import { createYoga, type Plugin, type YogaInitialContext, type YogaServerOptions } from "graphql-yoga";
 import { WebSocketServer } from "ws";
 
 export interface TransportOptions<Ctx extends object> {
@@ -21,6 +21,8 @@ export interface TransportOptions<Ctx extends object> {
   plugins?: Plugin[];
   cors?: { origin: string[] | "*" };
   graphiql?: boolean;
+  /** yoga's error masking (e.g. a maskError that lets typed, client-facing errors through). */
+  maskedErrors?: YogaServerOptions<Record<string, unknown>, Ctx>["maskedErrors"];
   /** Extra HTTP routes (e.g. model downloads) tried before yoga; return true when handled. */
   routes?: (req: IncomingMessage, res: import("node:http").ServerResponse) => boolean | Promise<boolean>;
   /** graphql-ws: close a socket that has not sent connection_init within this many ms. */
@@ -44,6 +46,7 @@ export function createTransport<Ctx extends object>(opts: TransportOptions<Ctx>)
     graphqlEndpoint: "/graphql",
     graphiql: opts.graphiql ?? false,
     landingPage: false,
+    maskedErrors: opts.maskedErrors ?? true,
     cors: opts.cors
       ? { origin: opts.cors.origin === "*" ? "*" : opts.cors.origin, credentials: true }
       : undefined,
