@@ -10,7 +10,12 @@ export interface HostTensor {
   bool?: boolean;
 }
 
+/** onnxruntime-node's execution provider names for the providers a run config accepts. */
+export const ORT_PROVIDER = { CPU: "cpu", CUDA: "cuda", WEBGPU: "webgpu" } as const;
+
 export interface SessionOptions {
+  /** Default CPU. */
+  provider?: keyof typeof ORT_PROVIDER;
   intraOpThreads?: number;
   /** Writes an onnxruntime JSON profile with this file prefix (for benchmarks). */
   profilePrefix?: string;
@@ -35,7 +40,7 @@ function typeOf(t: HostTensor): "float32" | "float64" | "int64" | "int32" | "boo
 
 export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const s = await ort.InferenceSession.create(model, {
-    executionProviders: ["cpu"],
+    executionProviders: [ORT_PROVIDER[opts.provider ?? "CPU"]],
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
