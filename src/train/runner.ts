@@ -34,6 +34,8 @@ export interface TrainJob {
   checkpointEvery?: number | null;
   /** onnxruntime intra-op threads (default: onnxruntime's choice, all cores). */
   threads?: number;
+  /** Let idle onnxruntime threads spin (default true; false when runs share cores). */
+  spinning?: boolean;
   /** false turns Dropout off while training (parity runs); default true. */
   dropout?: boolean;
   /** Samples per evaluation batch (default 256); the means are sample-weighted, so it does not matter. */
@@ -181,6 +183,7 @@ export class Trainer {
     p: Prepared,
     private readonly session: Session,
     private readonly threads: number | undefined,
+    private readonly spinning: boolean | undefined,
     job: TrainJob,
     start: { step: number; tensors: Record<string, Float32Array>; acc: EpochAccumulator | null },
   ) {
@@ -249,8 +252,9 @@ export class Trainer {
     const session = await createSession(p.compiled.trainLoop, {
       provider: p.cfg.provider,
       intraOpThreads: job.threads,
+      allowSpinning: job.spinning,
     });
-    return new Trainer(p, session, job.threads, job, { step, tensors, acc });
+    return new Trainer(p, session, job.threads, job.spinning, job, { step, tensors, acc });
   }
 
   async release(): Promise<void> {
@@ -299,6 +303,7 @@ export class Trainer {
     this.evalSession ??= await createSession(this.compiled.evalStep, {
       provider: this.cfg.provider,
       intraOpThreads: this.threads,
+      allowSpinning: this.spinning,
     });
     const feeds: Record<string, HostTensor> = {};
     for (const t of this.compiled.tensors)

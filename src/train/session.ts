@@ -17,6 +17,13 @@ export interface SessionOptions {
   /** Default CPU. */
   provider?: keyof typeof ORT_PROVIDER;
   intraOpThreads?: number;
+  /**
+   * false stops idle intra-op threads from spin-waiting for work (they burn a core each otherwise,
+   * which starves other runs and the event loop when sessions share cores).
+   */
+  allowSpinning?: boolean;
+  /** Only fatal onnxruntime log lines (provider probes fail on purpose). */
+  quiet?: boolean;
   /** Writes an onnxruntime JSON profile with this file prefix (for benchmarks). */
   profilePrefix?: string;
 }
@@ -42,8 +49,9 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
   const s = await ort.InferenceSession.create(model, {
     executionProviders: [ORT_PROVIDER[opts.provider ?? "CPU"]],
     graphOptimizationLevel: "all",
-    logSeverityLevel: 3,
+    logSeverityLevel: opts.quiet ? 4 : 3,
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" } } } } : {}),
     ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   });
   return {
