@@ -10,8 +10,20 @@ export interface HostTensor {
   bool?: boolean;
 }
 
+/** onnxruntime-node's execution provider names for the providers a run config accepts. */
+export const ORT_PROVIDER = { CPU: "cpu", CUDA: "cuda", WEBGPU: "webgpu" } as const;
+
 export interface SessionOptions {
+  /** Default CPU. */
+  provider?: keyof typeof ORT_PROVIDER;
   intraOpThreads?: number;
+  /**
+   * false stops idle intra-op threads from spin-waiting for work (they burn a core each otherwise,
+   * which starves other runs and the event loop when sessions share cores).
+   */
+  allowSpinning?: boolean;
+  /** Only fatal onnxruntime log lines (provider probes fail on purpose). */
+  quiet?: boolean;
   /** Writes an onnxruntime JSON profile with this file prefix (for benchmarks). */
   profilePrefix?: string;
 }
@@ -35,10 +47,11 @@ function typeOf(t: HostTensor): "float32" | "float64" | "int64" | "int32" | "boo
 
 export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const s = await ort.InferenceSession.create(model, {
-    executionProviders: ["cpu"],
+    executionProviders: [ORT_PROVIDER[opts.provider ?? "CPU"]],
     graphOptimizationLevel: "all",
-    logSeverityLevel: 3,
+    logSeverityLevel: opts.quiet ? 4 : 3,
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" } } } } : {}),
     ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   });
   return {
