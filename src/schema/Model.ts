@@ -87,6 +87,20 @@ builder.mutationField("registerModel", (t) =>
         }
         throw err;
       }
+      const { maxModelParameters, maxBatchElements } = ctx.config.limits;
+      if (inspected.parameterCount > maxModelParameters) {
+        throw new ValidationError(
+          "file",
+          `the model has ${inspected.parameterCount} parameters; the limit is ${maxModelParameters} (MAX_MODEL_PARAMETERS)`,
+        );
+      }
+      const sampleElements = inspected.inputShape.reduce((a, b) => a * b, 1);
+      if (sampleElements > maxBatchElements) {
+        throw new ValidationError(
+          "file",
+          `one input sample of shape [${inspected.inputShape}] has ${sampleElements} elements; batchSize × input size may be at most ${maxBatchElements} (MAX_BATCH_ELEMENTS)`,
+        );
+      }
       const created = await ctx.db.createModel({
         name,
         source: ModelSource.UPLOAD,

@@ -16,6 +16,7 @@ import { decodeCursor, encodeCursor, stringList } from "./shapes.ts";
 
 export const RunStatusEnum = builder.enumType(RunStatus, { name: "RunStatus" });
 
+/** Defaults of MAX_PAGE_SIZE and MAX_POINTS (the limits in force are ctx.config.limits). */
 export const MAX_PAGE = 10_000;
 export const MAX_POINTS = 10_000;
 const MAX_FLUCTUATION_ROWS = 200_000;
@@ -76,7 +77,7 @@ export const RunType = builder.prismaObject("Run", {
         description: "Persisted batches in step order (keyset pages: cursors are steps)",
         resolve: async (r, args, ctx) => {
           noBackward(args);
-          const first = pageSize(args.first, 100, MAX_PAGE);
+          const first = pageSize(args.first, 100, ctx.config.limits.maxPageSize);
           const after = decodeCursor("step", args.after);
           if (Number.isNaN(after))
             throw new ValidationError("after", "after is not a cursor this connection issued");
@@ -106,10 +107,10 @@ export const RunType = builder.prismaObject("Run", {
         maxPoints: t.arg.int({ defaultValue: 500, required: true }),
       },
       resolve: (r, args, ctx) => {
-        if (args.maxPoints < 1 || args.maxPoints > MAX_POINTS) {
+        if (args.maxPoints < 1 || args.maxPoints > ctx.config.limits.maxPoints) {
           throw new ValidationError(
             "maxPoints",
-            `maxPoints must be from 1 to ${MAX_POINTS}, got ${args.maxPoints}`,
+            `maxPoints must be from 1 to ${ctx.config.limits.maxPoints}, got ${args.maxPoints}`,
           );
         }
         return ctx.db.history(r.id, {
@@ -137,10 +138,10 @@ export const RunType = builder.prismaObject("Run", {
             `window must be an integer from 2 to 10000, got ${args.window}`,
           );
         }
-        if (args.maxPoints < 1 || args.maxPoints > MAX_POINTS) {
+        if (args.maxPoints < 1 || args.maxPoints > ctx.config.limits.maxPoints) {
           throw new ValidationError(
             "maxPoints",
-            `maxPoints must be from 1 to ${MAX_POINTS}, got ${args.maxPoints}`,
+            `maxPoints must be from 1 to ${ctx.config.limits.maxPoints}, got ${args.maxPoints}`,
           );
         }
         const rows = await readRows(

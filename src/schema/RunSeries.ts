@@ -4,7 +4,7 @@ import type { Metric, Run } from "../db/index.ts";
 import { builder } from "./builder.ts";
 import { ValidationError } from "./errors.ts";
 import { MetricEnum } from "./Metric.ts";
-import { MAX_POINTS, RunType } from "./Run.ts";
+import { RunType } from "./Run.ts";
 import { loadRun } from "./resolve-helpers.ts";
 
 interface SeriesPoint {
@@ -45,8 +45,9 @@ builder.queryField("compareRuns", (t) =>
     resolve: async (_root, { ids, metric, maxPoints }, ctx) => {
       if (ids.length < 1 || ids.length > 20)
         throw new ValidationError("ids", `give 1 to 20 run ids, got ${ids.length}`);
-      if (maxPoints < 1 || maxPoints > MAX_POINTS) {
-        throw new ValidationError("maxPoints", `maxPoints must be from 1 to ${MAX_POINTS}, got ${maxPoints}`);
+      const max = ctx.config.limits.maxPoints;
+      if (maxPoints < 1 || maxPoints > max) {
+        throw new ValidationError("maxPoints", `maxPoints must be from 1 to ${max}, got ${maxPoints}`);
       }
       const m = metric as Metric;
       return Promise.all(

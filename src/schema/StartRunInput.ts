@@ -109,6 +109,13 @@ builder.mutationField("startRun", (t) =>
           `model "${model.name}" takes inputs of shape [${modelShape}] but the dataset's samples have shape [${size.shape}]`,
         );
       }
+      const batchElements = input.batchSize * modelShape.reduce((a, b) => a * b, 1);
+      if (batchElements > ctx.config.limits.maxBatchElements) {
+        throw new ValidationError(
+          "batchSize",
+          `batchSize ${input.batchSize} × input size ${modelShape.join("×")} = ${batchElements} elements; the limit is ${ctx.config.limits.maxBatchElements} (MAX_BATCH_ELEMENTS): use a smaller batch`,
+        );
+      }
       if (size && size.classes > model.classes) {
         throw new ValidationError(
           "dataset",

@@ -15,9 +15,11 @@ import { NotFoundError, UnsupportedModelError, ValidationError } from "../schema
 import { schema } from "../schema/index.ts";
 import { RunConfigError } from "../train/config.ts";
 import { DatasetSpecError } from "../train/data/spec.ts";
+import { type Auth, AuthError, authStartup, createAuth, scopeError, useAuth } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { createContextFactory } from "./context.ts";
 import { createTransport, type Transport } from "./http.ts";
+import { createRateLimiter, useArmor, useRequestSizeLimit, useRunRateLimit } from "./limits.ts";
 import { registerBuiltins } from "./registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
 
@@ -106,11 +108,21 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
   let db: Db | null = null;
   let runs: RunManager | null = null;
   let transport: Transport | null = null;
+  let auth: Auth | null = null;
 
   async function serveExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = (req.url ?? "").split("?")[0];
     const m = EXPORT_ROUTE.exec(path);
-    if (!m || !runs || !db) return false;
+    if (!m || !runs || !db || !auth) return false;
+    try {
+      await auth.authenticate(req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      res
+        .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="gradstream"' })
+        .end(`${err.message}\n`);
+      return true;
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
       return true;
@@ -163,10 +175,31 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
           });
       const openDb = db;
       const openRuns = runs;
+      const openAuth = createAuth(openDb, config);
+      auth = openAuth;
+      for (const line of await authStartup(openDb, config)) log(line);
+      // graphql-ws: a bad or missing token closes the socket with 4401 at connection_init, a mutation
+      // on a read-token socket closes it with 4403 (the codes graphql-ws reserves for these).
+      const wsVerdict = async (params: Record<string, unknown> | undefined, operation?: string) => {
+        try {
+          const principal = await openAuth.authenticate(params?.authorization);
+          const denied = operation ? scopeError(principal, operation as "query") : null;
+          return denied ? { code: denied.closeCode, reason: `Forbidden: ${denied.message}` } : null;
+        } catch (err) {
+          if (err instanceof AuthError)
+            return { code: err.closeCode, reason: `Unauthorized: ${err.message}` };
+          throw err;
+        }
+      };
+      const limits = config.limits;
       transport = createTransport({
         schema,
-        context: createContextFactory({ db: openDb, runs: openRuns, config }),
+        context: createContextFactory({ db: openDb, runs: openRuns, config, auth: openAuth }),
         plugins: [
+          useAuth(openAuth),
+          useRequestSizeLimit(limits.maxRequestBytes),
+          useArmor(limits),
+          useRunRateLimit(createRateLimiter(limits.runRateLimit, limits.runRateWindowMs), limits),
           uploadLimit(config.maxUploadBytes),
           useSharedSubscriptionExecution({ fields: ["batchMetrics"], keyOf: chunkKey }),
         ],
@@ -175,6 +208,9 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
         graphiql: config.graphiql,
         routes: serveExport,
         connectionInitWaitTimeout: config.wsInitTimeoutMs,
+        onConnect: (params) => wsVerdict(params),
+        onOperation: (operation, params) => wsVerdict(params, operation),
+        maxOperationsPerSocket: limits.maxSubscriptionsPerConnection,
       });
       const url = await transport.listen(config.port, config.host);
       log(`gradstream serving ${url}${config.graphiql ? " (GraphiQL on)" : ""}`);
@@ -184,6 +220,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       // Order: stop accepting and complete subscriptions, checkpoint runs, then close the database.
       const t = transport;
       transport = null;
+      auth = null;
       if (t) await t.close();
       const r = runs;
       runs = null;

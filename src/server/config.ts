@@ -22,6 +22,46 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** WS_INIT_TIMEOUT_MS (3000): close a graphql-ws socket that sent no connection_init by then. */
   wsInitTimeoutMs: number;
+  /**
+   * GRADSTREAM_AUTH (open-localhost): "required" demands an API token on every request; "open-localhost"
+   * lets token-less clients in only while HOST is localhost, 127.0.0.1 or ::1 (any other HOST still
+   * requires tokens). See src/server/auth.ts.
+   */
+  auth: AuthMode;
+  /** Request-shape and resource limits (src/server/limits.ts). */
+  limits: Limits;
+}
+
+export type AuthMode = "required" | "open-localhost";
+
+export interface Limits {
+  /** MAX_QUERY_DEPTH (12): deepest field nesting an operation may select. */
+  maxDepth: number;
+  /**
+   * MAX_QUERY_COST (5000000): GraphQL Armor's cost: objects 2, scalars 1, children × 1.5 per level,
+   * a selection × its literal `first`. A full 10,000-row batchMetrics page of a run costs ≈ 1.3M.
+   */
+  maxCost: number;
+  /** MAX_QUERY_TOKENS (3000): lexical tokens in one document (checked while parsing). */
+  maxTokens: number;
+  /** MAX_QUERY_ALIASES (30): aliases in one operation. */
+  maxAliases: number;
+  /** MAX_REQUEST_BYTES (1 MiB): largest non-multipart request body. */
+  maxRequestBytes: number;
+  /** MAX_PAGE_SIZE (10000): largest `first` of a batchMetrics page (runs pages stay ≤ 100). */
+  maxPageSize: number;
+  /** MAX_POINTS (10000): largest `maxPoints` of history, fluctuation and compareRuns. */
+  maxPoints: number;
+  /** MAX_MODEL_PARAMETERS (50000000): trainable parameters an uploaded model may have. */
+  maxModelParameters: number;
+  /** MAX_BATCH_ELEMENTS (16777216): batchSize × input elements per sample for startRun (memory). */
+  maxBatchElements: number;
+  /** RUN_RATE_LIMIT (30): startRun/startExperiment calls per token (or per client address when
+   * open) within RUN_RATE_WINDOW_MS (60000). */
+  runRateLimit: number;
+  runRateWindowMs: number;
+  /** MAX_SUBSCRIPTIONS_PER_CONNECTION (50): concurrent operations on one graphql-ws socket. */
+  maxSubscriptionsPerConnection: number;
 }
 
 function intIn(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
@@ -59,6 +99,31 @@ function origins(env: NodeJS.ProcessEnv): string[] | "*" {
   return list;
 }
 
+function authMode(env: NodeJS.ProcessEnv): AuthMode {
+  const raw = env.GRADSTREAM_AUTH;
+  if (raw === undefined || raw === "") return "open-localhost";
+  if (raw === "required" || raw === "open-localhost") return raw;
+  throw new Error(`GRADSTREAM_AUTH must be "required" or "open-localhost", got "${raw}"`);
+}
+
+function limitsFrom(env: NodeJS.ProcessEnv): Limits {
+  const big = 2 ** 31 - 1;
+  return {
+    maxDepth: intIn(env, "MAX_QUERY_DEPTH", 12, 1, 1000),
+    maxCost: intIn(env, "MAX_QUERY_COST", 5_000_000, 1, big),
+    maxTokens: intIn(env, "MAX_QUERY_TOKENS", 3_000, 1, big),
+    maxAliases: intIn(env, "MAX_QUERY_ALIASES", 30, 0, 100_000),
+    maxRequestBytes: intIn(env, "MAX_REQUEST_BYTES", 1024 * 1024, 1024, big),
+    maxPageSize: intIn(env, "MAX_PAGE_SIZE", 10_000, 1, 1_000_000),
+    maxPoints: intIn(env, "MAX_POINTS", 10_000, 1, 1_000_000),
+    maxModelParameters: intIn(env, "MAX_MODEL_PARAMETERS", 50_000_000, 1, big),
+    maxBatchElements: intIn(env, "MAX_BATCH_ELEMENTS", 16 * 1024 * 1024, 1, big),
+    runRateLimit: intIn(env, "RUN_RATE_LIMIT", 30, 1, 1_000_000),
+    runRateWindowMs: intIn(env, "RUN_RATE_WINDOW_MS", 60_000, 1, 86_400_000),
+    maxSubscriptionsPerConnection: intIn(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 50, 1, 100_000),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const environment =
     env.NODE_ENV === "production" ? "production" : env.NODE_ENV === "test" ? "test" : "development";
@@ -74,5 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentRuns: intIn(env, "MAX_CONCURRENT_RUNS", 1, 1, 64),
     shutdownTimeoutMs: intIn(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     wsInitTimeoutMs: intIn(env, "WS_INIT_TIMEOUT_MS", 3_000, 1, 600_000),
+    auth: authMode(env),
+    limits: limitsFrom(env),
   };
 }

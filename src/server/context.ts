@@ -3,6 +3,7 @@
 // the schema never names a topic string itself.
 import type { Db } from "../db/index.ts";
 import type { RunManager } from "../runs/types.ts";
+import { type Auth, type Principal, principalOf } from "./auth.ts";
 import type { Config } from "./config.ts";
 
 export interface Context {
@@ -11,21 +12,34 @@ export interface Context {
   config: Config;
   /** Origin the client reached us on (e.g. http://localhost:4000), for URLs the API hands out. */
   origin: string;
+  /** Who is calling (src/server/auth.ts); absent for in-process callers that bypass the transports. */
+  auth?: Principal;
 }
 
 export interface ContextDeps {
   db: Db;
   runs: RunManager;
   config: Config;
+  /** Resolves the caller; without it the context carries no principal (tests, benches). */
+  auth?: Auth;
 }
 
-export function createContextFactory(deps: ContextDeps): (init: { request: Request }) => Context {
-  return ({ request }) => {
+export function createContextFactory(
+  deps: ContextDeps,
+): (init: { request: Request; connectionParams?: Record<string, unknown> }) => Promise<Context> {
+  const { auth, ...services } = deps;
+  return async ({ request, connectionParams }) => {
     const url = new URL(request.url);
     // graphql-ws requests are rebuilt from the upgrade request with a placeholder host; the Host
     // header is the one the client actually used.
     const host = request.headers.get("host") ?? url.host;
     const proto = url.protocol === "https:" || url.protocol === "wss:" ? "https:" : "http:";
-    return { ...deps, origin: `${proto}//${host}` };
+    const origin = `${proto}//${host}`;
+    if (!auth) return { ...services, origin };
+    // HTTP and SSE were authenticated in onRequest; graphql-ws sends its token in connection_init.
+    const principal =
+      principalOf(request) ??
+      (await auth.authenticate(connectionParams?.authorization ?? request.headers.get("authorization")));
+    return { ...services, origin, auth: principal };
   };
 }

@@ -5,7 +5,13 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { useGraphQLSSE } from "@graphql-yoga/plugin-graphql-sse";
-import type { ExecutionArgs, GraphQLSchema } from "graphql";
+import {
+  type ExecutionArgs,
+  GraphQLError,
+  type GraphQLSchema,
+  getOperationAST,
+  type OperationTypeNode,
+} from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type Plugin, type YogaInitialContext, type YogaServerOptions } from "graphql-yoga";
 import { WebSocketServer } from "ws";
@@ -27,6 +33,20 @@ export interface TransportOptions<Ctx extends object> {
   routes?: (req: IncomingMessage, res: import("node:http").ServerResponse) => boolean | Promise<boolean>;
   /** graphql-ws: close a socket that has not sent connection_init within this many ms. */
   connectionInitWaitTimeout?: number;
+  /** graphql-ws connection_init: resolve to a refusal to close the socket with its code (e.g. 4401). */
+  onConnect?: (connectionParams: Record<string, unknown> | undefined) => Promise<WsRefusal | null>;
+  /** graphql-ws, before each operation runs: resolve to a refusal to close the socket (e.g. 4403). */
+  onOperation?: (
+    operation: OperationTypeNode,
+    connectionParams: Record<string, unknown> | undefined,
+  ) => Promise<WsRefusal | null>;
+  /** graphql-ws: operations one socket may have running at once; one more gets an error message. */
+  maxOperationsPerSocket?: number;
+}
+
+export interface WsRefusal {
+  code: number;
+  reason: string;
 }
 
 export interface Transport {
@@ -52,7 +72,9 @@ export function createTransport<Ctx extends object>(opts: TransportOptions<Ctx>)
       : undefined,
     context: (init: YogaInitialContext & { connectionParams?: Record<string, unknown> }) =>
       opts.context({ request: init.request, params: init.params, connectionParams: init.connectionParams }),
-    plugins: [useGraphQLSSE({ endpoint: "/graphql/stream" }), ...(opts.plugins ?? [])],
+    // The app's plugins first: graphql-sse answers /graphql/stream inside its own onRequest, so auth and
+    // size limits must run before it.
+    plugins: [...(opts.plugins ?? []), useGraphQLSSE({ endpoint: "/graphql/stream" })],
   });
 
   const server = createServer(async (req, res) => {
@@ -70,9 +92,25 @@ export function createTransport<Ctx extends object>(opts: TransportOptions<Ctx>)
   const wsServer = useServer(
     {
       connectionInitWaitTimeout: opts.connectionInitWaitTimeout ?? 3_000,
+      onConnect: async (ctx) => {
+        const refusal = await opts.onConnect?.(ctx.connectionParams);
+        if (!refusal) return true;
+        ctx.extra.socket.close(refusal.code, refusal.reason.slice(0, 120));
+        return false;
+      },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, _id, payload) => {
+        const max = opts.maxOperationsPerSocket ?? Number.POSITIVE_INFINITY;
+        // graphql-ws has already registered this operation's id in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > max) {
+          return [
+            new GraphQLError(
+              `this connection already runs ${max} operations (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or open another connection`,
+              { extensions: { code: "TOO_MANY_SUBSCRIPTIONS" } },
+            ),
+          ];
+        }
         const request = ctx.extra.request;
         const headers = new Headers();
         for (const [k, v] of Object.entries(request.headers)) {
@@ -80,14 +118,37 @@ export function createTransport<Ctx extends object>(opts: TransportOptions<Ctx>)
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
-          request: new Request(`http://localhost${request.url ?? "/graphql"}`, { headers }),
+          // POST: yoga refuses mutations on a GET request, and a WebSocket message is not one.
+          request: new Request(`http://localhost${request.url ?? "/graphql"}`, { method: "POST", headers }),
           connectionParams: ctx.connectionParams,
           socket: ctx.extra.socket,
           params: payload,
         });
-        const document = parse(payload.query);
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          // A syntax error (or a parse-time limit) answers this operation; it must not close the socket.
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+        const op = getOperationAST(document, payload.operationName);
+        if (op && opts.onOperation) {
+          const refusal = await opts.onOperation(op.operation, ctx.connectionParams);
+          if (refusal) {
+            ctx.extra.socket.close(refusal.code, refusal.reason.slice(0, 120));
+            return [new GraphQLError(refusal.reason)];
+          }
+        }
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(schema, document);
+        } catch (err) {
+          // Some validation plugins (GraphQL Armor's limits) throw their GraphQLError instead.
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
+        if (errors.length > 0) return [...errors];
         return {
           schema,
           operationName: payload.operationName,

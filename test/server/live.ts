@@ -18,7 +18,10 @@ export interface Live {
   close(): Promise<void>;
 }
 
-export async function startLive(env: Record<string, string> = {}): Promise<Live> {
+export async function startLive(
+  env: Record<string, string> = {},
+  log: (line: string) => void = () => {},
+): Promise<Live> {
   const dir = mkdtempSync(join(tmpdir(), "gradstream-live-"));
   const config = loadConfig({
     DATABASE_URL: `file:${join(dir, "live.db")}`,
@@ -27,7 +30,7 @@ export async function startLive(env: Record<string, string> = {}): Promise<Live>
     NODE_ENV: "test",
     ...env,
   });
-  const app = buildApp(config, { log: () => {} });
+  const app = buildApp(config, { log });
   const { url } = await app.start();
   return {
     app,

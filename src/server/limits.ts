@@ -1,0 +1,162 @@
+// Request-shape and resource limits (each configurable in config.ts, documented in the README):
+// - GraphQL Armor: depth, cost, tokens (checked while parsing, before a huge document is built),
+//   aliases and directives per operation, on HTTP, SSE and graphql-ws alike (they share the envelop
+//   pipeline's parse and validate);
+// - the size of a non-multipart request body (uploads have their own limit, MAX_UPLOAD_BYTES);
+// - a per-token rate limit on the mutations that start training (startRun, startExperiment).
+// `first`/`maxPoints`, model parameters and batchSize × input size are checked by the resolvers that
+// own those arguments (src/schema/), against the same Limits; sockets' operation count by http.ts.
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { GraphQLError, getOperationAST, Kind } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { Principal } from "./auth.ts";
+import type { Limits } from "./config.ts";
+
+/** Depth, cost, token, alias and directive limits (GraphQL Armor), with messages naming the setting. */
+export function useArmor(limits: Limits): Plugin {
+  return EnvelopArmorPlugin({
+    maxDepth: {
+      n: limits.maxDepth,
+      exposeLimits: true,
+    },
+    costLimit: {
+      maxCost: limits.maxCost,
+      exposeLimits: true,
+    },
+    maxTokens: {
+      n: limits.maxTokens,
+      exposeLimits: true,
+    },
+    maxAliases: {
+      n: limits.maxAliases,
+      exposeLimits: true,
+    },
+    maxDirectives: { n: 50, exposeLimits: true },
+    // Field suggestions stay on: the schema is public (introspection is allowed) and they help clients.
+    blockFieldSuggestion: { enabled: false },
+  }) as Plugin;
+}
+
+function jsonError(
+  fetchAPI: { Response: typeof Response },
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+    status,
+    headers: { "content-type": "application/graphql-response+json; charset=utf-8", ...headers },
+  });
+}
+
+/**
+ * Refuses a non-multipart request body over maxBytes from its Content-Length, before yoga reads it,
+ * and a chunked body with no length at all (411), which could otherwise grow without bound.
+ */
+export function useRequestSizeLimit(maxBytes: number): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      if (request.method !== "POST" && request.method !== "PUT") return;
+      const type = request.headers.get("content-type") ?? "";
+      if (type.startsWith("multipart/form-data")) return;
+      const raw = request.headers.get("content-length");
+      if (raw === null) {
+        if (request.headers.get("transfer-encoding")) {
+          endResponse(
+            jsonError(fetchAPI, 411, "LENGTH_REQUIRED", "send the request body with a Content-Length header"),
+          );
+        }
+        return;
+      }
+      const length = Number(raw);
+      if (length > maxBytes) {
+        endResponse(
+          jsonError(
+            fetchAPI,
+            413,
+            "PAYLOAD_TOO_LARGE",
+            `the request body is ${length} bytes; the limit is ${maxBytes} bytes (MAX_REQUEST_BYTES)`,
+          ),
+        );
+      }
+    },
+  };
+}
+
+export interface RateLimiter {
+  /** Counts one call for key; returns 0 when allowed, else the ms until the next call is allowed. */
+  take(key: string): number;
+}
+
+/** A sliding-window log: at most `limit` calls per key in any `windowMs`. */
+export function createRateLimiter(
+  limit: number,
+  windowMs: number,
+  now: () => number = Date.now,
+): RateLimiter {
+  const log = new Map<string, number[]>();
+  return {
+    take(key) {
+      const t = now();
+      const kept = (log.get(key) ?? []).filter((at) => t - at < windowMs);
+      if (kept.length >= limit) {
+        log.set(key, kept);
+        return windowMs - (t - kept[0]);
+      }
+      kept.push(t);
+      log.set(key, kept);
+      // Forget idle keys so the map does not grow with every token ever seen.
+      if (log.size > 10_000) for (const [k, v] of log) if (v.every((at) => t - at >= windowMs)) log.delete(k);
+      return 0;
+    },
+  };
+}
+
+export const RATE_LIMITED_FIELDS: readonly string[] = ["startRun", "startExperiment"];
+
+/** The key a caller is rate-limited under: its token, or one shared key for anonymous callers. */
+export function rateKey(principal: Principal | undefined): string {
+  return principal?.tokenId != null ? `token:${principal.tokenId}` : "anonymous";
+}
+
+/**
+ * Counts every startRun/startExperiment field of a mutation against the caller's window (valid or
+ * not: validation is work too) and refuses the whole operation, with code RATE_LIMITED, HTTP 429 and
+ * retryAfterMs, once the window is full.
+ */
+export function useRunRateLimit(limiter: RateLimiter, limits: Limits): Plugin {
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const op = getOperationAST(args.document, args.operationName);
+      if (op?.operation !== "mutation") return;
+      let calls = 0;
+      for (const sel of op.selectionSet.selections) {
+        if (sel.kind === Kind.FIELD && RATE_LIMITED_FIELDS.includes(sel.name.value)) calls++;
+      }
+      if (calls === 0) return;
+      const key = rateKey((args.contextValue as { auth?: Principal }).auth);
+      for (let i = 0; i < calls; i++) {
+        const wait = limiter.take(key);
+        if (wait > 0) {
+          const seconds = Math.ceil(wait / 1000);
+          setResultAndStopExecution({
+            errors: [
+              new GraphQLError(
+                `rate limit: at most ${limits.runRateLimit} startRun/startExperiment calls per ${limits.runRateWindowMs} ms per token (RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS); retry in ${seconds} s`,
+                {
+                  extensions: {
+                    code: "RATE_LIMITED",
+                    retryAfterMs: wait,
+                    http: { status: 429, headers: { "retry-after": String(seconds) } },
+                  },
+                },
+              ),
+            ],
+          });
+          return;
+        }
+      }
+    },
+  };
+}
