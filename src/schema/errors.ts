@@ -11,6 +11,13 @@ export class NotFoundError extends Error {
   }
 }
 
+/** Messages quote what was sent; a hostile 1 MB string must not come back (twice) in the error. */
+export function clipMessage(message: string, max = 1_000): string {
+  return message.length <= max
+    ? message
+    : `${message.slice(0, max)}… (${message.length - max} more characters)`;
+}
+
 export class ValidationError extends Error {
   override name = "ValidationError";
   constructor(
@@ -18,7 +25,7 @@ export class ValidationError extends Error {
     readonly field: string,
     message: string,
   ) {
-    super(message);
+    super(clipMessage(message));
   }
 }
 

@@ -12,6 +12,12 @@ import { MODELS_DIR } from "../../src/server/app.ts";
 import { createRateLimiter } from "../../src/server/limits.ts";
 import { type Live, startLive } from "./live.ts";
 
+/** The data of a response that must have some (throws with the errors otherwise). */
+function root(body: GqlBody): Record<string, unknown> {
+  if (!body.data) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
 interface GqlBody {
   data?: Record<string, unknown> | null;
   errors?: { message: string; extensions?: Record<string, unknown> }[];
@@ -177,11 +183,11 @@ describe("resource limits", () => {
     const ok2 = await start(10, tokenA);
     const limited = await start(10, tokenA);
     const other = await start(10, tokenB);
-    expect([ok1, ok2].map((r) => (r.body.data?.startRun as { __typename: string }).__typename)).toEqual([
+    expect([ok1, ok2].map((r) => (root(r.body).startRun as { __typename: string }).__typename)).toEqual([
       "Run",
       "Run",
     ]);
-    runId = (ok1.body.data?.startRun as { id: string }).id;
+    runId = (root(ok1.body).startRun as { id: string }).id;
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toMatch(/^\d+$/);
     expect(limited.body.errors?.[0].extensions).toMatchObject({
@@ -191,7 +197,7 @@ describe("resource limits", () => {
     expect(limited.body.errors?.[0].message).toMatch(
       /at most 3 startRun\/startExperiment calls per 600000 ms per token \(RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS\)/,
     );
-    expect((other.body.data?.startRun as { __typename: string }).__typename).toBe("Run");
+    expect((root(other.body).startRun as { __typename: string }).__typename).toBe("Run");
   });
 
   it("refuses first over MAX_PAGE_SIZE and maxPoints over MAX_POINTS", async () => {
