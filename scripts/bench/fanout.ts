@@ -108,15 +108,16 @@ async function clients(): Promise<void> {
       warm = new Set();
     } else if (m.type === "report") {
       const c = process.cpuUsage(cpu);
-      send({
+      const report: FromChild = {
         type: "report",
         rows: rowsSeen.reduce((a, b) => a + b, 0),
         minRowsPerClient: Math.min(...rowsSeen),
         latencies,
         errors,
         cpuMs: (c.user + c.system) / 1000,
-      });
-      Promise.all(all.map((c) => c.dispose())).finally(() => process.exit(0));
+      };
+      // Exit only once the report has left: process.exit would drop a message still being written.
+      process.send?.(report, () => Promise.all(all.map((c) => c.dispose())).finally(() => process.exit(0)));
     }
   });
 }
@@ -190,6 +191,8 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
     schema,
     context: createContextFactory({ db, runs, config }),
     plugins: mode === "gradstream" ? [shared] : [],
+    // 1,000 handshakes on 2 busy cores can take longer than the default 3 s init timeout.
+    connectionInitWaitTimeout: 120_000,
   });
   const url = (await transport.listen(0, "127.0.0.1")).replace(/^http/, "ws");
   const publish = (event: BatchChunkEvent) =>
@@ -227,12 +230,17 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
   await waitFor("connected");
   // Warm-up chunks (negative steps) until every client has one: all subscriptions are live.
   let warmStep = -1_000_000;
+  const warmDeadline = performance.now() + 120_000;
+  let lastWarm = 0;
   for (;;) {
     produce(warmStep, 1);
     warmStep += 1;
     await new Promise((r) => setTimeout(r, 200));
-    if (inbox.some((m) => m.type === "warm" && m.clients === N)) break;
+    for (const m of inbox) if (m.type === "warm") lastWarm = Math.max(lastWarm, m.clients);
+    if (lastWarm === N) break;
+    if (performance.now() > warmDeadline) throw new Error(`only ${lastWarm} of ${N} subscribers came up`);
   }
+  console.error(`# ${mode}: ${N} subscribers live`);
   await new Promise((r) => setTimeout(r, 500));
   child.send({ type: "reset" } satisfies ToChild);
   await new Promise((r) => setTimeout(r, 200));
@@ -268,11 +276,24 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
     return (b.user + b.system) / 1000 < 25;
   }
   const elapsed = (performance.now() - t0) / 1000;
+  console.error(
+    `# ${mode}: published ${chunks} chunks, drained after ${elapsed.toFixed(1)} s${done ? "" : " (gave up waiting)"}`,
+  );
   const cpu = process.cpuUsage(cpu0);
   loop.disable();
   child.send({ type: "report" } satisfies ToChild);
   report = await waitFor("report");
-  await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once("exit", resolve)));
+  await new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(null);
+    const t = setTimeout(() => {
+      child.kill();
+      resolve(null);
+    }, 10_000);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve(null);
+    });
+  });
   const lat = report.latencies.sort((a, b) => a - b);
   const deliveries = batches * N;
   const events = (mode === "baseline" ? batches : chunks) * N;
