@@ -196,7 +196,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
         schema,
         context: createContextFactory({ db: openDb, runs: openRuns, config, auth: openAuth }),
         plugins: [
-          useAuth(openAuth),
+          useAuth(openAuth, { graphiql: config.graphiql }),
           useRequestSizeLimit(limits.maxRequestBytes),
           useArmor(limits),
           useRunRateLimit(createRateLimiter(limits.runRateLimit, limits.runRateWindowMs), limits),

@@ -174,10 +174,19 @@ function errorResponse(fetchAPI: { Response: typeof Response }, err: AuthError):
  * excepted: browsers send them without credentials), and refuses mutations to read tokens. Must come
  * before the graphql-sse plugin, which answers /graphql/stream itself.
  */
-export function useAuth(auth: Auth): Plugin<{ auth?: Principal }> {
+export function useAuth(auth: Auth, opts: { graphiql?: boolean } = {}): Plugin<{ auth?: Principal }> {
   return {
     async onRequest({ request, endResponse, fetchAPI }) {
       if (request.method === "OPTIONS") return;
+      // With GraphiQL on, yoga answers every GET that accepts text/html with the GraphiQL page and runs
+      // nothing, so the page loads without a token (its requests then carry one, set in its headers tab).
+      if (
+        opts.graphiql &&
+        request.method === "GET" &&
+        (request.headers.get("accept") ?? "").includes("text/html")
+      ) {
+        return;
+      }
       try {
         principals.set(request, await auth.authenticate(request.headers.get("authorization")));
       } catch (err) {

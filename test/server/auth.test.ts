@@ -252,6 +252,24 @@ describe("with the open-localhost default", () => {
   });
 });
 
+describe("GraphiQL with tokens required", () => {
+  it("serves the GraphiQL page without a token but runs nothing without one", async () => {
+    const live = await startLive({ GRADSTREAM_AUTH: "required", GRAPHIQL: "true" });
+    try {
+      const page = await fetch(live.url, { headers: { accept: "text/html" } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/graphiql/i);
+      const query = await fetch(`${live.url}?query=${encodeURIComponent(RUN_COUNT)}`, {
+        headers: { accept: "application/graphql-response+json" },
+      });
+      expect(query.status).toBe(401);
+      await query.body?.cancel();
+    } finally {
+      await live.close();
+    }
+  });
+});
+
 describe("bound to a non-loopback address with the open-localhost default", () => {
   it("requires tokens anyway and says so at start", async () => {
     const logged: string[] = [];

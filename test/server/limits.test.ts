@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createToken } from "../../src/db/tokens.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
+import { loadConfig } from "../../src/server/config.ts";
 import { createRateLimiter } from "../../src/server/limits.ts";
 import { type Live, startLive } from "./live.ts";
 
@@ -323,5 +324,35 @@ describe("the rate limiter", () => {
     expect(limiter.take("a")).toBe(600);
     now = 1_000;
     expect(limiter.take("a")).toBe(0);
+  });
+});
+
+describe("limit settings", () => {
+  it("have documented defaults", () => {
+    expect(loadConfig({}).limits).toEqual({
+      maxDepth: 12,
+      maxCost: 5_000_000,
+      maxTokens: 3_000,
+      maxAliases: 30,
+      maxRequestBytes: 1_048_576,
+      maxPageSize: 10_000,
+      maxPoints: 10_000,
+      maxModelParameters: 50_000_000,
+      maxBatchElements: 16_777_216,
+      runRateLimit: 30,
+      runRateWindowMs: 60_000,
+      maxSubscriptionsPerConnection: 50,
+    });
+    expect(loadConfig({}).wsInitTimeoutMs).toBe(3_000);
+  });
+
+  it("reject values out of range, naming the variable and the range", () => {
+    expect(() => loadConfig({ MAX_QUERY_DEPTH: "0" })).toThrow(
+      'MAX_QUERY_DEPTH must be an integer between 1 and 1000, got "0"',
+    );
+    expect(() => loadConfig({ RUN_RATE_LIMIT: "many" })).toThrow(/RUN_RATE_LIMIT must be an integer/);
+    expect(() => loadConfig({ MAX_REQUEST_BYTES: "10" })).toThrow(
+      /MAX_REQUEST_BYTES must be an integer between 1024/,
+    );
   });
 });
