@@ -25,6 +25,7 @@ import {
   createAuth,
 } from "../../src/server/auth.ts";
 import { loadConfig } from "../../src/server/config.ts";
+import { postgresBackend, sqliteBackend } from "../db/backends.ts";
 
 let dir: string;
 let db: Db;
@@ -200,5 +201,27 @@ describe("auth decisions", () => {
     expect(authBanner({ auth: "required", host: "localhost" }, 2)).toEqual([
       "auth: API tokens required (GRADSTREAM_AUTH=required); 2 active token(s)",
     ]);
+  });
+});
+
+describe.each([
+  ["SQLite", sqliteBackend],
+  ["PostgreSQL", postgresBackend],
+] as const)("tokens on %s", (_name, make) => {
+  it("are created, found by their secret, listed and revoked through the migrated table", async () => {
+    const backend = make();
+    const other = await openDatabase(await backend.newUrl());
+    try {
+      const { token, row } = await createToken(other, { name: "ops", scope: "write" });
+      expect((await findActiveToken(other, token))?.id).toBe(row.id);
+      expect((await listTokens(other)).map((t) => [t.name, t.scope, t.revokedAt])).toEqual([
+        ["ops", "write", null],
+      ]);
+      await revokeToken(other, "ops");
+      expect(await findActiveToken(other, token)).toBeNull();
+    } finally {
+      await other.close();
+      await backend.stop();
+    }
   });
 });
