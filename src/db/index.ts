@@ -33,6 +33,10 @@ import {
   type Store,
 } from "./types.ts";
 
+// For the GraphQL layer's @pothos/plugin-prisma: `SchemaBuilder<{ PrismaTypes: PrismaTypes }>` with
+// `prisma: { client: db.prisma, dmmf: getDatamodel() }` (the Rust-free client has no Prisma.dmmf).
+export type { default as PrismaTypes } from "../generated/pothos-types.ts";
+export { getDatamodel } from "../generated/pothos-types.ts";
 export type { Checkpoint, Dataset, EpochMetric, Model, Run } from "../generated/sqlite/client.ts";
 export { ModelSource, RunStatus } from "../generated/sqlite/client.ts";
 export type * from "./types.ts";
@@ -108,12 +112,15 @@ export class Db {
   /** For the GraphQL layer (@pothos/plugin-prisma); typed as the SQLite client, whose API is identical. */
   readonly prisma: PrismaClient;
   readonly dialect: Dialect;
+  /** The migrations openDatabase applied (empty when the database was already up to date). */
+  readonly appliedMigrations: readonly string[];
   readonly #store: Store;
 
   constructor(prisma: PrismaClient, store: Store) {
     this.prisma = prisma;
     this.#store = store;
     this.dialect = store.dialect;
+    this.appliedMigrations = store.applied;
   }
 
   async close(): Promise<void> {

@@ -43,14 +43,16 @@ SELECT CAST(COUNT(*) AS int4) AS n FROM ins`;
 
 export async function openPostgresStore(url: string): Promise<{ store: Store; pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  let applied: string[];
   try {
-    await migrate(pool);
+    applied = await migrate(pool);
   } catch (err) {
     await pool.end();
     throw err;
   }
   const store: Store = {
     dialect: "postgresql",
+    applied,
     async writeChunk(runId, rows) {
       validateRows(runId, rows);
       int(runId, "run id");
@@ -81,7 +83,7 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
   return { store, pool };
 }
 
-async function migrate(pool: pg.Pool): Promise<void> {
+async function migrate(pool: pg.Pool): Promise<string[]> {
   const all = committedMigrations("postgresql");
   const client = await pool.connect();
   try {
@@ -94,7 +96,8 @@ async function migrate(pool: pg.Pool): Promise<void> {
       `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
     );
     const applied = new Map(r.rows.map((row) => [row.name, row.checksum]));
-    for (const m of pendingMigrations(all, applied)) {
+    const pending = pendingMigrations(all, applied);
+    for (const m of pending) {
       await client.query(m.sql);
       await client.query(
         `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "started_at", "applied_steps_count")
@@ -103,6 +106,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
       );
     }
     await client.query("COMMIT");
+    return pending.map((m) => m.name);
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
     throw err;

@@ -112,7 +112,12 @@ export function openSqliteWriter(path: string) {
   return {
     // `.immediate` takes the write lock up front, so it waits for Prisma's writes instead of failing.
     write: (runId: number, packed: Float64Array): number => writeTx.immediate(runId, packed),
-    all: (sql: string): unknown[] => db.prepare(sql).all(),
+    all: (sql: string): unknown[] => {
+      const stmt = db.prepare(sql);
+      if (stmt.reader) return stmt.all();
+      stmt.run();
+      return [];
+    },
     close: () => db.close(),
   };
 }
@@ -139,8 +144,9 @@ export async function openSqliteStore(url: string): Promise<Store> {
   const path = sqlitePath(url);
   mkdirSync(dirname(path), { recursive: true });
   const db = connect(path);
+  let applied: string[];
   try {
-    migrate(db);
+    applied = migrate(db);
   } finally {
     db.close();
   }
@@ -182,6 +188,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
 
   return {
     dialect: "sqlite",
+    applied,
     async writeChunk(runId, rows) {
       validateRows(runId, rows);
       const packed = packRows(rows);
@@ -199,24 +206,28 @@ export async function openSqliteStore(url: string): Promise<Store> {
   };
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database): string[] {
   const all = committedMigrations("sqlite");
   // BEGIN IMMEDIATE serializes two processes starting at once: the second sees the first's records.
-  db.transaction(() => {
-    db.exec(MIGRATIONS_TABLE.sqlite);
-    const rows = db
-      .prepare(
-        `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
-      )
-      .all() as { name: string; checksum: string }[];
-    const applied = new Map(rows.map((r) => [r.name, r.checksum]));
-    const record = db.prepare(
-      `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "logs", "started_at", "applied_steps_count")
+  return db
+    .transaction(() => {
+      db.exec(MIGRATIONS_TABLE.sqlite);
+      const rows = db
+        .prepare(
+          `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
+        )
+        .all() as { name: string; checksum: string }[];
+      const applied = new Map(rows.map((r) => [r.name, r.checksum]));
+      const record = db.prepare(
+        `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "logs", "started_at", "applied_steps_count")
        VALUES (?, ?, current_timestamp, ?, NULL, current_timestamp, 1)`,
-    );
-    for (const m of pendingMigrations(all, applied)) {
-      db.exec(m.sql);
-      record.run(crypto.randomUUID(), m.checksum, m.name);
-    }
-  }).immediate();
+      );
+      const pending = pendingMigrations(all, applied);
+      for (const m of pending) {
+        db.exec(m.sql);
+        record.run(crypto.randomUUID(), m.checksum, m.name);
+      }
+      return pending.map((m) => m.name);
+    })
+    .immediate();
 }
