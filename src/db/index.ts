@@ -182,9 +182,9 @@ export class Db {
     }
   }
   /** Deletes the run with its batch and epoch metrics, rollups and checkpoints; false if it did not exist. */
-  async deleteRun(id: number): Promise<boolean> {
-    const r = await this.prisma.run.deleteMany({ where: { id } });
-    return r.count === 1;
+  deleteRun(id: number): Promise<boolean> {
+    int(id, "run id");
+    return this.#store.deleteRun(id);
   }
 
   /**

@@ -76,6 +76,11 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
       const r = await pool.query(sql);
       return r.rows as T[];
     },
+    async deleteRun(runId) {
+      // The foreign keys cascade to metrics, rollups, epochs and checkpoints in the same statement.
+      const r = await pool.query(`DELETE FROM "Run" WHERE "id" = $1`, [runId]);
+      return r.rowCount === 1;
+    },
     async close() {
       await pool.end();
     },

@@ -109,7 +109,16 @@ export function openSqliteWriter(path: string) {
     return inserted.length;
   });
 
+  // Explicit deletes (children first) rather than relying on the connection's foreign_keys pragma.
+  const deleteTx = db.transaction((runId: number): boolean => {
+    for (const t of ["MetricRollup", "BatchMetric", "EpochMetric", "Checkpoint"]) {
+      db.prepare(`DELETE FROM "${t}" WHERE "runId" = ?`).run(runId);
+    }
+    return db.prepare(`DELETE FROM "Run" WHERE "id" = ?`).run(runId).changes === 1;
+  });
+
   return {
+    deleteRun: (runId: number): boolean => deleteTx.immediate(runId),
     // `.immediate` takes the write lock up front, so it waits for Prisma's writes instead of failing.
     write: (runId: number, packed: Float64Array): number => writeTx.immediate(runId, packed),
     all: (sql: string): unknown[] => {
@@ -124,7 +133,8 @@ export function openSqliteWriter(path: string) {
 
 export type WorkerRequest =
   | { id: number; kind: "write"; runId: number; packed: Float64Array }
-  | { id: number; kind: "all"; sql: string };
+  | { id: number; kind: "all"; sql: string }
+  | { id: number; kind: "delete"; runId: number };
 export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
 /**
@@ -198,6 +208,10 @@ export async function openSqliteStore(url: string): Promise<Store> {
     },
     async all<T>(sql: string) {
       return (await call({ id: nextId++, kind: "all", sql })) as T[];
+    },
+    // A run of 1M rows takes a second or two to delete: in the worker, the event loop stays free.
+    async deleteRun(runId) {
+      return (await call({ id: nextId++, kind: "delete", runId })) as boolean;
     },
     async close() {
       failAll(new Error("the database is closed"));

@@ -89,5 +89,7 @@ export interface Store {
   /** Inserts the rows that are new (by step), updates rollups and run progress in one transaction. */
   writeChunk(runId: number, rows: readonly BatchRow[]): Promise<number>;
   all<T>(sql: string): Promise<T[]>;
+  /** Deletes the run and everything that belongs to it in one transaction; false if it did not exist. */
+  deleteRun(runId: number): Promise<boolean>;
   close(): Promise<void>;
 }
