@@ -19,7 +19,7 @@ import {
 } from "../generated/sqlite/client.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { mergePartials, type PartialBucket, planHistory } from "./rollup.ts";
-import { edgeRowSql, historySql, int, pageSql, validateRows } from "./sql.ts";
+import { edgeRowSql, historySql, int, pageSql } from "./sql.ts";
 import { openSqliteStore, sqlitePath } from "./sqlite.ts";
 import {
   type BatchPage,
@@ -29,7 +29,6 @@ import {
   type History,
   type HistoryOptions,
   METRICS,
-  type Metric,
   type Store,
 } from "./types.ts";
 
@@ -190,19 +189,24 @@ export class Db {
   /**
    * At start, before any runner: a run left RUNNING belonged to a process that died, so it becomes
    * INTERRUPTED (resumable from its latest checkpoint); QUEUED runs are returned for requeueing.
+   * With several processes on one PostgreSQL database, pass `staleAfterMs` (e.g. 60_000): only RUNNING
+   * runs whose heartbeat (every persisted chunk, or `heartbeat`) is older than that are interrupted.
    */
-  async recoverAfterCrash(): Promise<Recovery> {
-    const running = await this.prisma.run.findMany({
-      where: { status: RunStatus.RUNNING },
-      select: { id: true },
-    });
+  async recoverAfterCrash(opts: { staleAfterMs?: number } = {}): Promise<Recovery> {
+    const stale =
+      opts.staleAfterMs === undefined
+        ? {}
+        : { OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: new Date(Date.now() - opts.staleAfterMs) } }] };
+    const where = { status: RunStatus.RUNNING, ...stale };
+    const running = await this.prisma.run.findMany({ where, select: { id: true }, orderBy: { id: "asc" } });
     const interrupted = running.map((r) => r.id);
     if (interrupted.length) {
       await this.prisma.run.updateMany({
-        where: { id: { in: interrupted }, status: RunStatus.RUNNING },
+        where: { ...where, id: { in: interrupted } },
         data: {
           status: RunStatus.INTERRUPTED,
-          errorMessage: "interrupted: the server stopped while the run was training",
+          errorMessage:
+            "interrupted: the process training this run stopped; resume it from its latest checkpoint",
         },
       });
     }
@@ -212,6 +216,19 @@ export class Db {
       select: { id: true },
     });
     return { interrupted, queued: queued.map((r) => r.id) };
+  }
+
+  /** Marks a run as alive (chunk writes do this too); for long phases without batches, e.g. evaluation. */
+  async heartbeat(runId: number): Promise<void> {
+    try {
+      await this.prisma.run.update({
+        where: { id: runId },
+        data: { heartbeatAt: new Date() },
+        select: { id: true },
+      });
+    } catch (err) {
+      throw notFound(err, runId);
+    }
   }
 
   // ── the write path ─────────────────────────────────────────────────────────────────────────────
@@ -373,6 +390,3 @@ export async function openDatabase(url: string): Promise<Db> {
   }
   throw new Error(`DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL), got "${url}"`);
 }
-
-export type { Metric };
-export { validateRows };

@@ -36,8 +36,10 @@ WITH ins AS (
     }).join(",\n    ")}
 ), bump AS (
   UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + (SELECT COUNT(*) FROM ins),
-    "lastStep" = GREATEST(COALESCE("lastStep", -1), (SELECT MAX("step") FROM ins))
-  WHERE "id" = $1::int4 AND EXISTS (SELECT 1 FROM ins)
+    "lastStep" = CASE WHEN EXISTS (SELECT 1 FROM ins)
+      THEN GREATEST(COALESCE("lastStep", -1), (SELECT MAX("step") FROM ins)) ELSE "lastStep" END,
+    "heartbeatAt" = (now() AT TIME ZONE 'UTC')
+  WHERE "id" = $1::int4
 )
 SELECT CAST(COUNT(*) AS int4) AS n FROM ins`;
 

@@ -85,6 +85,8 @@ export function openSqliteWriter(path: string) {
   const bumpRun = db.prepare(
     `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?) WHERE "id" = ?`,
   );
+  // Prisma's SQLite DateTime text format (what @prisma/adapter-better-sqlite3 writes and parses).
+  const heartbeat = db.prepare(`UPDATE "Run" SET "heartbeatAt" = ? WHERE "id" = ?`);
   const runExists = db.prepare(`SELECT 1 FROM "Run" WHERE "id" = ?`).pluck();
 
   // Only the rows that were new (by step) feed the rollups and the progress counters: a replayed
@@ -92,6 +94,7 @@ export function openSqliteWriter(path: string) {
   const writeTx = db.transaction((runId: number, packed: Float64Array): number => {
     if (runExists.get(runId) === undefined) throw new Error(`unknown run id ${runId}`);
     const inserted: BatchRow[] = [];
+    heartbeat.run(new Date().toISOString().replace("Z", "+00:00"), runId);
     const rows = unpackRows(packed);
     for (let i = 0; i < rows.length; i++) {
       if (insertRow.run(runId, ...packed.subarray(i * WIDTH, (i + 1) * WIDTH)).changes === 1)

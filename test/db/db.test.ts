@@ -280,6 +280,32 @@ for (const makeBackend of BACKENDS) {
       expect((await db.batchMetricsPage(keep.id, -1, 100)).rows.length).toBe(30);
     });
 
+    it("with a staleness threshold, interrupts only RUNNING runs whose heartbeat stopped", async () => {
+      const fresh = await openDatabase(await backend.newUrl());
+      try {
+        const [alive, dead, never] = [await makeRun(fresh), await makeRun(fresh), await makeRun(fresh)];
+        for (const r of [alive, dead, never]) await fresh.updateRun(r.id, { status: RunStatus.RUNNING });
+        await fresh.writeBatchChunk(alive.id, makeRows(0, 10));
+        await fresh.writeBatchChunk(dead.id, makeRows(0, 10));
+        const beat = (await fresh.getRun(alive.id))?.heartbeatAt;
+        // A chunk write stamps the heartbeat (stored and read back as a Date within this test's span).
+        expect(beat instanceof Date && Math.abs(beat.getTime() - Date.now()) < 60_000).toBe(true);
+        await fresh.prisma.run.update({
+          where: { id: dead.id },
+          data: { heartbeatAt: new Date(Date.now() - 3_600_000) },
+        });
+        expect(await fresh.recoverAfterCrash({ staleAfterMs: 600_000 })).toEqual({
+          interrupted: [dead.id, never.id],
+          queued: [],
+        });
+        expect((await fresh.getRun(alive.id))?.status).toBe(RunStatus.RUNNING);
+        await fresh.heartbeat(never.id);
+        await expect(fresh.heartbeat(424_242)).rejects.toThrow("unknown run id 424242");
+      } finally {
+        await fresh.close();
+      }
+    });
+
     it("marks runs left RUNNING as INTERRUPTED at start and hands back QUEUED runs oldest first", async () => {
       const fresh = await openDatabase(await backend.newUrl());
       try {
