@@ -377,7 +377,7 @@ export async function openDatabase(url: string): Promise<Db> {
   if (url.startsWith("file:")) {
     const store = await openSqliteStore(url);
     const prisma = new PrismaClient({
-      adapter: new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}` }, {}),
+      adapter: new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}`, timeout: 10_000 }),
     });
     return new Db(prisma, store);
   }

@@ -26,6 +26,8 @@ WITH ins AS (
     ${METRICS.map((m) => `MIN(ins."${m}"), MAX(ins."${m}"), SUM(ins."${m}")`).join(", ")}
   FROM ins CROSS JOIN (VALUES ${LEVELS.map((l) => `(${l})`).join(", ")}) AS l(level)
   GROUP BY l.level, ins."step" / l.level
+  -- A fixed order takes the rollup rows' locks in the same order in every transaction (no deadlock).
+  ORDER BY l.level, ins."step" / l.level
   ON CONFLICT ("runId", "level", "bucket") DO UPDATE SET
     "count" = "MetricRollup"."count" + excluded."count",
     "firstStep" = LEAST("MetricRollup"."firstStep", excluded."firstStep"),
