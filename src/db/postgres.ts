@@ -54,41 +54,55 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
     await pool.end();
     throw err;
   }
+  // pg's Pool.end() abandons queries still waiting for a connection (their promises never settle), so
+  // the store tracks what is in flight and close() lets it finish first.
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+  const track = <T>(work: () => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new Error("the database is closed"));
+    const p = work();
+    inFlight.add(p);
+    const done = () => inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  };
   const store: Store = {
     dialect: "postgresql",
     applied,
-    async writeChunk(runId, rows) {
-      validateRows(runId, rows);
-      int(runId, "run id");
-      if (rows.length === 0) {
-        const r = await pool.query(`SELECT 1 FROM "Run" WHERE "id" = $1`, [runId]);
-        if (r.rowCount === 0) throw new Error(`unknown run id ${runId}`);
-        return 0;
-      }
-      const params: unknown[] = [runId, ...ROW_FIELDS.map((f) => rows.map((r: BatchRow) => r[f]))];
-      try {
-        const r = await pool.query<{ n: number }>({ text: WRITE_SQL, values: params });
-        return r.rows[0].n;
-      } catch (err) {
-        // 23503: foreign_key_violation, i.e. the run does not exist (or was deleted mid-run).
-        if (err instanceof Error && "code" in err && err.code === "23503")
-          throw new Error(`unknown run id ${runId}`);
-        throw err;
-      }
-    },
-    async all<T>(sql: string) {
-      const r = await pool.query(sql);
-      return r.rows as T[];
-    },
-    async deleteRun(runId) {
-      // The foreign keys cascade to metrics, rollups, epochs and checkpoints in the same statement.
-      const r = await pool.query(`DELETE FROM "Run" WHERE "id" = $1`, [runId]);
-      return r.rowCount === 1;
-    },
+    writeChunk: (runId, rows) => track(() => writeChunk(runId, rows)),
+    all: <T>(sql: string) => track(async () => (await pool.query(sql)).rows as T[]),
+    deleteRun: (runId) =>
+      track(async () => {
+        // The foreign keys cascade to metrics, rollups, epochs and checkpoints in the same statement.
+        const r = await pool.query(`DELETE FROM "Run" WHERE "id" = $1`, [runId]);
+        return r.rowCount === 1;
+      }),
     async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...inFlight]);
       await pool.end();
     },
   };
+  async function writeChunk(runId: number, rows: readonly BatchRow[]): Promise<number> {
+    validateRows(runId, rows);
+    int(runId, "run id");
+    if (rows.length === 0) {
+      const r = await pool.query(`SELECT 1 FROM "Run" WHERE "id" = $1`, [runId]);
+      if (r.rowCount === 0) throw new Error(`unknown run id ${runId}`);
+      return 0;
+    }
+    const params: unknown[] = [runId, ...ROW_FIELDS.map((f) => rows.map((r: BatchRow) => r[f]))];
+    try {
+      const r = await pool.query<{ n: number }>({ text: WRITE_SQL, values: params });
+      return r.rows[0].n;
+    } catch (err) {
+      // 23503: foreign_key_violation, i.e. the run does not exist (or was deleted mid-run).
+      if (err instanceof Error && "code" in err && err.code === "23503")
+        throw new Error(`unknown run id ${runId}`);
+      throw err;
+    }
+  }
   return { store, pool };
 }
 

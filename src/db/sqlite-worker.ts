@@ -16,7 +16,9 @@ port.on("message", (req: WorkerRequest) => {
         ? writer.write(req.runId, req.packed)
         : req.kind === "delete"
           ? writer.deleteRun(req.runId)
-          : writer.all(req.sql);
+          : req.kind === "close"
+            ? writer.close()
+            : writer.all(req.sql);
     reply = { id: req.id, ok: true, value };
   } catch (err) {
     reply = { id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) };

@@ -130,14 +130,18 @@ export function openSqliteWriter(path: string) {
       stmt.run();
       return [];
     },
-    close: () => db.close(),
+    close: (): null => {
+      db.close();
+      return null;
+    },
   };
 }
 
 export type WorkerRequest =
   | { id: number; kind: "write"; runId: number; packed: Float64Array }
   | { id: number; kind: "all"; sql: string }
-  | { id: number; kind: "delete"; runId: number };
+  | { id: number; kind: "delete"; runId: number }
+  | { id: number; kind: "close" };
 export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
 /**
@@ -217,7 +221,12 @@ export async function openSqliteStore(url: string): Promise<Store> {
       return (await call({ id: nextId++, kind: "delete", runId })) as boolean;
     },
     async close() {
-      failAll(new Error("the database is closed"));
+      if (failure) return;
+      // Requests are answered in order, so once "close" is answered every earlier write has committed
+      // and the connection is closed cleanly (no transaction left holding the write lock).
+      const closing = call({ id: nextId++, kind: "close" });
+      failure = new Error("the database is closed");
+      await closing.catch(() => {});
       await worker.terminate();
     },
   };

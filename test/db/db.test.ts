@@ -306,6 +306,24 @@ for (const makeBackend of BACKENDS) {
       }
     });
 
+    it("finishes the chunks in flight when closed: every write called before close() is stored", async () => {
+      const url2 = await backend.newUrl();
+      const first = await openDatabase(url2);
+      const run = await makeRun(first);
+      const writes = Array.from({ length: 8 }, (_, i) =>
+        first.writeBatchChunk(run.id, makeRows(i * 100, 100)),
+      );
+      await first.close();
+      expect(await Promise.all(writes)).toEqual(Array(8).fill(100));
+      await expect(first.writeBatchChunk(run.id, makeRows(800, 1))).rejects.toThrow();
+      const second = await openDatabase(url2);
+      try {
+        expect((await second.getRun(run.id))?.stepsCompleted).toBe(800);
+      } finally {
+        await second.close();
+      }
+    });
+
     it("marks runs left RUNNING as INTERRUPTED at start and hands back QUEUED runs oldest first", async () => {
       const fresh = await openDatabase(await backend.newUrl());
       try {
