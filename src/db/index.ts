@@ -36,7 +36,7 @@ import {
 // `prisma: { client: db.prisma, dmmf: getDatamodel() }` (the Rust-free client has no Prisma.dmmf).
 export type { default as PrismaTypes } from "../generated/pothos-types.ts";
 export { getDatamodel } from "../generated/pothos-types.ts";
-export type { Checkpoint, Dataset, EpochMetric, Model, Run } from "../generated/sqlite/client.ts";
+export type { Checkpoint, Dataset, EpochMetric, Model, Prisma, Run } from "../generated/sqlite/client.ts";
 export { ModelSource, RunStatus } from "../generated/sqlite/client.ts";
 export type * from "./types.ts";
 export { METRICS } from "./types.ts";
@@ -156,8 +156,17 @@ export class Db {
   }
 
   // ── runs ───────────────────────────────────────────────────────────────────────────────────────
-  createRun(input: RunInput): Promise<Run> {
-    return this.prisma.run.create({ data: { ...input, tags: input.tags ?? [] } });
+  async createRun(input: RunInput): Promise<Run> {
+    try {
+      return await this.prisma.run.create({ data: { ...input, tags: input.tags ?? [] } });
+    } catch (err) {
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2003") {
+        throw new Error(
+          `cannot create run: unknown model id ${input.modelId} or dataset id ${input.datasetId}`,
+        );
+      }
+      throw err;
+    }
   }
   getRun(id: number): Promise<Run | null> {
     return this.prisma.run.findUnique({ where: { id } });
@@ -245,23 +254,31 @@ export class Db {
 
   /** Upserts an epoch's aggregates and raises the run's epochsCompleted and bestValAccuracy. */
   async writeEpoch(runId: number, e: EpochRow): Promise<void> {
+    const better =
+      e.valAccuracy === null ? [] : [{ bestValAccuracy: null }, { bestValAccuracy: { lt: e.valAccuracy } }];
     try {
+      // One transaction; the counters only ever rise, so a replayed or late epoch cannot lower them.
       await this.prisma.$transaction([
         this.prisma.epochMetric.upsert({
           where: { runId_epoch: { runId, epoch: e.epoch } },
           create: { runId, ...e },
           update: e,
         }),
-        this.prisma.run.update({ where: { id: runId }, data: { epochsCompleted: { set: e.epoch + 1 } } }),
+        this.prisma.run.updateMany({
+          where: { id: runId, epochsCompleted: { lt: e.epoch + 1 } },
+          data: { epochsCompleted: e.epoch + 1 },
+        }),
+        ...(better.length
+          ? [
+              this.prisma.run.updateMany({
+                where: { id: runId, OR: better },
+                data: { bestValAccuracy: e.valAccuracy },
+              }),
+            ]
+          : []),
       ]);
     } catch (err) {
       throw notFound(err, runId);
-    }
-    if (e.valAccuracy !== null) {
-      await this.prisma.run.updateMany({
-        where: { id: runId, OR: [{ bestValAccuracy: null }, { bestValAccuracy: { lt: e.valAccuracy } }] },
-        data: { bestValAccuracy: e.valAccuracy },
-      });
     }
   }
 

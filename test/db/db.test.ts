@@ -241,6 +241,16 @@ for (const makeBackend of BACKENDS) {
         batches: 10,
         timeMs: 5,
       });
+      // A replayed earlier epoch (e.g. after a resume) lowers neither counter.
+      await db.writeEpoch(run.id, {
+        epoch: 0,
+        trainLoss: 0.9,
+        trainAccuracy: 0.5,
+        valLoss: 0.8,
+        valAccuracy: 0.6,
+        batches: 10,
+        timeMs: 5,
+      });
       expect((await db.epochMetrics(run.id)).map((e) => e.valAccuracy)).toEqual([0.6, 0.55]);
       const stored = await db.getRun(run.id);
       expect([stored?.epochsCompleted, stored?.bestValAccuracy]).toEqual([2, 0.6]);
