@@ -92,7 +92,12 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
       if (r.rowCount === 0) throw new Error(`unknown run id ${runId}`);
       return 0;
     }
-    const params: unknown[] = [runId, ...ROW_FIELDS.map((f) => rows.map((r: BatchRow) => r[f]))];
+    // Array literals built by hand ('{1,2.5,…}'): cheaper than pg's generic per-element quoting, and
+    // exact (JS prints the shortest string that round-trips; validateRows excluded NaN and ±Infinity).
+    const params: unknown[] = [
+      runId,
+      ...ROW_FIELDS.map((f) => `{${rows.map((r: BatchRow) => r[f]).join(",")}}`),
+    ];
     try {
       const r = await pool.query<{ n: number }>({ text: WRITE_SQL, values: params });
       return r.rows[0].n;
