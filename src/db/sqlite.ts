@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { committedMigrations, MIGRATIONS_TABLE, pendingMigrations } from "./migrate.ts";
+import { committedMigrations, MIGRATIONS_TABLE, type Migration, pendingMigrations } from "./migrate.ts";
 import { rollupDeltas } from "./rollup.ts";
 import { validateRows } from "./sql.ts";
 import { type BatchRow, METRICS, ROW_FIELDS, type Store } from "./types.ts";
@@ -160,13 +160,7 @@ function workerBootstrap(): string {
 export async function openSqliteStore(url: string): Promise<Store> {
   const path = sqlitePath(url);
   mkdirSync(dirname(path), { recursive: true });
-  const db = connect(path);
-  let applied: string[];
-  try {
-    applied = migrate(db);
-  } finally {
-    db.close();
-  }
+  const applied = migrateSqlite(path, committedMigrations("sqlite"));
 
   const worker = new Worker(workerBootstrap(), { eval: true, workerData: { path } });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -232,28 +226,47 @@ export async function openSqliteStore(url: string): Promise<Store> {
   };
 }
 
-function migrate(db: Database.Database): string[] {
-  const all = committedMigrations("sqlite");
-  // BEGIN IMMEDIATE serializes two processes starting at once: the second sees the first's records.
-  return db
-    .transaction(() => {
-      db.exec(MIGRATIONS_TABLE.sqlite);
-      const rows = db
-        .prepare(
-          `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
-        )
-        .all() as { name: string; checksum: string }[];
-      const applied = new Map(rows.map((r) => [r.name, r.checksum]));
-      const record = db.prepare(
-        `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "logs", "started_at", "applied_steps_count")
-       VALUES (?, ?, current_timestamp, ?, NULL, current_timestamp, 1)`,
-      );
-      const pending = pendingMigrations(all, applied);
-      for (const m of pending) {
-        db.exec(m.sql);
-        record.run(crypto.randomUUID(), m.checksum, m.name);
-      }
-      return pending.map((m) => m.name);
-    })
-    .immediate();
+/**
+ * Applies the pending ones of `all` on a dedicated connection. Foreign keys are OFF while migrating
+ * (outside the transaction, where the pragma takes effect): Prisma's SQLite migrations redefine a table
+ * by copy, DROP and rename, and with foreign keys on, dropping "Run" would cascade-delete every metric.
+ * `foreign_key_check` then verifies the result before COMMIT.
+ */
+export function migrateSqlite(path: string, all: readonly Migration[]): string[] {
+  const db = connect(path);
+  try {
+    db.pragma("foreign_keys = OFF");
+    // BEGIN IMMEDIATE serializes two processes starting at once: the second sees the first's records.
+    return db
+      .transaction(() => {
+        db.exec(MIGRATIONS_TABLE.sqlite);
+        const rows = db
+          .prepare(
+            `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
+          )
+          .all() as { name: string; checksum: string }[];
+        const applied = new Map(rows.map((r) => [r.name, r.checksum]));
+        const record = db.prepare(
+          `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "logs", "started_at", "applied_steps_count")
+           VALUES (?, ?, current_timestamp, ?, NULL, current_timestamp, 1)`,
+        );
+        const pending = pendingMigrations(all, applied);
+        for (const m of pending) {
+          db.exec(m.sql);
+          record.run(crypto.randomUUID(), m.checksum, m.name);
+        }
+        const broken = db.pragma("foreign_key_check") as { table: string; parent: string }[];
+        if (broken.length) {
+          const first = broken[0];
+          throw new Error(
+            `migrations ${pending.map((m) => m.name).join(", ")} leave ${broken.length} row(s) violating foreign keys ` +
+              `(first: ${first.table} → ${first.parent}); nothing was applied`,
+          );
+        }
+        return pending.map((m) => m.name);
+      })
+      .immediate();
+  } finally {
+    db.close();
+  }
 }

@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/index.ts";
 import { committedMigrations } from "../../src/db/migrate.ts";
-import { BACKENDS } from "./backends.ts";
+import { migrateSqlite, sqlitePath } from "../../src/db/sqlite.ts";
+import { BACKENDS, sqliteBackend } from "./backends.ts";
+import { makeRows, makeRun } from "./fixtures.ts";
 
 for (const makeBackend of BACKENDS) {
   const backend = makeBackend();
@@ -42,5 +44,43 @@ describe("database URL", () => {
     await expect(openDatabase("mysql://localhost/x")).rejects.toThrow(
       'DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL), got "mysql://localhost/x"',
     );
+  });
+});
+
+describe("SQLite table redefinitions", () => {
+  const backend = sqliteBackend();
+  afterAll(() => backend.stop());
+
+  it("keeps child rows when a migration rebuilds a parent table the way Prisma does (copy, drop, rename)", async () => {
+    const url = await backend.newUrl();
+    const db = await openDatabase(url);
+    const run = await makeRun(db);
+    await db.writeBatchChunk(run.id, makeRows(0, 120));
+    await db.saveCheckpoint(run.id, { step: 119, epoch: 1, state: new Uint8Array([1]) });
+    const [ddl] = await db.rawQuery<{ sql: string }>(
+      `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'Run'`,
+    );
+    await db.close();
+    // Prisma's RedefineTables pattern, with its PRAGMAs (which are no-ops inside a transaction).
+    const sql = [
+      "PRAGMA defer_foreign_keys=ON;",
+      "PRAGMA foreign_keys=OFF;",
+      `${ddl.sql.replace('CREATE TABLE "Run"', 'CREATE TABLE "new_Run"')};`,
+      'INSERT INTO "new_Run" SELECT * FROM "Run";',
+      'DROP TABLE "Run";',
+      'ALTER TABLE "new_Run" RENAME TO "Run";',
+      "PRAGMA foreign_keys=ON;",
+      "PRAGMA defer_foreign_keys=OFF;",
+    ].join("\n");
+    const extra = { name: "99999999999999_redefine_run", sql, checksum: "0".repeat(64) };
+    expect(migrateSqlite(sqlitePath(url), [...committedMigrations("sqlite"), extra])).toEqual([extra.name]);
+    const again = await openDatabase(url);
+    try {
+      expect((await again.batchMetricsPage(run.id, -1, 1000)).rows.length).toBe(120);
+      expect((await again.latestCheckpoint(run.id))?.step).toBe(119);
+      expect((await again.getRun(run.id))?.stepsCompleted).toBe(120);
+    } finally {
+      await again.close();
+    }
   });
 });
