@@ -73,12 +73,70 @@ interface Analysis {
   constants: Tensor[];
 }
 
-function analyse(bytes: Uint8Array): Analysis {
+/** Mulberry32: a small seeded generator for default initialization. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A model may declare its weights as graph inputs with static shapes instead of initializers. Those
+ * become initializers with PyTorch's default initialization, drawn from `seed`: Linear/Conv weights
+ * and biases U(−1/√fan_in, 1/√fan_in) (kaiming_uniform with a = √5), BatchNorm scale 1, shift 0,
+ * running mean 0, running variance 1.
+ */
+function materializeWeightInputs(model: Model, seed: number): void {
+  const g = model.graph;
+  const initNames = new Set(g.initializers.map((t) => t.name));
+  const candidates = g.inputs.filter((v) => !initNames.has(v.name));
+  if (candidates.length <= 1) return;
+  const weights = candidates.filter(
+    (v) => v.shape && v.shape.length > 0 && v.shape.every((d) => typeof d === "number"),
+  );
+  if (weights.length !== candidates.length - 1) return; // let the one-data-input check explain
+  const rand = seededRandom(seed ^ 0x9e3779b9);
+  for (const v of weights) {
+    const dims = v.shape as number[];
+    const use = g.nodes.find((n) => n.inputs.includes(v.name));
+    if (v.dtype !== "float32" || !use)
+      throw new Error(
+        `graph input "${v.name}" is neither the data input nor a float32 weight used by a node`,
+      );
+    const index = use.inputs.indexOf(v.name);
+    const data = new Float32Array(numel(dims));
+    if (use.op === "BatchNormalization") {
+      if (index === 1 || index === 4) data.fill(1);
+    } else {
+      // fan_in of the node's weight: Gemm/MatMul [in,out] (or [out,in] with transB), Conv [O, C/g, kh, kw]
+      const w =
+        g.inputs.find((x) => x.name === use.inputs[1])?.shape ??
+        g.initializers.find((t) => t.name === use.inputs[1])?.dims;
+      if (!w || !w.every((d) => typeof d === "number"))
+        throw new Error(`cannot initialize "${v.name}": its node's weight has no static shape`);
+      const wd = w as number[];
+      const transB = use.attrs.transB?.type === "int" && use.attrs.transB.i === 1;
+      const fanIn = use.op === "Conv" ? numel(wd.slice(1)) : use.op === "Gemm" && transB ? wd[1] : wd[0];
+      const bound = 1 / Math.sqrt(fanIn);
+      for (let i = 0; i < data.length; i++) data[i] = (rand() * 2 - 1) * bound;
+    }
+    g.initializers.push({ name: v.name, dtype: "float32", dims, data });
+  }
+  g.inputs = g.inputs.filter((v) => !weights.includes(v));
+}
+
+function analyse(bytes: Uint8Array, seed: number): Analysis {
   const model = decodeModel(bytes);
   const opset = opsetOf(model);
   if (opset < 13 || opset > 21)
     throw new Error(`unsupported opset ${opset}: models with opset 13 to 21 are accepted`);
   const g = model.graph;
+  materializeWeightInputs(model, seed);
   const initNames = new Set(g.initializers.map((t) => t.name));
   const dataInputs = g.inputs.filter((v) => !initNames.has(v.name));
   if (dataInputs.length !== 1) {
@@ -258,7 +316,7 @@ function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], o
 }
 
 export function compile(modelBytes: Uint8Array, options: CompileOptions): CompiledModel {
-  const a = analyse(modelBytes);
+  const a = analyse(modelBytes, options.seed ?? 0);
   const plan = planOptimizer(options.optimizer);
   if (options.seed !== undefined && !Number.isInteger(options.seed))
     throw new Error(`seed must be an integer, got ${options.seed}`);

@@ -310,3 +310,49 @@ describe("BatchNormalization state", () => {
     await Promise.all([evalS.release(), inf.release()]);
   });
 });
+
+describe("models whose weights are graph inputs", () => {
+  const model: Model = {
+    irVersion: 8,
+    opsets: [{ domain: "", version: 17 }],
+    producer: "test",
+    graph: {
+      name: "noinit",
+      inputs: [
+        { name: "input", dtype: "float32", shape: ["batch", 16] },
+        { name: "W", dtype: "float32", shape: [4, 16] },
+        { name: "b", dtype: "float32", shape: [4] },
+      ],
+      outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 4] }],
+      initializers: [],
+      nodes: [
+        {
+          op: "Gemm",
+          name: "fc",
+          domain: "",
+          inputs: ["input", "W", "b"],
+          outputs: ["logits"],
+          attrs: { transB: { type: "int", i: 1 } },
+        },
+      ],
+    },
+  };
+  const bytes = encodeModel(model);
+
+  it("get PyTorch's default U(−1/√fan_in, 1/√fan_in) initialization, drawn from the seed", async () => {
+    const a = compile(bytes, { optimizer: { kind: "sgd" }, seed: 1 });
+    const again = compile(bytes, { optimizer: { kind: "sgd" }, seed: 1 });
+    const other = compile(bytes, { optimizer: { kind: "sgd" }, seed: 2 });
+    const w = a.tensors.find((t) => t.name === "W")?.init as Float32Array;
+    expect(w).toHaveLength(64);
+    expect(Math.max(...Array.from(w, Math.abs))).toBeLessThanOrEqual(0.25);
+    expect(Math.max(...Array.from(w, Math.abs))).toBeGreaterThan(0.15);
+    expect(Array.from(again.tensors[0].init)).toEqual(Array.from(w));
+    expect(Array.from(other.tensors[0].init)).not.toEqual(Array.from(w));
+    const exported = await createSession(
+      a.exportInference(Object.fromEntries(a.tensors.map((t) => [t.name, t.init]))),
+    );
+    expect(exported.inputNames).toEqual(["input"]);
+    await exported.release();
+  });
+});
