@@ -117,7 +117,7 @@ function materializeWeightInputs(model: Model, seed: number): void {
       const w =
         g.inputs.find((x) => x.name === use.inputs[1])?.shape ??
         g.initializers.find((t) => t.name === use.inputs[1])?.dims;
-      if (!w || !w.every((d) => typeof d === "number"))
+      if (!w?.every((d) => typeof d === "number"))
         throw new Error(`cannot initialize "${v.name}": its node's weight has no static shape`);
       const wd = w as number[];
       const transB = use.attrs.transB?.type === "int" && use.attrs.transB.i === 1;
