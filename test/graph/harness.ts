@@ -24,6 +24,8 @@ export interface GradInput {
   dtype?: DType;
   /** How to draw a differentiable input: "any" (default, uniform ±1), "offzero" (|x| ≥ 0.1), "positive". */
   draw?: "any" | "offzero" | "positive" | "distinct";
+  /** Fixed starting point for a differentiable input (instead of a random draw). */
+  at?: number[];
 }
 
 export interface GradCase {
@@ -81,6 +83,16 @@ export interface GradResult {
 }
 
 export async function gradCheck(c: GradCase): Promise<GradResult> {
+  return (await evaluate(c)).check;
+}
+
+/** The upstream gradient R (= dL/dY) and every differentiable input's gradient at the starting point. */
+export async function gradientsAt(c: GradCase): Promise<{ dY: number[]; grads: number[][] }> {
+  const e = await evaluate(c);
+  return { dY: e.dY, grads: e.grads };
+}
+
+async function evaluate(c: GradCase): Promise<{ check: GradResult; dY: number[]; grads: number[][] }> {
   const dtype = c.dtype ?? "float64";
   const r = rng(c.name.length * 7919 + c.name.charCodeAt(0));
   const graph: Graph = { name: c.name, nodes: [], inputs: [], outputs: [], initializers: [] };
@@ -98,7 +110,7 @@ export async function gradCheck(c: GradCase): Promise<GradResult> {
     } else {
       graph.inputs.push({ name, dtype, shape: inp.shape });
       diffNames.push(name);
-      x0[name] = draw(r, numel(inp.shape), inp.draw);
+      x0[name] = inp.at ?? draw(r, numel(inp.shape), inp.draw);
     }
     return name;
   });
@@ -123,7 +135,8 @@ export async function gradCheck(c: GradCase): Promise<GradResult> {
     seed: 1,
     rename: new Map(),
   });
-  const R = b.fconst(dtype, draw(r, numel(yShape), "any"), yShape);
+  const rValues = draw(r, numel(yShape), "any");
+  const R = b.fconst(dtype, rValues, yShape);
   const L = b.reduceSum(b.op("Mul", ["y0", R]), null, false, "L");
   const grads = backward(b, fwd, new Map([["y0", R]]), diffNames, dtype);
   const gradOutputs = diffNames.map((n) => {
@@ -172,5 +185,9 @@ export async function gradCheck(c: GradCase): Promise<GradResult> {
   await session.release();
   const numeric = (plus - minus) / (2 * eps);
   const relErr = Math.abs(analytic - numeric) / Math.max(1e-8, Math.abs(analytic) + Math.abs(numeric));
-  return { analytic, numeric, relErr };
+  return {
+    check: { analytic, numeric, relErr },
+    dY: rValues.map((v) => (dtype === "float32" ? Math.fround(v) : v)),
+    grads: gradOutputs.map((o) => Array.from(base[o].data as Float64Array, Number)),
+  };
 }
