@@ -6,7 +6,7 @@ import { readFixture, trainFixture } from "../../scripts/commands/parity.ts";
 import { emitForward } from "../../src/graph/autodiff.ts";
 import { compile } from "../../src/graph/compile.ts";
 import { Builder, type Model } from "../../src/graph/ir.ts";
-import { encodeModel } from "../../src/graph/onnx.ts";
+import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { linearModel, randomProblem } from "./linear-ref.ts";
 
@@ -354,5 +354,28 @@ describe("models whose weights are graph inputs", () => {
     );
     expect(exported.inputNames).toEqual(["input"]);
     await exported.release();
+  });
+});
+
+describe("opset range", () => {
+  for (const opset of [13, 18, 21]) {
+    it(`the seed CNN declared as opset ${opset} trains to the same first losses`, async () => {
+      const f = { ...readFixture(`${FIX}/seed_cnn`), steps: 2 };
+      const m = decodeModel(f.model);
+      m.opsets = [{ domain: "", version: opset }];
+      const c = compile(encodeModel(m), { optimizer: f.optimizer, dropout: false });
+      const trace = await trainFixture(f, c, "loop");
+      expect(Math.abs(trace.losses[0] - f.losses[0])).toBeLessThan(1e-4);
+      expect(Math.abs(trace.losses[1] - f.losses[1])).toBeLessThan(1e-4);
+    });
+  }
+
+  it("rejects opsets outside 13–21 naming the accepted range", () => {
+    const f = readFixture(`${FIX}/seed_linear`);
+    const m = decodeModel(f.model);
+    m.opsets = [{ domain: "", version: 11 }];
+    expect(() => compile(encodeModel(m), { optimizer: f.optimizer })).toThrow(
+      /unsupported opset 11: models with opset 13 to 21/,
+    );
   });
 });
