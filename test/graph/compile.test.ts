@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { readFixture, trainFixture } from "../../scripts/commands/parity.ts";
 import { emitForward } from "../../src/graph/autodiff.ts";
 import { compile } from "../../src/graph/compile.ts";
-import { Builder, type Model } from "../../src/graph/ir.ts";
+import { Builder, type Model, type Node } from "../../src/graph/ir.ts";
 import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { linearModel, randomProblem } from "./linear-ref.ts";
@@ -377,5 +377,100 @@ describe("opset range", () => {
     expect(() => compile(encodeModel(m), { optimizer: f.optimizer })).toThrow(
       /unsupported opset 11: models with opset 13 to 21/,
     );
+  });
+});
+
+describe("Shape-only subgraphs that feed a Reshape", () => {
+  // x.view(x.size(0), -1) as exporters write it, versus Flatten: both must train identically
+  const w = Float32Array.from({ length: 3 * 6 }, (_, i) => Math.sin(i) * 0.3);
+  const build = (viaShape: boolean): Uint8Array => {
+    const i64 = (name: string, values: number[], dims: number[]) => ({
+      name,
+      dtype: "int64" as const,
+      dims,
+      data: BigInt64Array.from(values.map(BigInt)),
+    });
+    const flatten: Node[] = viaShape
+      ? [
+          { op: "Shape", name: "shape", domain: "", inputs: ["input"], outputs: ["s"], attrs: {} },
+          {
+            op: "Gather",
+            name: "batch",
+            domain: "",
+            inputs: ["s", "zero"],
+            outputs: ["n"],
+            attrs: { axis: { type: "int" as const, i: 0 } },
+          },
+          { op: "Unsqueeze", name: "unsq", domain: "", inputs: ["n", "axes0"], outputs: ["n1"], attrs: {} },
+          {
+            op: "Concat",
+            name: "cat",
+            domain: "",
+            inputs: ["n1", "minus1"],
+            outputs: ["target"],
+            attrs: { axis: { type: "int" as const, i: 0 } },
+          },
+          {
+            op: "Reshape",
+            name: "view",
+            domain: "",
+            inputs: ["input", "target"],
+            outputs: ["flat"],
+            attrs: {},
+          },
+        ]
+      : [{ op: "Flatten", name: "flatten", domain: "", inputs: ["input"], outputs: ["flat"], attrs: {} }];
+    const m: Model = {
+      irVersion: 8,
+      opsets: [{ domain: "", version: 17 }],
+      producer: "test",
+      graph: {
+        name: "view",
+        inputs: [{ name: "input", dtype: "float32", shape: ["batch", 2, 3] }],
+        outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 3] }],
+        initializers: [
+          { name: "W", dtype: "float32", dims: [3, 6], data: w },
+          { name: "b", dtype: "float32", dims: [3], data: new Float32Array(3) },
+          i64("zero", [0], []),
+          i64("axes0", [0], [1]),
+          i64("minus1", [-1], [1]),
+        ],
+        nodes: [
+          ...flatten,
+          {
+            op: "Gemm",
+            name: "fc",
+            domain: "",
+            inputs: ["flat", "W", "b"],
+            outputs: ["logits"],
+            attrs: { transB: { type: "int", i: 1 } },
+          },
+        ],
+      },
+    };
+    return encodeModel(m);
+  };
+
+  it("resolve to the same shapes and train to the same losses as Flatten", async () => {
+    const losses: number[][] = [];
+    for (const viaShape of [true, false]) {
+      const c = compile(build(viaShape), { optimizer: { kind: "sgd", momentum: 0.9 } });
+      expect(c.tensors.map((t) => t.name)).toEqual(["W", "b", "W.momentum_buffer", "b.momentum_buffer"]);
+      const s = await createSession(c.trainLoop);
+      const feeds: Record<string, HostTensor> = {
+        x: { dims: [3, 4, 2, 3], data: Float32Array.from({ length: 72 }, (_, i) => Math.cos(i % 24)) },
+        y: { dims: [3, 4], data: BigInt64Array.from({ length: 12 }, (_, i) => BigInt((i % 4) % 3)) },
+        lr: { dims: [3], data: Float32Array.of(0.1, 0.1, 0.1) },
+        step: { dims: [3], data: BigInt64Array.of(0n, 1n, 2n) },
+      };
+      for (const [h, v] of Object.entries(c.hyperparameters))
+        feeds[h] = { dims: [], data: Float32Array.of(v) };
+      for (const t of c.tensors) feeds[t.name] = { dims: t.shape, data: t.init };
+      losses.push(Array.from((await s.run(feeds)).loss.data as Float32Array));
+      await s.release();
+    }
+    expect(losses[0]).toHaveLength(3);
+    expect(losses[0]).toEqual(losses[1]);
+    expect(losses[0][2]).toBeLessThan(losses[0][0]);
   });
 });
