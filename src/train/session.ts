@@ -11,6 +11,8 @@ export interface HostTensor {
 }
 
 export interface SessionOptions {
+  /** Execution providers in order of preference (default: CPU only). */
+  providers?: ("cpu" | "cuda" | "webgpu")[];
   intraOpThreads?: number;
   /** Writes an onnxruntime JSON profile with this file prefix (for benchmarks). */
   profilePrefix?: string;
@@ -35,7 +37,7 @@ function typeOf(t: HostTensor): "float32" | "float64" | "int64" | "int32" | "boo
 
 export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const s = await ort.InferenceSession.create(model, {
-    executionProviders: ["cpu"],
+    executionProviders: opts.providers ?? ["cpu"],
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),

@@ -149,6 +149,13 @@ const CASES: GradCase[] = [
     ],
   },
   {
+    name: "Dropout on (mask fixed by the step)",
+    op: "Dropout",
+    outputs: 2,
+    dropout: true,
+    inputs: [f([4, 6]), { shape: [], values: [0.5], dtype: "float64" }],
+  },
+  {
     name: "Dropout off in a gradient check is the identity",
     op: "Dropout",
     outputs: 2,

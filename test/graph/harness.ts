@@ -39,6 +39,8 @@ export interface GradCase {
   dtype?: "float32" | "float64";
   /** Relative tolerance on the directional derivative. */
   tol?: number;
+  /** Run the op with dropout active (its mask then depends on a fixed step, so differences are valid). */
+  dropout?: boolean;
   /** A known gap: the case is run as expected-to-fail with this reason. */
   fails?: string;
 }
@@ -128,10 +130,15 @@ async function evaluate(c: GradCase): Promise<{ check: GradResult; dY: number[];
   const yShape = metas.get("y0")?.shape as number[];
   const b = new Builder(17, [...names, ...node.outputs]);
   for (const t of graph.initializers) b.addInitializer(t);
+  let step: string | null = null;
+  if (c.dropout) {
+    step = "step";
+    b.addInitializer({ name: step, dtype: "int64", dims: [], data: BigInt64Array.of(5n) });
+  }
   const fwd = emitForward(b, graph.nodes, metas, {
     mode: "train",
-    dropout: false,
-    step: null,
+    dropout: c.dropout ?? false,
+    step,
     seed: 1,
     rename: new Map(),
   });
