@@ -64,12 +64,15 @@ function summarizeProfile(prefix: string): { op: string; share: number }[] {
 async function measure(
   c: Case,
   k: number | null,
+  spinning = true,
 ): Promise<{ stepsPerS: number; cpuMsPerStep: number; profile?: string }> {
   const loop = k !== null;
-  const session = await createSession(
-    loop ? c.compiled.trainLoop : c.compiled.trainStep,
-    PROFILE && loop ? { profilePrefix: join(tmpdir(), `gradstream-${c.model}-k${k}-${process.pid}`) } : {},
-  );
+  const session = await createSession(loop ? c.compiled.trainLoop : c.compiled.trainStep, {
+    spinning,
+    ...(PROFILE && loop && spinning
+      ? { profilePrefix: join(tmpdir(), `gradstream-${c.model}-k${k}-${process.pid}`) }
+      : {}),
+  });
   const kk = k ?? 1;
   const per = c.inputShape.reduce((a, b) => a * b, 1) * c.batch;
   const x = randomData(per * kk, 1);
@@ -113,18 +116,34 @@ function load(name: string, batch: number, optimizer: "sgd" | "adam", lr: number
   return { model: name, batch, compiled, inputShape: compiled.input.shape, lr };
 }
 
-const cases: [Case, (number | null)[]][] = [
-  [load("seed_cnn", 32, "adam", 0.001), [null, 10, 50]],
-  [load("seed_linear", 10, "sgd", 0.01), [null, 10, 100]],
+// [K or null for the single-step graph, intra-op threads spinning]
+const cases: [Case, [number | null, boolean][]][] = [
+  [
+    load("seed_cnn", 32, "adam", 0.001),
+    [
+      [null, true],
+      [10, true],
+      [50, true],
+      [10, false],
+    ],
+  ],
+  [
+    load("seed_linear", 10, "sgd", 0.01),
+    [
+      [null, true],
+      [10, true],
+      [100, true],
+    ],
+  ],
 ];
 for (const [c, ks] of cases) {
   let baseline = 0;
-  for (const k of ks) {
-    const r = await measure(c, k);
+  for (const [k, spinning] of ks) {
+    const r = await measure(c, k, spinning);
     if (k === null) baseline = r.stepsPerS;
     console.log(
       JSON.stringify({
-        case: `${c.model} batch ${c.batch} ${k === null ? "step" : `loop K=${k}`}`,
+        case: `${c.model} batch ${c.batch} ${k === null ? "step" : `loop K=${k}`}${spinning ? "" : " no-spin"}`,
         steps_per_s: Math.round(r.stepsPerS * 10) / 10,
         ratio_vs_step: Math.round((r.stepsPerS / baseline) * 100) / 100,
         baseline: `${c.model} step`,
