@@ -66,7 +66,6 @@ export const MaxPool: OpRule = {
       // Each image plane becomes a [kh·kw, Ho, Wo] stack of window positions through a Conv with
       // one-hot kernels (exact: x·1 + Σ 0·x'), the first maximum per window (PyTorch's choice on
       // ties) takes dY, and a ConvTranspose with the same kernels puts each back in its place.
-      const C = xs[1] as number;
       const [kh, kw] = t.k;
       const [ho, wo] = t.out;
       const kk = kh * kw;
@@ -87,7 +86,6 @@ export const MaxPool: OpRule = {
       const dYplanes = b.op("Reshape", [dY, b.i64([-1, 1, ho, wo])]);
       const spread = b.op("Where", [chosen, dYplanes, b.fconst(ctx.dtype, 0)]);
       const back = b.op("ConvTranspose", [spread, onehotKernels], win);
-      void C;
       return [b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`)];
     }
     // dX = zeros(X) with dY scatter-added at the argmax indices (windows may overlap)
