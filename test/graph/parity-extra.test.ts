@@ -1,7 +1,9 @@
 // Parity with PyTorch 2.13 on fixtures written by test/fixtures/torch/make_extra_fixtures.py: a
 // BatchNorm CNN (grouped strided conv, LeakyReLU, AvgPool, GlobalAveragePool) with SGD momentum,
 // dampening and weight decay, and an MLP (Tanh, Dropout, Sigmoid) with AdamW and with centered
-// RMSprop with momentum. After training, the eval graph reproduces PyTorch's eval-mode loss, which
+// RMSprop with momentum; a CNN exported in EVAL mode with constant folding whose flatten is
+// x.view(x.size(0), -1) (a Shape→Gather→Unsqueeze→Concat→Reshape subgraph), trained with Nesterov
+// SGD and weight decay; the MLP exported with constant folding, with Adam and L2 weight decay. After training, the eval graph reproduces PyTorch's eval-mode loss, which
 // checks the BatchNorm running statistics carried through the 20 steps.
 import { describe, expect, it } from "vitest";
 import { readFixture, runParity, trainFixture } from "../../scripts/commands/parity.ts";
@@ -11,7 +13,13 @@ import { createSession, type HostTensor } from "../../src/train/session.ts";
 const FIX = "test/fixtures/torch";
 
 describe("training matches PyTorch 2.13 on the extra fixtures", () => {
-  for (const name of ["bn_cnn_sgd_momentum", "mlp_adamw", "mlp_rmsprop"]) {
+  for (const name of [
+    "bn_cnn_sgd_momentum",
+    "mlp_adamw",
+    "mlp_rmsprop",
+    "view_cnn_eval_folded",
+    "mlp_adam_l2_folded",
+  ]) {
     it(`${name}: all 20 losses within 1e-4 and identical accuracies; the trained eval loss matches PyTorch's`, async () => {
       const r = await runParity(`${FIX}/${name}`);
       expect(r.maxAbsLossDiff).toBeLessThan(1e-4);
