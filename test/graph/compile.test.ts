@@ -280,6 +280,26 @@ describe("BatchNormalization state", () => {
     await s.release();
   });
 
+  it("a batch of one sample keeps the running variance finite (its biased variance, 0, is used)", async () => {
+    const c = compile(bytes, { optimizer: { kind: "sgd" } });
+    const s = await createSession(c.trainStep);
+    const feeds: Record<string, HostTensor> = {
+      x: { dims: [1, 3], data: Float32Array.of(1, 2, 3) },
+      y: { dims: [1], data: BigInt64Array.of(1n) },
+      lr: { dims: [], data: Float32Array.of(0.1) },
+      step: { dims: [], data: BigInt64Array.of(0n) },
+    };
+    for (const t of c.tensors) feeds[t.name] = { dims: t.shape, data: t.init };
+    const out = await s.run(feeds);
+    expect(Array.from(out["bn.running_var.next"].data as Float32Array)).toEqual(
+      [0.9, 1.8, 0.9].map(Math.fround),
+    );
+    expect(Array.from(out["bn.running_mean.next"].data as Float32Array)).toEqual(
+      [0.55, 0.2, 0.3].map(Math.fround),
+    );
+    await s.release();
+  });
+
   it("the eval graph and the exported model normalise with the running statistics", async () => {
     const c = compile(bytes, { optimizer: { kind: "sgd" } });
     const state = Object.fromEntries(c.tensors.map((t) => [t.name, t.init]));
