@@ -279,25 +279,26 @@ function emitTrainStep(
  * (no copy) unless the value is a graph input, an initializer or already taken, which costs an Identity.
  */
 function bindOutputs(b: Builder, values: string[], names: string[], external: Set<string>): void {
-  const done = new Set<string>();
+  const renamed = new Map<string, string>();
   values.forEach((v, i) => {
     if (v === names[i]) {
-      done.add(v);
+      renamed.set(v, v);
       return;
     }
-    if (external.has(v) || done.has(v) || !b.producerOf(v)) {
+    const current = renamed.get(v);
+    if (current !== undefined || external.has(v) || !b.producerOf(v)) {
       b.nodes.push({
         op: "Identity",
         name: b.fresh(`${names[i]}_identity`),
         domain: "",
-        inputs: [v],
+        inputs: [current ?? v],
         outputs: [names[i]],
         attrs: {},
       });
       b.reserve(names[i]);
     } else {
       b.rename(v, names[i]);
-      done.add(names[i]);
+      renamed.set(v, names[i]);
     }
   });
 }
