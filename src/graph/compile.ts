@@ -319,6 +319,10 @@ function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], o
 export function compile(modelBytes: Uint8Array, options: CompileOptions): CompiledModel {
   const a = analyse(modelBytes, options.seed ?? 0);
   const plan = planOptimizer(options.optimizer);
+  const lossKind: unknown = options.loss ?? "cross_entropy";
+  if (lossKind !== "cross_entropy" && lossKind !== "mse" && lossKind !== "bce_with_logits") {
+    throw new Error(`unknown loss ${String(lossKind)} (accepted: cross_entropy, mse, bce_with_logits)`);
+  }
   if (options.seed !== undefined && !Number.isInteger(options.seed))
     throw new Error(`seed must be an integer, got ${options.seed}`);
   const tensors: StateTensor[] = [

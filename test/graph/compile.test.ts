@@ -108,6 +108,13 @@ describe("invalid models fail compilation with a clear message", () => {
     );
   });
 
+  it("an unknown loss names the accepted losses", () => {
+    const bad = "hinge" as unknown as "mse";
+    expect(() => compile(linearModel(w.w, w.b), { optimizer: { kind: "sgd" }, loss: bad })).toThrow(
+      /unknown loss hinge \(accepted: cross_entropy, mse, bce_with_logits\)/,
+    );
+  });
+
   it("an unknown optimizer kind names the accepted kinds", () => {
     const bad = { kind: "lion" } as unknown as { kind: "sgd" };
     expect(() => compile(linearModel(w.w, w.b), { optimizer: bad })).toThrow(
