@@ -1,5 +1,19 @@
 // Forward model + options → training graphs (single step and a K-step Loop), an eval graph and an
 // exporter for the trained inference model. Pure: bytes in, bytes out.
+//
+// Graph I/O conventions (what a runner feeds and reads):
+//   trainLoop  inputs  x float32 [K,B,...input], y int64 [K,B] (class indices, for every loss),
+//                      lr float32 [K], step int64 [K] (global 0-based step numbers),
+//                      each `hyperparameters` key as a float32 scalar, every StateTensor by name
+//              outputs loss, accuracy, grad_norm, confidence, true_prob float32 [K] and
+//                      `<state>.next` for every StateTensor (K and B come from the input shapes)
+//   trainStep  the same without the K axis (lr and step are scalars, metrics are scalars)
+//   evalStep   inputs x [B,...], y [B], the "param" and "bn_running" tensors; outputs loss,
+//              accuracy, confidence, true_prob (batch means, scalars) and logits [B, classes];
+//              dropout off, BatchNorm on running statistics
+// Adam/AdamW bias correction uses t = step + 1, SGD's first momentum step is step == 0 and dropout
+// masks hash (seed, step, node, element) (ops/dropout.ts), so resuming with the same global step
+// numbering, or packing a different K per run, reproduces an uninterrupted run.
 import { backward, emitForward } from "./autodiff.ts";
 import { dumpGraph } from "./dump.ts";
 import { inferShapes, topoSort } from "./infer.ts";
