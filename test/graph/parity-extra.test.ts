@@ -38,7 +38,13 @@ describe("training matches PyTorch 2.13 on the extra fixtures", () => {
       const out = await s.run(feeds);
       expect(f.evalLoss).toBeDefined();
       expect(Math.abs(Number(out.loss.data[0]) - (f.evalLoss ?? Number.NaN))).toBeLessThan(1e-4);
-      await s.release();
+      // the exported inference model (BatchNorm out of training mode, Dropout gone) predicts the same
+      const inf = await createSession(c.exportInference(trace.state));
+      const logits = (await inf.run({ [c.input.name]: feeds.x })).logits.data as Float32Array;
+      const ref = out.logits.data as Float32Array;
+      expect(logits.length).toBe(ref.length);
+      for (let i = 0; i < ref.length; i++) expect(Math.abs(logits[i] - ref[i])).toBeLessThan(1e-5);
+      await Promise.all([s.release(), inf.release()]);
     });
   }
 });
