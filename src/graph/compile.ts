@@ -362,6 +362,11 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     })),
   ];
   const hyperNames = Object.keys(plan.hyperparameters);
+  for (const t of tensors) {
+    if (IO_NAMES.includes(t.name) || hyperNames.includes(t.name)) {
+      throw new Error(`the model's weight "${t.name}" has a name the training graphs reserve; rename it`);
+    }
+  }
   const forwardNames = new Set<string>([...a.metas.keys()]);
   const reserved = [
     ...forwardNames,
