@@ -161,6 +161,36 @@ function newAcc(): EpochAccumulator {
   };
 }
 
+/**
+ * x [n, size, ...shape] and y [n, size] for n batches of `size` samples starting at position `start`
+ * of an epoch's order (batch i starts at start + i·stride), gathered straight into the Loop's inputs.
+ * A plain function with plain loops: V8 optimizes it, and small samples skip subarray allocations.
+ */
+function gather(
+  src: Float32Array,
+  labels: BigInt64Array,
+  f: number,
+  order: Uint32Array,
+  start: number,
+  n: number,
+  size: number,
+  stride: number,
+): { x: Float32Array; y: BigInt64Array } {
+  const x = new Float32Array(n * size * f);
+  const y = new BigInt64Array(n * size);
+  for (let i = 0; i < n; i++) {
+    const base = start + i * stride;
+    for (let j = 0; j < size; j++) {
+      const idx = order[base + j];
+      const o = (i * size + j) * f;
+      if (f < 256) for (let q = 0, from = idx * f; q < f; q++) x[o + q] = src[from + q];
+      else x.set(src.subarray(idx * f, idx * f + f), o);
+      y[i * size + j] = labels[idx];
+    }
+  }
+  return { x, y };
+}
+
 export class Trainer {
   readonly info: TrainInfo;
   private readonly cfg: RunConfig;
@@ -342,20 +372,11 @@ export class Trainer {
       const firstBatch = s - epoch * bpe;
       const size = firstBatch + n === bpe ? this.plan.lastBatchSize : B;
       const order = this.orderOf(epoch);
-      // x [n, size, ...shape], y [n, size]: gathered straight into the Loop's inputs.
-      const x = new Float32Array(n * size * f);
-      const y = new BigInt64Array(n * size);
+      const { x, y } = gather(this.train.x, this.yBig, f, order, firstBatch * B, n, size, B);
       const lrs = new Float32Array(n);
       const lrExact = new Array<number>(n);
       const steps = new BigInt64Array(n);
       for (let i = 0; i < n; i++) {
-        const base = (firstBatch + i) * B;
-        for (let j = 0; j < size; j++) {
-          const idx = order[base + j];
-          const o = (i * size + j) * f;
-          x.set(this.train.x.subarray(idx * f, idx * f + f), o);
-          y[i * size + j] = this.yBig[idx];
-        }
         lrExact[i] = lrAt(this.cfg.schedule, this.cfg.optimizer.lr, s + i, totalSteps);
         lrs[i] = lrExact[i];
         steps[i] = BigInt(s + i);
