@@ -30,7 +30,7 @@ import { EXPERIMENTS, type RunConfig, RunConfigError, validateRunConfig } from "
 import { type DatasetSpec, planBatches } from "../train/data/index.ts";
 import { detectProviders, requireProvider } from "../train/providers.ts";
 import { DivergenceError, type EpochSummary, type TrainEnd } from "../train/runner.ts";
-import { startTraining } from "../train/thread.ts";
+import { startTraining, type TrainingRun } from "../train/thread.ts";
 import { Broadcaster } from "./broadcast.ts";
 import { resumable } from "./stream.ts";
 import type {
@@ -505,6 +505,7 @@ export class GradstreamRunManager implements RunManager {
     const run = await this.db.getRun(runId);
     if (!run) return; // deleted while queued
     let end: TrainEnd | null = null;
+    let training: TrainingRun | null = null;
     try {
       const model = await this.db.getModel(run.modelId);
       const dataset = await this.db.getDataset(run.datasetId);
@@ -522,7 +523,7 @@ export class GradstreamRunManager implements RunManager {
       });
       this.publishStatus(started);
       this.changeBus.publish("runs", { kind: "started", runId, status: RunStatus.RUNNING });
-      const training = await startTraining(
+      training = await startTraining(
         {
           model: this.modelBytes(model),
           config,
@@ -565,6 +566,8 @@ export class GradstreamRunManager implements RunManager {
       }
       await this.db.saveCheckpoint(runId, end.checkpoint);
     } catch (err) {
+      // A failed write leaves the training thread waiting for its acknowledgement: stop it.
+      await training?.terminate();
       const message = err instanceof Error ? err.message : String(err);
       const step = err instanceof DivergenceError ? err.step : null;
       if ((await this.db.getRun(runId)) === null) return;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchRow, type Db, openDatabase, RunStatus } from "../../src/db/index.ts";
 import { createRunManager, type GradstreamRunManager } from "../../src/runs/manager.ts";
-import type { BatchChunkEvent, RunsChangedEvent } from "../../src/runs/types.ts";
+import type { BatchChunkEvent, RunProgress, RunsChangedEvent } from "../../src/runs/types.ts";
 import { createSession } from "../../src/train/session.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-manager-"));
@@ -93,9 +93,19 @@ describe("run manager", () => {
       config: { optimizer: { kind: "sgd", lr: 0.01 }, batchSize: 10, epochs: 2, k: 1 },
     });
     let late: Promise<BatchChunkEvent[]> | null = null;
-    const early = await collect(m.batches(run.id, -1), (c) => {
-      if (!late && c.lastStep >= 60) late = collect(m.batches(run.id, 37));
+    let midway: RunProgress | null = null;
+    const early = await collect(m.batches(run.id, -1), async (c) => {
+      if (!late && c.lastStep >= 60) {
+        late = collect(m.batches(run.id, 37));
+        midway = await m.progress(run.id);
+      }
     });
+    // While running: steps done, the rate over recent chunks and the time left.
+    const p = midway as unknown as RunProgress;
+    expect(p.totalSteps).toBe(200);
+    expect(p.step).toBeGreaterThanOrEqual(61);
+    expect(p.samplesPerSecond).toBeGreaterThan(0);
+    expect(p.etaSeconds).toBeGreaterThanOrEqual(0);
     expect(steps(early)).toEqual(range(0, 200));
     expect(late).not.toBeNull();
     const lateChunks = await (late as unknown as Promise<BatchChunkEvent[]>);
