@@ -30,6 +30,9 @@ try {
       });
       wake = null;
     }
+    // One event-loop turn first, so an abort or ack that arrived during the last session.run (which
+    // blocks this thread) is seen before the next chunk starts: cancellation lands within one chunk.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const r = await it.next();
     if (r.done) {
       post({ type: "done", end: r.value }, [r.value.checkpoint.state.buffer as ArrayBuffer]);
