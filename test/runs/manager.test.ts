@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchRow, type Db, openDatabase, RunStatus } from "../../src/db/index.ts";
 import { createRunManager, type GradstreamRunManager } from "../../src/runs/manager.ts";
-import type { BatchChunkEvent, RunProgress, RunsChangedEvent } from "../../src/runs/types.ts";
+import type { BatchChunkEvent, RunEvent, RunProgress, RunsChangedEvent } from "../../src/runs/types.ts";
 import { createSession } from "../../src/train/session.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-manager-"));
@@ -74,8 +74,15 @@ describe("run manager", () => {
     expect(await m.progress(cnn[0].id)).toMatchObject({ step: 64, totalSteps: 64, epoch: 2, etaSeconds: 0 });
   });
 
-  it("learns the linear-blobs twin: validation accuracy well above chance", async () => {
+  it("learns the linear-blobs twin: validation accuracy well above chance, with status and epoch events", async () => {
     const [run] = await m.startExperiment("linear-blobs");
+    const events: RunEvent[] = [];
+    for await (const e of m.runEvents(run.id)) {
+      events.push(e);
+      if (e.kind === "status" && e.status === RunStatus.COMPLETED) break;
+    }
+    const kinds = events.map((e) => (e.kind === "status" ? e.status : "epoch"));
+    expect(kinds).toEqual([RunStatus.RUNNING, ...Array(10).fill("epoch"), RunStatus.COMPLETED]);
     await collect(m.batches(run.id, -1));
     const done = await db.getRun(run.id);
     expect(done?.status).toBe(RunStatus.COMPLETED);
@@ -187,6 +194,18 @@ describe("run manager", () => {
       /unknown experiment "nope"; experiments: linear, batch-size/,
     );
     expect(await m.cancel(999_999).catch((e: unknown) => (e as Error).message)).toBe("unknown run id 999999");
+    expect(
+      await m
+        .batches(999_999, -1)
+        .next()
+        .catch((e: unknown) => (e as Error).message),
+    ).toBe("unknown run id 999999");
+    expect(
+      await m
+        .runEvents(999_999)
+        .next()
+        .catch((e: unknown) => (e as Error).message),
+    ).toBe("unknown run id 999999");
     expect((await db.listRuns({ first: 1000 })).length).toBe(before);
   });
 
