@@ -47,8 +47,13 @@ export interface RunManagerOptions {
   db: Db;
   /** Runs training at once; default max(1, ⌊cores / 2⌋). Further runs wait in FIFO order. */
   maxConcurrent?: number;
-  /** Checkpoint every N steps (and always at the end, on cancel and on shutdown); default 500. */
+  /** Checkpoint every N steps; default null. Runs always checkpoint at the end, on cancel and on shutdown. */
   checkpointEvery?: number | null;
+  /**
+   * Also checkpoint when this many ms passed since the last one; default 30,000. Bounds the work a
+   * crash loses without a checkpoint row every few ms for fast models (the linear model runs ~25k steps/s).
+   */
+  checkpointIntervalMs?: number | null;
   /** onnxruntime threads per run; default max(1, ⌊cores / maxConcurrent⌋) so runs do not oversubscribe. */
   threadsPerRun?: number;
   /** Events a subscriber may fall behind before it is disconnected (see broadcast.ts); default 256. */
@@ -104,6 +109,7 @@ export class GradstreamRunManager implements RunManager {
   readonly db: Db;
   readonly maxConcurrent: number;
   private readonly checkpointEvery: number | null;
+  private readonly checkpointIntervalMs: number | null;
   private readonly threads: number;
   private readonly replayChunk: number;
   private readonly batchBus: Broadcaster<BatchChunkEvent>;
@@ -120,7 +126,9 @@ export class GradstreamRunManager implements RunManager {
     this.maxConcurrent = options.maxConcurrent ?? Math.max(1, Math.floor(cores / 2));
     if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1)
       throw new Error(`maxConcurrent must be an integer ≥ 1, got ${options.maxConcurrent}`);
-    this.checkpointEvery = options.checkpointEvery === undefined ? 500 : options.checkpointEvery;
+    this.checkpointEvery = options.checkpointEvery ?? null;
+    this.checkpointIntervalMs =
+      options.checkpointIntervalMs === undefined ? 30_000 : options.checkpointIntervalMs;
     this.threads = options.threadsPerRun ?? Math.max(1, Math.floor(cores / this.maxConcurrent));
     this.replayChunk = options.replayChunk ?? 1000;
     const bus = { maxQueued: options.maxQueued ?? 256 };
@@ -529,6 +537,7 @@ export class GradstreamRunManager implements RunManager {
           config,
           checkpoint: checkpoint?.state ?? null,
           checkpointEvery: this.checkpointEvery,
+          checkpointIntervalMs: this.checkpointIntervalMs,
           threads: this.threads,
           spinning: false,
         },

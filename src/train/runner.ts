@@ -32,6 +32,11 @@ export interface TrainJob {
   checkpoint?: Uint8Array | null;
   /** Also checkpoint after every N steps (a chunk boundary is placed there); null = only at the end. */
   checkpointEvery?: number | null;
+  /**
+   * Also checkpoint at the first chunk end at least this many ms after the previous checkpoint (wall
+   * time: when it fires varies, what it saves does not); null = never by time.
+   */
+  checkpointIntervalMs?: number | null;
   /** onnxruntime intra-op threads (default: onnxruntime's choice, all cores). */
   threads?: number;
   /** Let idle onnxruntime threads spin (default true; false when runs share cores). */
@@ -273,6 +278,8 @@ export class Trainer {
   private readonly hyper: Record<string, HostTensor>;
   private readonly state: Record<string, Float32Array>;
   private readonly checkpointEvery: number | null;
+  private readonly checkpointIntervalMs: number | null;
+  private lastCheckpointAt = performance.now();
   private readonly evalBatchSize: number;
   private step: number;
   private acc: EpochAccumulator;
@@ -301,6 +308,7 @@ export class Trainer {
     this.step = start.step;
     this.acc = start.acc ?? newAcc();
     this.checkpointEvery = job.checkpointEvery ?? null;
+    this.checkpointIntervalMs = job.checkpointIntervalMs ?? null;
     this.evalBatchSize = job.evalBatchSize ?? 256;
     this.info = {
       provider: p.cfg.provider,
@@ -507,8 +515,14 @@ export class Trainer {
           this.acc = newAcc();
         }
       }
-      if (this.checkpointEvery && end % this.checkpointEvery === 0 && end < totalSteps)
+      const byStep = this.checkpointEvery !== null && end % this.checkpointEvery === 0;
+      const byTime =
+        this.checkpointIntervalMs !== null &&
+        performance.now() - this.lastCheckpointAt >= this.checkpointIntervalMs;
+      if ((byStep || byTime) && end < totalSteps) {
         chunk.checkpoint = this.snapshot();
+        this.lastCheckpointAt = performance.now();
+      }
       yield chunk;
     }
     return { status: "completed", lastStep: totalSteps - 1, checkpoint: this.snapshot() };

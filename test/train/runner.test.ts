@@ -75,6 +75,16 @@ describe("runner", () => {
     expect(r.rows[99].lr).toBeLessThan(0.0011);
   });
 
+  it("checkpoints by wall time at chunk ends when asked (interval 0: after every chunk but the last)", async () => {
+    const r = await trainInline({
+      model: linear,
+      config: { ...EXPERIMENTS.linear.runs[0], k: 10 },
+      checkpointIntervalMs: 0,
+    });
+    expect(r.checkpoints.map((c) => c.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(r.end.checkpoint.step).toBe(100);
+  });
+
   it("round-trips a checkpoint's tensors, step and epoch accumulator bit for bit", () => {
     const tensors = { w: Float32Array.of(1.5, -2, Number.MIN_VALUE), b: Float32Array.of(3) };
     const acc = {
