@@ -121,6 +121,8 @@ export interface TrainingRun {
   chunks: AsyncGenerator<TrainChunk, TrainEnd, void>;
   /** Stops the training thread now (the generator's finally does this too). */
   terminate(): Promise<void>;
+  /** Chunks computed and received but not yet taken from `chunks` (at most 1 with the two-chunk window). */
+  buffered(): number;
 }
 
 export interface StartOptions {
@@ -151,7 +153,7 @@ async function startInline(job: TrainJob, options: StartOptions): Promise<Traini
       await trainer.release();
     }
   }
-  return { info: trainer.info, chunks: chunks(), terminate: () => trainer.release() };
+  return { info: trainer.info, chunks: chunks(), terminate: () => trainer.release(), buffered: () => 0 };
 }
 
 /** Starts a job (in a worker thread unless `inline`) and resolves once its data and sessions are ready. */
@@ -213,5 +215,6 @@ export async function startTraining(job: TrainJob, options: StartOptions = {}): 
       await terminate();
     }
   }
-  return { info: first.info, chunks: chunks(), terminate };
+  const buffered = () => queue.filter((m) => m.type === "chunk").length;
+  return { info: first.info, chunks: chunks(), terminate, buffered };
 }
