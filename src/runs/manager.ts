@@ -236,12 +236,20 @@ export class GradstreamRunManager implements RunManager {
     }
     const cfg = validateRunConfig({ ...input.config, dataset: spec });
     await requireProvider(cfg.provider);
-    const described = describeDataset(spec, cfg.validation.fraction);
-    checkDataFitsModel(described, {
-      name: model.name,
-      inputShape: model.inputShape as number[],
-      classes: model.classes,
-    });
+    let described: ReturnType<typeof describeDataset>;
+    try {
+      described = describeDataset(spec, cfg.validation.fraction);
+      checkDataFitsModel(described, {
+        name: model.name,
+        inputShape: model.inputShape as number[],
+        classes: model.classes,
+      });
+    } catch (err) {
+      // Unreadable files, shape or class mismatches: all validation errors of this request.
+      throw err instanceof RunConfigError
+        ? err
+        : new RunConfigError(err instanceof Error ? err.message : String(err));
+    }
     // Batch size against the real training-set size (files whose size the spec does not tell).
     validateRunConfig({ ...input.config, dataset: spec }, { trainSamples: described.trainSize });
     const dataset = await this.datasetRow(spec, cfg.validation.fraction);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchRow, type Db, openDatabase, RunStatus } from "../../src/db/index.ts";
 import { createRunManager, type GradstreamRunManager } from "../../src/runs/manager.ts";
 import type { BatchChunkEvent, RunEvent, RunProgress, RunsChangedEvent } from "../../src/runs/types.ts";
+import { RunConfigError } from "../../src/train/config.ts";
 import { createSession } from "../../src/train/session.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-manager-"));
@@ -190,6 +191,11 @@ describe("run manager", () => {
       /optimizer.kind must be one of sgd, adam/,
     );
     expect(await start({ batchSize: 10 }, "cnn-dropout")).toMatch(/dataset samples have shape \[3, 32, 32\]/);
+    const err = await m
+      .start({ modelId: model.id, dataset: { spec: "csv:path=/nonexistent.csv" }, config: { batchSize: 1 } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunConfigError);
+    expect((err as Error).message).toMatch(/file not found: \/nonexistent.csv/);
     expect(await m.startExperiment("nope").catch((e: unknown) => (e as Error).message)).toMatch(
       /unknown experiment "nope"; experiments: linear, batch-size/,
     );
