@@ -68,7 +68,7 @@ async function measure(
 ): Promise<{ stepsPerS: number; cpuMsPerStep: number; profile?: string }> {
   const loop = k !== null;
   const session = await createSession(loop ? c.compiled.trainLoop : c.compiled.trainStep, {
-    spinning,
+    allowSpinning: spinning,
     ...(PROFILE && loop && spinning
       ? { profilePrefix: join(tmpdir(), `gradstream-${c.model}-k${k}-${process.pid}`) }
       : {}),

@@ -10,16 +10,20 @@ export interface HostTensor {
   bool?: boolean;
 }
 
+/** onnxruntime-node's execution provider names for the providers a run config accepts. */
+export const ORT_PROVIDER = { CPU: "cpu", CUDA: "cuda", WEBGPU: "webgpu" } as const;
+
 export interface SessionOptions {
-  /** Execution providers in order of preference (default: CPU only). */
-  providers?: ("cpu" | "cuda" | "webgpu")[];
+  /** Default CPU. */
+  provider?: keyof typeof ORT_PROVIDER;
   intraOpThreads?: number;
   /**
-   * Whether idle intra-op threads spin (onnxruntime's default, fastest on an idle machine). Turning it
-   * off measured up to 2× faster for the seed CNN when other processes compete for the 2 cores, and
-   * leaves CPU to the server's event loop.
+   * false stops idle intra-op threads from spin-waiting for work (they burn a core each otherwise,
+   * which starves other runs and the event loop when sessions share cores).
    */
-  spinning?: boolean;
+  allowSpinning?: boolean;
+  /** Only fatal onnxruntime log lines (provider probes fail on purpose). */
+  quiet?: boolean;
   /**
    * onnxruntime's graph optimization level (default "all"). "extended" skips the NCHWc layout
    * rewrite: for the seed CNN's training Loop it measured ~7% less CPU per step single-threaded.
@@ -48,12 +52,12 @@ function typeOf(t: HostTensor): "float32" | "float64" | "int64" | "int32" | "boo
 
 export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const s = await ort.InferenceSession.create(model, {
-    executionProviders: opts.providers ?? ["cpu"],
+    executionProviders: [ORT_PROVIDER[opts.provider ?? "CPU"]],
     graphOptimizationLevel: opts.optimization ?? "all",
-    logSeverityLevel: 3,
+    logSeverityLevel: opts.quiet ? 4 : 3,
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" } } } } : {}),
     ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
-    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" } } } } : {}),
   });
   return {
     inputNames: s.inputNames,

@@ -1,0 +1,88 @@
+// Which onnxruntime execution providers this machine can really use. A provider counts as available
+// only when a tiny session (one Add) can be created and run on it, because onnxruntime-node's binary
+// lists CUDA and WebGPU whether or not their libraries and drivers are present. The answer is cached
+// per process (it does not change while the process runs).
+import { encodeModel } from "../graph/onnx.ts";
+import { PROVIDERS, type Provider } from "./config.ts";
+import { createSession } from "./session.ts";
+
+export interface ProviderStatus {
+  name: Provider;
+  available: boolean;
+  /** Why it is unavailable and how to make it available; null when available. */
+  reason: string | null;
+}
+
+const HINTS: Record<Provider, string> = {
+  CPU: "the CPU provider is built into onnxruntime-node; reinstall onnxruntime-node",
+  CUDA:
+    "install onnxruntime-node's CUDA provider with `npm install --onnxruntime-node-install=cuda12` " +
+    "on a machine with an NVIDIA GPU, CUDA 12 and cuDNN 9",
+  WEBGPU:
+    "WebGPU (Dawn over Vulkan) needs a GPU with a Vulkan driver (libvulkan1 and the vendor's ICD); " +
+    "software Vulkan such as Mesa lavapipe is rejected",
+};
+
+/** y = x + x on a [1, 4] float tensor. */
+function probeModel(): Uint8Array {
+  return encodeModel({
+    irVersion: 8,
+    opsets: [{ domain: "", version: 17 }],
+    producer: "gradstream-probe",
+    graph: {
+      name: "probe",
+      nodes: [{ op: "Add", name: "add", domain: "", inputs: ["x", "x"], outputs: ["y"], attrs: {} }],
+      inputs: [{ name: "x", dtype: "float32", shape: [1, 4] }],
+      outputs: [{ name: "y", dtype: "float32", shape: [1, 4] }],
+      initializers: [],
+    },
+  });
+}
+
+async function probe(name: Provider): Promise<ProviderStatus> {
+  try {
+    const s = await createSession(probeModel(), { provider: name, intraOpThreads: 1, quiet: true });
+    try {
+      const out = await s.run({ x: { dims: [1, 4], data: Float32Array.of(1, 2, 3, 4) } });
+      const y = out.y.data as Float32Array;
+      if (y[3] !== 8) throw new Error(`the probe computed ${y[3]} instead of 8`);
+    } finally {
+      await s.release();
+    }
+    return { name, available: true, reason: null };
+  } catch (err) {
+    // onnxruntime prefixes its source location and the failed check; keep what a person can act on.
+    const first = (err instanceof Error ? err.message : String(err))
+      .split("\n")[0]
+      .replace(/^.*? was false\. /, "")
+      .trim()
+      .slice(0, 200);
+    return { name, available: false, reason: `${name} is not usable here (${first}); ${HINTS[name]}` };
+  }
+}
+
+let cached: Promise<ProviderStatus[]> | null = null;
+
+/** Every provider with its availability, probed once per process (in order, so logs stay readable). */
+export function detectProviders(): Promise<ProviderStatus[]> {
+  cached ??= (async () => {
+    const out: ProviderStatus[] = [];
+    for (const p of PROVIDERS) out.push(await probe(p));
+    return out;
+  })();
+  return cached;
+}
+
+export class ProviderUnavailableError extends Error {
+  override name = "ProviderUnavailableError";
+}
+
+/** Resolves when `name` is usable, else rejects with its reason and install hint. */
+export async function requireProvider(name: Provider): Promise<void> {
+  const status = (await detectProviders()).find((p) => p.name === name);
+  if (!status)
+    throw new ProviderUnavailableError(
+      `unknown execution provider "${name}"; accepted: ${PROVIDERS.join(", ")}`,
+    );
+  if (!status.available) throw new ProviderUnavailableError(status.reason ?? `${name} is not available`);
+}

@@ -1,0 +1,575 @@
+// The runner: a compiled model plus a dataset → a stream of per-batch metrics, K steps per session.run.
+//
+// One chunk = one run of the Loop graph over consecutive equal-size batches. A chunk ends at K steps,
+// before the partial last batch of an epoch (a Loop's shapes are fixed per run), at every epoch's end
+// (evaluation and the epoch summary follow), and at multiples of the evaluation and checkpoint
+// intervals, so every boundary lands on the same step whatever K is. Parameters and optimizer state
+// come back from each run and are fed to the next. The metrics are a pure function of (model, data,
+// config, seed): K, the chunking and a resume from a checkpoint change none of them on CPU.
+import type { BatchRow, EpochRow } from "../db/types.ts";
+import { type CompiledModel, compile } from "../graph/compile.ts";
+import { decodeCheckpoint, type EpochAccumulator, encodeCheckpoint } from "./checkpoint.ts";
+import { type Provider, type RunConfig, RunConfigError, validateRunConfig } from "./config.ts";
+import {
+  type BatchPlan,
+  checkInputShape,
+  type DataFiles,
+  type Dataset,
+  epochOrder,
+  loadDataset,
+  planBatches,
+  type Split,
+} from "./data/index.ts";
+import { lrAt } from "./schedule.ts";
+import { createSession, type HostTensor, type Session } from "./session.ts";
+
+export interface TrainJob {
+  /** The forward model's ONNX bytes. */
+  model: Uint8Array;
+  /** A run configuration with its dataset (validated here with validateRunConfig). */
+  config: unknown;
+  /** A checkpoint from an earlier run of the same job to continue from. */
+  checkpoint?: Uint8Array | null;
+  /** Also checkpoint after every N steps (a chunk boundary is placed there); null = only at the end. */
+  checkpointEvery?: number | null;
+  /**
+   * Also checkpoint at the first chunk end at least this many ms after the previous checkpoint (wall
+   * time: when it fires varies, what it saves does not); null = never by time.
+   */
+  checkpointIntervalMs?: number | null;
+  /** onnxruntime intra-op threads (default: onnxruntime's choice, all cores). */
+  threads?: number;
+  /** Let idle onnxruntime threads spin (default true; false when runs share cores). */
+  spinning?: boolean;
+  /** false turns Dropout off while training (parity runs); default true. */
+  dropout?: boolean;
+  /** Samples per evaluation batch (default 256); the means are sample-weighted, so it does not matter. */
+  evalBatchSize?: number;
+}
+
+export interface TrainInfo {
+  provider: Provider;
+  totalSteps: number;
+  /** The first step this job runs (0, or the checkpoint's step). */
+  startStep: number;
+  epochs: number;
+  batchesPerEpoch: number;
+  batchSize: number;
+  k: number;
+  trainSamples: number;
+  validationSamples: number;
+  classes: number;
+  parameterCount: number;
+}
+
+export interface EvalResult {
+  /** The last training step before the evaluation. */
+  step: number;
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  samples: number;
+}
+
+/** The database's EpochRow plus the spread of the epoch's batch losses. */
+export interface EpochSummary extends EpochRow {
+  trainLossStd: number;
+  trainLossMin: number;
+  trainLossMax: number;
+}
+
+export interface CheckpointBlob {
+  /** Steps completed (the step a resume continues with). */
+  step: number;
+  epoch: number;
+  state: Uint8Array;
+}
+
+export interface TrainChunk {
+  /** One row per step, in step order. */
+  rows: BatchRow[];
+  /** Set when the chunk ended an epoch. */
+  epoch: EpochSummary | null;
+  /** Evaluations that followed this chunk (every-N-steps and end-of-epoch). */
+  evals: EvalResult[];
+  /** Set when a checkpoint interval ended with this chunk. */
+  checkpoint: CheckpointBlob | null;
+}
+
+export interface TrainEnd {
+  status: "completed" | "aborted";
+  /** The last step trained, −1 when none. */
+  lastStep: number;
+  /** The state after the last step (always present, so an aborted run can resume). */
+  checkpoint: CheckpointBlob;
+}
+
+/** The loss (or another per-step metric) stopped being finite. */
+export class DivergenceError extends Error {
+  override name = "DivergenceError";
+  constructor(
+    readonly step: number,
+    readonly metric: string,
+    readonly value: number,
+  ) {
+    super(`${metric} became ${value} at step ${step}`);
+  }
+}
+
+interface Prepared {
+  cfg: RunConfig;
+  data: Dataset;
+  compiled: CompiledModel;
+  plan: BatchPlan;
+}
+
+/** Validates the job against its data and model; throws RunConfigError / a shape error naming the problem. */
+export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
+  const first = validateRunConfig(job.config);
+  if (!first.dataset) throw new RunConfigError("dataset is required: a name, a spec string or a spec object");
+  const data = loadDataset(first.dataset, { validation: first.validation.fraction, files });
+  const cfg = validateRunConfig(job.config, { trainSamples: data.train.count });
+  const compiled = compile(job.model, {
+    optimizer: cfg.optimizer,
+    loss: cfg.loss,
+    seed: cfg.seed,
+    dropout: job.dropout ?? true,
+  });
+  checkInputShape(data.shape, [null, ...compiled.input.shape], compiled.input.name);
+  if (data.classes > compiled.classes) {
+    throw new RunConfigError(
+      `the dataset has ${data.classes} classes but the model outputs ${compiled.classes} logits; use a model with at least ${data.classes} outputs`,
+    );
+  }
+  const plan = planBatches(data.train.count, cfg.batchSize, cfg.epochs);
+  return { cfg, data, compiled, plan };
+}
+
+const METRIC_NAMES = [
+  ["loss", "loss"],
+  ["accuracy", "accuracy"],
+  ["grad_norm", "gradNorm"],
+  ["confidence", "confidence"],
+  ["true_prob", "trueClassProb"],
+] as const;
+
+function newAcc(): EpochAccumulator {
+  return {
+    lossSum: 0,
+    lossSqSum: 0,
+    lossMin: Number.POSITIVE_INFINITY,
+    lossMax: Number.NEGATIVE_INFINITY,
+    accuracySum: 0,
+    samples: 0,
+    batches: 0,
+    timeMs: 0,
+  };
+}
+
+/**
+ * x [n, size, ...shape] and y [n, size] for n batches of `size` samples starting at position `start`
+ * of an epoch's order (batch i starts at start + i·stride), gathered straight into the Loop's inputs.
+ * A plain function with plain loops: V8 optimizes it, and small samples skip subarray allocations.
+ */
+function gather(
+  src: Float32Array,
+  labels: Int32Array,
+  f: number,
+  order: Uint32Array,
+  start: number,
+  n: number,
+  size: number,
+  stride: number,
+): { x: Float32Array; y: BigInt64Array } {
+  const x = new Float32Array(n * size * f);
+  const y = new BigInt64Array(n * size);
+  // int64 labels written as (low, high) int32 pairs (little-endian, labels ≥ 0): reading or writing a
+  // BigInt64Array element allocates a BigInt, which cost more than the feature copy.
+  const y32 = new Int32Array(y.buffer);
+  for (let i = 0; i < n; i++) {
+    const base = start + i * stride;
+    for (let j = 0; j < size; j++) {
+      const idx = order[base + j];
+      const o = (i * size + j) * f;
+      if (f < 256) for (let q = 0, from = idx * f; q < f; q++) x[o + q] = src[from + q];
+      else x.set(src.subarray(idx * f, idx * f + f), o);
+      y32[2 * (i * size + j)] = labels[idx];
+    }
+  }
+  return { x, y };
+}
+
+/** Adds a chunk's batch losses and accuracies (each batch weighted by its size) to an epoch's totals. */
+function accumulate(a: EpochAccumulator, loss: Float32Array, accuracy: Float32Array, size: number): void {
+  for (let i = 0; i < loss.length; i++) {
+    const l = loss[i];
+    a.lossSum += l * size;
+    a.lossSqSum += l * l * size;
+    if (l < a.lossMin) a.lossMin = l;
+    if (l > a.lossMax) a.lossMax = l;
+    a.accuracySum += accuracy[i] * size;
+  }
+  a.samples += size * loss.length;
+  a.batches += loss.length;
+}
+
+/** Global steps [s, s + n) as int64, written as int32 pairs (steps < 2^31). */
+function stepRange(s: number, n: number): BigInt64Array {
+  const out = new BigInt64Array(n);
+  const o32 = new Int32Array(out.buffer);
+  for (let i = 0; i < n; i++) o32[2 * i] = s + i;
+  return out;
+}
+
+interface RowContext {
+  firstStep: number;
+  epoch: number;
+  firstBatch: number;
+  batchSize: number;
+  size: number;
+  epochSamples: number;
+  lrs: number[];
+  ms: number;
+}
+
+/**
+ * One BatchRow per step from the Loop's per-step metric outputs, or the index of the first step with a
+ * non-finite metric (and which metric) when there is one: the rows before it are still returned.
+ */
+function buildRows(
+  m: Float32Array[],
+  c: RowContext,
+): { rows: BatchRow[]; bad: { i: number; metric: number; value: number } | null } {
+  const [loss, accuracy, gradNorm, confidence, trueProb] = m;
+  const n = loss.length;
+  const rows: BatchRow[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let q = 0; q < m.length; q++) {
+      const v = m[q][i];
+      if (!Number.isFinite(v)) return { rows: rows.slice(0, i), bad: { i, metric: q, value: v } };
+    }
+    const batch = c.firstBatch + i;
+    rows[i] = {
+      step: c.firstStep + i,
+      epoch: c.epoch,
+      batch,
+      loss: loss[i],
+      accuracy: accuracy[i],
+      lr: c.lrs[i],
+      gradNorm: gradNorm[i],
+      confidence: confidence[i],
+      trueClassProb: trueProb[i],
+      samples: c.epoch * c.epochSamples + batch * c.batchSize + c.size,
+      timeMs: c.ms / n,
+    };
+  }
+  return { rows, bad: null };
+}
+
+export class Trainer {
+  readonly info: TrainInfo;
+  /** Time inside session.run of the training graph, for overhead measurements (benchmarks). */
+  readonly stats = { sessionMs: 0, chunks: 0, steps: 0 };
+  private readonly cfg: RunConfig;
+  private readonly train: Split;
+  private readonly validation: Split | null;
+  private readonly compiled: CompiledModel;
+  private readonly plan: BatchPlan;
+  private readonly hyper: Record<string, HostTensor>;
+  private readonly state: Record<string, Float32Array>;
+  private readonly checkpointEvery: number | null;
+  private readonly checkpointIntervalMs: number | null;
+  private lastCheckpointAt = performance.now();
+  private readonly evalBatchSize: number;
+  private step: number;
+  private acc: EpochAccumulator;
+  private orderEpoch = -1;
+  private order: Uint32Array = new Uint32Array(0);
+  private evalSession: Session | null = null;
+  private evalY: BigInt64Array | null = null;
+
+  private constructor(
+    p: Prepared,
+    private readonly session: Session,
+    private readonly threads: number | undefined,
+    private readonly spinning: boolean | undefined,
+    job: TrainJob,
+    start: { step: number; tensors: Record<string, Float32Array>; acc: EpochAccumulator | null },
+  ) {
+    this.cfg = p.cfg;
+    this.train = p.data.train;
+    this.validation = p.data.validation;
+    this.compiled = p.compiled;
+    this.plan = p.plan;
+    this.hyper = {};
+    for (const [h, v] of Object.entries(p.compiled.hyperparameters))
+      this.hyper[h] = { dims: [], data: Float32Array.of(v) };
+    this.state = start.tensors;
+    this.step = start.step;
+    this.acc = start.acc ?? newAcc();
+    this.checkpointEvery = job.checkpointEvery ?? null;
+    this.checkpointIntervalMs = job.checkpointIntervalMs ?? null;
+    this.evalBatchSize = job.evalBatchSize ?? 256;
+    this.info = {
+      provider: p.cfg.provider,
+      totalSteps: p.plan.totalSteps,
+      startStep: start.step,
+      epochs: p.plan.epochs,
+      batchesPerEpoch: p.plan.batchesPerEpoch,
+      batchSize: p.plan.batchSize,
+      k: p.cfg.k,
+      trainSamples: p.data.train.count,
+      validationSamples: p.data.validation?.count ?? 0,
+      classes: p.data.classes,
+      parameterCount: p.compiled.parameterCount,
+    };
+  }
+
+  static async create(job: TrainJob, files?: DataFiles): Promise<Trainer> {
+    if (
+      job.checkpointEvery !== undefined &&
+      job.checkpointEvery !== null &&
+      (!Number.isInteger(job.checkpointEvery) || job.checkpointEvery < 1)
+    ) {
+      throw new RunConfigError(`checkpointEvery must be an integer ≥ 1 or null, got ${job.checkpointEvery}`);
+    }
+    const p = prepareJob(job, files);
+    const tensors: Record<string, Float32Array> = {};
+    let step = 0;
+    let acc: EpochAccumulator | null = null;
+    if (job.checkpoint) {
+      const cp = decodeCheckpoint(job.checkpoint);
+      for (const t of p.compiled.tensors) {
+        const v = cp.tensors[t.name];
+        if (!v || v.length !== t.init.length) {
+          throw new Error(
+            `the checkpoint does not match the model: tensor "${t.name}" ${v ? `has ${v.length} values, expected ${t.init.length}` : "is missing"}`,
+          );
+        }
+        tensors[t.name] = v;
+      }
+      if (!Number.isInteger(cp.step) || cp.step < 0 || cp.step > p.plan.totalSteps) {
+        throw new Error(
+          `the checkpoint's step ${cp.step} is outside this run's 0..${p.plan.totalSteps} steps`,
+        );
+      }
+      step = cp.step;
+      acc = cp.epochAcc;
+    } else {
+      for (const t of p.compiled.tensors) tensors[t.name] = t.init;
+    }
+    const session = await createSession(p.compiled.trainLoop, {
+      provider: p.cfg.provider,
+      intraOpThreads: job.threads,
+      allowSpinning: job.spinning,
+    });
+    return new Trainer(p, session, job.threads, job.spinning, job, { step, tensors, acc });
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    await this.evalSession?.release();
+  }
+
+  /** The exclusive end of the chunk that starts at `s`. */
+  private chunkEnd(s: number): number {
+    const { batchesPerEpoch: bpe, batchSize, lastBatchSize } = this.plan;
+    const epochStart = Math.floor(s / bpe) * bpe;
+    let end = Math.min(s + this.cfg.k, epochStart + bpe);
+    // The partial last batch of an epoch has another shape: it runs alone.
+    if (lastBatchSize !== batchSize)
+      end = s === epochStart + bpe - 1 ? s + 1 : Math.min(end, epochStart + bpe - 1);
+    for (const every of [this.cfg.validation.everySteps, this.checkpointEvery]) {
+      if (every) end = Math.min(end, (Math.floor(s / every) + 1) * every);
+    }
+    return end;
+  }
+
+  private orderOf(epoch: number): Uint32Array {
+    if (epoch !== this.orderEpoch) {
+      this.order = epochOrder(this.train.count, this.cfg.seed, epoch);
+      this.orderEpoch = epoch;
+    }
+    return this.order;
+  }
+
+  private snapshot(): CheckpointBlob {
+    const step = this.step;
+    const epoch = Math.min(Math.floor(step / this.plan.batchesPerEpoch), this.plan.epochs - 1);
+    const state = encodeCheckpoint({
+      step,
+      epoch,
+      tensors: this.state,
+      epochAcc: this.acc.batches > 0 ? { ...this.acc } : null,
+    });
+    return { step, epoch, state };
+  }
+
+  /** Sample-weighted loss and accuracy over the validation split with the current parameters. */
+  async evaluate(step: number, epoch: number): Promise<EvalResult | null> {
+    const v = this.validation;
+    if (!v) return null;
+    this.evalSession ??= await createSession(this.compiled.evalStep, {
+      provider: this.cfg.provider,
+      intraOpThreads: this.threads,
+      allowSpinning: this.spinning,
+    });
+    const feeds: Record<string, HostTensor> = {};
+    for (const t of this.compiled.tensors)
+      if (t.role !== "optimizer") feeds[t.name] = { dims: t.shape, data: this.state[t.name] };
+    this.evalY ??= BigInt64Array.from(v.y, (c) => BigInt(c));
+    const y = this.evalY;
+    let loss = 0;
+    let accuracy = 0;
+    for (let i = 0; i < v.count; i += this.evalBatchSize) {
+      const n = Math.min(this.evalBatchSize, v.count - i);
+      feeds.x = { dims: [n, ...v.shape], data: v.x.subarray(i * v.features, (i + n) * v.features) };
+      feeds.y = { dims: [n], data: y.subarray(i, i + n) };
+      const out = await this.evalSession.run(feeds);
+      loss += (out.loss.data as Float32Array)[0] * n;
+      accuracy += (out.accuracy.data as Float32Array)[0] * n;
+    }
+    return { step, epoch, loss: loss / v.count, accuracy: accuracy / v.count, samples: v.count };
+  }
+
+  /**
+   * Trains from the current step to the end, one chunk per iteration. The signal is checked between
+   * chunks; an aborted run returns with a checkpoint of the state after its last step. A non-finite
+   * metric yields the chunk's rows before it, then throws DivergenceError.
+   */
+  async *chunks(signal?: AbortSignal): AsyncGenerator<TrainChunk, TrainEnd, void> {
+    const { batchesPerEpoch: bpe, batchSize: B, totalSteps } = this.plan;
+    const f = this.train.features;
+    const shape = this.train.shape;
+    const tensors = this.compiled.tensors;
+    const feeds: Record<string, HostTensor> = { ...this.hyper };
+    while (this.step < totalSteps) {
+      if (signal?.aborted) return { status: "aborted", lastStep: this.step - 1, checkpoint: this.snapshot() };
+      const s = this.step;
+      const end = this.chunkEnd(s);
+      const n = end - s;
+      const epoch = Math.floor(s / bpe);
+      const firstBatch = s - epoch * bpe;
+      const size = firstBatch + n === bpe ? this.plan.lastBatchSize : B;
+      const order = this.orderOf(epoch);
+      const { x, y } = gather(this.train.x, this.train.y, f, order, firstBatch * B, n, size, B);
+      const lrExact = new Array<number>(n);
+      for (let i = 0; i < n; i++)
+        lrExact[i] = lrAt(this.cfg.schedule, this.cfg.optimizer.lr, s + i, totalSteps);
+      const lrs = Float32Array.from(lrExact);
+      const steps = stepRange(s, n);
+      feeds.x = { dims: [n, size, ...shape], data: x };
+      feeds.y = { dims: [n, size], data: y };
+      feeds.lr = { dims: [n], data: lrs };
+      feeds.step = { dims: [n], data: steps };
+      for (const t of tensors) feeds[t.name] = { dims: t.shape, data: this.state[t.name] };
+      const t0 = performance.now();
+      const out = await this.session.run(feeds);
+      const ms = performance.now() - t0;
+      this.stats.sessionMs += ms;
+      this.stats.chunks++;
+      this.stats.steps += n;
+      const m = METRIC_NAMES.map(([name]) => out[name].data as Float32Array);
+      const { rows, bad } = buildRows(m, {
+        firstStep: s,
+        epoch,
+        firstBatch,
+        batchSize: B,
+        size,
+        epochSamples: this.train.count,
+        lrs: lrExact,
+        ms,
+      });
+      if (bad) {
+        // The rows before the first bad step are real results: hand them over, then fail.
+        if (rows.length) yield { rows, epoch: null, evals: [], checkpoint: null };
+        throw new DivergenceError(s + bad.i, METRIC_NAMES[bad.metric][0], bad.value);
+      }
+      for (const t of tensors) this.state[t.name] = out[`${t.name}.next`].data as Float32Array;
+      const a = this.acc;
+      accumulate(a, m[0], m[1], size);
+      a.timeMs += ms;
+      this.step = end;
+      const chunk: TrainChunk = { rows, epoch: null, evals: [], checkpoint: null };
+      const everyEval = this.cfg.validation.everySteps;
+      const epochDone = end % bpe === 0;
+      if (epochDone || (everyEval && end % everyEval === 0)) {
+        const t1 = performance.now();
+        const ev = await this.evaluate(end - 1, epoch);
+        a.timeMs += performance.now() - t1;
+        if (ev) chunk.evals.push(ev);
+        if (epochDone) {
+          const mean = a.lossSum / a.samples;
+          chunk.epoch = {
+            epoch,
+            trainLoss: mean,
+            trainAccuracy: a.accuracySum / a.samples,
+            valLoss: ev?.loss ?? null,
+            valAccuracy: ev?.accuracy ?? null,
+            batches: a.batches,
+            timeMs: a.timeMs,
+            trainLossStd: Math.sqrt(Math.max(0, a.lossSqSum / a.samples - mean * mean)),
+            trainLossMin: a.lossMin,
+            trainLossMax: a.lossMax,
+          };
+          this.acc = newAcc();
+        }
+      }
+      const byStep = this.checkpointEvery !== null && end % this.checkpointEvery === 0;
+      const byTime =
+        this.checkpointIntervalMs !== null &&
+        performance.now() - this.lastCheckpointAt >= this.checkpointIntervalMs;
+      if ((byStep || byTime) && end < totalSteps) {
+        chunk.checkpoint = this.snapshot();
+        this.lastCheckpointAt = performance.now();
+      }
+      yield chunk;
+    }
+    return { status: "completed", lastStep: totalSteps - 1, checkpoint: this.snapshot() };
+  }
+}
+
+/** Everything a run produced, collected in memory (the CLI and tests; the server streams instead). */
+export interface TrainResult {
+  info: TrainInfo;
+  rows: BatchRow[];
+  epochs: EpochSummary[];
+  evals: EvalResult[];
+  checkpoints: CheckpointBlob[];
+  end: TrainEnd;
+}
+
+/** Runs a job in this thread to its end, calling onChunk (awaited) for each chunk. */
+export async function trainInline(
+  job: TrainJob,
+  options: { signal?: AbortSignal; onChunk?: (c: TrainChunk, info: TrainInfo) => void | Promise<void> } = {},
+): Promise<TrainResult> {
+  const trainer = await Trainer.create(job);
+  const result: TrainResult = {
+    info: trainer.info,
+    rows: [],
+    epochs: [],
+    evals: [],
+    checkpoints: [],
+    end: { status: "completed", lastStep: -1, checkpoint: { step: 0, epoch: 0, state: new Uint8Array() } },
+  };
+  try {
+    const it = trainer.chunks(options.signal);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        result.end = r.value;
+        break;
+      }
+      const c = r.value;
+      result.rows.push(...c.rows);
+      if (c.epoch) result.epochs.push(c.epoch);
+      result.evals.push(...c.evals);
+      if (c.checkpoint) result.checkpoints.push(c.checkpoint);
+      await options.onChunk?.(c, trainer.info);
+    }
+  } finally {
+    await trainer.release();
+  }
+  return result;
+}
