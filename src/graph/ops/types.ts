@@ -103,3 +103,9 @@ export function staticShape(shape: Dim[], what: string, fail: (m: string) => nev
 export function normAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
+
+/** Shape rule of an op whose single output has its first input's dtype and shape. */
+export function sameAsInput(ctx: ShapeCtx): Meta[] {
+  const x = ctx.input(0);
+  return [{ dtype: x.dtype, shape: x.shape }];
+}
