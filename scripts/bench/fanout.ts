@@ -13,7 +13,7 @@
 // 50), FANOUT_K (10), FANOUT_SECONDS (10).
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -319,9 +319,12 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
     serverCpuUsPerDelivery: +((serverCpuMs * 1000) / deliveries).toFixed(2),
     serverCpuUsPerEvent: +((serverCpuMs * 1000) / events).toFixed(2),
     serverCpuPercent: +((100 * serverCpuMs) / 1000 / elapsed).toFixed(1),
+    clientCpuPercent: +((100 * report.cpuMs) / 1000 / elapsed).toFixed(1),
+    loadAverage1m: +loadavg()[0].toFixed(2),
     eventLoopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1),
     sharedExecutions: shared.stats.executions,
     sharedHits: shared.stats.shared,
+    drainSeconds: +elapsed.toFixed(1),
   };
 }
 
