@@ -3,7 +3,7 @@ import { loadConfig } from "../src/server/config.ts";
 
 describe("config", () => {
   it("defaults to port 4000 on localhost with the embedded SQLite file", () => {
-    expect(loadConfig({})).toEqual({
+    expect(loadConfig({})).toMatchObject({
       port: 4000,
       host: "localhost",
       databaseUrl: "file:./data/gradstream.db",

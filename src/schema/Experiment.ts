@@ -1,0 +1,59 @@
+// Experiment: the named reference experiments (and their learnable twins). Query `experiments`,
+// mutation `startExperiment(name)` (batch-size starts both of its runs).
+import { EXPERIMENTS, type Experiment } from "../train/config.ts";
+import { builder } from "./builder.ts";
+import { ValidationError } from "./errors.ts";
+import { RunType } from "./Run.ts";
+import { managed } from "./resolve-helpers.ts";
+import { JSONScalar } from "./scalars.ts";
+
+export const ExperimentType = builder.objectRef<Experiment>("Experiment").implement({
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    description: t.exposeString("description"),
+    model: t.exposeString("model", { description: "Name of the built-in model it trains" }),
+    reference: t.exposeBoolean("reference", {
+      description: "One of DESIGN.md's three reference experiments",
+    }),
+    twin: t.exposeString("twin", { description: "Its learnable (or random-data) counterpart" }),
+    runs: t.field({
+      type: [JSONScalar],
+      description: "The validated run configurations",
+      resolve: (e) => e.runs,
+    }),
+  }),
+});
+
+builder.queryField("experiments", (t) =>
+  t.field({ type: [ExperimentType], resolve: () => Object.values(EXPERIMENTS) }),
+);
+
+const ExperimentStartType = builder.objectRef<{
+  experiment: Experiment;
+  runs: import("../db/index.ts").Run[];
+}>("ExperimentStart");
+ExperimentStartType.implement({
+  fields: (t) => ({
+    experiment: t.field({ type: ExperimentType, resolve: (s) => s.experiment }),
+    runs: t.field({ type: [RunType], resolve: (s) => s.runs }),
+  }),
+});
+
+builder.mutationField("startExperiment", (t) =>
+  t.field({
+    type: ExperimentStartType,
+    errors: { types: [ValidationError], directResult: true },
+    args: { name: t.arg.string({ required: true }) },
+    resolve: async (_root, { name }, ctx) => {
+      const experiment = Object.hasOwn(EXPERIMENTS, name) ? EXPERIMENTS[name] : undefined;
+      if (!experiment) {
+        throw new ValidationError(
+          "name",
+          `unknown experiment ${JSON.stringify(name)}; known: ${Object.keys(EXPERIMENTS).join(", ")}`,
+        );
+      }
+      const runs = await managed("", "name", () => ctx.runs.startExperiment(name));
+      return { experiment, runs };
+    },
+  }),
+);

@@ -1,0 +1,39 @@
+// History: a run's metrics downsampled to at most maxPoints buckets (src/db rollups).
+import type { History, HistoryBucket, Metric, MetricStats } from "../db/index.ts";
+import { BatchMetricType } from "./BatchMetric.ts";
+import { builder } from "./builder.ts";
+
+export const MetricStatsType = builder.objectRef<MetricStats>("MetricStats").implement({
+  fields: (t) => ({ min: t.exposeFloat("min"), max: t.exposeFloat("max"), mean: t.exposeFloat("mean") }),
+});
+
+const statsField = (metric: Metric) => ({
+  type: MetricStatsType,
+  nullable: true as const,
+  description: `null unless ${metric} was requested`,
+  resolve: (b: HistoryBucket) => b.values[metric] ?? null,
+});
+
+export const HistoryBucketType = builder.objectRef<HistoryBucket>("HistoryBucket").implement({
+  fields: (t) => ({
+    firstStep: t.exposeInt("firstStep"),
+    lastStep: t.exposeInt("lastStep"),
+    count: t.exposeInt("count", { description: "Steps present in the bucket" }),
+    loss: t.field(statsField("loss")),
+    accuracy: t.field(statsField("accuracy")),
+    lr: t.field(statsField("lr")),
+    gradNorm: t.field(statsField("gradNorm")),
+    confidence: t.field(statsField("confidence")),
+    trueClassProb: t.field(statsField("trueClassProb")),
+  }),
+});
+
+export const HistoryType = builder.objectRef<History>("History").implement({
+  fields: (t) => ({
+    bucketWidth: t.exposeInt("bucketWidth", { description: "Steps per bucket on an absolute grid" }),
+    sourceLevel: t.exposeInt("sourceLevel", { description: "1 = raw rows, else the rollup width read" }),
+    buckets: t.field({ type: [HistoryBucketType], resolve: (h) => h.buckets }),
+    first: t.field({ type: BatchMetricType, nullable: true, resolve: (h) => h.first }),
+    last: t.field({ type: BatchMetricType, nullable: true, resolve: (h) => h.last }),
+  }),
+});

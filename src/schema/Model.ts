@@ -1,0 +1,99 @@
+// Model: a forward ONNX graph that runs train. Queries `models`, `model(id)`; mutation `registerModel`.
+import { ModelSource } from "../db/index.ts";
+import { inspectModel, ModelInspectionError } from "../server/registry.ts";
+import { builder } from "./builder.ts";
+import { intId, NotFoundError, UnsupportedModelError, ValidationError } from "./errors.ts";
+import { JSONScalar, UploadScalar } from "./scalars.ts";
+import { intList } from "./shapes.ts";
+
+const ModelSourceEnum = builder.enumType(ModelSource, { name: "ModelSource" });
+
+export const ModelType = builder.prismaObject("Model", {
+  description: "A forward model (ONNX) that runs train",
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    source: t.expose("source", { type: ModelSourceEnum }),
+    contentHash: t.exposeString("contentHash", { description: "sha256 of the ONNX bytes, hex" }),
+    inputShape: t.field({
+      type: ["Int"],
+      description: "Input shape without the batch dimension",
+      resolve: (m) => intList(m.inputShape),
+    }),
+    classes: t.exposeInt("classes"),
+    parameterCount: t.exposeInt("parameterCount"),
+    opSummary: t.expose("opSummary", { type: JSONScalar, description: "Op type → node count" }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+  }),
+});
+
+builder.queryField("models", (t) =>
+  t.prismaField({
+    type: ["Model"],
+    resolve: (query, _root, _args, ctx) => ctx.db.prisma.model.findMany({ ...query, orderBy: { id: "asc" } }),
+  }),
+);
+
+builder.queryField("model", (t) =>
+  t.prismaField({
+    type: "Model",
+    errors: { types: [NotFoundError], directResult: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      const row = await ctx.db.prisma.model.findUnique({ ...query, where: { id: intId("model", id) } });
+      if (!row) throw new NotFoundError("model", String(id));
+      return row;
+    },
+  }),
+);
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+builder.mutationField("registerModel", (t) =>
+  t.prismaField({
+    type: "Model",
+    description:
+      "Uploads an ONNX forward model (GraphQL multipart request). It is parsed and compiled before it is stored: an unsupported op, a bad shape or a malformed file is an error and stores nothing.",
+    errors: { types: [ValidationError, UnsupportedModelError], directResult: true },
+    args: {
+      file: t.arg({ type: UploadScalar, required: true }),
+      name: t.arg.string({ required: true }),
+    },
+    resolve: async (query, _root, { file, name }, ctx) => {
+      if (!NAME.test(name)) {
+        throw new ValidationError(
+          "name",
+          `name must be 1–100 characters of letters, digits, "_", "." or "-", starting with a letter or digit; got ${JSON.stringify(name.slice(0, 120))}`,
+        );
+      }
+      const limit = ctx.config.maxUploadBytes;
+      if (file.size > limit) {
+        throw new ValidationError(
+          "file",
+          `file is ${file.size} bytes; the upload limit is ${limit} bytes (MAX_UPLOAD_BYTES)`,
+        );
+      }
+      if (await ctx.db.findModelByName(name)) {
+        throw new ValidationError("name", `a model named "${name}" already exists; choose another name`);
+      }
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      let inspected: ReturnType<typeof inspectModel>;
+      try {
+        inspected = inspectModel(bytes);
+      } catch (err) {
+        if (err instanceof ModelInspectionError) {
+          if (err.malformed) throw new ValidationError("file", err.message);
+          throw new UnsupportedModelError(err.message, err.ops);
+        }
+        throw err;
+      }
+      const created = await ctx.db.createModel({
+        name,
+        source: ModelSource.UPLOAD,
+        onnx: bytes,
+        ...inspected,
+      });
+      return ctx.db.prisma.model.findUniqueOrThrow({ ...query, where: { id: created.id } });
+    },
+  }),
+);

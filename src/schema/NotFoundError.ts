@@ -1,0 +1,9 @@
+import { builder } from "./builder.ts";
+import { ErrorInterface } from "./Error.ts";
+import { NotFoundError } from "./errors.ts";
+
+builder.objectType(NotFoundError, {
+  name: "NotFoundError",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ entity: t.exposeString("entity"), id: t.exposeID("id") }),
+});

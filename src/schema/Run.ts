@@ -1,0 +1,308 @@
+// Run: one training run. Queries `runs` (keyset Relay connection) and `run(id)`; mutations startRun,
+// cancelRun, resumeRun, deleteRun, exportModel. Its history fields read the database, never the runner.
+import { type Metric, type Run, RunStatus } from "../db/index.ts";
+import { fluctuation } from "../stats/fluctuation.ts";
+import { BatchMetricType } from "./BatchMetric.ts";
+import { builder } from "./builder.ts";
+import { EpochMetricType } from "./EpochMetric.ts";
+import { intId, NotFoundError, ValidationError } from "./errors.ts";
+import { FluctuationType } from "./Fluctuation.ts";
+import { HistoryType } from "./History.ts";
+import { MetricEnum } from "./Metric.ts";
+import { RunProgressType } from "./RunProgress.ts";
+import { loadRun, managed, readRows } from "./resolve-helpers.ts";
+import { JSONScalar } from "./scalars.ts";
+import { decodeCursor, encodeCursor, stringList } from "./shapes.ts";
+
+export const RunStatusEnum = builder.enumType(RunStatus, { name: "RunStatus" });
+
+export const MAX_PAGE = 10_000;
+export const MAX_POINTS = 10_000;
+const MAX_FLUCTUATION_ROWS = 200_000;
+
+function pageSize(first: number | null | undefined, dflt: number, max: number): number {
+  const n = first ?? dflt;
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new ValidationError("first", `first must be an integer from 1 to ${max}, got ${String(first)}`);
+  }
+  return n;
+}
+
+function noBackward(args: { last?: number | null; before?: string | null }): void {
+  if (args.last != null || args.before != null) {
+    throw new ValidationError(
+      "last",
+      "backward pagination (last/before) is not supported; page forward with first/after",
+    );
+  }
+}
+
+export const RunType = builder.prismaObject("Run", {
+  fields: (t) => ({
+    id: t.exposeID("id"),
+    name: t.exposeString("name"),
+    status: t.expose("status", { type: RunStatusEnum }),
+    model: t.relation("model"),
+    dataset: t.relation("dataset"),
+    hyperparameters: t.expose("hyperparameters", {
+      type: JSONScalar,
+      description:
+        "The validated run configuration: optimizer, epochs, batchSize, k, seed, schedule, validation…",
+    }),
+    tags: t.stringList({ resolve: (r) => stringList(r.tags) }),
+    seed: t.exposeInt("seed"),
+    stepsPerChunk: t.exposeInt("stepsPerChunk", {
+      description: "K: steps per session.run and per streamed chunk",
+    }),
+    totalSteps: t.exposeInt("totalSteps"),
+    stepsCompleted: t.exposeInt("stepsCompleted"),
+    lastStep: t.exposeInt("lastStep", { nullable: true }),
+    epochsCompleted: t.exposeInt("epochsCompleted"),
+    bestValAccuracy: t.exposeFloat("bestValAccuracy", { nullable: true }),
+    providerRequested: t.exposeString("providerRequested"),
+    providerUsed: t.exposeString("providerUsed", { nullable: true }),
+    errorMessage: t.exposeString("errorMessage", { nullable: true }),
+    failedAtStep: t.exposeInt("failedAtStep", { nullable: true }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    startedAt: t.expose("startedAt", { type: "DateTime", nullable: true }),
+    finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
+    progress: t.field({
+      type: RunProgressType,
+      resolve: (r, _args, ctx) => ctx.runs.progress(r.id),
+    }),
+    batchMetrics: t.connection(
+      {
+        type: BatchMetricType,
+        description: "Persisted batches in step order (keyset pages: cursors are steps)",
+        resolve: async (r, args, ctx) => {
+          noBackward(args);
+          const first = pageSize(args.first, 100, MAX_PAGE);
+          const after = decodeCursor("step", args.after);
+          if (Number.isNaN(after))
+            throw new ValidationError("after", "after is not a cursor this connection issued");
+          const page = await ctx.db.batchMetricsPage(r.id, after ?? -1, first);
+          const edges = page.rows.map((row) => ({ cursor: encodeCursor("step", row.step), node: row }));
+          return {
+            edges,
+            pageInfo: {
+              hasNextPage: page.hasNextPage,
+              hasPreviousPage: (after ?? -1) >= 0,
+              startCursor: edges[0]?.cursor ?? null,
+              endCursor: edges.at(-1)?.cursor ?? null,
+            },
+          };
+        },
+      },
+      { name: "RunBatchMetricsConnection" },
+      { name: "RunBatchMetricsEdge" },
+    ),
+    history: t.field({
+      type: HistoryType,
+      description: "Metrics downsampled to at most maxPoints buckets over [fromStep, toStep]",
+      args: {
+        metrics: t.arg({ type: [MetricEnum], defaultValue: ["loss", "accuracy"], required: true }),
+        fromStep: t.arg.int(),
+        toStep: t.arg.int(),
+        maxPoints: t.arg.int({ defaultValue: 500, required: true }),
+      },
+      resolve: (r, args, ctx) => {
+        if (args.maxPoints < 1 || args.maxPoints > MAX_POINTS) {
+          throw new ValidationError(
+            "maxPoints",
+            `maxPoints must be from 1 to ${MAX_POINTS}, got ${args.maxPoints}`,
+          );
+        }
+        return ctx.db.history(r.id, {
+          metrics: args.metrics as Metric[],
+          fromStep: args.fromStep ?? undefined,
+          toStep: args.toStep ?? undefined,
+          maxPoints: args.maxPoints,
+        });
+      },
+    }),
+    epochs: t.field({ type: [EpochMetricType], resolve: (r, _args, ctx) => ctx.db.epochMetrics(r.id) }),
+    fluctuation: t.field({
+      type: FluctuationType,
+      description: "Rolling mean, std and CV of batch loss and accuracy, and their correlation",
+      args: {
+        window: t.arg.int({ defaultValue: 20, required: true }),
+        fromStep: t.arg.int(),
+        toStep: t.arg.int(),
+        maxPoints: t.arg.int({ defaultValue: 500, required: true }),
+      },
+      resolve: async (r, args, ctx) => {
+        if (args.window < 2 || args.window > 10_000) {
+          throw new ValidationError(
+            "window",
+            `window must be an integer from 2 to 10000, got ${args.window}`,
+          );
+        }
+        if (args.maxPoints < 1 || args.maxPoints > MAX_POINTS) {
+          throw new ValidationError(
+            "maxPoints",
+            `maxPoints must be from 1 to ${MAX_POINTS}, got ${args.maxPoints}`,
+          );
+        }
+        const rows = await readRows(
+          ctx,
+          r.id,
+          args.fromStep ?? 0,
+          args.toStep ?? 2 ** 31 - 1,
+          MAX_FLUCTUATION_ROWS,
+        );
+        return fluctuation(rows, args.window, args.maxPoints);
+      },
+    }),
+    checkpoints: t.relation("checkpoints", { query: { orderBy: { step: "asc" } } }),
+  }),
+});
+
+// ── queries ─────────────────────────────────────────────────────────────────────────────────────
+const RunOrderEnum = builder.enumType("RunOrder", {
+  values: {
+    NEWEST_FIRST: { value: "desc", description: "Most recently created first (default)" },
+    OLDEST_FIRST: { value: "asc" },
+  } as const,
+});
+
+const RunFilter = builder.inputType("RunFilter", {
+  fields: (t) => ({
+    status: t.field({ type: [RunStatusEnum], required: false, description: "Any of these statuses" }),
+    model: t.id({ required: false, description: "Runs of this model id" }),
+    tag: t.string({ required: false, description: "Runs carrying this tag" }),
+  }),
+});
+
+builder.queryField("runs", (t) =>
+  t.connection(
+    {
+      type: RunType,
+      description: "Runs, keyset-paginated by id (stable under concurrent inserts)",
+      args: {
+        filter: t.arg({ type: RunFilter }),
+        orderBy: t.arg({ type: RunOrderEnum, defaultValue: "desc", required: true }),
+      },
+      resolve: async (_root, args, ctx) => {
+        noBackward(args);
+        const first = pageSize(args.first, 20, 100);
+        const after = decodeCursor("run", args.after);
+        if (Number.isNaN(after))
+          throw new ValidationError("after", "after is not a cursor this connection issued");
+        const dir = args.orderBy;
+        const modelId = args.filter?.model != null ? intId("model", args.filter.model) : undefined;
+        const tag = args.filter?.tag ?? null;
+        const status = args.filter?.status;
+        const matched: Run[] = [];
+        let cursor = after;
+        // Tags live in a JSON column: filter them here, reading id-ordered batches until a page is full.
+        for (;;) {
+          const batch = await ctx.db.prisma.run.findMany({
+            where: {
+              ...(status?.length ? { status: { in: status } } : {}),
+              ...(modelId !== undefined ? { modelId } : {}),
+              ...(cursor !== null ? { id: dir === "desc" ? { lt: cursor } : { gt: cursor } } : {}),
+            },
+            orderBy: { id: dir },
+            take: tag === null ? first + 1 : 200,
+          });
+          for (const r of batch) if (tag === null || stringList(r.tags).includes(tag)) matched.push(r);
+          if (matched.length > first || batch.length === 0 || tag === null) break;
+          cursor = batch[batch.length - 1].id;
+        }
+        const page = matched.slice(0, first);
+        const edges = page.map((node) => ({ cursor: encodeCursor("run", node.id), node }));
+        return {
+          edges,
+          pageInfo: {
+            hasNextPage: matched.length > first,
+            hasPreviousPage: after !== null,
+            startCursor: edges[0]?.cursor ?? null,
+            endCursor: edges.at(-1)?.cursor ?? null,
+          },
+        };
+      },
+    },
+    { name: "RunConnection" },
+    { name: "RunEdge" },
+  ),
+);
+
+builder.queryField("run", (t) =>
+  t.prismaField({
+    type: "Run",
+    errors: { types: [NotFoundError], directResult: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      const run = await ctx.db.prisma.run.findUnique({ ...query, where: { id: intId("run", id) } });
+      if (!run) throw new NotFoundError("run", String(id));
+      return run;
+    },
+  }),
+);
+
+// ── lifecycle mutations ─────────────────────────────────────────────────────────────────────────
+builder.mutationField("cancelRun", (t) =>
+  t.field({
+    type: RunType,
+    description: "Stops a QUEUED or RUNNING run; what was persisted stays",
+    errors: { types: [NotFoundError, ValidationError], directResult: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      const run = await loadRun(ctx, id);
+      return managed(id, "id", () => ctx.runs.cancel(run.id));
+    },
+  }),
+);
+
+builder.mutationField("resumeRun", (t) =>
+  t.field({
+    type: RunType,
+    description:
+      "Resumes an INTERRUPTED, CANCELLED or FAILED run from its latest checkpoint (same step numbers)",
+    errors: { types: [NotFoundError, ValidationError], directResult: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      const run = await loadRun(ctx, id);
+      return managed(id, "id", () => ctx.runs.resume(run.id));
+    },
+  }),
+);
+
+builder.mutationField("deleteRun", (t) =>
+  t.id({
+    description:
+      "Deletes a run with its metrics and checkpoints (a running run is cancelled first); returns its id",
+    errors: { types: [NotFoundError, ValidationError] },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => {
+      const run = await loadRun(ctx, id);
+      const deleted = await managed(id, "id", () => ctx.runs.delete(run.id));
+      if (!deleted) throw new NotFoundError("run", String(id));
+      return String(run.id);
+    },
+  }),
+);
+
+/** Path of the route that serves a run's trained inference model (see src/server/app.ts). */
+export function exportPath(runId: number): string {
+  return `/exports/run-${runId}.onnx`;
+}
+
+builder.mutationField("exportModel", (t) =>
+  t.string({
+    description:
+      "A URL that serves the trained inference model (the forward ONNX graph with the latest checkpoint's weights)",
+    errors: { types: [NotFoundError, ValidationError] },
+    args: { runId: t.arg.id({ required: true }) },
+    resolve: async (_root, { runId }, ctx) => {
+      const run = await loadRun(ctx, runId);
+      if (!(await ctx.db.latestCheckpoint(run.id))) {
+        throw new ValidationError(
+          "runId",
+          `run ${run.id} has no checkpoint yet (status ${run.status}); export is available once it has trained a chunk`,
+        );
+      }
+      return `${ctx.origin}${exportPath(run.id)}`;
+    },
+  }),
+);

@@ -1,0 +1,66 @@
+// RunSeries: compareRuns(ids, metric, maxPoints): each run's metric on a shared x axis, the fraction
+// of its training done, so a 100-step and a 10-step run (batch 10 vs 100) line up end to end.
+import type { Metric, Run } from "../db/index.ts";
+import { builder } from "./builder.ts";
+import { ValidationError } from "./errors.ts";
+import { MetricEnum } from "./Metric.ts";
+import { MAX_POINTS, RunType } from "./Run.ts";
+import { loadRun } from "./resolve-helpers.ts";
+
+interface SeriesPoint {
+  step: number;
+  progress: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+const SeriesPointType = builder.objectRef<SeriesPoint>("SeriesPoint").implement({
+  fields: (t) => ({
+    step: t.exposeInt("step", { description: "Last step of the bucket" }),
+    progress: t.exposeFloat("progress", { description: "(step + 1) / totalSteps: the shared x axis" }),
+    mean: t.exposeFloat("mean"),
+    min: t.exposeFloat("min"),
+    max: t.exposeFloat("max"),
+  }),
+});
+
+const RunSeriesType = builder.objectRef<{ run: Run; metric: Metric; points: SeriesPoint[] }>("RunSeries");
+RunSeriesType.implement({
+  fields: (t) => ({
+    run: t.field({ type: RunType, resolve: (s) => s.run }),
+    metric: t.field({ type: MetricEnum, resolve: (s) => s.metric }),
+    points: t.field({ type: [SeriesPointType], resolve: (s) => s.points }),
+  }),
+});
+
+builder.queryField("compareRuns", (t) =>
+  t.field({
+    type: [RunSeriesType],
+    args: {
+      ids: t.arg.idList({ required: true }),
+      metric: t.arg({ type: MetricEnum, defaultValue: "loss", required: true }),
+      maxPoints: t.arg.int({ defaultValue: 200, required: true }),
+    },
+    resolve: async (_root, { ids, metric, maxPoints }, ctx) => {
+      if (ids.length < 1 || ids.length > 20)
+        throw new ValidationError("ids", `give 1 to 20 run ids, got ${ids.length}`);
+      if (maxPoints < 1 || maxPoints > MAX_POINTS) {
+        throw new ValidationError("maxPoints", `maxPoints must be from 1 to ${MAX_POINTS}, got ${maxPoints}`);
+      }
+      const m = metric as Metric;
+      return Promise.all(
+        ids.map(async (id) => {
+          const run = await loadRun(ctx, id);
+          const h = await ctx.db.history(run.id, { metrics: [m], maxPoints });
+          const total = Math.max(1, run.totalSteps);
+          const points = h.buckets.flatMap((b) => {
+            const s = b.values[m];
+            return s ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...s }] : [];
+          });
+          return { run, metric: m, points };
+        }),
+      );
+    },
+  }),
+);

@@ -1,0 +1,9 @@
+import { builder } from "./builder.ts";
+import { ErrorInterface } from "./Error.ts";
+import { ValidationError } from "./errors.ts";
+
+builder.objectType(ValidationError, {
+  name: "ValidationError",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ field: t.exposeString("field", { description: "The input field at fault" }) }),
+});

@@ -1,0 +1,206 @@
+// buildApp(config) composes gradstream's server: database (migrations applied by openDatabase), the
+// built-in models and named datasets, the run manager, the GraphQL transports and the export route.
+// start() listens; stop() shuts down gracefully: subscriptions are completed, in-flight runs are
+// checkpointed and left INTERRUPTED (resumable), then the database closes.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { GraphQLError } from "graphql";
+import { maskError, type Plugin } from "graphql-yoga";
+import { type Db, openDatabase } from "../db/index.ts";
+import { SubscriberOverflowError } from "../runs/broadcast.ts";
+import { createRunManager } from "../runs/manager.ts";
+import type { RunManager } from "../runs/types.ts";
+import { NotFoundError, UnsupportedModelError, ValidationError } from "../schema/errors.ts";
+import { schema } from "../schema/index.ts";
+import { RunConfigError } from "../train/config.ts";
+import { DatasetSpecError } from "../train/data/spec.ts";
+import type { Config } from "./config.ts";
+import { createContextFactory } from "./context.ts";
+import { createTransport, type Transport } from "./http.ts";
+import { registerBuiltins } from "./registry.ts";
+import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
+
+export const MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "models");
+
+export interface RunManagerDeps {
+  db: Db;
+  config: Config;
+}
+
+export interface BuildOptions {
+  /** Builds the run lifecycle over the opened database (default: src/runs/manager.ts). */
+  createRunManager?: (deps: RunManagerDeps) => RunManager | Promise<RunManager>;
+  /** Where the built-in models live (models/*.onnx). */
+  modelsDir?: string;
+  /** Logs start-up and shutdown lines (default: console.log; tests pass a no-op). */
+  log?: (line: string) => void;
+}
+
+export interface App {
+  start(): Promise<{ url: string }>;
+  stop(): Promise<void>;
+  /** Set once start() resolved (for tests and the CLI). */
+  readonly db: Db | null;
+  readonly runs: RunManager | null;
+}
+
+/** Errors whose messages are written for clients (what is wrong, what is accepted) pass unmasked. */
+function clientError(err: unknown): { code: string; extensions: Record<string, unknown> } | null {
+  if (err instanceof NotFoundError)
+    return { code: "NOT_FOUND", extensions: { entity: err.entity, id: err.id } };
+  if (err instanceof ValidationError) return { code: "BAD_USER_INPUT", extensions: { field: err.field } };
+  if (err instanceof UnsupportedModelError)
+    return { code: "UNSUPPORTED_MODEL", extensions: { ops: err.ops } };
+  if (err instanceof RunConfigError || err instanceof DatasetSpecError)
+    return { code: "BAD_USER_INPUT", extensions: {} };
+  if (err instanceof SubscriberOverflowError) return { code: "SUBSCRIBER_OVERFLOW", extensions: {} };
+  return null;
+}
+
+export function maskClientErrors(error: unknown, message: string, isDev?: boolean): Error {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  if (original instanceof GraphQLError && original.extensions.code) return original;
+  const known = clientError(original);
+  if (known && original instanceof Error) {
+    return new GraphQLError(original.message, {
+      nodes: error instanceof GraphQLError ? error.nodes : undefined,
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: known.code, ...known.extensions },
+    });
+  }
+  return maskError(error, message, isDev);
+}
+
+/** Refuses a multipart body over the upload limit before yoga buffers it. */
+function uploadLimit(maxBytes: number): Plugin {
+  // The multipart envelope (operations, map, boundaries) adds a little to the file itself.
+  const slack = 64 * 1024;
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      const type = request.headers.get("content-type") ?? "";
+      const length = Number(request.headers.get("content-length") ?? "0");
+      if (type.startsWith("multipart/form-data") && length > maxBytes + slack) {
+        endResponse(
+          new fetchAPI.Response(
+            JSON.stringify({
+              errors: [
+                {
+                  message: `the upload is ${length} bytes; the limit is ${maxBytes} bytes (MAX_UPLOAD_BYTES)`,
+                  extensions: { code: "PAYLOAD_TOO_LARGE", field: "file" },
+                },
+              ],
+            }),
+            { status: 413, headers: { "content-type": "application/json" } },
+          ),
+        );
+      }
+    },
+  };
+}
+
+const EXPORT_ROUTE = /^\/exports\/run-(\d{1,15})\.onnx$/;
+
+export function buildApp(config: Config, options: BuildOptions = {}): App {
+  const log = options.log ?? ((line: string) => console.log(line));
+  let db: Db | null = null;
+  let runs: RunManager | null = null;
+  let transport: Transport | null = null;
+
+  async function serveExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const path = (req.url ?? "").split("?")[0];
+    const m = EXPORT_ROUTE.exec(path);
+    if (!m || !runs || !db) return false;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return true;
+    }
+    const runId = Number(m[1]);
+    const run = await db.getRun(runId);
+    if (!run) {
+      res.writeHead(404, { "content-type": "text/plain" }).end(`unknown run id ${runId}\n`);
+      return true;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await runs.exportModel(runId);
+    } catch (err) {
+      res
+        .writeHead(409, { "content-type": "text/plain" })
+        .end(`run ${runId} cannot be exported: ${err instanceof Error ? err.message : String(err)}\n`);
+      return true;
+    }
+    res.writeHead(200, {
+      "content-type": "application/octet-stream",
+      "content-length": String(bytes.byteLength),
+      "content-disposition": `attachment; filename="run-${runId}.onnx"`,
+    });
+    res.end(req.method === "HEAD" ? undefined : bytes);
+    return true;
+  }
+
+  return {
+    get db() {
+      return db;
+    },
+    get runs() {
+      return runs;
+    },
+    async start() {
+      db = await openDatabase(config.databaseUrl);
+      const registered = await registerBuiltins(db, options.modelsDir ?? MODELS_DIR);
+      if (registered.models.length || registered.datasets.length) {
+        log(
+          `registered models [${registered.models.join(", ")}] and datasets [${registered.datasets.join(", ")}]`,
+        );
+      }
+      runs = options.createRunManager
+        ? await options.createRunManager({ db, config })
+        : await createRunManager({
+            db,
+            maxConcurrent: config.maxConcurrentRuns,
+            maxQueued: config.subscriberMaxQueued,
+          });
+      const openDb = db;
+      const openRuns = runs;
+      transport = createTransport({
+        schema,
+        context: createContextFactory({ db: openDb, runs: openRuns, config }),
+        plugins: [
+          uploadLimit(config.maxUploadBytes),
+          useSharedSubscriptionExecution({ fields: ["batchMetrics"], keyOf: chunkKey }),
+        ],
+        maskedErrors: { maskError: maskClientErrors },
+        cors: { origin: config.corsOrigins },
+        graphiql: config.graphiql,
+        routes: serveExport,
+        connectionInitWaitTimeout: config.wsInitTimeoutMs,
+      });
+      const url = await transport.listen(config.port, config.host);
+      log(`gradstream serving ${url}${config.graphiql ? " (GraphiQL on)" : ""}`);
+      return { url };
+    },
+    async stop() {
+      // Order: stop accepting and complete subscriptions, checkpoint runs, then close the database.
+      const t = transport;
+      transport = null;
+      if (t) await t.close();
+      const r = runs;
+      runs = null;
+      if (r) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            log(`runs did not checkpoint within ${config.shutdownTimeoutMs} ms; closing anyway`);
+            resolve();
+          }, config.shutdownTimeoutMs);
+        });
+        await Promise.race([r.close(), timeout]);
+        clearTimeout(timer);
+      }
+      const d = db;
+      db = null;
+      if (d) await d.close();
+    },
+  };
+}
