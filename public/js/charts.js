@@ -127,7 +127,10 @@ export class Chart {
       this.readout.textContent = "";
       return;
     }
-    const parts = [`${this.u.series[0].label} ${fmt(d[0][idx])}`];
+    const x = d[0][idx];
+    // Steps read better as whole numbers (history buckets sit at half steps).
+    const xText = this.u.series[0].label === "step" ? Math.round(x).toLocaleString() : fmt(x);
+    const parts = [`${this.u.series[0].label} ${xText}`];
     this.series.forEach((s, i) => {
       if (!s.faint) parts.push(`${s.label} ${fmt(d[i + 1][idx])}`);
     });

@@ -34,10 +34,10 @@ const HISTORY = `query History($id: ID!, $from: Int, $to: Int, $n: Int!) {
     }
   }
 }`;
-const FLUCTUATION = `query Fluctuation($id: ID!, $window: Int!) {
+const FLUCTUATION = `query Fluctuation($id: ID!, $window: Int!, $from: Int, $to: Int) {
   run(id: $id) {
     ... on Run {
-      fluctuation(window: $window, maxPoints: 500) {
+      fluctuation(window: $window, maxPoints: 500, fromStep: $from, toStep: $to) {
         window
         overall { batches correlation loss { mean std cv } accuracy { mean std cv } }
         points { step loss { cv } accuracy { cv } }
@@ -54,6 +54,9 @@ const EVENTS = `subscription Events($id: ID!) {
 }`;
 
 const ACTIVE = ["QUEUED", "RUNNING"];
+// The server computes rolling statistics from raw rows (at most 200,000 per request): a long run's
+// panel covers the zoomed range or the latest FLUC_SPAN steps.
+const FLUC_SPAN = 50_000;
 
 export function runPage(view, id) {
   const disposers = [];
@@ -82,6 +85,10 @@ function mount(view, initial) {
   const store = new SeriesStore(run.totalSteps);
   let final = false;
   let redrawQueued = false;
+
+  // Steps persisted so far: the stream's cursor, or the run's own count before the stream delivers
+  // (a long run starts from its history, and a finished one may stream nothing new).
+  const doneSteps = () => Math.max(store.lastStep, run.lastStep ?? -1) + 1;
 
   // ── Layout ──────────────────────────────────────────────────────────────────────────────────────
   const header = h("section", { class: "card run-head" });
@@ -222,6 +229,7 @@ function mount(view, initial) {
   async function zoom(min, max) {
     zoomed = min === null ? null : [Math.max(0, Math.floor(min)), Math.ceil(max)];
     for (const c of stepCharts) c.zoomTo(min, max);
+    refreshFluctuation();
     if (store.mode !== "sampled") return;
     if (!zoomed) {
       store.setDetail(0, 0, null);
@@ -242,15 +250,19 @@ function mount(view, initial) {
     epochLoss.setData(xs, [e.map((r) => r.trainLoss), e.map((r) => r.valLoss)]);
     epochAcc.setData(xs, [e.map((r) => r.trainAccuracy), e.map((r) => r.valAccuracy)]);
     const noVal = e.length > 0 && e.every((r) => r.valLoss === null);
-    epochsGrid.classList.toggle("no-val", noVal);
-    epochsGrid.dataset.note = noVal
-      ? "No validation split for this run: start one with a validation fraction to see the held-out curve."
-      : "";
+    epochsGrid.classList.toggle("no-val", noVal || e.length === 0);
+    epochsGrid.dataset.note =
+      e.length === 0
+        ? "No epoch has finished yet."
+        : noVal
+          ? "No validation split for this run: start one with a validation fraction to see the held-out curve."
+          : "";
   }
 
   function drawHeader() {
     const p = run.progress;
-    const frac = run.totalSteps ? Math.min(1, (store.lastStep + 1) / run.totalSteps) : 0;
+    const done = doneSteps();
+    const frac = run.totalSteps ? Math.min(1, done / run.totalSteps) : 0;
     const act = (label, kind, cls = "") =>
       h(
         "button",
@@ -261,8 +273,17 @@ function mount(view, initial) {
             if (kind === "delete" && !confirm(`Delete run #${id} with its metrics and checkpoints?`)) return;
             try {
               await runAction(kind, id);
-              if (kind === "delete") location.hash = "#/";
-              else await refreshRun();
+              if (kind === "delete") {
+                location.hash = "#/";
+                return;
+              }
+              // A resumed run continues its step numbering: stream on from the last step we hold.
+              if (kind === "resume" && final) {
+                final = false;
+                window.__gradstream.final = false;
+                startStream(store.lastStep);
+              }
+              await refreshRun();
             } catch (err) {
               showError(view, err);
             }
@@ -327,7 +348,7 @@ function mount(view, initial) {
         h(
           "small",
           { class: "muted", id: "step-count" },
-          `${(store.lastStep + 1).toLocaleString()} / ${run.totalSteps.toLocaleString()} steps`,
+          `${done.toLocaleString()} / ${run.totalSteps.toLocaleString()} steps`,
         ),
       ),
     ];
@@ -336,11 +357,26 @@ function mount(view, initial) {
 
   // ── Fluctuation ────────────────────────────────────────────────────────────────────────────────
   let flucInFlight = false;
+  let flucAgain = false;
   async function refreshFluctuation() {
-    if (flucInFlight) return;
+    // One request at a time; a refresh asked for meanwhile (a zoom) runs right after.
+    if (flucInFlight) {
+      flucAgain = true;
+      return;
+    }
     flucInFlight = true;
+    flucAgain = false;
     try {
-      const data = await gql(FLUCTUATION, { id, window: Number(windowSelect.value) });
+      const last = Math.max(store.lastStep, run.lastStep ?? -1);
+      let span = null;
+      if (zoomed) span = [zoomed[0], Math.min(zoomed[1], zoomed[0] + FLUC_SPAN - 1)];
+      else if (last + 1 > FLUC_SPAN) span = [last - FLUC_SPAN + 1, last];
+      const data = await gql(FLUCTUATION, {
+        id,
+        window: Number(windowSelect.value),
+        from: span?.[0] ?? null,
+        to: span?.[1] ?? null,
+      });
       const f = data.run.fluctuation;
       cvChart.setData(
         f.points.map((p) => p.step),
@@ -363,11 +399,19 @@ function mount(view, initial) {
         stat("Loss ÷ accuracy CV", ratio === null ? "–" : `${ratio.toFixed(1)}×`),
         stat("Correlation", num(o.correlation, 2), "Pearson correlation of batch loss and batch accuracy"),
         h("p", { class: "explain" }, explain(o, ratio)),
+        span
+          ? h(
+              "p",
+              { class: "muted span-note" },
+              `Steps ${span[0].toLocaleString()}–${span[1].toLocaleString()}${zoomed ? " (the zoomed range)" : ` (the latest ${FLUC_SPAN.toLocaleString()}; zoom to pick a range)`}.`,
+            )
+          : null,
       );
     } catch (err) {
       if (err instanceof Error) flucStats.replaceChildren(h("p", { class: "muted" }, err.message));
     } finally {
       flucInFlight = false;
+      if (flucAgain) refreshFluctuation();
     }
   }
   windowSelect.addEventListener("change", refreshFluctuation);
@@ -422,12 +466,12 @@ function mount(view, initial) {
   let lastTick = 0;
   function progressTick() {
     const now = performance.now();
+    const done = doneSteps();
     const count = header.querySelector("#step-count");
-    if (count)
-      count.textContent = `${(store.lastStep + 1).toLocaleString()} / ${run.totalSteps.toLocaleString()} steps`;
+    if (count) count.textContent = `${done.toLocaleString()} / ${run.totalSteps.toLocaleString()} steps`;
     const bar = header.querySelector(".progress .bar span");
-    if (bar) bar.style.width = `${Math.min(100, ((store.lastStep + 1) / run.totalSteps) * 100).toFixed(1)}%`;
-    if (now - lastTick > 1000) {
+    if (bar) bar.style.width = `${Math.min(100, (done / run.totalSteps) * 100).toFixed(1)}%`;
+    if (now - lastTick > (store.mode === "raw" ? 1000 : 5000)) {
       lastTick = now;
       refreshRun().catch(() => {});
       refreshFluctuation();
@@ -470,12 +514,22 @@ function mount(view, initial) {
 function explain(o, ratio) {
   if (!o.batches) return "Waiting for the first batches…";
   if (ratio === null) return "Accuracy is constant so far: every batch scores the same.";
-  const parts = [
-    `Per-batch loss varies ${ratio.toFixed(1)}× as much as accuracy (relative to its mean).`,
-    "Cross-entropy measures confidence, accuracy only counts right and wrong: the loss swings with the model's certainty on each small batch while its answers mostly stay the same.",
-  ];
+  const parts = [];
+  if (ratio >= 1) {
+    parts.push(
+      `Per-batch loss varies ${ratio.toFixed(1)}× as much as accuracy, relative to their means.`,
+      "Cross-entropy measures confidence while accuracy only counts right and wrong: the loss swings with the model's certainty on each small batch while its answers mostly stay the same.",
+    );
+  } else {
+    parts.push(
+      `Accuracy varies ${(1 / ratio).toFixed(1)}× as much as loss here, relative to their means.`,
+      "A small batch can only score a few accuracies (0, 1/b, 2/b, …), so accuracy jumps in coarse steps while the loss, a smooth measure of confidence, moves less.",
+    );
+  }
   if (o.correlation !== null && o.correlation < -0.5) {
     parts.push("Loss and accuracy move against each other, as they should.");
+  } else if (o.correlation !== null && Math.abs(o.correlation) < 0.2) {
+    parts.push("Loss and accuracy barely move together: the loss is tracking confidence, not correctness.");
   }
   return parts.join(" ");
 }

@@ -198,9 +198,15 @@ export function runsPage(view) {
   disposers.push(() => clearInterval(poll));
 
   refresh().catch((err) => showError(main, err));
-  gql(HOME)
-    .then((home) => alive && renderAside(aside, home, main))
-    .catch((err) => showError(main, err));
+  const loadAside = () =>
+    gql(HOME)
+      .then((home) => {
+        if (!alive) return;
+        aside.replaceChildren();
+        renderAside(aside, home, main, loadAside);
+      })
+      .catch((err) => showError(main, err));
+  loadAside();
 
   return () => {
     alive = false;
@@ -208,7 +214,7 @@ export function runsPage(view) {
   };
 }
 
-function renderAside(aside, home, main) {
+function renderAside(aside, home, main, reload) {
   const go = (ids) => {
     location.hash = ids.length > 1 ? `#/compare?ids=${ids.join(",")}` : `#/runs/${ids[0]}`;
   };
@@ -254,7 +260,67 @@ function renderAside(aside, home, main) {
       h("details", {}, h("summary", {}, `Learnable twins (${twins.length})`), ...twins.map(experimentCard)),
     ),
     startForm(home, go),
+    uploadForm(reload),
   );
+}
+
+const REGISTER = `mutation Register($file: Upload!, $name: String!) {
+  registerModel(file: $file, name: $name) {
+    __typename
+    ... on Model { id name }
+    ... on UnsupportedModelError { message ops }
+    ... on ValidationError { field message }
+  }
+}`;
+
+/** Registers an ONNX forward model (e.g. a torch.onnx.export file) with a GraphQL multipart request. */
+function uploadForm(reload) {
+  const file = h("input", { type: "file", name: "file", accept: ".onnx", required: true });
+  const name = h("input", { type: "text", name: "modelName", placeholder: "my-model", required: true });
+  const message = h("p", { class: "form-error", role: "alert" });
+  const submit = h("button", { type: "submit" }, "Upload");
+  const form = h(
+    "form",
+    { class: "card start", id: "upload-form" },
+    h("h2", {}, "Upload a model"),
+    h(
+      "p",
+      { class: "muted small" },
+      "An ONNX forward model (for instance from torch.onnx.export); it is compiled before it is stored. To compare example 3 with and without dropout, upload the CNN exported with p = 0.",
+    ),
+    h("label", { class: "field" }, h("span", { class: "label" }, "ONNX file"), file),
+    h("label", { class: "field" }, h("span", { class: "label" }, "Name"), name),
+    message,
+    submit,
+  );
+  file.addEventListener("change", () => {
+    if (!name.value && file.files[0]) name.value = file.files[0].name.replace(/\.onnx$/i, "");
+  });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    message.textContent = "";
+    const body = new FormData();
+    body.append(
+      "operations",
+      JSON.stringify({ query: REGISTER, variables: { file: null, name: name.value.trim() } }),
+    );
+    body.append("map", JSON.stringify({ 0: ["variables.file"] }));
+    body.append("0", file.files[0]);
+    submit.disabled = true;
+    try {
+      const res = await fetch("/graphql", { method: "POST", body });
+      const json = await res.json();
+      if (json.errors?.length) throw new Error(json.errors.map((e) => e.message).join("; "));
+      const r = json.data.registerModel;
+      if (r.__typename !== "Model") throw new Error(r.field ? `${r.field}: ${r.message}` : r.message);
+      reload();
+    } catch (err) {
+      message.textContent = err instanceof Error ? err.message : String(err);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
 }
 
 function startForm(home, go) {

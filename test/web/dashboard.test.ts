@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ARTIFACTS, launchBrowser, startServer, type TestServer } from "./harness.ts";
+import { ARTIFACTS, launchBrowser, seedLongRun, startServer, type TestServer } from "./harness.ts";
 
 let server: TestServer;
 let browser: Browser;
@@ -15,8 +15,11 @@ const pageErrors: string[] = [];
 /** What the page exposes on window.__gradstream (see public/js/app.js). */
 interface Hook {
   final: boolean;
-  charts: Record<string, { data: (number | null | undefined)[][] }>;
-  run: { id: string; store: { steps: number[]; lastStep: number } };
+  charts: Record<
+    string,
+    { data: (number | null | undefined)[][]; u: { scales: { x: { min: number; max: number } } } }
+  >;
+  run: { id: string; store: { steps: number[]; lastStep: number; mode: string } };
   dropConnection(): void;
 }
 declare global {
@@ -29,6 +32,18 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 async function shot(name: string) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** GraphQL over HTTP from outside the page (another client of the same server). */
+async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`${server.origin}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data: T; errors?: { message: string }[] };
+  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join("; "));
+  return body.data;
 }
 
 async function waitFinal() {
@@ -170,6 +185,127 @@ describe("the dashboard in Chromium", () => {
     await page.goto(`${server.origin}/`);
     await page.waitForSelector("#runs tbody tr");
     await shot("runs");
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("draws a 1,000,000-step run from 1,000 history buckets and refines the zoomed range from the server", async () => {
+    const id = await seedLongRun(server.app, 1_000_000);
+    await page.goto(`${server.origin}/#/runs/${id}`);
+    await waitFinal();
+    await page.waitForFunction(() => window.__gradstream.charts.loss.data[0].length > 0);
+    const overview = await page.evaluate(() => ({
+      mode: window.__gradstream.run.store.mode,
+      xs: window.__gradstream.charts.loss.data[0] as number[],
+    }));
+    expect(overview.mode).toBe("sampled");
+    expect(overview.xs.length).toBe(1000);
+    // Bucket midpoints on the 1,000-step grid.
+    expect(overview.xs[0]).toBe(499.5);
+    expect(overview.xs[999]).toBe(999_499.5);
+    await shot("run-million");
+
+    // Drag across 40%–45% of the plot: the charts zoom and the history query fills the range finely.
+    const over = page.locator(".chart-card .u-over").first();
+    const box = await over.boundingBox();
+    if (!box) throw new Error("loss chart has no plot area");
+    const y = box.y + box.height / 2;
+    const t0 = Date.now();
+    await page.mouse.move(box.x + box.width * 0.4, y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.45, y, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForFunction(() => {
+      const c = window.__gradstream.charts.loss;
+      const { min, max } = c.u.scales.x;
+      return (c.data[0] as number[]).filter((x) => x >= min && x <= max).length > 500;
+    });
+    const zoomMs = Date.now() - t0;
+    const zoomed = await page.evaluate(() => {
+      const c = window.__gradstream.charts.loss;
+      const { min, max } = c.u.scales.x;
+      const inView = (c.data[0] as number[]).filter((x) => x >= min && x <= max);
+      return {
+        min,
+        max,
+        inView: inView.length,
+        total: c.data[0].length,
+        accMin: window.__gradstream.charts.accuracy.u.scales.x.min,
+      };
+    });
+    // The view is about 5% of the run (~50,000 steps) and the other charts follow the zoom.
+    expect(zoomed.max - zoomed.min).toBeGreaterThan(30_000);
+    expect(zoomed.max - zoomed.min).toBeLessThan(80_000);
+    expect(zoomed.accMin).toBe(zoomed.min);
+    // Still a few thousand points at most in the chart, whatever the run's length.
+    expect(zoomed.total).toBeLessThan(3000);
+    console.log(JSON.stringify({ bench: "dashboard-zoom-refine", steps: 1_000_000, ...zoomed, zoomMs }));
+    await shot("run-million-zoomed");
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("lists a run started by another client and follows it to completed without a reload", async () => {
+    await page.goto(`${server.origin}/`);
+    await page.waitForSelector("#runs tbody tr");
+    const data = await gql<{ startExperiment: { runs: { id: string }[] } }>(
+      'mutation { startExperiment(name: "linear-blobs") { ... on ExperimentStart { runs { id } } } }',
+    );
+    const id = data.startExperiment.runs[0].id;
+    await page.waitForSelector(`#runs tr[data-run-id="${id}"][data-status="COMPLETED"]`, { timeout: 60_000 });
+    const text = await page.locator(`#runs tr[data-run-id="${id}"]`).textContent();
+    expect(text).toContain(`#${id} linear-blobs`);
+    expect(text).toContain("completed");
+  });
+
+  it("cancels a running run from its page and resumes it, streaming on with every step exactly once", async () => {
+    const total = 4_000;
+    const data = await gql<{ startRun: { id: string } }>(
+      `mutation { startRun(input: { model: "2", dataset: "2", batchSize: 1, epochs: 4, k: 1, name: "cancel-me",
+         optimizer: { kind: SGD, lr: 0.01 } }) { ... on Run { id } } }`,
+    );
+    const id = data.startRun.id;
+    await page.goto(`${server.origin}/#/runs/${id}`);
+    await page.waitForFunction(() => (window.__gradstream.run?.store.steps.length ?? 0) > 200);
+    await page.click('[data-action="cancel"]');
+    await page.waitForSelector('.run-head .badge:text("cancelled")', { timeout: 30_000 });
+    await waitFinal();
+    const atCancel = await page.evaluate(() => window.__gradstream.run.store.lastStep);
+    expect(atCancel).toBeLessThan(total - 1);
+    await page.click('[data-action="resume"]');
+    await page.waitForSelector('.run-head .badge:text("completed")', { timeout: 60_000 });
+    await waitFinal();
+    const steps = await page.evaluate(() => window.__gradstream.run.store.steps);
+    expect(steps).toEqual(range(total));
+  });
+
+  it("deletes a run from the list after confirmation", async () => {
+    const data = await gql<{ startExperiment: { runs: { id: string }[] } }>(
+      'mutation { startExperiment(name: "linear") { ... on ExperimentStart { runs { id } } } }',
+    );
+    const id = data.startExperiment.runs[0].id;
+    await page.goto(`${server.origin}/`);
+    const row = page.locator(`#runs tr[data-run-id="${id}"]`);
+    await page.waitForSelector(`#runs tr[data-run-id="${id}"][data-status="COMPLETED"]`, { timeout: 60_000 });
+    page.once("dialog", (d) => void d.accept());
+    await row.locator('[data-action="delete"]').click();
+    await row.waitFor({ state: "detached" });
+    const after = await gql<{ run: { __typename: string } }>(`{ run(id: ${id}) { __typename } }`);
+    expect(after.run.__typename).toBe("NotFoundError");
+  });
+
+  it("uploads an ONNX model from the runs page and offers it in the start form", async () => {
+    await page.goto(`${server.origin}/`);
+    const upload = page.locator("#upload-form");
+    await upload
+      .locator('input[type="file"]')
+      .setInputFiles(join(import.meta.dirname, "../../models/linear.onnx"));
+    await upload.locator('input[name="modelName"]').fill("uploaded-linear");
+    await upload.locator('button[type="submit"]').click();
+    await page.waitForSelector('#start-form select[name="model"] option:text-matches("^uploaded-linear")', {
+      state: "attached",
+    });
+    const options = await page.locator('#start-form select[name="model"] option').allTextContents();
+    expect(options).toContain("uploaded-linear (22 params)");
+    await shot("runs-after-upload");
     expect(pageErrors).toEqual([]);
   });
 });
