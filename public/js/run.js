@@ -251,6 +251,7 @@ function mount(view, initial) {
     epochAcc.setData(xs, [e.map((r) => r.trainAccuracy), e.map((r) => r.valAccuracy)]);
     const noVal = e.length > 0 && e.every((r) => r.valLoss === null);
     epochsGrid.classList.toggle("no-val", noVal || e.length === 0);
+    epochsGrid.classList.toggle("empty", e.length === 0);
     epochsGrid.dataset.note =
       e.length === 0
         ? "No epoch has finished yet."

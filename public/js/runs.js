@@ -154,7 +154,7 @@ export function runsPage(view) {
       h("td", {}, check),
       h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id} ${r.name}`)),
       h("td", { class: "muted", title: r.dataset.name }, `${r.model.name} · ${shortName(r.dataset.name)}`),
-      h("td", { class: "muted" }, describeConfig(r.hyperparameters)),
+      h("td", { class: "muted settings" }, describeConfig(r.hyperparameters)),
       h("td", { title: r.errorMessage ?? "" }, statusBadge(r.status)),
       h(
         "td",

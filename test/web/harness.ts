@@ -1,6 +1,6 @@
 // Starts the real gradstream server in-process on a free port with a temporary SQLite file, and
 // Debian's Chromium through playwright-core, for the dashboard's browser tests.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
@@ -47,6 +47,9 @@ export const CHROMIUM = "/usr/bin/chromium";
 
 /** playwright-core gives every launch a fresh temporary profile (it refuses --user-data-dir). */
 export async function launchBrowser(): Promise<{ browser: Browser; close(): Promise<void> }> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`the browser tests drive Debian's Chromium at ${CHROMIUM}: apt-get install chromium`);
+  }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
