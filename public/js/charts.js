@@ -94,8 +94,17 @@ export class Chart {
   /** Replaces the data; keeps the user's zoom unless the chart shows everything. */
   setData(xs, ys) {
     const keep = !this.full;
-    this.u.setData([xs, ...ys], !keep);
-    if (!keep) this.full = true;
+    if (keep) {
+      // setData(…, false) keeps the scales but also uPlot's visible index window from the old data;
+      // setting the same x range again recomputes it (and the y range) for the new points.
+      const { min, max } = this.u.scales.x;
+      this.u.batch(() => {
+        this.u.setData([xs, ...ys], false);
+        this.u.setScale("x", { min, max });
+      });
+    } else {
+      this.u.setData([xs, ...ys], true);
+    }
     this.showReadout(this.u.cursor.idx);
   }
 

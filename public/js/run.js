@@ -369,6 +369,7 @@ function mount(view, initial) {
     flucAgain = false;
     try {
       const last = Math.max(store.lastStep, run.lastStep ?? -1);
+      const isZoomed = zoomed !== null;
       let span = null;
       if (zoomed) span = [zoomed[0], Math.min(zoomed[1], zoomed[0] + FLUC_SPAN - 1)];
       else if (last + 1 > FLUC_SPAN) span = [last - FLUC_SPAN + 1, last];
@@ -404,7 +405,7 @@ function mount(view, initial) {
           ? h(
               "p",
               { class: "muted span-note" },
-              `Steps ${span[0].toLocaleString()}–${span[1].toLocaleString()}${zoomed ? " (the zoomed range)" : ` (the latest ${FLUC_SPAN.toLocaleString()}; zoom to pick a range)`}.`,
+              `Steps ${span[0].toLocaleString()}–${span[1].toLocaleString()}${isZoomed ? " (the zoomed range)" : ` (the latest ${FLUC_SPAN.toLocaleString()}; zoom to pick a range)`}.`,
             )
           : null,
       );

@@ -17,7 +17,10 @@ interface Hook {
   final: boolean;
   charts: Record<
     string,
-    { data: (number | null | undefined)[][]; u: { scales: { x: { min: number; max: number } } } }
+    {
+      data: (number | null | undefined)[][];
+      u: { scales: { x: { min: number; max: number } }; series: { idxs?: [number, number] }[] };
+    }
   >;
   run: { id: string; store: { steps: number[]; lastStep: number; mode: string } };
   dropConnection(): void;
@@ -234,6 +237,8 @@ describe("the dashboard in Chromium", () => {
         max,
         inView: inView.length,
         total: c.data[0].length,
+        // The index window uPlot draws: it must cover the refined points, not the old overview's.
+        drawn: (c.u.series[1].idxs?.[1] ?? 0) - (c.u.series[1].idxs?.[0] ?? 0) + 1,
         accMin: window.__gradstream.charts.accuracy.u.scales.x.min,
       };
     });
@@ -243,7 +248,13 @@ describe("the dashboard in Chromium", () => {
     expect(zoomed.accMin).toBe(zoomed.min);
     // Still a few thousand points at most in the chart, whatever the run's length.
     expect(zoomed.total).toBeLessThan(3000);
+    expect(zoomed.drawn).toBeGreaterThanOrEqual(zoomed.inView);
     // The fluctuation panel follows the zoom too.
+    await page.waitForFunction(() => {
+      const { min, max } = window.__gradstream.charts.loss.u.scales.x;
+      const xs = window.__gradstream.charts.cv.data[0] as number[];
+      return xs.length > 0 && xs[0] >= min - 100 && xs[xs.length - 1] <= max + 100;
+    });
     await page.waitForSelector('.span-note:text("the zoomed range")');
     console.log(JSON.stringify({ bench: "dashboard-zoom-refine", steps: 1_000_000, ...zoomed, zoomMs }));
     await shot("run-million-zoomed");
