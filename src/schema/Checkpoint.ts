@@ -3,7 +3,7 @@ import { builder } from "./builder.ts";
 
 export const CheckpointType = builder.prismaObject("Checkpoint", {
   fields: (t) => ({
-    step: t.exposeInt("step", { description: "The last step the state includes" }),
+    step: t.exposeInt("step", { description: "Steps the state includes: a resume continues at this step" }),
     epoch: t.exposeInt("epoch"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),

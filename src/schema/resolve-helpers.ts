@@ -1,9 +1,11 @@
 // Shared resolver plumbing: loading a run or failing with NotFoundError, reading every row of a range,
 // and turning the run manager's and validators' plain errors into typed ones.
 import type { BatchRow, Run } from "../db/index.ts";
+import { NotFoundError as RunNotFound, RunStateError } from "../runs/manager.ts";
 import type { Context } from "../server/context.ts";
 import { RunConfigError } from "../train/config.ts";
 import { DatasetSpecError } from "../train/data/spec.ts";
+import { ProviderUnavailableError } from "../train/providers.ts";
 import { intId, NotFoundError, ValidationError } from "./errors.ts";
 
 export async function loadRun(ctx: Context, id: string | number): Promise<Run> {
@@ -50,7 +52,7 @@ export function fieldOf(message: string, fallback: string): string {
   return m ? m[1] : fallback;
 }
 
-/** Runs a RunManager call, mapping its plain errors onto NotFoundError / ValidationError. */
+/** Runs a RunManager call, mapping its errors (unknown ids, wrong state, bad config) onto typed ones. */
 export async function managed<T>(runId: string | number, field: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
@@ -59,9 +61,12 @@ export async function managed<T>(runId: string | number, field: string, call: ()
     if (err instanceof RunConfigError || err instanceof DatasetSpecError) {
       throw new ValidationError(fieldOf(err.message, field), err.message);
     }
-    if (err instanceof Error && /unknown run id/.test(err.message))
-      throw new NotFoundError("run", String(runId));
-    if (err instanceof Error) throw new ValidationError(field, err.message);
+    if (err instanceof RunNotFound) {
+      if (/^unknown run id/.test(err.message)) throw new NotFoundError("run", String(runId));
+      throw new ValidationError(field, err.message);
+    }
+    if (err instanceof RunStateError) throw new ValidationError(field, err.message);
+    if (err instanceof ProviderUnavailableError) throw new ValidationError("provider", err.message);
     throw err;
   }
 }

@@ -9,6 +9,7 @@ import { GraphQLError } from "graphql";
 import { maskError, type Plugin } from "graphql-yoga";
 import { type Db, openDatabase } from "../db/index.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
+import { createRunManager } from "../runs/manager.ts";
 import type { RunManager } from "../runs/types.ts";
 import { NotFoundError, UnsupportedModelError, ValidationError } from "../schema/errors.ts";
 import { schema } from "../schema/index.ts";
@@ -29,8 +30,8 @@ export interface RunManagerDeps {
 }
 
 export interface BuildOptions {
-  /** Builds the run lifecycle over the opened database. */
-  createRunManager: (deps: RunManagerDeps) => RunManager | Promise<RunManager>;
+  /** Builds the run lifecycle over the opened database (default: src/runs/manager.ts). */
+  createRunManager?: (deps: RunManagerDeps) => RunManager | Promise<RunManager>;
   /** Where the built-in models live (models/*.onnx). */
   modelsDir?: string;
   /** Logs start-up and shutdown lines (default: console.log; tests pass a no-op). */
@@ -101,7 +102,7 @@ function uploadLimit(maxBytes: number): Plugin {
 
 const EXPORT_ROUTE = /^\/exports\/run-(\d{1,15})\.onnx$/;
 
-export function buildApp(config: Config, options: BuildOptions): App {
+export function buildApp(config: Config, options: BuildOptions = {}): App {
   const log = options.log ?? ((line: string) => console.log(line));
   let db: Db | null = null;
   let runs: RunManager | null = null;
@@ -154,7 +155,13 @@ export function buildApp(config: Config, options: BuildOptions): App {
           `registered models [${registered.models.join(", ")}] and datasets [${registered.datasets.join(", ")}]`,
         );
       }
-      runs = await options.createRunManager({ db, config });
+      runs = options.createRunManager
+        ? await options.createRunManager({ db, config })
+        : await createRunManager({
+            db,
+            maxConcurrent: config.maxConcurrentRuns,
+            maxQueued: config.subscriberMaxQueued,
+          });
       const openDb = db;
       const openRuns = runs;
       transport = createTransport({

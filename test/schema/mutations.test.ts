@@ -19,7 +19,14 @@ function withUnsupportedOps(): Uint8Array {
   const input = m.graph.inputs[0].name;
   m.graph.nodes.push(
     { op: "Erf", name: "erf0", domain: "", inputs: [input], outputs: ["erf_out"], attrs: {} },
-    { op: "FusedGemm", name: "fg0", domain: "com.microsoft", inputs: [input], outputs: ["fg_out"], attrs: {} },
+    {
+      op: "FusedGemm",
+      name: "fg0",
+      domain: "com.microsoft",
+      inputs: [input],
+      outputs: ["fg_out"],
+      attrs: {},
+    },
   );
   return encodeModel(m);
 }
@@ -32,11 +39,20 @@ const REGISTER = `mutation($file: Upload!, $name: String!) { registerModel(file:
   ... on UnsupportedModelError { ops } } }`;
 
 /** A GraphQL multipart request (jaydenseric's spec), as a browser or Apollo upload link sends it. */
-async function upload(bytes: Uint8Array, name: string): Promise<{ status: number; body: { data?: { registerModel: Record<string, unknown> }; errors?: { message: string; extensions?: Record<string, unknown> }[] } }> {
+async function upload(
+  bytes: Uint8Array,
+  name: string,
+): Promise<{
+  status: number;
+  body: {
+    data?: { registerModel: Record<string, unknown> };
+    errors?: { message: string; extensions?: Record<string, unknown> }[];
+  };
+}> {
   const form = new FormData();
   form.set("operations", JSON.stringify({ query: REGISTER, variables: { file: null, name } }));
   form.set("map", JSON.stringify({ 0: ["variables.file"] }));
-  form.set("0", new File([bytes], `${name}.onnx`, { type: "application/octet-stream" }));
+  form.set("0", new File([Uint8Array.from(bytes)], `${name}.onnx`, { type: "application/octet-stream" }));
   const res = await h.fetch(new Request("http://test.local/graphql", { method: "POST", body: form }));
   return { status: res.status, body: await res.json() };
 }
@@ -66,7 +82,9 @@ describe("registerModel (multipart upload)", () => {
       __typename: "UnsupportedModelError",
       ops: ["Erf", "com.microsoft.FusedGemm"],
     });
-    expect(String(r.body.data?.registerModel.message)).toMatch(/^unsupported ops: Erf, com\.microsoft\.FusedGemm; supported ops: .*Gemm/);
+    expect(String(r.body.data?.registerModel.message)).toMatch(
+      /^unsupported ops: Erf, com\.microsoft\.FusedGemm; supported ops: .*Gemm/,
+    );
     expect(await modelCount()).toBe(before);
   });
 
@@ -87,7 +105,10 @@ describe("registerModel (multipart upload)", () => {
       message: "file is 25000 bytes; the upload limit is 20000 bytes (MAX_UPLOAD_BYTES)",
     });
     const taken = await upload(linearBytes(), "linear");
-    expect(taken.body.data?.registerModel).toMatchObject({ field: "name", message: 'a model named "linear" already exists; choose another name' });
+    expect(taken.body.data?.registerModel).toMatchObject({
+      field: "name",
+      message: 'a model named "linear" already exists; choose another name',
+    });
     const odd = await upload(linearBytes(), "../etc/passwd");
     expect(odd.body.data?.registerModel).toMatchObject({ __typename: "ValidationError", field: "name" });
   });
@@ -98,7 +119,9 @@ const START = `mutation($input: StartRunInput!) { startRun(input: $input) {
 
 describe("startRun validation (before any run exists)", () => {
   async function start(input: Record<string, unknown>) {
-    const r = await h.gql<{ startRun: { __typename: string; message: string; field?: string } }>(START, { input });
+    const r = await h.gql<{ startRun: { __typename: string; message: string; field?: string } }>(START, {
+      input,
+    });
     return r.data?.startRun;
   }
   const ids = async () => {
@@ -122,20 +145,29 @@ describe("startRun validation (before any run exists)", () => {
     });
     expect(await start({ ...base, batchSize: 10, epochs: 0 })).toMatchObject({ field: "epochs" });
     expect(await start({ ...base, batchSize: 10, k: 5000 })).toMatchObject({ field: "k" });
-    expect(await start({ ...base, batchSize: 10, validation: { fraction: 0.9 } })).toMatchObject({ field: "validation.fraction" });
+    expect(await start({ ...base, batchSize: 10, validation: { fraction: 0.9 } })).toMatchObject({
+      field: "validation.fraction",
+    });
     expect(await start({ ...base, batchSize: 10, optimizer: { kind: "SGD", beta1: 0.5 } })).toMatchObject({
       field: "optimizer.beta1",
-      message: 'optimizer (sgd): unknown field "beta1"; accepted: kind, lr, momentum, dampening, nesterov, weightDecay',
+      message:
+        'optimizer (sgd): unknown field "beta1"; accepted: kind, lr, momentum, dampening, nesterov, weightDecay',
     });
     expect((await h.db.listRuns({ first: 1000 })).length).toBe(runsBefore);
   });
 
   it("refuses an unknown model, both or neither dataset forms, a bad spec and a dataset the model cannot take", async () => {
     const base = await ids();
-    expect(await start({ model: "999", dataset: base.dataset, batchSize: 10 })).toMatchObject({ __typename: "NotFoundError" });
+    expect(await start({ model: "999", dataset: base.dataset, batchSize: 10 })).toMatchObject({
+      __typename: "NotFoundError",
+    });
     expect(await start({ model: base.model, batchSize: 10 })).toMatchObject({ field: "dataset" });
-    expect(await start({ ...base, datasetSpec: "linear", batchSize: 10 })).toMatchObject({ field: "dataset" });
-    expect(await start({ model: base.model, datasetSpec: "nonsense:x=1", batchSize: 10 })).toMatchObject({ field: "datasetSpec" });
+    expect(await start({ ...base, datasetSpec: "linear", batchSize: 10 })).toMatchObject({
+      field: "dataset",
+    });
+    expect(await start({ model: base.model, datasetSpec: "nonsense:x=1", batchSize: 10 })).toMatchObject({
+      field: "datasetSpec",
+    });
     const cnnData = await h.db.findDatasetByName("cnn-dropout");
     expect(await start({ model: base.model, dataset: String(cnnData?.id), batchSize: 10 })).toEqual({
       __typename: "ValidationError",
@@ -149,7 +181,9 @@ describe("startRun validation (before any run exists)", () => {
       'mutation { startExperiment(name: "nope") { __typename ... on ValidationError { field message } } }',
     );
     expect(r.data?.startExperiment).toMatchObject({ __typename: "ValidationError", field: "name" });
-    expect(r.data?.startExperiment.message).toMatch(/^unknown experiment "nope"; known: linear, batch-size, cnn-dropout/);
+    expect(r.data?.startExperiment.message).toMatch(
+      /^unknown experiment "nope"; known: linear, batch-size, cnn-dropout/,
+    );
   });
 });
 

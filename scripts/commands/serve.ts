@@ -1,0 +1,42 @@
+// gradstream serve: the GraphQL API on PORT (4000) with training, until SIGINT/SIGTERM; then a graceful
+// shutdown (subscriptions completed, running runs checkpointed and left INTERRUPTED, resumable).
+// Every setting comes from the environment (src/server/config.ts documents each one and its default).
+import { buildApp } from "../../src/server/app.ts";
+import { loadConfig } from "../../src/server/config.ts";
+
+const USAGE = `usage: gradstream serve
+
+Serves GraphQL at http://HOST:PORT/graphql (HTTP, SSE at /graphql/stream, graphql-ws).
+Environment: PORT (4000), HOST (localhost), DATABASE_URL (file:./data/gradstream.db),
+GRAPHIQL, CORS_ORIGINS, MAX_UPLOAD_BYTES, SUBSCRIBER_MAX_QUEUED, MAX_CONCURRENT_RUNS,
+SHUTDOWN_TIMEOUT_MS, WS_INIT_TIMEOUT_MS, NODE_ENV.`;
+
+export async function main(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.length > 0) {
+    console.error(`gradstream serve: unexpected arguments ${args.join(" ")}\n\n${USAGE}`);
+    return 2;
+  }
+  const config = loadConfig();
+  const app = buildApp(config);
+  const { url } = await app.start();
+  console.log(`subscriptions: ws://${url.slice("http://".length)} (graphql-ws), ${url}/stream (SSE)`);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`${signal}: checkpointing runs and closing subscriptions…`);
+      app.stop().then(resolve, (err: unknown) => {
+        console.error(`shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+        resolve();
+      });
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  return 0;
+}

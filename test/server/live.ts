@@ -1,0 +1,84 @@
+// Helpers for integration tests against a real server: HTTP queries and subscription collectors.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient as createWsClient } from "graphql-ws";
+import WebSocket from "ws";
+import { type App, buildApp } from "../../src/server/app.ts";
+import { loadConfig } from "../../src/server/config.ts";
+
+export interface Live {
+  app: App;
+  url: string;
+  wsUrl: string;
+  gql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }>;
+  close(): Promise<void>;
+}
+
+export async function startLive(env: Record<string, string> = {}): Promise<Live> {
+  const dir = mkdtempSync(join(tmpdir(), "gradstream-live-"));
+  const config = loadConfig({
+    DATABASE_URL: `file:${join(dir, "live.db")}`,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    NODE_ENV: "test",
+    ...env,
+  });
+  const app = buildApp(config, { log: () => {} });
+  const { url } = await app.start();
+  return {
+    app,
+    url,
+    wsUrl: url.replace(/^http/, "ws"),
+    async gql(query, variables) {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query, variables }),
+      });
+      return res.json() as never;
+    },
+    async close() {
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Chunk {
+  runId: string;
+  lastStep: number;
+  final: boolean;
+  rows: { step: number; epoch: number; loss: number; accuracy: number }[];
+}
+
+export const CHUNKS = `subscription($runId: ID!, $afterStep: Int! = -1) {
+  batchMetrics(runId: $runId, afterStep: $afterStep) { runId lastStep final rows { step epoch loss accuracy } } }`;
+
+export function wsClient(wsUrl: string) {
+  return createWsClient({ url: wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+}
+
+/** Every chunk of a run over graphql-ws until the final one. */
+export async function collectWs(wsUrl: string, runId: string, afterStep = -1): Promise<Chunk[]> {
+  const client = wsClient(wsUrl);
+  const chunks: Chunk[] = [];
+  try {
+    for await (const r of client.iterate<{ batchMetrics: Chunk }>({
+      query: CHUNKS,
+      variables: { runId, afterStep },
+    })) {
+      if (r.errors) throw new Error(r.errors.map((e) => e.message).join("; "));
+      if (r.data) chunks.push(r.data.batchMetrics);
+    }
+  } finally {
+    await client.dispose();
+  }
+  return chunks;
+}
+
+export const steps = (chunks: Chunk[]) => chunks.flatMap((c) => c.rows.map((r) => r.step));
+export const range = (n: number) => Array.from({ length: n }, (_, i) => i);
