@@ -119,7 +119,7 @@ describe("the dashboard in Chromium", () => {
       last = 0.9 * last + 0.1 * y;
       return last / (1 - 0.9 ** (i + 1));
     });
-    on.smoothed.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 9));
+    for (const [i, v] of on.smoothed.entries()) expect(v).toBeCloseTo(expected[i], 9);
     const spread = (ys: number[]) => Math.max(...ys) - Math.min(...ys);
     expect(spread(on.smoothed)).toBeLessThan(spread(on.raw));
     await shot("run-linear-smoothed");
