@@ -22,7 +22,10 @@ interface Hook {
       u: { scales: { x: { min: number; max: number } }; series: { idxs?: [number, number] }[] };
     }
   >;
-  run: { id: string; store: { steps: number[]; lastStep: number; mode: string } };
+  run: {
+    id: string;
+    store: { steps: number[]; lastStep: number; mode: string; overview: { x: number[] } };
+  };
   dropConnection(): void;
 }
 declare global {
@@ -259,6 +262,38 @@ describe("the dashboard in Chromium", () => {
     console.log(JSON.stringify({ bench: "dashboard-zoom-refine", steps: 1_000_000, ...zoomed, zoomMs }));
     await shot("run-million-zoomed");
     expect(pageErrors).toEqual([]);
+  });
+
+  it("follows a live run too long to hold raw as history buckets plus a raw tail, every step once", async () => {
+    const total = 25_000;
+    const data = await gql<{ startRun: { id: string } }>(
+      `mutation { startRun(input: { model: "2", dataset: "2", batchSize: 1, epochs: 25, k: 100, name: "long-live",
+         optimizer: { kind: SGD, lr: 0.01 } }) { ... on Run { id } } }`,
+    );
+    await page.goto(`${server.origin}/#/runs/${data.startRun.id}`);
+    await waitFinal();
+    // The last chunk's redraw lands on the next animation frame.
+    await page.waitForFunction((last) => {
+      const xs = window.__gradstream.charts.loss.data[0] as number[];
+      return xs[xs.length - 1] === last;
+    }, total - 1);
+    const seen = await page.evaluate(() => {
+      const g = window.__gradstream;
+      const xs = g.charts.loss.data[0] as number[];
+      return {
+        mode: g.run.store.mode,
+        steps: g.run.store.steps,
+        overview: g.run.store.overview.x.length,
+        points: xs.length,
+        ascending: xs.every((x, i) => i === 0 || x > xs[i - 1]),
+      };
+    });
+    expect(seen.mode).toBe("sampled");
+    expect(seen.steps).toEqual(range(total));
+    // The tail was folded into the overview on the way: the chart holds far fewer points than steps.
+    expect(seen.overview).toBeGreaterThan(0);
+    expect(seen.points).toBeLessThan(6_000);
+    expect(seen.ascending).toBe(true);
   });
 
   it("lists a run started by another client and follows it to completed without a reload", async () => {
