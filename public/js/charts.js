@@ -42,7 +42,10 @@ const axis = (label) => ({
  * out of the readout. onZoom(min, max | null) fires when the user drags (null when reset).
  */
 export class Chart {
-  constructor(el, { xLabel = "step", yLabel = "", series, yRange, height = 220, sync, onZoom, readout }) {
+  constructor(
+    el,
+    { xLabel = "step", yLabel = "", series, yRange, height = 220, sync, onZoom, readout, legend = true },
+  ) {
     this.el = el;
     this.series = series;
     this.readout = readout;
@@ -77,6 +80,21 @@ export class Chart {
       },
     };
     this.u = new uPlot(opts, [[], ...series.map(() => [])], el);
+    // Two or more solid lines get a small key beside the title (uPlot's own legend is off).
+    const keyed = series.filter((s) => !s.faint);
+    if (legend && readout && keyed.length > 1) {
+      const key = document.createElement("span");
+      key.className = "mini-legend";
+      for (const s of keyed) {
+        const item = document.createElement("span");
+        const line = document.createElement("i");
+        line.style.borderTopColor = s.color;
+        if (s.dash) line.style.borderTopStyle = "dashed";
+        item.append(line, s.label);
+        key.append(item);
+      }
+      readout.before(key);
+    }
     this.full = true;
     this.resize = new ResizeObserver(() => {
       const width = Math.max(200, el.clientWidth);

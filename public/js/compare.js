@@ -146,6 +146,7 @@ export function compareRuns(view, params) {
         yRange,
         series: lines,
         sync: "compare",
+        legend: false,
       });
       window.__gradstream.charts[key] = chart;
       charts.push(chart);

@@ -182,7 +182,7 @@ function mount(view, initial) {
   const cvChart = mk(
     flucGrid,
     "cv",
-    "Rolling coefficient of variation",
+    "Rolling CV",
     "std / |mean| of loss and of accuracy over the rolling window",
     {
       yLabel: "CV",
@@ -394,7 +394,7 @@ function mount(view, initial) {
           h("span", { class: "muted" }, label),
           h("strong", {}, value),
         );
-      flucStats.replaceChildren(
+      const parts = [
         stat("Batches", o.batches.toLocaleString()),
         stat("Loss CV", num(o.loss.cv, 3), "std / mean of the per-batch loss over the whole run"),
         stat("Accuracy CV", num(o.accuracy.cv, 3), "std / mean of the per-batch accuracy"),
@@ -408,7 +408,8 @@ function mount(view, initial) {
               `Steps ${span[0].toLocaleString()}–${span[1].toLocaleString()}${isZoomed ? " (the zoomed range)" : ` (the latest ${FLUC_SPAN.toLocaleString()}; zoom to pick a range)`}.`,
             )
           : null,
-      );
+      ];
+      flucStats.replaceChildren(...parts.filter(Boolean));
     } catch (err) {
       if (err instanceof Error) flucStats.replaceChildren(h("p", { class: "muted" }, err.message));
     } finally {
