@@ -62,22 +62,32 @@ export function subscribe(query, variables, { next, done, onState }) {
       { query, variables: variables() },
       {
         next: live((result) => {
-          retry = 0;
-          onState?.("live");
           if (result.errors?.length) {
-            // A server-side end such as SUBSCRIBER_OVERFLOW: resume from where we are.
-            again(result.errors.map((e) => e.message).join("; "));
+            fail(result.errors);
             return;
           }
+          retry = 0;
+          onState?.("live");
           if (next(result.data) === "final") finished = true;
         }),
-        error: live((err) => again(describe(err))),
+        error: live((err) => (Array.isArray(err) ? fail(err) : again(describe(err)))),
         complete: live(() => {
           if (finished || stopped) done?.();
           else again("stream ended early");
         }),
       },
     );
+  };
+  // A run that does not exist or an invalid request will not get better by retrying; anything else
+  // (SUBSCRIBER_OVERFLOW: this client fell too far behind) resumes from where we are.
+  const fail = (errors) => {
+    const why = errors.map((e) => e.message).join("; ");
+    if (errors.some((e) => FATAL.has(e.extensions?.code))) {
+      stopped = true;
+      gen++;
+      dispose();
+      onState?.(`ended: ${why}`);
+    } else again(why);
   };
   const again = (why) => {
     if (stopped || finished) return;
@@ -94,6 +104,8 @@ export function subscribe(query, variables, { next, done, onState }) {
     dispose();
   };
 }
+
+const FATAL = new Set(["NOT_FOUND", "BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"]);
 
 const BATCHES = `subscription Batches($runId: ID!, $afterStep: Int!) {
   batchMetrics(runId: $runId, afterStep: $afterStep) {

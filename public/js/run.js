@@ -85,6 +85,8 @@ function mount(view, initial) {
   const store = new SeriesStore(run.totalSteps);
   let final = false;
   let redrawQueued = false;
+  // Replies that land after the user left the page must not touch its destroyed charts.
+  let alive = true;
 
   // Steps persisted so far: the stream's cursor, or the run's own count before the stream delivers
   // (a long run starts from its history, and a finished one may stream nothing new).
@@ -211,6 +213,7 @@ function mount(view, initial) {
   // ── Drawing ────────────────────────────────────────────────────────────────────────────────────
   function redraw() {
     redrawQueued = false;
+    if (!alive) return;
     const cols = store.compose();
     const w = smoothing.value;
     const drawPair = (chart, ys) => chart.setData(cols.x, [ys, debiasedEma(ys, w)]);
@@ -239,7 +242,7 @@ function mount(view, initial) {
     }
     const [from, to] = zoomed;
     const data = await gql(HISTORY, { id, from, to, n: OVERVIEW_POINTS });
-    if (zoomed?.[0] !== from || zoomed?.[1] !== to) return; // a newer zoom won
+    if (!alive || zoomed?.[0] !== from || zoomed?.[1] !== to) return; // left, or a newer zoom won
     store.setDetail(from, to, data.run.history.buckets);
     redraw();
   }
@@ -379,6 +382,7 @@ function mount(view, initial) {
         from: span?.[0] ?? null,
         to: span?.[1] ?? null,
       });
+      if (!alive) return;
       const f = data.run.fluctuation;
       cvChart.setData(
         f.points.map((p) => p.step),
@@ -422,7 +426,7 @@ function mount(view, initial) {
   // ── Data flow ──────────────────────────────────────────────────────────────────────────────────
   async function refreshRun() {
     const data = await gql(RUN, { id });
-    if (data.run.__typename !== "Run") return;
+    if (!alive || data.run.__typename !== "Run") return;
     run = data.run;
     drawHeader();
     drawEpochs();
@@ -505,11 +509,13 @@ function mount(view, initial) {
   if (store.mode === "raw") startStream(-1);
   else
     loadOverview().then((last) => {
+      if (!alive) return;
       redraw();
       startStream(last);
     });
 
   return () => {
+    alive = false;
     for (const d of disposers.splice(0)) d();
   };
 }
