@@ -20,6 +20,7 @@ import { createContextFactory } from "./context.ts";
 import { createTransport, type Transport } from "./http.ts";
 import { registerBuiltins } from "./registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
+import { serveStatic } from "./static.ts";
 
 export const MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "models");
 
@@ -173,7 +174,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
         maskedErrors: { maskError: maskClientErrors },
         cors: { origin: config.corsOrigins },
         graphiql: config.graphiql,
-        routes: serveExport,
+        routes: async (req, res) => (await serveExport(req, res)) || serveStatic(req, res),
         connectionInitWaitTimeout: config.wsInitTimeoutMs,
       });
       const url = await transport.listen(config.port, config.host);
