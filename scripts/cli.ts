@@ -17,7 +17,8 @@ const commands: Record<string, string> = {
   parity: "train <prefix>.onnx on <prefix>.data.bin and compare every step with <prefix>.json",
   runs: "list the runs of a running server",
   watch: "subscribe to a running server and print a run's live batches: watch <runId>",
-  token: "create or revoke API tokens",
+  token: "create, list or revoke API tokens",
+  "db-migrate": "apply the database migrations to DATABASE_URL and exit",
 };
 
 function usage(): string {

@@ -2,9 +2,11 @@
 // (batch 10, SGD), one session.run per step versus a Loop of K steps per run, state fed back each run
 // as a runner would. The baseline is each model's single-step form, measured in the same process.
 // One JSON line per case: { case, steps_per_s, ratio_vs_step, ... }.
-// GRAPH_BENCH_SECONDS (default 3) sets the time per case; --profile writes onnxruntime profiles and
-// prints the top ops by time for the CNN Loop.
-import { readFileSync } from "node:fs";
+// GRAPH_BENCH_SECONDS (default 3) sets the time per case; --profile runs the Loop cases under
+// onnxruntime's profiler (slower) and adds the top ops by share of kernel time.
+import { readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { type CompiledModel, compile } from "../../src/graph/compile.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 
@@ -30,12 +32,47 @@ function randomData(n: number, seed: number): Float32Array {
   return out;
 }
 
-async function measure(c: Case, k: number | null): Promise<{ stepsPerS: number; profile?: string }> {
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+/** Sums onnxruntime's per-node kernel times by op type (a Loop's own entry includes its body). */
+function summarizeProfile(prefix: string): { op: string; share: number }[] {
+  const dir = dirname(prefix);
+  const file = readdirSync(dir).find((f) => f.startsWith(basename(prefix)) && f.endsWith(".json"));
+  if (!file) return [];
+  const events = JSON.parse(readFileSync(join(dir, file), "utf8")) as ProfileEvent[];
+  unlinkSync(join(dir, file));
+  const byOp = new Map<string, number>();
+  let total = 0;
+  for (const e of events) {
+    if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
+    const op = e.args?.op_name ?? "?";
+    if (op === "Loop") continue;
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+    total += e.dur;
+  }
+  return [...byOp.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([op, d]) => ({ op, share: Math.round((d / total) * 1000) / 10 }));
+}
+
+async function measure(
+  c: Case,
+  k: number | null,
+  spinning = true,
+): Promise<{ stepsPerS: number; cpuMsPerStep: number; profile?: string }> {
   const loop = k !== null;
-  const session = await createSession(
-    loop ? c.compiled.trainLoop : c.compiled.trainStep,
-    PROFILE && loop ? { profilePrefix: `/tmp/gradstream-${c.model}-k${k}` } : {},
-  );
+  const session = await createSession(loop ? c.compiled.trainLoop : c.compiled.trainStep, {
+    allowSpinning: spinning,
+    ...(PROFILE && loop && spinning
+      ? { profilePrefix: join(tmpdir(), `gradstream-${c.model}-k${k}-${process.pid}`) }
+      : {}),
+  });
   const kk = k ?? 1;
   const per = c.inputShape.reduce((a, b) => a * b, 1) * c.batch;
   const x = randomData(per * kk, 1);
@@ -62,12 +99,15 @@ async function measure(c: Case, k: number | null): Promise<{ stepsPerS: number; 
   };
   for (let i = 0; i < 3; i++) await runOnce();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const startStep = step;
   while (performance.now() - t0 < SECONDS * 1000) await runOnce();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const profile = session.endProfiling();
   await session.release();
-  return { stepsPerS: (step - startStep) / seconds, profile };
+  const steps = step - startStep;
+  return { stepsPerS: steps / seconds, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps, profile };
 }
 
 function load(name: string, batch: number, optimizer: "sgd" | "adam", lr: number): Case {
@@ -76,22 +116,41 @@ function load(name: string, batch: number, optimizer: "sgd" | "adam", lr: number
   return { model: name, batch, compiled, inputShape: compiled.input.shape, lr };
 }
 
-const cases: [Case, (number | null)[]][] = [
-  [load("seed_cnn", 32, "adam", 0.001), [null, 10, 50]],
-  [load("seed_linear", 10, "sgd", 0.01), [null, 10, 100]],
+// [K or null for the single-step graph, intra-op threads spinning]
+const cases: [Case, [number | null, boolean][]][] = [
+  [
+    load("seed_cnn", 32, "adam", 0.001),
+    [
+      [null, true],
+      [10, true],
+      [50, true],
+      [10, false],
+    ],
+  ],
+  [
+    load("seed_linear", 10, "sgd", 0.01),
+    [
+      [null, true],
+      [10, true],
+      [100, true],
+    ],
+  ],
 ];
 for (const [c, ks] of cases) {
   let baseline = 0;
-  for (const k of ks) {
-    const r = await measure(c, k);
+  for (const [k, spinning] of ks) {
+    const r = await measure(c, k, spinning);
     if (k === null) baseline = r.stepsPerS;
     console.log(
       JSON.stringify({
-        case: `${c.model} batch ${c.batch} ${k === null ? "step" : `loop K=${k}`}`,
+        case: `${c.model} batch ${c.batch} ${k === null ? "step" : `loop K=${k}`}${spinning ? "" : " no-spin"}`,
         steps_per_s: Math.round(r.stepsPerS * 10) / 10,
         ratio_vs_step: Math.round((r.stepsPerS / baseline) * 100) / 100,
         baseline: `${c.model} step`,
-        ...(r.profile ? { profile_prefix: r.profile } : {}),
+        // CPU time (all threads) per step is less sensitive to other load than wall time
+        cpu_ms_per_step: Math.round(r.cpuMsPerStep * 1000) / 1000,
+        load_average: Math.round(loadavg()[0] * 100) / 100,
+        ...(r.profile ? { top_ops_percent_of_kernel_time: summarizeProfile(r.profile) } : {}),
       }),
     );
   }

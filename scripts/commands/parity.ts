@@ -19,6 +19,8 @@ export interface Fixture {
   y: BigInt64Array;
   losses: number[];
   accuracies: number[];
+  /** Eval-mode loss on the first batch after training (depends on BatchNorm running statistics). */
+  evalLoss?: number;
 }
 
 interface FixtureJson {
@@ -39,6 +41,7 @@ interface FixtureJson {
   weightDecay?: number;
   losses: number[];
   accuracies: number[];
+  evalLoss?: number;
 }
 
 /** Maps the fixture's optimizer description onto an OptimizerSpec. */
@@ -96,6 +99,7 @@ export function readFixture(prefix: string): Fixture {
     y: new BigInt64Array(buf, nx * 4, j.steps * j.batch),
     losses: j.losses,
     accuracies: j.accuracies,
+    evalLoss: j.evalLoss,
   };
 }
 

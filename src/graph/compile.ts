@@ -1,5 +1,19 @@
 // Forward model + options → training graphs (single step and a K-step Loop), an eval graph and an
 // exporter for the trained inference model. Pure: bytes in, bytes out.
+//
+// Graph I/O conventions (what a runner feeds and reads):
+//   trainLoop  inputs  x float32 [K,B,...input], y int64 [K,B] (class indices, for every loss),
+//                      lr float32 [K], step int64 [K] (global 0-based step numbers),
+//                      each `hyperparameters` key as a float32 scalar, every StateTensor by name
+//              outputs loss, accuracy, grad_norm, confidence, true_prob float32 [K] and
+//                      `<state>.next` for every StateTensor (K and B come from the input shapes)
+//   trainStep  the same without the K axis (lr and step are scalars, metrics are scalars)
+//   evalStep   inputs x [B,...], y [B], the "param" and "bn_running" tensors; outputs loss,
+//              accuracy, confidence, true_prob (batch means, scalars) and logits [B, classes];
+//              dropout off, BatchNorm on running statistics
+// Adam/AdamW bias correction uses t = step + 1, SGD's first momentum step is step == 0 and dropout
+// masks hash (seed, step, node, element) (ops/dropout.ts), so resuming with the same global step
+// numbering, or packing a different K per run, reproduces an uninterrupted run.
 import { backward, emitForward } from "./autodiff.ts";
 import { dumpGraph } from "./dump.ts";
 import { inferShapes, topoSort } from "./infer.ts";
@@ -73,12 +87,70 @@ interface Analysis {
   constants: Tensor[];
 }
 
-function analyse(bytes: Uint8Array): Analysis {
+/** Mulberry32: a small seeded generator for default initialization. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A model may declare its weights as graph inputs with static shapes instead of initializers. Those
+ * become initializers with PyTorch's default initialization, drawn from `seed`: Linear/Conv weights
+ * and biases U(−1/√fan_in, 1/√fan_in) (kaiming_uniform with a = √5), BatchNorm scale 1, shift 0,
+ * running mean 0, running variance 1.
+ */
+function materializeWeightInputs(model: Model, seed: number): void {
+  const g = model.graph;
+  const initNames = new Set(g.initializers.map((t) => t.name));
+  const candidates = g.inputs.filter((v) => !initNames.has(v.name));
+  if (candidates.length <= 1) return;
+  const weights = candidates.filter(
+    (v) => v.shape && v.shape.length > 0 && v.shape.every((d) => typeof d === "number"),
+  );
+  if (weights.length !== candidates.length - 1) return; // let the one-data-input check explain
+  const rand = seededRandom(seed ^ 0x9e3779b9);
+  for (const v of weights) {
+    const dims = v.shape as number[];
+    const use = g.nodes.find((n) => n.inputs.includes(v.name));
+    if (v.dtype !== "float32" || !use)
+      throw new Error(
+        `graph input "${v.name}" is neither the data input nor a float32 weight used by a node`,
+      );
+    const index = use.inputs.indexOf(v.name);
+    const data = new Float32Array(numel(dims));
+    if (use.op === "BatchNormalization") {
+      if (index === 1 || index === 4) data.fill(1);
+    } else {
+      // fan_in of the node's weight: Gemm/MatMul [in,out] (or [out,in] with transB), Conv [O, C/g, kh, kw]
+      const w =
+        g.inputs.find((x) => x.name === use.inputs[1])?.shape ??
+        g.initializers.find((t) => t.name === use.inputs[1])?.dims;
+      if (!w?.every((d) => typeof d === "number"))
+        throw new Error(`cannot initialize "${v.name}": its node's weight has no static shape`);
+      const wd = w as number[];
+      const transB = use.attrs.transB?.type === "int" && use.attrs.transB.i === 1;
+      const fanIn = use.op === "Conv" ? numel(wd.slice(1)) : use.op === "Gemm" && transB ? wd[1] : wd[0];
+      const bound = 1 / Math.sqrt(fanIn);
+      for (let i = 0; i < data.length; i++) data[i] = (rand() * 2 - 1) * bound;
+    }
+    g.initializers.push({ name: v.name, dtype: "float32", dims, data });
+  }
+  g.inputs = g.inputs.filter((v) => !weights.includes(v));
+}
+
+function analyse(bytes: Uint8Array, seed: number): Analysis {
   const model = decodeModel(bytes);
   const opset = opsetOf(model);
   if (opset < 13 || opset > 21)
     throw new Error(`unsupported opset ${opset}: models with opset 13 to 21 are accepted`);
   const g = model.graph;
+  materializeWeightInputs(model, seed);
   const initNames = new Set(g.initializers.map((t) => t.name));
   const dataInputs = g.inputs.filter((v) => !initNames.has(v.name));
   if (dataInputs.length !== 1) {
@@ -221,25 +293,26 @@ function emitTrainStep(
  * (no copy) unless the value is a graph input, an initializer or already taken, which costs an Identity.
  */
 function bindOutputs(b: Builder, values: string[], names: string[], external: Set<string>): void {
-  const done = new Set<string>();
+  const renamed = new Map<string, string>();
   values.forEach((v, i) => {
     if (v === names[i]) {
-      done.add(v);
+      renamed.set(v, v);
       return;
     }
-    if (external.has(v) || done.has(v) || !b.producerOf(v)) {
+    const current = renamed.get(v);
+    if (current !== undefined || external.has(v) || !b.producerOf(v)) {
       b.nodes.push({
         op: "Identity",
         name: b.fresh(`${names[i]}_identity`),
         domain: "",
-        inputs: [v],
+        inputs: [current ?? v],
         outputs: [names[i]],
         attrs: {},
       });
       b.reserve(names[i]);
     } else {
       b.rename(v, names[i]);
-      done.add(names[i]);
+      renamed.set(v, names[i]);
     }
   });
 }
@@ -258,8 +331,12 @@ function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], o
 }
 
 export function compile(modelBytes: Uint8Array, options: CompileOptions): CompiledModel {
-  const a = analyse(modelBytes);
+  const a = analyse(modelBytes, options.seed ?? 0);
   const plan = planOptimizer(options.optimizer);
+  const lossKind: unknown = options.loss ?? "cross_entropy";
+  if (lossKind !== "cross_entropy" && lossKind !== "mse" && lossKind !== "bce_with_logits") {
+    throw new Error(`unknown loss ${String(lossKind)} (accepted: cross_entropy, mse, bce_with_logits)`);
+  }
   if (options.seed !== undefined && !Number.isInteger(options.seed))
     throw new Error(`seed must be an integer, got ${options.seed}`);
   const tensors: StateTensor[] = [
@@ -285,6 +362,11 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     })),
   ];
   const hyperNames = Object.keys(plan.hyperparameters);
+  for (const t of tensors) {
+    if (IO_NAMES.includes(t.name) || hyperNames.includes(t.name)) {
+      throw new Error(`the model's weight "${t.name}" has a name the training graphs reserve; rename it`);
+    }
+  }
   const forwardNames = new Set<string>([...a.metas.keys()]);
   const reserved = [
     ...forwardNames,

@@ -101,8 +101,8 @@ export function numel(dims: readonly number[]): number {
 }
 
 /**
- * Builds nodes into a graph. Names are unique within the builder (a scope prefix keeps generated
- * names readable: `conv1/W_grad`), constants are de-duplicated by value, and `rename` lets the last
+ * Builds nodes into a graph. Names are unique within the builder (and its subgraph builders),
+ * constants are de-duplicated by value, and `rename` lets the last
  * producer of a value write straight into a graph output's name (an Identity would cost a copy).
  */
 export class Builder {
@@ -111,7 +111,6 @@ export class Builder {
   private used = new Set<string>();
   private readonly consts = new Map<string, string>();
   private counter = 0;
-  private prefix = "";
 
   constructor(
     readonly opset: number,
@@ -133,7 +132,7 @@ export class Builder {
 
   /** A fresh unique name derived from `hint`. */
   fresh(hint: string): string {
-    const base = this.prefix + hint;
+    const base = hint;
     if (!this.used.has(base)) {
       this.used.add(base);
       return base;
@@ -144,16 +143,6 @@ export class Builder {
         this.used.add(n);
         return n;
       }
-    }
-  }
-
-  scoped<T>(scope: string, fn: () => T): T {
-    const saved = this.prefix;
-    this.prefix = `${saved}${scope}/`;
-    try {
-      return fn();
-    } finally {
-      this.prefix = saved;
     }
   }
 

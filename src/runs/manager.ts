@@ -30,7 +30,7 @@ import { EXPERIMENTS, type RunConfig, RunConfigError, validateRunConfig } from "
 import { type DatasetSpec, planBatches } from "../train/data/index.ts";
 import { detectProviders, requireProvider } from "../train/providers.ts";
 import { DivergenceError, type EpochSummary, type TrainEnd } from "../train/runner.ts";
-import { startTraining } from "../train/thread.ts";
+import { startTraining, type TrainingRun } from "../train/thread.ts";
 import { Broadcaster } from "./broadcast.ts";
 import { resumable } from "./stream.ts";
 import type {
@@ -47,8 +47,13 @@ export interface RunManagerOptions {
   db: Db;
   /** Runs training at once; default max(1, ⌊cores / 2⌋). Further runs wait in FIFO order. */
   maxConcurrent?: number;
-  /** Checkpoint every N steps (and always at the end, on cancel and on shutdown); default 500. */
+  /** Checkpoint every N steps; default null. Runs always checkpoint at the end, on cancel and on shutdown. */
   checkpointEvery?: number | null;
+  /**
+   * Also checkpoint when this many ms passed since the last one; default 30,000. Bounds the work a
+   * crash loses without a checkpoint row every few ms for fast models (the linear model runs ~25k steps/s).
+   */
+  checkpointIntervalMs?: number | null;
   /** onnxruntime threads per run; default max(1, ⌊cores / maxConcurrent⌋) so runs do not oversubscribe. */
   threadsPerRun?: number;
   /** Events a subscriber may fall behind before it is disconnected (see broadcast.ts); default 256. */
@@ -104,6 +109,7 @@ export class GradstreamRunManager implements RunManager {
   readonly db: Db;
   readonly maxConcurrent: number;
   private readonly checkpointEvery: number | null;
+  private readonly checkpointIntervalMs: number | null;
   private readonly threads: number;
   private readonly replayChunk: number;
   private readonly batchBus: Broadcaster<BatchChunkEvent>;
@@ -120,7 +126,9 @@ export class GradstreamRunManager implements RunManager {
     this.maxConcurrent = options.maxConcurrent ?? Math.max(1, Math.floor(cores / 2));
     if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1)
       throw new Error(`maxConcurrent must be an integer ≥ 1, got ${options.maxConcurrent}`);
-    this.checkpointEvery = options.checkpointEvery === undefined ? 500 : options.checkpointEvery;
+    this.checkpointEvery = options.checkpointEvery ?? null;
+    this.checkpointIntervalMs =
+      options.checkpointIntervalMs === undefined ? 30_000 : options.checkpointIntervalMs;
     this.threads = options.threadsPerRun ?? Math.max(1, Math.floor(cores / this.maxConcurrent));
     this.replayChunk = options.replayChunk ?? 1000;
     const bus = { maxQueued: options.maxQueued ?? 256 };
@@ -228,12 +236,20 @@ export class GradstreamRunManager implements RunManager {
     }
     const cfg = validateRunConfig({ ...input.config, dataset: spec });
     await requireProvider(cfg.provider);
-    const described = describeDataset(spec, cfg.validation.fraction);
-    checkDataFitsModel(described, {
-      name: model.name,
-      inputShape: model.inputShape as number[],
-      classes: model.classes,
-    });
+    let described: ReturnType<typeof describeDataset>;
+    try {
+      described = describeDataset(spec, cfg.validation.fraction);
+      checkDataFitsModel(described, {
+        name: model.name,
+        inputShape: model.inputShape as number[],
+        classes: model.classes,
+      });
+    } catch (err) {
+      // Unreadable files, shape or class mismatches: all validation errors of this request.
+      throw err instanceof RunConfigError
+        ? err
+        : new RunConfigError(err instanceof Error ? err.message : String(err));
+    }
     // Batch size against the real training-set size (files whose size the spec does not tell).
     validateRunConfig({ ...input.config, dataset: spec }, { trainSamples: described.trainSize });
     const dataset = await this.datasetRow(spec, cfg.validation.fraction);
@@ -505,6 +521,7 @@ export class GradstreamRunManager implements RunManager {
     const run = await this.db.getRun(runId);
     if (!run) return; // deleted while queued
     let end: TrainEnd | null = null;
+    let training: TrainingRun | null = null;
     try {
       const model = await this.db.getModel(run.modelId);
       const dataset = await this.db.getDataset(run.datasetId);
@@ -522,12 +539,13 @@ export class GradstreamRunManager implements RunManager {
       });
       this.publishStatus(started);
       this.changeBus.publish("runs", { kind: "started", runId, status: RunStatus.RUNNING });
-      const training = await startTraining(
+      training = await startTraining(
         {
           model: this.modelBytes(model),
           config,
           checkpoint: checkpoint?.state ?? null,
           checkpointEvery: this.checkpointEvery,
+          checkpointIntervalMs: this.checkpointIntervalMs,
           threads: this.threads,
           spinning: false,
         },
@@ -565,6 +583,8 @@ export class GradstreamRunManager implements RunManager {
       }
       await this.db.saveCheckpoint(runId, end.checkpoint);
     } catch (err) {
+      // A failed write leaves the training thread waiting for its acknowledgement: stop it.
+      await training?.terminate();
       const message = err instanceof Error ? err.message : String(err);
       const step = err instanceof DivergenceError ? err.step : null;
       if ((await this.db.getRun(runId)) === null) return;

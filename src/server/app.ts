@@ -22,6 +22,7 @@ import { createTransport, type Transport } from "./http.ts";
 import { createRateLimiter, useArmor, useRequestSizeLimit, useRunRateLimit } from "./limits.ts";
 import { registerBuiltins } from "./registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
+import { serveStatic } from "./static.ts";
 
 export const MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "models");
 
@@ -206,7 +207,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
         maskedErrors: { maskError: maskClientErrors },
         cors: { origin: config.corsOrigins },
         graphiql: config.graphiql,
-        routes: serveExport,
+        routes: async (req, res) => (await serveExport(req, res)) || serveStatic(req, res),
         connectionInitWaitTimeout: config.wsInitTimeoutMs,
         onConnect: (params) => wsVerdict(params),
         onOperation: (operation, params) => wsVerdict(params, operation),

@@ -1,10 +1,13 @@
 // Which onnxruntime execution providers this machine can really use. A provider counts as available
 // only when a tiny session (one Add) can be created and run on it, because onnxruntime-node's binary
 // lists CUDA and WebGPU whether or not their libraries and drivers are present. The answer is cached
-// per process (it does not change while the process runs).
+// per process (it does not change while the process runs). GPU providers are probed in a child
+// process (provider-probe.cjs): a failed Dawn/Vulkan load was seen to abort the process outright.
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { encodeModel } from "../graph/onnx.ts";
 import { PROVIDERS, type Provider } from "./config.ts";
-import { createSession } from "./session.ts";
+import { createSession, ORT_PROVIDER } from "./session.ts";
 
 export interface ProviderStatus {
   name: Provider;
@@ -39,16 +42,46 @@ function probeModel(): Uint8Array {
   });
 }
 
+const PROBE_SCRIPT = fileURLToPath(new URL("./provider-probe.cjs", import.meta.url));
+
+/** Runs the probe in this process (CPU: always safe) and rejects with onnxruntime's message. */
+async function probeHere(name: Provider): Promise<void> {
+  const s = await createSession(probeModel(), { provider: name, intraOpThreads: 1, quiet: true });
+  try {
+    const out = await s.run({ x: { dims: [1, 4], data: Float32Array.of(1, 2, 3, 4) } });
+    const y = out.y.data as Float32Array;
+    if (y[3] !== 8) throw new Error(`the probe computed ${y[3]} instead of 8`);
+  } finally {
+    await s.release();
+  }
+}
+
+/** Runs the probe in a child process, so a provider that aborts takes only the child down. */
+function probeInChild(name: Provider): Promise<void> {
+  const model = Buffer.from(probeModel()).toString("base64");
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [PROBE_SCRIPT, ORT_PROVIDER[name], model],
+      { timeout: 60_000 },
+      (err, stdout) => {
+        try {
+          const r = JSON.parse(stdout) as { ok: boolean; error?: string };
+          if (r.ok) resolve();
+          else reject(new Error(r.error ?? "the probe failed"));
+        } catch {
+          const how =
+            err && "signal" in err && err.signal ? `signal ${err.signal}` : `exit code ${err?.code}`;
+          reject(new Error(`the probe process ended without an answer (${how})`));
+        }
+      },
+    );
+  });
+}
+
 async function probe(name: Provider): Promise<ProviderStatus> {
   try {
-    const s = await createSession(probeModel(), { provider: name, intraOpThreads: 1, quiet: true });
-    try {
-      const out = await s.run({ x: { dims: [1, 4], data: Float32Array.of(1, 2, 3, 4) } });
-      const y = out.y.data as Float32Array;
-      if (y[3] !== 8) throw new Error(`the probe computed ${y[3]} instead of 8`);
-    } finally {
-      await s.release();
-    }
+    await (name === "CPU" ? probeHere(name) : probeInChild(name));
     return { name, available: true, reason: null };
   } catch (err) {
     // onnxruntime prefixes its source location and the failed check; keep what a person can act on.

@@ -32,6 +32,11 @@ export interface TrainJob {
   checkpoint?: Uint8Array | null;
   /** Also checkpoint after every N steps (a chunk boundary is placed there); null = only at the end. */
   checkpointEvery?: number | null;
+  /**
+   * Also checkpoint at the first chunk end at least this many ms after the previous checkpoint (wall
+   * time: when it fires varies, what it saves does not); null = never by time.
+   */
+  checkpointIntervalMs?: number | null;
   /** onnxruntime intra-op threads (default: onnxruntime's choice, all cores). */
   threads?: number;
   /** Let idle onnxruntime threads spin (default true; false when runs share cores). */
@@ -161,23 +166,127 @@ function newAcc(): EpochAccumulator {
   };
 }
 
+/**
+ * x [n, size, ...shape] and y [n, size] for n batches of `size` samples starting at position `start`
+ * of an epoch's order (batch i starts at start + i·stride), gathered straight into the Loop's inputs.
+ * A plain function with plain loops: V8 optimizes it, and small samples skip subarray allocations.
+ */
+function gather(
+  src: Float32Array,
+  labels: Int32Array,
+  f: number,
+  order: Uint32Array,
+  start: number,
+  n: number,
+  size: number,
+  stride: number,
+): { x: Float32Array; y: BigInt64Array } {
+  const x = new Float32Array(n * size * f);
+  const y = new BigInt64Array(n * size);
+  // int64 labels written as (low, high) int32 pairs (little-endian, labels ≥ 0): reading or writing a
+  // BigInt64Array element allocates a BigInt, which cost more than the feature copy.
+  const y32 = new Int32Array(y.buffer);
+  for (let i = 0; i < n; i++) {
+    const base = start + i * stride;
+    for (let j = 0; j < size; j++) {
+      const idx = order[base + j];
+      const o = (i * size + j) * f;
+      if (f < 256) for (let q = 0, from = idx * f; q < f; q++) x[o + q] = src[from + q];
+      else x.set(src.subarray(idx * f, idx * f + f), o);
+      y32[2 * (i * size + j)] = labels[idx];
+    }
+  }
+  return { x, y };
+}
+
+/** Adds a chunk's batch losses and accuracies (each batch weighted by its size) to an epoch's totals. */
+function accumulate(a: EpochAccumulator, loss: Float32Array, accuracy: Float32Array, size: number): void {
+  for (let i = 0; i < loss.length; i++) {
+    const l = loss[i];
+    a.lossSum += l * size;
+    a.lossSqSum += l * l * size;
+    if (l < a.lossMin) a.lossMin = l;
+    if (l > a.lossMax) a.lossMax = l;
+    a.accuracySum += accuracy[i] * size;
+  }
+  a.samples += size * loss.length;
+  a.batches += loss.length;
+}
+
+/** Global steps [s, s + n) as int64, written as int32 pairs (steps < 2^31). */
+function stepRange(s: number, n: number): BigInt64Array {
+  const out = new BigInt64Array(n);
+  const o32 = new Int32Array(out.buffer);
+  for (let i = 0; i < n; i++) o32[2 * i] = s + i;
+  return out;
+}
+
+interface RowContext {
+  firstStep: number;
+  epoch: number;
+  firstBatch: number;
+  batchSize: number;
+  size: number;
+  epochSamples: number;
+  lrs: number[];
+  ms: number;
+}
+
+/**
+ * One BatchRow per step from the Loop's per-step metric outputs, or the index of the first step with a
+ * non-finite metric (and which metric) when there is one: the rows before it are still returned.
+ */
+function buildRows(
+  m: Float32Array[],
+  c: RowContext,
+): { rows: BatchRow[]; bad: { i: number; metric: number; value: number } | null } {
+  const [loss, accuracy, gradNorm, confidence, trueProb] = m;
+  const n = loss.length;
+  const rows: BatchRow[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let q = 0; q < m.length; q++) {
+      const v = m[q][i];
+      if (!Number.isFinite(v)) return { rows: rows.slice(0, i), bad: { i, metric: q, value: v } };
+    }
+    const batch = c.firstBatch + i;
+    rows[i] = {
+      step: c.firstStep + i,
+      epoch: c.epoch,
+      batch,
+      loss: loss[i],
+      accuracy: accuracy[i],
+      lr: c.lrs[i],
+      gradNorm: gradNorm[i],
+      confidence: confidence[i],
+      trueClassProb: trueProb[i],
+      samples: c.epoch * c.epochSamples + batch * c.batchSize + c.size,
+      timeMs: c.ms / n,
+    };
+  }
+  return { rows, bad: null };
+}
+
 export class Trainer {
   readonly info: TrainInfo;
+  /** Time inside session.run of the training graph, for overhead measurements (benchmarks). */
+  readonly stats = { sessionMs: 0, chunks: 0, steps: 0 };
   private readonly cfg: RunConfig;
   private readonly train: Split;
   private readonly validation: Split | null;
   private readonly compiled: CompiledModel;
   private readonly plan: BatchPlan;
-  private readonly yBig: BigInt64Array;
   private readonly hyper: Record<string, HostTensor>;
   private readonly state: Record<string, Float32Array>;
   private readonly checkpointEvery: number | null;
+  private readonly checkpointIntervalMs: number | null;
+  private lastCheckpointAt = performance.now();
   private readonly evalBatchSize: number;
   private step: number;
   private acc: EpochAccumulator;
   private orderEpoch = -1;
   private order: Uint32Array = new Uint32Array(0);
   private evalSession: Session | null = null;
+  private evalY: BigInt64Array | null = null;
 
   private constructor(
     p: Prepared,
@@ -192,7 +301,6 @@ export class Trainer {
     this.validation = p.data.validation;
     this.compiled = p.compiled;
     this.plan = p.plan;
-    this.yBig = BigInt64Array.from(this.train.y, (v) => BigInt(v));
     this.hyper = {};
     for (const [h, v] of Object.entries(p.compiled.hyperparameters))
       this.hyper[h] = { dims: [], data: Float32Array.of(v) };
@@ -200,6 +308,7 @@ export class Trainer {
     this.step = start.step;
     this.acc = start.acc ?? newAcc();
     this.checkpointEvery = job.checkpointEvery ?? null;
+    this.checkpointIntervalMs = job.checkpointIntervalMs ?? null;
     this.evalBatchSize = job.evalBatchSize ?? 256;
     this.info = {
       provider: p.cfg.provider,
@@ -308,7 +417,8 @@ export class Trainer {
     const feeds: Record<string, HostTensor> = {};
     for (const t of this.compiled.tensors)
       if (t.role !== "optimizer") feeds[t.name] = { dims: t.shape, data: this.state[t.name] };
-    const y = BigInt64Array.from(v.y, (c) => BigInt(c));
+    this.evalY ??= BigInt64Array.from(v.y, (c) => BigInt(c));
+    const y = this.evalY;
     let loss = 0;
     let accuracy = 0;
     for (let i = 0; i < v.count; i += this.evalBatchSize) {
@@ -342,24 +452,12 @@ export class Trainer {
       const firstBatch = s - epoch * bpe;
       const size = firstBatch + n === bpe ? this.plan.lastBatchSize : B;
       const order = this.orderOf(epoch);
-      // x [n, size, ...shape], y [n, size]: gathered straight into the Loop's inputs.
-      const x = new Float32Array(n * size * f);
-      const y = new BigInt64Array(n * size);
-      const lrs = new Float32Array(n);
+      const { x, y } = gather(this.train.x, this.train.y, f, order, firstBatch * B, n, size, B);
       const lrExact = new Array<number>(n);
-      const steps = new BigInt64Array(n);
-      for (let i = 0; i < n; i++) {
-        const base = (firstBatch + i) * B;
-        for (let j = 0; j < size; j++) {
-          const idx = order[base + j];
-          const o = (i * size + j) * f;
-          x.set(this.train.x.subarray(idx * f, idx * f + f), o);
-          y[i * size + j] = this.yBig[idx];
-        }
+      for (let i = 0; i < n; i++)
         lrExact[i] = lrAt(this.cfg.schedule, this.cfg.optimizer.lr, s + i, totalSteps);
-        lrs[i] = lrExact[i];
-        steps[i] = BigInt(s + i);
-      }
+      const lrs = Float32Array.from(lrExact);
+      const steps = stepRange(s, n);
       feeds.x = { dims: [n, size, ...shape], data: x };
       feeds.y = { dims: [n, size], data: y };
       feeds.lr = { dims: [n], data: lrs };
@@ -368,43 +466,28 @@ export class Trainer {
       const t0 = performance.now();
       const out = await this.session.run(feeds);
       const ms = performance.now() - t0;
+      this.stats.sessionMs += ms;
+      this.stats.chunks++;
+      this.stats.steps += n;
       const m = METRIC_NAMES.map(([name]) => out[name].data as Float32Array);
-      const rows: BatchRow[] = [];
-      for (let i = 0; i < n; i++) {
-        for (let q = 0; q < m.length; q++) {
-          const v = m[q][i];
-          if (!Number.isFinite(v)) {
-            // The rows before the first bad step are real results: hand them over, then fail.
-            if (rows.length) yield { rows, epoch: null, evals: [], checkpoint: null };
-            throw new DivergenceError(s + i, METRIC_NAMES[q][0], v);
-          }
-        }
-        const batch = firstBatch + i;
-        rows.push({
-          step: s + i,
-          epoch,
-          batch,
-          loss: m[0][i],
-          accuracy: m[1][i],
-          lr: lrExact[i],
-          gradNorm: m[2][i],
-          confidence: m[3][i],
-          trueClassProb: m[4][i],
-          samples: epoch * this.train.count + batch * B + size,
-          timeMs: ms / n,
-        });
+      const { rows, bad } = buildRows(m, {
+        firstStep: s,
+        epoch,
+        firstBatch,
+        batchSize: B,
+        size,
+        epochSamples: this.train.count,
+        lrs: lrExact,
+        ms,
+      });
+      if (bad) {
+        // The rows before the first bad step are real results: hand them over, then fail.
+        if (rows.length) yield { rows, epoch: null, evals: [], checkpoint: null };
+        throw new DivergenceError(s + bad.i, METRIC_NAMES[bad.metric][0], bad.value);
       }
       for (const t of tensors) this.state[t.name] = out[`${t.name}.next`].data as Float32Array;
       const a = this.acc;
-      for (const r of rows) {
-        a.lossSum += r.loss * size;
-        a.lossSqSum += r.loss * r.loss * size;
-        a.lossMin = Math.min(a.lossMin, r.loss);
-        a.lossMax = Math.max(a.lossMax, r.loss);
-        a.accuracySum += r.accuracy * size;
-        a.samples += size;
-        a.batches++;
-      }
+      accumulate(a, m[0], m[1], size);
       a.timeMs += ms;
       this.step = end;
       const chunk: TrainChunk = { rows, epoch: null, evals: [], checkpoint: null };
@@ -432,8 +515,14 @@ export class Trainer {
           this.acc = newAcc();
         }
       }
-      if (this.checkpointEvery && end % this.checkpointEvery === 0 && end < totalSteps)
+      const byStep = this.checkpointEvery !== null && end % this.checkpointEvery === 0;
+      const byTime =
+        this.checkpointIntervalMs !== null &&
+        performance.now() - this.lastCheckpointAt >= this.checkpointIntervalMs;
+      if ((byStep || byTime) && end < totalSteps) {
         chunk.checkpoint = this.snapshot();
+        this.lastCheckpointAt = performance.now();
+      }
       yield chunk;
     }
     return { status: "completed", lastStep: totalSteps - 1, checkpoint: this.snapshot() };

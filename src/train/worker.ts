@@ -3,7 +3,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { TrainJob } from "./runner.ts";
 import { Trainer } from "./runner.ts";
-import { type HostMessage, serializeError, type WorkerMessage } from "./thread.ts";
+import { type HostMessage, packRows, serializeError, type WorkerMessage } from "./thread.ts";
 
 const port = parentPort;
 if (!port) throw new Error("worker.ts must run in a worker thread");
@@ -30,13 +30,18 @@ try {
       });
       wake = null;
     }
+    // One event-loop turn first, so an abort or ack that arrived during the last session.run (which
+    // blocks this thread) is seen before the next chunk starts: cancellation lands within one chunk.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const r = await it.next();
     if (r.done) {
       post({ type: "done", end: r.value }, [r.value.checkpoint.state.buffer as ArrayBuffer]);
       break;
     }
     const cp = r.value.checkpoint;
-    post({ type: "chunk", index: i, chunk: r.value }, cp ? [cp.state.buffer as ArrayBuffer] : []);
+    const rows = packRows(r.value.rows);
+    const transfer = [rows.buffer as ArrayBuffer, ...(cp ? [cp.state.buffer as ArrayBuffer] : [])];
+    post({ type: "chunk", index: i, chunk: { ...r.value, rows } }, transfer);
   }
   await trainer.release();
 } catch (err) {

@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { readFixture, trainFixture } from "../../scripts/commands/parity.ts";
 import { emitForward } from "../../src/graph/autodiff.ts";
 import { compile } from "../../src/graph/compile.ts";
-import { Builder, type Model } from "../../src/graph/ir.ts";
-import { encodeModel } from "../../src/graph/onnx.ts";
+import { Builder, type Model, type Node } from "../../src/graph/ir.ts";
+import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { linearModel, randomProblem } from "./linear-ref.ts";
 
@@ -105,6 +105,13 @@ describe("invalid models fail compilation with a clear message", () => {
   it("bytes that are not a model are rejected as such", () => {
     expect(() => compile(new Uint8Array([1, 2, 3, 4, 5]), { optimizer: { kind: "sgd" } })).toThrow(
       /not a valid ONNX model/,
+    );
+  });
+
+  it("an unknown loss names the accepted losses", () => {
+    const bad = "hinge" as unknown as "mse";
+    expect(() => compile(linearModel(w.w, w.b), { optimizer: { kind: "sgd" }, loss: bad })).toThrow(
+      /unknown loss hinge \(accepted: cross_entropy, mse, bce_with_logits\)/,
     );
   });
 
@@ -280,6 +287,24 @@ describe("BatchNormalization state", () => {
     await s.release();
   });
 
+  it("a batch of one sample keeps the running variance finite (its biased variance, 0, is used)", async () => {
+    const c = compile(bytes, { optimizer: { kind: "sgd" } });
+    const s = await createSession(c.trainStep);
+    const feeds: Record<string, HostTensor> = {
+      x: { dims: [1, 3], data: Float32Array.of(1, 2, 3) },
+      y: { dims: [1], data: BigInt64Array.of(1n) },
+      lr: { dims: [], data: Float32Array.of(0.1) },
+      step: { dims: [], data: BigInt64Array.of(0n) },
+    };
+    for (const t of c.tensors) feeds[t.name] = { dims: t.shape, data: t.init };
+    const out = await s.run(feeds);
+    const rv = Array.from(out["bn.running_var.next"].data as Float32Array);
+    const rm = Array.from(out["bn.running_mean.next"].data as Float32Array);
+    for (const [i, v] of [0.9, 1.8, 0.9].entries()) expect(rv[i]).toBeCloseTo(v, 6);
+    for (const [i, v] of [0.55, 0.2, 0.3].entries()) expect(rm[i]).toBeCloseTo(v, 6);
+    await s.release();
+  });
+
   it("the eval graph and the exported model normalise with the running statistics", async () => {
     const c = compile(bytes, { optimizer: { kind: "sgd" } });
     const state = Object.fromEntries(c.tensors.map((t) => [t.name, t.init]));
@@ -308,5 +333,169 @@ describe("BatchNormalization state", () => {
       }
     }
     await Promise.all([evalS.release(), inf.release()]);
+  });
+});
+
+describe("models whose weights are graph inputs", () => {
+  const model: Model = {
+    irVersion: 8,
+    opsets: [{ domain: "", version: 17 }],
+    producer: "test",
+    graph: {
+      name: "noinit",
+      inputs: [
+        { name: "input", dtype: "float32", shape: ["batch", 16] },
+        { name: "W", dtype: "float32", shape: [4, 16] },
+        { name: "b", dtype: "float32", shape: [4] },
+      ],
+      outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 4] }],
+      initializers: [],
+      nodes: [
+        {
+          op: "Gemm",
+          name: "fc",
+          domain: "",
+          inputs: ["input", "W", "b"],
+          outputs: ["logits"],
+          attrs: { transB: { type: "int", i: 1 } },
+        },
+      ],
+    },
+  };
+  const bytes = encodeModel(model);
+
+  it("get PyTorch's default U(−1/√fan_in, 1/√fan_in) initialization, drawn from the seed", async () => {
+    const a = compile(bytes, { optimizer: { kind: "sgd" }, seed: 1 });
+    const again = compile(bytes, { optimizer: { kind: "sgd" }, seed: 1 });
+    const other = compile(bytes, { optimizer: { kind: "sgd" }, seed: 2 });
+    const w = a.tensors.find((t) => t.name === "W")?.init as Float32Array;
+    expect(w).toHaveLength(64);
+    expect(Math.max(...Array.from(w, Math.abs))).toBeLessThanOrEqual(0.25);
+    expect(Math.max(...Array.from(w, Math.abs))).toBeGreaterThan(0.15);
+    expect(Array.from(again.tensors[0].init)).toEqual(Array.from(w));
+    expect(Array.from(other.tensors[0].init)).not.toEqual(Array.from(w));
+    const exported = await createSession(
+      a.exportInference(Object.fromEntries(a.tensors.map((t) => [t.name, t.init]))),
+    );
+    expect(exported.inputNames).toEqual(["input"]);
+    await exported.release();
+  });
+});
+
+describe("opset range", () => {
+  for (const opset of [13, 18, 21]) {
+    it(`the seed CNN declared as opset ${opset} trains to the same first losses`, async () => {
+      const f = { ...readFixture(`${FIX}/seed_cnn`), steps: 2 };
+      const m = decodeModel(f.model);
+      m.opsets = [{ domain: "", version: opset }];
+      const c = compile(encodeModel(m), { optimizer: f.optimizer, dropout: false });
+      const trace = await trainFixture(f, c, "loop");
+      expect(Math.abs(trace.losses[0] - f.losses[0])).toBeLessThan(1e-4);
+      expect(Math.abs(trace.losses[1] - f.losses[1])).toBeLessThan(1e-4);
+    });
+  }
+
+  it("rejects opsets outside 13–21 naming the accepted range", () => {
+    const f = readFixture(`${FIX}/seed_linear`);
+    const m = decodeModel(f.model);
+    m.opsets = [{ domain: "", version: 11 }];
+    expect(() => compile(encodeModel(m), { optimizer: f.optimizer })).toThrow(
+      /unsupported opset 11: models with opset 13 to 21/,
+    );
+  });
+});
+
+describe("Shape-only subgraphs that feed a Reshape", () => {
+  // x.view(x.size(0), -1) as exporters write it, versus Flatten: both must train identically
+  const w = Float32Array.from({ length: 3 * 6 }, (_, i) => Math.sin(i) * 0.3);
+  const build = (viaShape: boolean): Uint8Array => {
+    const i64 = (name: string, values: number[], dims: number[]) => ({
+      name,
+      dtype: "int64" as const,
+      dims,
+      data: BigInt64Array.from(values.map(BigInt)),
+    });
+    const flatten: Node[] = viaShape
+      ? [
+          { op: "Shape", name: "shape", domain: "", inputs: ["input"], outputs: ["s"], attrs: {} },
+          {
+            op: "Gather",
+            name: "batch",
+            domain: "",
+            inputs: ["s", "zero"],
+            outputs: ["n"],
+            attrs: { axis: { type: "int" as const, i: 0 } },
+          },
+          { op: "Unsqueeze", name: "unsq", domain: "", inputs: ["n", "axes0"], outputs: ["n1"], attrs: {} },
+          {
+            op: "Concat",
+            name: "cat",
+            domain: "",
+            inputs: ["n1", "minus1"],
+            outputs: ["target"],
+            attrs: { axis: { type: "int" as const, i: 0 } },
+          },
+          {
+            op: "Reshape",
+            name: "view",
+            domain: "",
+            inputs: ["input", "target"],
+            outputs: ["flat"],
+            attrs: {},
+          },
+        ]
+      : [{ op: "Flatten", name: "flatten", domain: "", inputs: ["input"], outputs: ["flat"], attrs: {} }];
+    const m: Model = {
+      irVersion: 8,
+      opsets: [{ domain: "", version: 17 }],
+      producer: "test",
+      graph: {
+        name: "view",
+        inputs: [{ name: "input", dtype: "float32", shape: ["batch", 2, 3] }],
+        outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 3] }],
+        initializers: [
+          { name: "W", dtype: "float32", dims: [3, 6], data: w },
+          { name: "b", dtype: "float32", dims: [3], data: new Float32Array(3) },
+          i64("zero", [0], []),
+          i64("axes0", [0], [1]),
+          i64("minus1", [-1], [1]),
+        ],
+        nodes: [
+          ...flatten,
+          {
+            op: "Gemm",
+            name: "fc",
+            domain: "",
+            inputs: ["flat", "W", "b"],
+            outputs: ["logits"],
+            attrs: { transB: { type: "int", i: 1 } },
+          },
+        ],
+      },
+    };
+    return encodeModel(m);
+  };
+
+  it("resolve to the same shapes and train to the same losses as Flatten", async () => {
+    const losses: number[][] = [];
+    for (const viaShape of [true, false]) {
+      const c = compile(build(viaShape), { optimizer: { kind: "sgd", momentum: 0.9 } });
+      expect(c.tensors.map((t) => t.name)).toEqual(["W", "b", "W.momentum_buffer", "b.momentum_buffer"]);
+      const s = await createSession(c.trainLoop);
+      const feeds: Record<string, HostTensor> = {
+        x: { dims: [3, 4, 2, 3], data: Float32Array.from({ length: 72 }, (_, i) => Math.cos(i % 24)) },
+        y: { dims: [3, 4], data: BigInt64Array.from({ length: 12 }, (_, i) => BigInt((i % 4) % 3)) },
+        lr: { dims: [3], data: Float32Array.of(0.1, 0.1, 0.1) },
+        step: { dims: [3], data: BigInt64Array.of(0n, 1n, 2n) },
+      };
+      for (const [h, v] of Object.entries(c.hyperparameters))
+        feeds[h] = { dims: [], data: Float32Array.of(v) };
+      for (const t of c.tensors) feeds[t.name] = { dims: t.shape, data: t.init };
+      losses.push(Array.from((await s.run(feeds)).loss.data as Float32Array));
+      await s.release();
+    }
+    expect(losses[0]).toHaveLength(3);
+    expect(losses[0]).toEqual(losses[1]);
+    expect(losses[0][2]).toBeLessThan(losses[0][0]);
   });
 });

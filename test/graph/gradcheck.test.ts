@@ -1,7 +1,7 @@
 // Every op's gradient rule, checked against central finite differences (see harness.ts).
 import { describe, expect, it } from "vitest";
 import { float, int, ints, str } from "../../src/graph/ir.ts";
-import { type GradCase, gradCheck } from "./harness.ts";
+import { type GradCase, gradCheck, gradientsAt } from "./harness.ts";
 
 const f = (shape: number[], draw?: "any" | "offzero" | "positive" | "distinct") => ({ shape, draw });
 const i64 = (values: number[]) => ({ shape: [values.length], values });
@@ -73,10 +73,20 @@ const CASES: GradCase[] = [
     inputs: [f([1, 4, 5, 4]), f([6, 2, 3, 2]), f([6])],
   },
   {
-    name: "MaxPool",
+    name: "MaxPool 2x2 tiles",
     op: "MaxPool",
+    dtype: "float32",
+    tol: 1e-3,
     attrs: { kernel_shape: ints([2, 2]), strides: ints([2, 2]) },
     inputs: [f([2, 3, 4, 4], "distinct")],
+  },
+  {
+    name: "MaxPool 3x2 tiles",
+    op: "MaxPool",
+    dtype: "float32",
+    tol: 1e-3,
+    attrs: { kernel_shape: ints([3, 2]), strides: ints([3, 2]) },
+    inputs: [f([1, 2, 6, 4], "distinct")],
   },
   {
     name: "MaxPool overlapping padded",
@@ -139,6 +149,13 @@ const CASES: GradCase[] = [
     ],
   },
   {
+    name: "Dropout on (mask fixed by the step)",
+    op: "Dropout",
+    outputs: 2,
+    dropout: true,
+    inputs: [f([4, 6]), { shape: [], values: [0.5], dtype: "float64" }],
+  },
+  {
     name: "Dropout off in a gradient check is the identity",
     op: "Dropout",
     outputs: 2,
@@ -154,6 +171,24 @@ describe("gradient rules match central finite differences", () => {
       const r = await gradCheck(c);
       expect(Math.abs(r.analytic)).toBeGreaterThan(1e-6);
       expect(r.relErr).toBeLessThan(tol);
+    });
+  }
+});
+
+describe("max-pool gradients on ties", () => {
+  for (const [name, attrs] of [
+    ["tiling 2x2 windows", { kernel_shape: ints([2, 2]), strides: ints([2, 2]) }],
+    ["overlapping windows", { kernel_shape: ints([2, 2]), strides: ints([1, 1]) }],
+  ] as const) {
+    it(`${name}: a window of equal values sends its whole gradient to its first element, as PyTorch does`, async () => {
+      const { dY, grads } = await gradientsAt({
+        name,
+        op: "MaxPool",
+        dtype: "float32",
+        attrs,
+        inputs: [{ shape: [1, 1, 2, 2], at: [0.5, 0.5, 0.5, 0.5] }],
+      });
+      expect(grads[0]).toEqual([dY.reduce((a, v) => a + v, 0), 0, 0, 0]);
     });
   }
 });

@@ -24,6 +24,8 @@ export interface GradInput {
   dtype?: DType;
   /** How to draw a differentiable input: "any" (default, uniform ±1), "offzero" (|x| ≥ 0.1), "positive". */
   draw?: "any" | "offzero" | "positive" | "distinct";
+  /** Fixed starting point for a differentiable input (instead of a random draw). */
+  at?: number[];
 }
 
 export interface GradCase {
@@ -37,6 +39,8 @@ export interface GradCase {
   dtype?: "float32" | "float64";
   /** Relative tolerance on the directional derivative. */
   tol?: number;
+  /** Run the op with dropout active (its mask then depends on a fixed step, so differences are valid). */
+  dropout?: boolean;
   /** A known gap: the case is run as expected-to-fail with this reason. */
   fails?: string;
 }
@@ -81,6 +85,16 @@ export interface GradResult {
 }
 
 export async function gradCheck(c: GradCase): Promise<GradResult> {
+  return (await evaluate(c)).check;
+}
+
+/** The upstream gradient R (= dL/dY) and every differentiable input's gradient at the starting point. */
+export async function gradientsAt(c: GradCase): Promise<{ dY: number[]; grads: number[][] }> {
+  const e = await evaluate(c);
+  return { dY: e.dY, grads: e.grads };
+}
+
+async function evaluate(c: GradCase): Promise<{ check: GradResult; dY: number[]; grads: number[][] }> {
   const dtype = c.dtype ?? "float64";
   const r = rng(c.name.length * 7919 + c.name.charCodeAt(0));
   const graph: Graph = { name: c.name, nodes: [], inputs: [], outputs: [], initializers: [] };
@@ -98,7 +112,7 @@ export async function gradCheck(c: GradCase): Promise<GradResult> {
     } else {
       graph.inputs.push({ name, dtype, shape: inp.shape });
       diffNames.push(name);
-      x0[name] = draw(r, numel(inp.shape), inp.draw);
+      x0[name] = inp.at ?? draw(r, numel(inp.shape), inp.draw);
     }
     return name;
   });
@@ -116,14 +130,20 @@ export async function gradCheck(c: GradCase): Promise<GradResult> {
   const yShape = metas.get("y0")?.shape as number[];
   const b = new Builder(17, [...names, ...node.outputs]);
   for (const t of graph.initializers) b.addInitializer(t);
+  let step: string | null = null;
+  if (c.dropout) {
+    step = "step";
+    b.addInitializer({ name: step, dtype: "int64", dims: [], data: BigInt64Array.of(5n) });
+  }
   const fwd = emitForward(b, graph.nodes, metas, {
     mode: "train",
-    dropout: false,
-    step: null,
+    dropout: c.dropout ?? false,
+    step,
     seed: 1,
     rename: new Map(),
   });
-  const R = b.fconst(dtype, draw(r, numel(yShape), "any"), yShape);
+  const rValues = draw(r, numel(yShape), "any");
+  const R = b.fconst(dtype, rValues, yShape);
   const L = b.reduceSum(b.op("Mul", ["y0", R]), null, false, "L");
   const grads = backward(b, fwd, new Map([["y0", R]]), diffNames, dtype);
   const gradOutputs = diffNames.map((n) => {
@@ -172,5 +192,9 @@ export async function gradCheck(c: GradCase): Promise<GradResult> {
   await session.release();
   const numeric = (plus - minus) / (2 * eps);
   const relErr = Math.abs(analytic - numeric) / Math.max(1e-8, Math.abs(analytic) + Math.abs(numeric));
-  return { analytic, numeric, relErr };
+  return {
+    check: { analytic, numeric, relErr },
+    dY: rValues.map((v) => (dtype === "float32" ? Math.fround(v) : v)),
+    grads: gradOutputs.map((o) => Array.from(base[o].data as Float64Array, Number)),
+  };
 }

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { readFixture, runParity, trainFixture } from "../../scripts/commands/parity.ts";
 import { compile } from "../../src/graph/compile.ts";
+import { createSession, type HostTensor } from "../../src/train/session.ts";
 
 const FIX = "test/fixtures/torch";
 
@@ -35,5 +36,34 @@ describe("training matches PyTorch step for step", () => {
     for (let i = 0; i < loop.state[w].length; i++)
       maxDiff = Math.max(maxDiff, Math.abs(loop.state[w][i] - steps.state[w][i]));
     expect(maxDiff).toBeLessThan(1e-6);
+  });
+});
+
+describe("one compiled graph serves any K and any batch size", () => {
+  it("a last partial batch runs through the same Loop graph as K=1 with a smaller B", async () => {
+    const f = readFixture(`${FIX}/seed_linear`);
+    const c = compile(f.model, { optimizer: { kind: "adam" } });
+    const session = await createSession(c.trainLoop);
+    const stepSession = await createSession(c.trainStep);
+    const feedsFor = (k: number, b: number, offset: number, shapeK: boolean): Record<string, HostTensor> => {
+      const feeds: Record<string, HostTensor> = {
+        x: { dims: shapeK ? [k, b, 10] : [b, 10], data: f.x.subarray(offset * 10, (offset + k * b) * 10) },
+        y: { dims: shapeK ? [k, b] : [b], data: f.y.subarray(offset, offset + k * b) },
+        lr: { dims: shapeK ? [k] : [], data: new Float32Array(k).fill(0.01) },
+        step: { dims: shapeK ? [k] : [], data: BigInt64Array.from({ length: k }, (_, i) => BigInt(i)) },
+      };
+      for (const [h, v] of Object.entries(c.hyperparameters))
+        feeds[h] = { dims: [], data: Float32Array.of(v) };
+      for (const t of c.tensors) feeds[t.name] = { dims: t.shape, data: t.init };
+      return feeds;
+    };
+    const partial = await session.run(feedsFor(1, 5, 0, true));
+    const single = await stepSession.run(feedsFor(1, 5, 0, false));
+    expect(partial.loss.dims).toEqual([1]);
+    expect(Number(partial.loss.data[0])).toBeCloseTo(Number(single.loss.data[0]), 6);
+    const full = await session.run(feedsFor(3, 10, 0, true));
+    expect(full.loss.dims).toEqual([3]);
+    expect(Number(full.loss.data[0])).toBeCloseTo(f.losses[0], 5);
+    await Promise.all([session.release(), stepSession.release()]);
   });
 });

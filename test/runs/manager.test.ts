@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchRow, type Db, openDatabase, RunStatus } from "../../src/db/index.ts";
 import { createRunManager, type GradstreamRunManager } from "../../src/runs/manager.ts";
-import type { BatchChunkEvent, RunsChangedEvent } from "../../src/runs/types.ts";
+import type { BatchChunkEvent, RunEvent, RunProgress, RunsChangedEvent } from "../../src/runs/types.ts";
+import { RunConfigError } from "../../src/train/config.ts";
 import { createSession } from "../../src/train/session.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-manager-"));
@@ -74,8 +75,15 @@ describe("run manager", () => {
     expect(await m.progress(cnn[0].id)).toMatchObject({ step: 64, totalSteps: 64, epoch: 2, etaSeconds: 0 });
   });
 
-  it("learns the linear-blobs twin: validation accuracy well above chance", async () => {
+  it("learns the linear-blobs twin: validation accuracy well above chance, with status and epoch events", async () => {
     const [run] = await m.startExperiment("linear-blobs");
+    const events: RunEvent[] = [];
+    for await (const e of m.runEvents(run.id)) {
+      events.push(e);
+      if (e.kind === "status" && e.status === RunStatus.COMPLETED) break;
+    }
+    const kinds = events.map((e) => (e.kind === "status" ? e.status : "epoch"));
+    expect(kinds).toEqual([RunStatus.RUNNING, ...Array(10).fill("epoch"), RunStatus.COMPLETED]);
     await collect(m.batches(run.id, -1));
     const done = await db.getRun(run.id);
     expect(done?.status).toBe(RunStatus.COMPLETED);
@@ -93,9 +101,19 @@ describe("run manager", () => {
       config: { optimizer: { kind: "sgd", lr: 0.01 }, batchSize: 10, epochs: 2, k: 1 },
     });
     let late: Promise<BatchChunkEvent[]> | null = null;
-    const early = await collect(m.batches(run.id, -1), (c) => {
-      if (!late && c.lastStep >= 60) late = collect(m.batches(run.id, 37));
+    let midway: RunProgress | null = null;
+    const early = await collect(m.batches(run.id, -1), async (c) => {
+      if (!late && c.lastStep >= 60) {
+        late = collect(m.batches(run.id, 37));
+        midway = await m.progress(run.id);
+      }
     });
+    // While running: steps done, the rate over recent chunks and the time left.
+    const p = midway as unknown as RunProgress;
+    expect(p.totalSteps).toBe(200);
+    expect(p.step).toBeGreaterThanOrEqual(61);
+    expect(p.samplesPerSecond).toBeGreaterThan(0);
+    expect(p.etaSeconds).toBeGreaterThanOrEqual(0);
     expect(steps(early)).toEqual(range(0, 200));
     expect(late).not.toBeNull();
     const lateChunks = await (late as unknown as Promise<BatchChunkEvent[]>);
@@ -173,10 +191,27 @@ describe("run manager", () => {
       /optimizer.kind must be one of sgd, adam/,
     );
     expect(await start({ batchSize: 10 }, "cnn-dropout")).toMatch(/dataset samples have shape \[3, 32, 32\]/);
+    const err = await m
+      .start({ modelId: model.id, dataset: { spec: "csv:path=/nonexistent.csv" }, config: { batchSize: 1 } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunConfigError);
+    expect((err as Error).message).toMatch(/file not found: \/nonexistent.csv/);
     expect(await m.startExperiment("nope").catch((e: unknown) => (e as Error).message)).toMatch(
       /unknown experiment "nope"; experiments: linear, batch-size/,
     );
     expect(await m.cancel(999_999).catch((e: unknown) => (e as Error).message)).toBe("unknown run id 999999");
+    expect(
+      await m
+        .batches(999_999, -1)
+        .next()
+        .catch((e: unknown) => (e as Error).message),
+    ).toBe("unknown run id 999999");
+    expect(
+      await m
+        .runEvents(999_999)
+        .next()
+        .catch((e: unknown) => (e as Error).message),
+    ).toBe("unknown run id 999999");
     expect((await db.listRuns({ first: 1000 })).length).toBe(before);
   });
 

@@ -4,6 +4,7 @@ import type { BatchRow } from "../../src/db/types.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../src/train/checkpoint.ts";
 import { EXPERIMENTS, RunConfigError } from "../../src/train/config.ts";
 import { DivergenceError, type EpochSummary, trainInline } from "../../src/train/runner.ts";
+import { lrAt, validateSchedule } from "../../src/train/schedule.ts";
 
 const model = (name: string) =>
   new Uint8Array(readFileSync(new URL(`../../models/${name}.onnx`, import.meta.url)));
@@ -61,6 +62,27 @@ describe("runner", () => {
     expect(resumed.rows.map(noTime)).toEqual(full.rows.slice(26).map(noTime));
     expect(resumed.epochs.map(noEpochTime)).toEqual(full.epochs.slice(3).map(noEpochTime));
     expect(resumed.evals).toEqual(full.evals.filter((e) => e.step >= 26));
+  });
+
+  it("feeds the learning-rate schedule per step: each row's lr is the schedule's value at its step", async () => {
+    const schedule = { kind: "cosine", warmup: { steps: 10, startFactor: 0.1 }, etaMin: 0.001 };
+    const config = { ...EXPERIMENTS.linear.runs[0], k: 7, schedule };
+    const r = await trainInline({ model: linear, config });
+    const spec = validateSchedule(schedule);
+    expect(r.rows.map((x) => x.lr)).toEqual(r.rows.map((x) => lrAt(spec, 0.01, x.step, 100)));
+    expect(r.rows[0].lr).toBeCloseTo(0.001, 12);
+    expect(r.rows[10].lr).toBeCloseTo(0.01, 12);
+    expect(r.rows[99].lr).toBeLessThan(0.0011);
+  });
+
+  it("checkpoints by wall time at chunk ends when asked (interval 0: after every chunk but the last)", async () => {
+    const r = await trainInline({
+      model: linear,
+      config: { ...EXPERIMENTS.linear.runs[0], k: 10 },
+      checkpointIntervalMs: 0,
+    });
+    expect(r.checkpoints.map((c) => c.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(r.end.checkpoint.step).toBe(100);
   });
 
   it("round-trips a checkpoint's tensors, step and epoch accumulator bit for bit", () => {

@@ -37,6 +37,20 @@ describe("training thread", () => {
     expect(worker.end.checkpoint.state).toEqual(inline.end.checkpoint.state);
   });
 
+  it("never lets the worker get more than one chunk ahead of an unacknowledged chunk", async () => {
+    const run = await startTraining({ model: linear, config: { ...EXPERIMENTS.linear.runs[0], k: 1 } });
+    const first = await run.chunks.next();
+    expect(first.done).toBe(false);
+    // Holding chunk 0 unacknowledged: chunk 1 may be computed, chunk 2 may not start. Wait until chunk 1
+    // arrived, then give the worker ample time to (wrongly) run further; the bound holds at any moment.
+    for (let i = 0; i < 500 && run.buffered() < 1; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(run.buffered()).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(run.buffered()).toBe(1);
+    const { rows } = await drain(run);
+    expect(rows.length + 1).toBe(100);
+  });
+
   it("stops the worker between chunks on abort and hands back a checkpoint at the last trained step", async () => {
     const ac = new AbortController();
     const run = await startTraining({ model: linear, config: { ...config, k: 5 } }, { signal: ac.signal });

@@ -1,16 +1,18 @@
 // Broadcasting binary arithmetic and pointwise activations.
 import { attrFloat } from "../ir.ts";
-import { broadcastShapes, type Grad, type GradCtx, type OpRule, type ShapeCtx } from "./types.ts";
+import {
+  broadcastShapes,
+  type Grad,
+  type GradCtx,
+  type OpRule,
+  type ShapeCtx,
+  sameAsInput,
+} from "./types.ts";
 
 function binaryShape(ctx: ShapeCtx) {
   const a = ctx.input(0);
   const b = ctx.input(1);
   return [{ dtype: a.dtype, shape: broadcastShapes(a.shape, b.shape, ctx.fail) }];
-}
-
-function unary(ctx: ShapeCtx) {
-  const a = ctx.input(0);
-  return [{ dtype: a.dtype, shape: a.shape }];
 }
 
 const bc = (ctx: GradCtx, value: string): Grad => ({ value, from: ctx.meta(ctx.node.outputs[0]).shape });
@@ -73,7 +75,7 @@ export const Div: OpRule = {
 
 export const Relu: OpRule = {
   diff: [0],
-  shape: unary,
+  shape: sameAsInput,
   // dX = dY where X > 0, else 0 (the subgradient at 0 is 0, as in PyTorch)
   grad(ctx, [dY]) {
     if (!dY) return [null];
@@ -86,7 +88,7 @@ export const Relu: OpRule = {
 
 export const LeakyRelu: OpRule = {
   diff: [0],
-  shape: unary,
+  shape: sameAsInput,
   // dX = dY where X > 0, else α·dY
   grad(ctx, [dY]) {
     if (!dY) return [null];
@@ -101,7 +103,7 @@ export const LeakyRelu: OpRule = {
 
 export const Sigmoid: OpRule = {
   diff: [0],
-  shape: unary,
+  shape: sameAsInput,
   // dX = dY·Y·(1 − Y)
   grad(ctx, [dY]) {
     if (!dY) return [null];
@@ -114,7 +116,7 @@ export const Sigmoid: OpRule = {
 
 export const Tanh: OpRule = {
   diff: [0],
-  shape: unary,
+  shape: sameAsInput,
   // dX = dY·(1 − Y²)
   grad(ctx, [dY]) {
     if (!dY) return [null];

@@ -10,10 +10,16 @@
 //      name results `${input}_grad`. Return `{ value, from: outputShape }` for broadcasting ops: the
 //      driver sums it down to the input's shape. Fan-out sums and ordering are the driver's job.
 //    - `forward(ctx)` only when training/eval must emit something other than a copy of the node
-//      (MaxPool asks for indices, Dropout builds its mask, BatchNorm uses batch statistics).
+//      (MaxPool asks for indices, Dropout builds its mask, BatchNorm uses batch statistics and
+//      reports new running statistics with `ctx.stateUpdate`; such inputs are listed in `stateInputs`).
+//    Float constants in gradients go through `ctx.b.fconst(ctx.dtype, …)` (gradient checks run in
+//    float64); report bad models with `ctx.fail(msg)`, which names the node. Annotate `shape(ctx:
+//    ShapeCtx)` so `if (!x) ctx.fail(…)` narrows.
 // 2. Register it in `OPS` below (alphabetical).
 // 3. Add a row to the gradient-check table in test/graph/gradcheck.test.ts (float64 where ORT's CPU
-//    kernels support double, with broadcast cases and inputs away from kinks).
+//    kernels support double, else `dtype: "float32"` with a looser `tol`; broadcast cases; inputs
+//    away from kinks via `draw: "offzero" | "positive" | "distinct"`). A known gap is a row with
+//    `fails: "reason"` (run as it.fails), never a skipped row.
 import { Conv } from "./conv.ts";
 import { Dropout } from "./dropout.ts";
 import { Add, Div, Identity, LeakyRelu, Mul, Relu, Sigmoid, Sub, Tanh } from "./elementwise.ts";

@@ -77,7 +77,10 @@ export const BatchNormalization: OpRule = {
       {},
       `${X}_count`,
     );
-    const unbiased = b.op("Div", [m, b.op("Sub", [m, b.fconst(dtype, 1)])]);
+    // (a batch with one value per channel has no unbiased variance; PyTorch refuses it, we keep the
+    // running variance finite by using the biased one, which is then 0)
+    const one = b.fconst(dtype, 1);
+    const unbiased = b.op("Div", [m, b.op("Max", [b.op("Sub", [m, one]), one])]);
     const flatMean = b.op("Reshape", [mean, b.i64([C])]);
     const flatVar = b.op("Mul", [b.op("Reshape", [variance, b.i64([C])]), unbiased]);
     const keep = b.fconst(dtype, momentum);

@@ -1,5 +1,5 @@
 // 2-D pooling: MaxPool, AveragePool, GlobalAveragePool.
-import { attrInt, attrInts, type DType, int, ints, numel } from "../ir.ts";
+import { attrInt, attrInts, attrString, type Dim, type DType, int, ints, type Node, numel } from "../ir.ts";
 import { outputPadding, spatial, window2d } from "./conv.ts";
 import type { OpRule, ShapeCtx } from "./types.ts";
 
@@ -19,6 +19,25 @@ function zerosTensor(dtype: DType) {
   };
 }
 
+/**
+ * Non-overlapping windows that tile the input exactly (kernel = stride, no padding or dilation, sizes
+ * divisible): the common 2×2/2 pool. Its gradient is computed window-locally (ArgMax + OneHot over a
+ * [N, C, Ho, Wo, kh·kw] view) instead of with MaxPool's Indices output, whose ORT kernel is several
+ * times slower than the plain MaxPool, plus a ScatterElements.
+ */
+function tiles(node: Node, xs: Dim[]): { k: [number, number]; out: [number, number] } | null {
+  const k = attrInts(node, "kernel_shape");
+  const s = attrInts(node, "strides") ?? [1, 1];
+  const d = attrInts(node, "dilations") ?? [1, 1];
+  const pads = attrInts(node, "pads") ?? [0, 0, 0, 0];
+  const autoPad = attrString(node, "auto_pad", "NOTSET");
+  const [h, w] = [xs[2], xs[3]];
+  if (!k || typeof h !== "number" || typeof w !== "number" || typeof xs[1] !== "number") return null;
+  if (k[0] !== s[0] || k[1] !== s[1] || d[0] !== 1 || d[1] !== 1 || pads.some((p) => p !== 0)) return null;
+  if ((autoPad !== "NOTSET" && autoPad !== "VALID") || h % k[0] !== 0 || w % k[1] !== 0) return null;
+  return { k: [k[0], k[1]], out: [h / k[0], w / k[1]] };
+}
+
 export const MaxPool: OpRule = {
   diff: [0],
   shape(ctx: ShapeCtx) {
@@ -28,19 +47,48 @@ export const MaxPool: OpRule = {
       { dtype: "int64", shape },
     ];
   },
-  // Training asks MaxPool for the flat index of every window's maximum.
+  // Training asks MaxPool for the flat index of every window's maximum, unless the windows tile.
   forward(ctx) {
     const { b, node } = ctx;
-    if (ctx.mode === "eval") return b.raw(node);
+    if (ctx.mode === "eval" || (tiles(node, ctx.meta(node.inputs[0]).shape) && !node.outputs[1]))
+      return b.raw(node);
     const indices = node.outputs[1] || b.fresh(`${node.outputs[0]}_argmax`);
     b.raw({ ...node, outputs: [node.outputs[0], indices] });
     ctx.save("indices", indices);
   },
-  // dX = zeros(X) with dY scatter-added at the argmax indices (windows may overlap)
   grad(ctx, [dY]) {
     if (!dY) return [null];
     const { b, node } = ctx;
     const X = node.inputs[0];
+    const xs = ctx.meta(X).shape;
+    const t = tiles(node, xs);
+    if (t && !node.outputs[1]) {
+      // Each image plane becomes a [kh·kw, Ho, Wo] stack of window positions through a Conv with
+      // one-hot kernels (exact: x·1 + Σ 0·x'), the first maximum per window (PyTorch's choice on
+      // ties) takes dY, and a ConvTranspose with the same kernels puts each back in its place.
+      const [kh, kw] = t.k;
+      const [ho, wo] = t.out;
+      const kk = kh * kw;
+      const onehotKernels = b.fconst(
+        ctx.dtype,
+        Array.from({ length: kk * kk }, (_, i) => (Math.floor(i / kk) === i % kk ? 1 : 0)),
+        [kk, 1, kh, kw],
+      );
+      const win = { kernel_shape: ints([kh, kw]), strides: ints([kh, kw]) };
+      const planes = b.op("Reshape", [X, b.i64([-1, 1, xs[2] as number, xs[3] as number])]);
+      const taps = b.op("Conv", [planes, onehotKernels], win, `${X}_windows`);
+      const argmax = b.op("ArgMax", [taps], { axis: int(1), keepdims: int(1) }, `${X}_argmax`);
+      const positions = b.i64(
+        Array.from({ length: kk }, (_, i) => i),
+        [1, kk, 1, 1],
+      );
+      const chosen = b.op("Equal", [argmax, positions], {}, `${X}_chosen`);
+      const dYplanes = b.op("Reshape", [dY, b.i64([-1, 1, ho, wo])]);
+      const spread = b.op("Where", [chosen, dYplanes, b.fconst(ctx.dtype, 0)]);
+      const back = b.op("ConvTranspose", [spread, onehotKernels], win);
+      return [b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`)];
+    }
+    // dX = zeros(X) with dY scatter-added at the argmax indices (windows may overlap)
     const size = b.unsqueeze(b.op("Size", [X]), [0], `${X}_numel`);
     const zeros = b.op("ConstantOfShape", [size], { value: zerosTensor(ctx.dtype) }, `${X}_zeros`);
     const flat = b.i64([-1]);

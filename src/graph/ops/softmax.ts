@@ -1,15 +1,10 @@
 // Softmax and LogSoftmax along one axis (opset ≥ 13 semantics).
 import { attrInt } from "../ir.ts";
-import { normAxis, type OpRule } from "./types.ts";
-
-function unary(ctx: Parameters<OpRule["shape"]>[0]) {
-  const x = ctx.input(0);
-  return [{ dtype: x.dtype, shape: x.shape }];
-}
+import { normAxis, type OpRule, sameAsInput } from "./types.ts";
 
 export const Softmax: OpRule = {
   diff: [0],
-  shape: unary,
+  shape: sameAsInput,
   // dX = Y ⊙ (dY − Σ_axis(dY ⊙ Y))
   grad(ctx, [dY]) {
     if (!dY) return [null];
@@ -23,7 +18,7 @@ export const Softmax: OpRule = {
 
 export const LogSoftmax: OpRule = {
   diff: [0],
-  shape: unary,
+  shape: sameAsInput,
   // dX = dY − exp(Y) ⊙ Σ_axis dY
   grad(ctx, [dY]) {
     if (!dY) return [null];

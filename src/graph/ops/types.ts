@@ -104,15 +104,8 @@ export function normAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
 
-/** Multiplies dims, keeping a single symbolic factor when the rest multiply to 1. */
-export function dimProduct(dims: Dim[]): Dim {
-  let n = 1;
-  let sym: string | null = null;
-  for (const d of dims) {
-    if (typeof d === "number") n *= d;
-    else if (sym === null) sym = d;
-    else return `${sym}*${d}`;
-  }
-  if (sym === null) return n;
-  return n === 1 ? sym : `${sym}*${n}`;
+/** Shape rule of an op whose single output has its first input's dtype and shape. */
+export function sameAsInput(ctx: ShapeCtx): Meta[] {
+  const x = ctx.input(0);
+  return [{ dtype: x.dtype, shape: x.shape }];
 }

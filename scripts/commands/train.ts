@@ -1,0 +1,254 @@
+// gradstream train: trains without the server and prints every batch.
+//   gradstream train --experiment <name>
+//   gradstream train --model <file.onnx | built-in name> --dataset <spec> [--optimizer sgd|adam|adamw|rmsprop]
+//     [--lr N] [--batch-size N] [--epochs N] [--k N] [--seed N] [--validation F] [--provider CPU|CUDA|WEBGPU]
+//   output: --json (one JSON object per batch/epoch line), --plain (forced when stdout is not a TTY:
+//   `Epoch: 1, Batch Loss: 0.6931, Batch Accuracy: 0.5000`), else a progress bar with loss/accuracy.
+// Exit codes: 0 trained, 1 training failed (e.g. the loss became NaN), 2 bad usage or configuration.
+import { parseArgs } from "node:util";
+import cliProgress from "cli-progress";
+import { BUILTIN_MODELS, builtinModelBytes, readModelFile } from "../../src/train/catalog.ts";
+import { EXPERIMENTS, OPTIMIZER_KINDS } from "../../src/train/config.ts";
+import { requireProvider } from "../../src/train/providers.ts";
+import { Trainer, type TrainInfo } from "../../src/train/runner.ts";
+
+const HELP = `usage: gradstream train --experiment <name>
+       gradstream train --model <file.onnx|${BUILTIN_MODELS.join("|")}> --dataset <spec> [options]
+
+options:
+  --experiment <name>    one of: ${Object.keys(EXPERIMENTS).join(", ")}
+  --model <file|name>    an ONNX forward model file or a built-in model name
+  --dataset <spec>       a dataset name or spec, e.g. linear, mnist, blobs:samples=1000,shape=10,classes=2
+  --optimizer <kind>     ${OPTIMIZER_KINDS.join(" | ")} (default sgd)
+  --lr <number>          learning rate (default: the optimizer's)
+  --batch-size <n>       samples per batch (default 32)
+  --epochs <n>           passes over the training set (default 1)
+  --k <n>                training steps per onnxruntime run (default 10)
+  --seed <n>             shuffling and dropout seed (default 0)
+  --validation <f>       fraction held out for validation, 0 to 0.5 (default 0)
+  --provider <name>      CPU | CUDA | WEBGPU (default CPU)
+  --json                 one JSON object per batch and per epoch
+  --plain                one text line per batch even on a terminal
+  -h, --help             this help`;
+
+class UsageError extends Error {}
+
+interface Job {
+  title: string;
+  model: Uint8Array;
+  config: Record<string, unknown>;
+}
+
+function num(v: string | undefined, name: string, integer: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || (integer && !Number.isInteger(n)))
+    throw new UsageError(`--${name} must be ${integer ? "an integer" : "a number"}, got "${v}"`);
+  return n;
+}
+
+function jobsFrom(args: string[]): { jobs: Job[]; json: boolean; plain: boolean } | "help" {
+  let parsed: ReturnType<typeof parse>;
+  function parse() {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        experiment: { type: "string" },
+        model: { type: "string" },
+        dataset: { type: "string" },
+        optimizer: { type: "string" },
+        lr: { type: "string" },
+        "batch-size": { type: "string" },
+        epochs: { type: "string" },
+        k: { type: "string" },
+        seed: { type: "string" },
+        validation: { type: "string" },
+        provider: { type: "string" },
+        json: { type: "boolean" },
+        plain: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  }
+  try {
+    parsed = parse();
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  const out = { json: v.json ?? false, plain: v.plain ?? false };
+  const k = num(v.k, "k", true);
+  if (v.experiment !== undefined) {
+    const e = EXPERIMENTS[v.experiment];
+    if (!e) {
+      throw new UsageError(
+        `unknown experiment "${v.experiment}"; experiments: ${Object.keys(EXPERIMENTS).join(", ")}`,
+      );
+    }
+    if (v.model || v.dataset)
+      throw new UsageError("--experiment cannot be combined with --model or --dataset");
+    const model = builtinModelBytes(e.model);
+    const jobs = e.runs.map((cfg) => ({
+      title: e.runs.length > 1 ? `${e.name} (batch ${cfg.batchSize})` : e.name,
+      model,
+      config: { ...cfg, ...(k ? { k } : {}) } as Record<string, unknown>,
+    }));
+    return { jobs, ...out };
+  }
+  if (!v.model || !v.dataset) throw new UsageError("give --experiment <name>, or both --model and --dataset");
+  const model = (BUILTIN_MODELS as readonly string[]).includes(v.model)
+    ? builtinModelBytes(v.model)
+    : readModelFile(v.model);
+  const lr = num(v.lr, "lr", false);
+  const optimizer = { kind: v.optimizer ?? "sgd", ...(lr !== undefined ? { lr } : {}) };
+  const validation = num(v.validation, "validation", false);
+  const config: Record<string, unknown> = {
+    dataset: v.dataset,
+    optimizer,
+    batchSize: num(v["batch-size"], "batch-size", true) ?? 32,
+    epochs: num(v.epochs, "epochs", true) ?? 1,
+    k: k ?? 10,
+    seed: num(v.seed, "seed", true) ?? 0,
+    provider: v.provider ?? "CPU",
+    ...(validation !== undefined ? { validation: { fraction: validation } } : {}),
+  };
+  return { jobs: [{ title: v.model, model, config }], ...out };
+}
+
+const f4 = (x: number) => x.toFixed(4);
+
+export async function main(args: string[]): Promise<number> {
+  let plan: ReturnType<typeof jobsFrom>;
+  try {
+    plan = jobsFrom(args);
+  } catch (err) {
+    console.error(`gradstream train: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
+    return 2;
+  }
+  if (plan === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  const mode = plan.json ? "json" : plan.plain || !process.stdout.isTTY ? "plain" : "bar";
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  // A closed pipe (`| head`) ends training quietly instead of crashing on EPIPE.
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    controller.abort();
+  };
+  process.stdout.on("error", onStdoutError);
+  try {
+    for (const [runIndex, job] of plan.jobs.entries()) {
+      let trainer: Trainer;
+      try {
+        const provider = job.config.provider;
+        if (provider === "CUDA" || provider === "WEBGPU") await requireProvider(provider);
+        trainer = await Trainer.create({ model: job.model, config: job.config });
+      } catch (err) {
+        console.error(`gradstream train: ${err instanceof Error ? err.message : String(err)}`);
+        return 2;
+      }
+      const code = await trainOne(
+        trainer,
+        runIndex,
+        job.title,
+        mode,
+        plan.jobs.length > 1,
+        controller.signal,
+      );
+      if (code !== 0) return code;
+    }
+    return 0;
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.stdout.off("error", onStdoutError);
+  }
+}
+
+async function trainOne(
+  trainer: Trainer,
+  run: number,
+  title: string,
+  mode: "json" | "plain" | "bar",
+  several: boolean,
+  signal: AbortSignal,
+): Promise<number> {
+  const info: TrainInfo = trainer.info;
+  const write = (o: Record<string, unknown>) => {
+    if (!signal.aborted) process.stdout.write(`${JSON.stringify({ run, ...o })}\n`);
+  };
+  if (mode === "json") write({ type: "start", title, ...info });
+  else if (several || mode === "bar")
+    console.log(`# ${title}: ${info.totalSteps} batches, ${info.epochs} epochs`);
+  const bar =
+    mode === "bar"
+      ? new cliProgress.SingleBar(
+          {
+            format: "Epoch {epoch} |{bar}| {value}/{total} | loss {loss} | accuracy {accuracy}",
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+  bar?.start(info.totalSteps, info.startStep, { epoch: 1, loss: "-", accuracy: "-" });
+  try {
+    const it = trainer.chunks(signal);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        bar?.stop();
+        if (r.value.status === "aborted") {
+          console.error(`gradstream train: interrupted after step ${r.value.lastStep}`);
+          return 1;
+        }
+        if (mode === "json") write({ type: "end", status: r.value.status, lastStep: r.value.lastStep });
+        return 0;
+      }
+      const c = r.value;
+      for (const row of c.rows) {
+        if (mode === "json") write({ type: "batch", ...row });
+        else if (mode === "plain")
+          console.log(
+            `Epoch: ${row.epoch + 1}, Batch Loss: ${f4(row.loss)}, Batch Accuracy: ${f4(row.accuracy)}`,
+          );
+      }
+      const last = c.rows[c.rows.length - 1];
+      if (last)
+        bar?.update(last.step + 1, {
+          epoch: last.epoch + 1,
+          loss: f4(last.loss),
+          accuracy: f4(last.accuracy),
+        });
+      if (c.epoch) {
+        const e = c.epoch;
+        if (mode === "json") write({ type: "epoch", ...e });
+        else {
+          const val =
+            e.valLoss === null ? "" : `, Val Loss: ${f4(e.valLoss)}, Val Accuracy: ${f4(e.valAccuracy ?? 0)}`;
+          const line = `Epoch ${e.epoch + 1} done: Loss: ${f4(e.trainLoss)}, Accuracy: ${f4(e.trainAccuracy)}${val}`;
+          if (bar && last) {
+            // A SingleBar cannot print above itself: stop it, print, start it again where it was.
+            bar.stop();
+            console.log(line);
+            bar.start(info.totalSteps, last.step + 1, {
+              epoch: last.epoch + 1,
+              loss: f4(last.loss),
+              accuracy: f4(last.accuracy),
+            });
+          } else console.log(line);
+        }
+      }
+    }
+  } catch (err) {
+    bar?.stop();
+    console.error(`gradstream train: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    await trainer.release();
+  }
+}

@@ -1,0 +1,134 @@
+// The README is a contract: every GraphQL example in it runs against the real server, the curl
+// examples work as written (with the port changed), and every environment variable that
+// src/server/config.ts reads is documented in its configuration table.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createClient } from "graphql-ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type App, buildApp } from "../src/server/app.ts";
+import { loadConfig } from "../src/server/config.ts";
+
+const run = promisify(execFile);
+const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+const CONFIG_SRC = readFileSync(new URL("../src/server/config.ts", import.meta.url), "utf8");
+
+function blocks(lang: string): string[] {
+  const re = new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g");
+  return [...README.matchAll(re)].map((m) => m[1]);
+}
+
+function named(kind: string, name: string): string {
+  const found = blocks("graphql").find((b) => b.trimStart().startsWith(`${kind} ${name}`));
+  if (!found) throw new Error(`README has no graphql block "${kind} ${name}"`);
+  return found;
+}
+
+let app: App;
+let url: string;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "gradstream-readme-"));
+  app = buildApp(
+    loadConfig({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATABASE_URL: `file:${join(dir, "readme.db")}`,
+      NODE_ENV: "test",
+    }),
+    { log: () => {} },
+  );
+  ({ url } = await app.start());
+});
+
+afterAll(async () => {
+  await app?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs a README shell block as written, pointed at the test server (and with other literal swaps). */
+function shell(block: string | undefined, swaps: Record<string, string>) {
+  if (!block) throw new Error("README lacks the shell example this test runs");
+  let script = block.replaceAll("http://localhost:4000/graphql", url);
+  for (const [from, to] of Object.entries(swaps)) script = script.replaceAll(from, to);
+  return run("bash", ["-c", script], { maxBuffer: 1 << 24 });
+}
+
+/** POSTs a README operation; fails the test with the server's errors when there are any. */
+async function post(
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+  expect(body.errors).toBeUndefined();
+  return body.data ?? {};
+}
+
+describe("README", () => {
+  it("documents every environment variable that config.ts reads, with its default", () => {
+    const vars = new Set(
+      [...CONFIG_SRC.matchAll(/\benv(?:\.|\[\s*")([A-Z][A-Z0-9_]+)|\(env,\s*"([A-Z][A-Z0-9_]+)"/g)].map(
+        (m) => m[1] ?? m[2],
+      ),
+    );
+    expect(vars.size).toBeGreaterThan(5);
+    const table = README.slice(README.indexOf("## Configuration"), README.indexOf("## PostgreSQL"));
+    const missing = [...vars].filter((v) => !table.includes(`\`${v}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it("answers the first query as written", async () => {
+    const data = await post(named("query", "Catalogue"));
+    const names = (data.experiments as { name: string }[]).map((e) => e.name);
+    expect(names).toEqual(expect.arrayContaining(["linear", "batch-size", "cnn-dropout"]));
+    expect(
+      (data.executionProviders as { name: string; available: boolean }[]).find((p) => p.name === "CPU")
+        ?.available,
+    ).toBe(true);
+  });
+
+  it("runs the curl query example as written, against the test server's port", async () => {
+    const { stdout } = await shell(
+      blocks("sh").find((b) => b.startsWith("curl -s")),
+      {},
+    );
+    expect(JSON.parse(stdout).data.experiments.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("starts experiment 1 and streams all 100 batches through the README's subscription, over graphql-ws and over SSE with curl", async () => {
+    const started = await post(named("mutation", "StartLinear"));
+    const runs = (started.startExperiment as { runs: { id: string; totalSteps: number }[] }).runs;
+    expect(runs).toHaveLength(1);
+    expect(runs[0].totalSteps).toBe(100);
+    const runId = runs[0].id;
+
+    const client = createClient({ url: url.replace("http", "ws"), webSocketImpl: WebSocket });
+    const steps: number[] = [];
+    for await (const r of client.iterate({ query: named("subscription", "Watch"), variables: { runId } })) {
+      expect(r.errors).toBeUndefined();
+      const chunk = r.data?.batchMetrics as { rows: { step: number }[] };
+      steps.push(...chunk.rows.map((row) => row.step));
+    }
+    await client.dispose();
+    expect(steps).toEqual(Array.from({ length: 100 }, (_, i) => i));
+
+    const sse = blocks("sh").find((b) => b.includes("text/event-stream"));
+    const { stdout } = await shell(sse, { '"id":"1"': `"id":"${runId}"` });
+    const events = stdout
+      .split("\n")
+      .filter((l) => l.startsWith("data: {"))
+      .map((l) => JSON.parse(l.slice(6)));
+    const sseSteps = events.flatMap((e) => e.data.batchMetrics.rows.map((row: { step: number }) => row.step));
+    expect(sseSteps).toEqual(steps);
+    expect(events.at(-1).data.batchMetrics.final).toBe(true);
+  });
+});

@@ -1,0 +1,91 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Runs `gradstream train …` as a real process (stdout is a pipe, so output is plain unless --json). */
+function train(...args: string[]): { code: number | null; out: string[]; err: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/cli.ts", "train", ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout.split("\n").filter((l) => l !== ""), err: r.stderr };
+}
+
+describe("gradstream train", () => {
+  it("prints one plain line per batch for example 1: 100 lines in the documented format, then exits 0", () => {
+    const r = train("--experiment", "linear");
+    expect(r.code).toBe(0);
+    const batches = r.out.filter((l) => l.startsWith("Epoch: "));
+    expect(batches).toHaveLength(100);
+    expect(
+      batches.every((l) => /^Epoch: \d+, Batch Loss: \d+\.\d{4}, Batch Accuracy: \d\.\d{4}$/.test(l)),
+    ).toBe(true);
+    expect(batches[0]).toMatch(/^Epoch: 1, /);
+    expect(batches[99]).toMatch(/^Epoch: 10, /);
+  });
+
+  it("prints JSON lines for both runs of the batch-size experiment: 100 and 10 batches with epoch summaries", () => {
+    const r = train("--experiment", "batch-size", "--json");
+    expect(r.code).toBe(0);
+    const lines = r.out.map((l) => JSON.parse(l) as { run: number; type: string; step?: number });
+    const count = (run: number, type: string) => lines.filter((l) => l.run === run && l.type === type).length;
+    expect([count(0, "batch"), count(1, "batch"), count(0, "epoch"), count(1, "epoch")]).toEqual([
+      100, 10, 1, 1,
+    ]);
+    expect(lines.filter((l) => l.type === "end")).toHaveLength(2);
+  });
+
+  it("trains a model and dataset given by flags, and exits 1 naming the step when the loss becomes NaN", () => {
+    const ok = train(
+      "--model",
+      "linear",
+      "--dataset",
+      "linear-blobs",
+      "--batch-size",
+      "10",
+      "--epochs",
+      "2",
+      "--validation",
+      "0.2",
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.out.filter((l) => l.startsWith("Epoch: "))).toHaveLength(16);
+    expect(ok.out.at(-1)).toMatch(
+      /^Epoch 2 done: Loss: [\d.]+, Accuracy: [\d.]+, Val Loss: [\d.]+, Val Accuracy: [\d.]+$/,
+    );
+    const bad = train(
+      "--model",
+      "mnist-mlp",
+      "--dataset",
+      "blobs:samples=200,shape=1x28x28,classes=10,spread=0.5",
+      "--lr",
+      "100",
+      "--batch-size",
+      "20",
+      "--epochs",
+      "3",
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/gradstream train: loss became NaN at step \d+/);
+  });
+
+  it("exits 2 with a message saying what is accepted for bad usage and bad configurations", () => {
+    const unknown = train("--experiment", "nope");
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/unknown experiment "nope"; experiments: linear, batch-size, cnn-dropout/);
+    const missing = train("--model", "linear");
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/give --experiment <name>, or both --model and --dataset/);
+    const batch = train("--model", "linear", "--dataset", "linear", "--batch-size", "500");
+    expect(batch.code).toBe(2);
+    expect(batch.err).toMatch(
+      /batchSize must be an integer between 1 and the training set size 100, got 500/,
+    );
+    const opt = train("--model", "linear", "--dataset", "linear", "--optimizer", "lbfgs");
+    expect(opt.code).toBe(2);
+    expect(opt.err).toMatch(/optimizer.kind must be one of sgd, adam, adamw, rmsprop, got "lbfgs"/);
+  });
+});
