@@ -11,8 +11,7 @@ import { loadConfig } from "../../src/server/config.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PER_ROUND = 300;
-// Datasets, not models: the models query loads every ONNX file (≈100 ms for the built-ins), which
-// would drown what is measured here.
+// A small, cheap query, so the per-request cost of auth and the limits is what shows.
 const QUERY = JSON.stringify({ query: "{ datasets { id name classes } }" });
 
 async function server(env: Record<string, string>) {
