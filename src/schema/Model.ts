@@ -1,5 +1,6 @@
 // Model: a forward ONNX graph that runs train. Queries `models`, `model(id)`; mutation `registerModel`.
 import { ModelSource } from "../db/index.ts";
+import { decodeModel } from "../graph/onnx.ts";
 import { inspectModel, ModelInspectionError } from "../server/registry.ts";
 import { builder } from "./builder.ts";
 import { intId, NotFoundError, UnsupportedModelError, ValidationError } from "./errors.ts";
@@ -81,6 +82,19 @@ builder.mutationField("registerModel", (t) =>
         throw new ValidationError("name", `a model named "${name}" already exists; choose another name`);
       }
       const bytes = new Uint8Array(await file.arrayBuffer());
+      // Count nodes before compiling: compile time grows with them and blocks the event loop.
+      let nodes = 0;
+      try {
+        nodes = decodeModel(bytes).graph.nodes.length;
+      } catch {
+        // Unreadable: inspectModel below names the problem.
+      }
+      if (nodes > ctx.config.limits.maxModelNodes) {
+        throw new ValidationError(
+          "file",
+          `the model has ${nodes} nodes; the limit is ${ctx.config.limits.maxModelNodes} (MAX_MODEL_NODES)`,
+        );
+      }
       let inspected: ReturnType<typeof inspectModel>;
       try {
         inspected = inspectModel(bytes);

@@ -54,6 +54,11 @@ export interface Limits {
   maxPoints: number;
   /** MAX_MODEL_PARAMETERS (50000000): trainable parameters an uploaded model may have. */
   maxModelParameters: number;
+  /**
+   * MAX_MODEL_NODES (5000): graph nodes an uploaded model may have. Compiling runs on the event loop at
+   * ≈170 µs a node (50,000 nodes, 1.5 MB: 8.5 s), so the upload size alone does not bound it.
+   */
+  maxModelNodes: number;
   /** MAX_BATCH_ELEMENTS (16777216): batchSize × input elements per sample for startRun (memory). */
   maxBatchElements: number;
   /** RUN_RATE_LIMIT (30): startRun/startExperiment calls per token (or per client address when
@@ -117,6 +122,7 @@ function limitsFrom(env: NodeJS.ProcessEnv): Limits {
     maxPageSize: intIn(env, "MAX_PAGE_SIZE", 10_000, 1, 1_000_000),
     maxPoints: intIn(env, "MAX_POINTS", 10_000, 1, 1_000_000),
     maxModelParameters: intIn(env, "MAX_MODEL_PARAMETERS", 50_000_000, 1, big),
+    maxModelNodes: intIn(env, "MAX_MODEL_NODES", 5_000, 1, 10_000_000),
     maxBatchElements: intIn(env, "MAX_BATCH_ELEMENTS", 16 * 1024 * 1024, 1, big),
     runRateLimit: intIn(env, "RUN_RATE_LIMIT", 30, 1, 1_000_000),
     runRateWindowMs: intIn(env, "RUN_RATE_WINDOW_MS", 60_000, 1, 86_400_000),

@@ -14,6 +14,7 @@ import {
   linearBytes,
   linearWithInputDim,
   poolModel,
+  reluChain,
   rowCounts,
 } from "./hostile-models.ts";
 import { type Live, startLive } from "./live.ts";
@@ -145,6 +146,8 @@ function badModelArb(prefixOk: Set<number>): fc.Arbitrary<Uint8Array> {
     fc
       .tuple(fc.integer({ min: 2400, max: 2 ** 30 }), fc.integer({ min: 2400, max: 2 ** 30 }))
       .map(([h, w]) => poolModel(h, w)),
+    // Past MAX_MODEL_NODES (5,000 by default): refused before it is compiled.
+    fc.integer({ min: 5_000, max: 6_000 }).map(reluChain),
   );
 }
 

@@ -63,6 +63,24 @@ export function linearWithInputDim(dim: number): Uint8Array {
   return encodeModel(m);
 }
 
+/** linear.onnx followed by a chain of n Relu nodes (valid, just long). */
+export function reluChain(n: number): Uint8Array {
+  const m = decodeModel(linearBytes());
+  const out = m.graph.outputs[0].name;
+  m.graph.nodes[0].outputs = ["h0"];
+  for (let i = 0; i < n; i++) {
+    m.graph.nodes.push({
+      op: "Relu",
+      name: `relu${i}`,
+      domain: "",
+      inputs: [`h${i}`],
+      outputs: [i === n - 1 ? out : `h${i + 1}`],
+      attrs: {},
+    });
+  }
+  return encodeModel(m);
+}
+
 /** linear.onnx with an initializer claiming dims its data does not fill. */
 export function lyingInitializer(): Uint8Array {
   const m = decodeModel(linearBytes());

@@ -11,6 +11,7 @@ import { createToken } from "../../src/db/tokens.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 import { createRateLimiter } from "../../src/server/limits.ts";
+import { reluChain } from "./hostile-models.ts";
 import { type Live, startLive } from "./live.ts";
 
 /** The data of a response that must have some (throws with the errors otherwise). */
@@ -146,6 +147,7 @@ describe("resource limits", () => {
       MAX_PAGE_SIZE: "50",
       MAX_POINTS: "20",
       MAX_MODEL_PARAMETERS: "10",
+      MAX_MODEL_NODES: "20",
       MAX_BATCH_ELEMENTS: "100",
       RUN_RATE_LIMIT: "3",
       RUN_RATE_WINDOW_MS: "600000",
@@ -256,6 +258,17 @@ describe("resource limits", () => {
     expect(await live.app.db?.prisma.model.count()).toBe(before);
   });
 
+  it("refuses a model with more than MAX_MODEL_NODES nodes before compiling it", async () => {
+    const before = await live.app.db?.prisma.model.count();
+    const r = await upload(reluChain(30), "long-chain");
+    expect(root(r.body).registerModel).toEqual({
+      __typename: "ValidationError",
+      field: "file",
+      message: "the model has 31 nodes; the limit is 20 (MAX_MODEL_NODES)",
+    });
+    expect(await live.app.db?.prisma.model.count()).toBe(before);
+  });
+
   it("refuses an upload over MAX_UPLOAD_BYTES with 413", async () => {
     // The multipart envelope gets 64 KiB of slack over the file limit before the early 413.
     const r = await upload(new Uint8Array(100_000), "too-big");
@@ -338,6 +351,7 @@ describe("limit settings", () => {
       maxPageSize: 10_000,
       maxPoints: 10_000,
       maxModelParameters: 50_000_000,
+      maxModelNodes: 5_000,
       maxBatchElements: 16_777_216,
       runRateLimit: 30,
       runRateWindowMs: 60_000,
