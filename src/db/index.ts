@@ -19,7 +19,7 @@ import {
 } from "../generated/sqlite/client.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { mergePartials, type PartialBucket, planHistory } from "./rollup.ts";
-import { edgeRowSql, historySql, int, pageSql, validateRows } from "./sql.ts";
+import { edgeRowSql, historySql, int, pageSql } from "./sql.ts";
 import { openSqliteStore, sqlitePath } from "./sqlite.ts";
 import {
   type BatchPage,
@@ -29,11 +29,14 @@ import {
   type History,
   type HistoryOptions,
   METRICS,
-  type Metric,
   type Store,
 } from "./types.ts";
 
-export type { Checkpoint, Dataset, EpochMetric, Model, Run } from "../generated/sqlite/client.ts";
+// For the GraphQL layer's @pothos/plugin-prisma: `SchemaBuilder<{ PrismaTypes: PrismaTypes }>` with
+// `prisma: { client: db.prisma, dmmf: getDatamodel() }` (the Rust-free client has no Prisma.dmmf).
+export type { default as PrismaTypes } from "../generated/pothos-types.ts";
+export { getDatamodel } from "../generated/pothos-types.ts";
+export type { Checkpoint, Dataset, EpochMetric, Model, Prisma, Run } from "../generated/sqlite/client.ts";
 export { ModelSource, RunStatus } from "../generated/sqlite/client.ts";
 export type * from "./types.ts";
 export { METRICS } from "./types.ts";
@@ -108,12 +111,15 @@ export class Db {
   /** For the GraphQL layer (@pothos/plugin-prisma); typed as the SQLite client, whose API is identical. */
   readonly prisma: PrismaClient;
   readonly dialect: Dialect;
+  /** The migrations openDatabase applied (empty when the database was already up to date). */
+  readonly appliedMigrations: readonly string[];
   readonly #store: Store;
 
   constructor(prisma: PrismaClient, store: Store) {
     this.prisma = prisma;
     this.#store = store;
     this.dialect = store.dialect;
+    this.appliedMigrations = store.applied;
   }
 
   async close(): Promise<void> {
@@ -150,8 +156,17 @@ export class Db {
   }
 
   // ── runs ───────────────────────────────────────────────────────────────────────────────────────
-  createRun(input: RunInput): Promise<Run> {
-    return this.prisma.run.create({ data: { ...input, tags: input.tags ?? [] } });
+  async createRun(input: RunInput): Promise<Run> {
+    try {
+      return await this.prisma.run.create({ data: { ...input, tags: input.tags ?? [] } });
+    } catch (err) {
+      if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2003") {
+        throw new Error(
+          `cannot create run: unknown model id ${input.modelId} or dataset id ${input.datasetId}`,
+        );
+      }
+      throw err;
+    }
   }
   getRun(id: number): Promise<Run | null> {
     return this.prisma.run.findUnique({ where: { id } });
@@ -175,27 +190,32 @@ export class Db {
     }
   }
   /** Deletes the run with its batch and epoch metrics, rollups and checkpoints; false if it did not exist. */
-  async deleteRun(id: number): Promise<boolean> {
-    const r = await this.prisma.run.deleteMany({ where: { id } });
-    return r.count === 1;
+  deleteRun(id: number): Promise<boolean> {
+    int(id, "run id");
+    return this.#store.deleteRun(id);
   }
 
   /**
    * At start, before any runner: a run left RUNNING belonged to a process that died, so it becomes
    * INTERRUPTED (resumable from its latest checkpoint); QUEUED runs are returned for requeueing.
+   * With several processes on one PostgreSQL database, pass `staleAfterMs` (e.g. 60_000): only RUNNING
+   * runs whose heartbeat (every persisted chunk, or `heartbeat`) is older than that are interrupted.
    */
-  async recoverAfterCrash(): Promise<Recovery> {
-    const running = await this.prisma.run.findMany({
-      where: { status: RunStatus.RUNNING },
-      select: { id: true },
-    });
+  async recoverAfterCrash(opts: { staleAfterMs?: number } = {}): Promise<Recovery> {
+    const stale =
+      opts.staleAfterMs === undefined
+        ? {}
+        : { OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: new Date(Date.now() - opts.staleAfterMs) } }] };
+    const where = { status: RunStatus.RUNNING, ...stale };
+    const running = await this.prisma.run.findMany({ where, select: { id: true }, orderBy: { id: "asc" } });
     const interrupted = running.map((r) => r.id);
     if (interrupted.length) {
       await this.prisma.run.updateMany({
-        where: { id: { in: interrupted }, status: RunStatus.RUNNING },
+        where: { ...where, id: { in: interrupted } },
         data: {
           status: RunStatus.INTERRUPTED,
-          errorMessage: "interrupted: the server stopped while the run was training",
+          errorMessage:
+            "interrupted: the process training this run stopped; resume it from its latest checkpoint",
         },
       });
     }
@@ -205,6 +225,19 @@ export class Db {
       select: { id: true },
     });
     return { interrupted, queued: queued.map((r) => r.id) };
+  }
+
+  /** Marks a run as alive (chunk writes do this too); for long phases without batches, e.g. evaluation. */
+  async heartbeat(runId: number): Promise<void> {
+    try {
+      await this.prisma.run.update({
+        where: { id: runId },
+        data: { heartbeatAt: new Date() },
+        select: { id: true },
+      });
+    } catch (err) {
+      throw notFound(err, runId);
+    }
   }
 
   // ── the write path ─────────────────────────────────────────────────────────────────────────────
@@ -221,23 +254,31 @@ export class Db {
 
   /** Upserts an epoch's aggregates and raises the run's epochsCompleted and bestValAccuracy. */
   async writeEpoch(runId: number, e: EpochRow): Promise<void> {
+    const better =
+      e.valAccuracy === null ? [] : [{ bestValAccuracy: null }, { bestValAccuracy: { lt: e.valAccuracy } }];
     try {
+      // One transaction; the counters only ever rise, so a replayed or late epoch cannot lower them.
       await this.prisma.$transaction([
         this.prisma.epochMetric.upsert({
           where: { runId_epoch: { runId, epoch: e.epoch } },
           create: { runId, ...e },
           update: e,
         }),
-        this.prisma.run.update({ where: { id: runId }, data: { epochsCompleted: { set: e.epoch + 1 } } }),
+        this.prisma.run.updateMany({
+          where: { id: runId, epochsCompleted: { lt: e.epoch + 1 } },
+          data: { epochsCompleted: e.epoch + 1 },
+        }),
+        ...(better.length
+          ? [
+              this.prisma.run.updateMany({
+                where: { id: runId, OR: better },
+                data: { bestValAccuracy: e.valAccuracy },
+              }),
+            ]
+          : []),
       ]);
     } catch (err) {
       throw notFound(err, runId);
-    }
-    if (e.valAccuracy !== null) {
-      await this.prisma.run.updateMany({
-        where: { id: runId, OR: [{ bestValAccuracy: null }, { bestValAccuracy: { lt: e.valAccuracy } }] },
-        data: { bestValAccuracy: e.valAccuracy },
-      });
     }
   }
 
@@ -353,7 +394,7 @@ export async function openDatabase(url: string): Promise<Db> {
   if (url.startsWith("file:")) {
     const store = await openSqliteStore(url);
     const prisma = new PrismaClient({
-      adapter: new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}` }, {}),
+      adapter: new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}`, timeout: 10_000 }),
     });
     return new Db(prisma, store);
   }
@@ -366,6 +407,3 @@ export async function openDatabase(url: string): Promise<Db> {
   }
   throw new Error(`DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL), got "${url}"`);
 }
-
-export type { Metric };
-export { validateRows };

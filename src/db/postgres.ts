@@ -26,6 +26,8 @@ WITH ins AS (
     ${METRICS.map((m) => `MIN(ins."${m}"), MAX(ins."${m}"), SUM(ins."${m}")`).join(", ")}
   FROM ins CROSS JOIN (VALUES ${LEVELS.map((l) => `(${l})`).join(", ")}) AS l(level)
   GROUP BY l.level, ins."step" / l.level
+  -- A fixed order takes the rollup rows' locks in the same order in every transaction (no deadlock).
+  ORDER BY l.level, ins."step" / l.level
   ON CONFLICT ("runId", "level", "bucket") DO UPDATE SET
     "count" = "MetricRollup"."count" + excluded."count",
     "firstStep" = LEAST("MetricRollup"."firstStep", excluded."firstStep"),
@@ -36,52 +38,80 @@ WITH ins AS (
     }).join(",\n    ")}
 ), bump AS (
   UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + (SELECT COUNT(*) FROM ins),
-    "lastStep" = GREATEST(COALESCE("lastStep", -1), (SELECT MAX("step") FROM ins))
-  WHERE "id" = $1::int4 AND EXISTS (SELECT 1 FROM ins)
+    "lastStep" = CASE WHEN EXISTS (SELECT 1 FROM ins)
+      THEN GREATEST(COALESCE("lastStep", -1), (SELECT MAX("step") FROM ins)) ELSE "lastStep" END,
+    "heartbeatAt" = (now() AT TIME ZONE 'UTC')
+  WHERE "id" = $1::int4
 )
 SELECT CAST(COUNT(*) AS int4) AS n FROM ins`;
 
 export async function openPostgresStore(url: string): Promise<{ store: Store; pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  let applied: string[];
   try {
-    await migrate(pool);
+    applied = await migrate(pool);
   } catch (err) {
     await pool.end();
     throw err;
   }
+  // pg's Pool.end() abandons queries still waiting for a connection (their promises never settle), so
+  // the store tracks what is in flight and close() lets it finish first.
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+  const track = <T>(work: () => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new Error("the database is closed"));
+    const p = work();
+    inFlight.add(p);
+    const done = () => inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  };
   const store: Store = {
     dialect: "postgresql",
-    async writeChunk(runId, rows) {
-      validateRows(runId, rows);
-      int(runId, "run id");
-      if (rows.length === 0) {
-        const r = await pool.query(`SELECT 1 FROM "Run" WHERE "id" = $1`, [runId]);
-        if (r.rowCount === 0) throw new Error(`unknown run id ${runId}`);
-        return 0;
-      }
-      const params: unknown[] = [runId, ...ROW_FIELDS.map((f) => rows.map((r: BatchRow) => r[f]))];
-      try {
-        const r = await pool.query<{ n: number }>({ text: WRITE_SQL, values: params });
-        return r.rows[0].n;
-      } catch (err) {
-        // 23503: foreign_key_violation, i.e. the run does not exist (or was deleted mid-run).
-        if (err instanceof Error && "code" in err && err.code === "23503")
-          throw new Error(`unknown run id ${runId}`);
-        throw err;
-      }
-    },
-    async all<T>(sql: string) {
-      const r = await pool.query(sql);
-      return r.rows as T[];
-    },
+    applied,
+    writeChunk: (runId, rows) => track(() => writeChunk(runId, rows)),
+    all: <T>(sql: string) => track(async () => (await pool.query(sql)).rows as T[]),
+    deleteRun: (runId) =>
+      track(async () => {
+        // The foreign keys cascade to metrics, rollups, epochs and checkpoints in the same statement.
+        const r = await pool.query(`DELETE FROM "Run" WHERE "id" = $1`, [runId]);
+        return r.rowCount === 1;
+      }),
     async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([...inFlight]);
       await pool.end();
     },
   };
+  async function writeChunk(runId: number, rows: readonly BatchRow[]): Promise<number> {
+    validateRows(runId, rows);
+    int(runId, "run id");
+    if (rows.length === 0) {
+      const r = await pool.query(`SELECT 1 FROM "Run" WHERE "id" = $1`, [runId]);
+      if (r.rowCount === 0) throw new Error(`unknown run id ${runId}`);
+      return 0;
+    }
+    // Array literals built by hand ('{1,2.5,…}'): cheaper than pg's generic per-element quoting, and
+    // exact (JS prints the shortest string that round-trips; validateRows excluded NaN and ±Infinity).
+    const params: unknown[] = [
+      runId,
+      ...ROW_FIELDS.map((f) => `{${rows.map((r: BatchRow) => r[f]).join(",")}}`),
+    ];
+    try {
+      const r = await pool.query<{ n: number }>({ text: WRITE_SQL, values: params });
+      return r.rows[0].n;
+    } catch (err) {
+      // 23503: foreign_key_violation, i.e. the run does not exist (or was deleted mid-run).
+      if (err instanceof Error && "code" in err && err.code === "23503")
+        throw new Error(`unknown run id ${runId}`);
+      throw err;
+    }
+  }
   return { store, pool };
 }
 
-async function migrate(pool: pg.Pool): Promise<void> {
+async function migrate(pool: pg.Pool): Promise<string[]> {
   const all = committedMigrations("postgresql");
   const client = await pool.connect();
   try {
@@ -94,7 +124,8 @@ async function migrate(pool: pg.Pool): Promise<void> {
       `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
     );
     const applied = new Map(r.rows.map((row) => [row.name, row.checksum]));
-    for (const m of pendingMigrations(all, applied)) {
+    const pending = pendingMigrations(all, applied);
+    for (const m of pending) {
       await client.query(m.sql);
       await client.query(
         `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "started_at", "applied_steps_count")
@@ -103,6 +134,7 @@ async function migrate(pool: pg.Pool): Promise<void> {
       );
     }
     await client.query("COMMIT");
+    return pending.map((m) => m.name);
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});
     throw err;

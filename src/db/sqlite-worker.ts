@@ -11,7 +11,14 @@ const writer = openSqliteWriter(path);
 port.on("message", (req: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    const value = req.kind === "write" ? writer.write(req.runId, req.packed) : writer.all(req.sql);
+    const value =
+      req.kind === "write"
+        ? writer.write(req.runId, req.packed)
+        : req.kind === "delete"
+          ? writer.deleteRun(req.runId)
+          : req.kind === "close"
+            ? writer.close()
+            : writer.all(req.sql);
     reply = { id: req.id, ok: true, value };
   } catch (err) {
     reply = { id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) };

@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { committedMigrations, MIGRATIONS_TABLE, pendingMigrations } from "./migrate.ts";
+import { committedMigrations, MIGRATIONS_TABLE, type Migration, pendingMigrations } from "./migrate.ts";
 import { rollupDeltas } from "./rollup.ts";
 import { validateRows } from "./sql.ts";
 import { type BatchRow, METRICS, ROW_FIELDS, type Store } from "./types.ts";
@@ -85,6 +85,8 @@ export function openSqliteWriter(path: string) {
   const bumpRun = db.prepare(
     `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?) WHERE "id" = ?`,
   );
+  // Prisma's SQLite DateTime text format (what @prisma/adapter-better-sqlite3 writes and parses).
+  const heartbeat = db.prepare(`UPDATE "Run" SET "heartbeatAt" = ? WHERE "id" = ?`);
   const runExists = db.prepare(`SELECT 1 FROM "Run" WHERE "id" = ?`).pluck();
 
   // Only the rows that were new (by step) feed the rollups and the progress counters: a replayed
@@ -92,6 +94,7 @@ export function openSqliteWriter(path: string) {
   const writeTx = db.transaction((runId: number, packed: Float64Array): number => {
     if (runExists.get(runId) === undefined) throw new Error(`unknown run id ${runId}`);
     const inserted: BatchRow[] = [];
+    heartbeat.run(new Date().toISOString().replace("Z", "+00:00"), runId);
     const rows = unpackRows(packed);
     for (let i = 0; i < rows.length; i++) {
       if (insertRow.run(runId, ...packed.subarray(i * WIDTH, (i + 1) * WIDTH)).changes === 1)
@@ -109,17 +112,36 @@ export function openSqliteWriter(path: string) {
     return inserted.length;
   });
 
+  // Explicit deletes (children first) rather than relying on the connection's foreign_keys pragma.
+  const deleteTx = db.transaction((runId: number): boolean => {
+    for (const t of ["MetricRollup", "BatchMetric", "EpochMetric", "Checkpoint"]) {
+      db.prepare(`DELETE FROM "${t}" WHERE "runId" = ?`).run(runId);
+    }
+    return db.prepare(`DELETE FROM "Run" WHERE "id" = ?`).run(runId).changes === 1;
+  });
+
   return {
+    deleteRun: (runId: number): boolean => deleteTx.immediate(runId),
     // `.immediate` takes the write lock up front, so it waits for Prisma's writes instead of failing.
     write: (runId: number, packed: Float64Array): number => writeTx.immediate(runId, packed),
-    all: (sql: string): unknown[] => db.prepare(sql).all(),
-    close: () => db.close(),
+    all: (sql: string): unknown[] => {
+      const stmt = db.prepare(sql);
+      if (stmt.reader) return stmt.all();
+      stmt.run();
+      return [];
+    },
+    close: (): null => {
+      db.close();
+      return null;
+    },
   };
 }
 
 export type WorkerRequest =
   | { id: number; kind: "write"; runId: number; packed: Float64Array }
-  | { id: number; kind: "all"; sql: string };
+  | { id: number; kind: "all"; sql: string }
+  | { id: number; kind: "delete"; runId: number }
+  | { id: number; kind: "close" };
 export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
 /**
@@ -138,12 +160,7 @@ function workerBootstrap(): string {
 export async function openSqliteStore(url: string): Promise<Store> {
   const path = sqlitePath(url);
   mkdirSync(dirname(path), { recursive: true });
-  const db = connect(path);
-  try {
-    migrate(db);
-  } finally {
-    db.close();
-  }
+  const applied = migrateSqlite(path, committedMigrations("sqlite"));
 
   const worker = new Worker(workerBootstrap(), { eval: true, workerData: { path } });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -182,6 +199,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
 
   return {
     dialect: "sqlite",
+    applied,
     async writeChunk(runId, rows) {
       validateRows(runId, rows);
       const packed = packRows(rows);
@@ -192,31 +210,63 @@ export async function openSqliteStore(url: string): Promise<Store> {
     async all<T>(sql: string) {
       return (await call({ id: nextId++, kind: "all", sql })) as T[];
     },
+    // A run of 1M rows takes a second or two to delete: in the worker, the event loop stays free.
+    async deleteRun(runId) {
+      return (await call({ id: nextId++, kind: "delete", runId })) as boolean;
+    },
     async close() {
-      failAll(new Error("the database is closed"));
+      if (failure) return;
+      // Requests are answered in order, so once "close" is answered every earlier write has committed
+      // and the connection is closed cleanly (no transaction left holding the write lock).
+      const closing = call({ id: nextId++, kind: "close" });
+      failure = new Error("the database is closed");
+      await closing.catch(() => {});
       await worker.terminate();
     },
   };
 }
 
-function migrate(db: Database.Database): void {
-  const all = committedMigrations("sqlite");
-  // BEGIN IMMEDIATE serializes two processes starting at once: the second sees the first's records.
-  db.transaction(() => {
-    db.exec(MIGRATIONS_TABLE.sqlite);
-    const rows = db
-      .prepare(
-        `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
-      )
-      .all() as { name: string; checksum: string }[];
-    const applied = new Map(rows.map((r) => [r.name, r.checksum]));
-    const record = db.prepare(
-      `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "logs", "started_at", "applied_steps_count")
-       VALUES (?, ?, current_timestamp, ?, NULL, current_timestamp, 1)`,
-    );
-    for (const m of pendingMigrations(all, applied)) {
-      db.exec(m.sql);
-      record.run(crypto.randomUUID(), m.checksum, m.name);
-    }
-  }).immediate();
+/**
+ * Applies the pending ones of `all` on a dedicated connection. Foreign keys are OFF while migrating
+ * (outside the transaction, where the pragma takes effect): Prisma's SQLite migrations redefine a table
+ * by copy, DROP and rename, and with foreign keys on, dropping "Run" would cascade-delete every metric.
+ * `foreign_key_check` then verifies the result before COMMIT.
+ */
+export function migrateSqlite(path: string, all: readonly Migration[]): string[] {
+  const db = connect(path);
+  try {
+    db.pragma("foreign_keys = OFF");
+    // BEGIN IMMEDIATE serializes two processes starting at once: the second sees the first's records.
+    return db
+      .transaction(() => {
+        db.exec(MIGRATIONS_TABLE.sqlite);
+        const rows = db
+          .prepare(
+            `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
+          )
+          .all() as { name: string; checksum: string }[];
+        const applied = new Map(rows.map((r) => [r.name, r.checksum]));
+        const record = db.prepare(
+          `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "logs", "started_at", "applied_steps_count")
+           VALUES (?, ?, current_timestamp, ?, NULL, current_timestamp, 1)`,
+        );
+        const pending = pendingMigrations(all, applied);
+        for (const m of pending) {
+          db.exec(m.sql);
+          record.run(crypto.randomUUID(), m.checksum, m.name);
+        }
+        const broken = db.pragma("foreign_key_check") as { table: string; parent: string }[];
+        if (broken.length) {
+          const first = broken[0];
+          throw new Error(
+            `migrations ${pending.map((m) => m.name).join(", ")} leave ${broken.length} row(s) violating foreign keys ` +
+              `(first: ${first.table} → ${first.parent}); nothing was applied`,
+          );
+        }
+        return pending.map((m) => m.name);
+      })
+      .immediate();
+  } finally {
+    db.close();
+  }
 }

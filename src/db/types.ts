@@ -84,8 +84,12 @@ export interface CheckpointRow {
 /** Raw SQL access that both stores provide; integers are inlined after validation (see sql.ts). */
 export interface Store {
   readonly dialect: "sqlite" | "postgresql";
+  /** Names of the migrations this open applied (empty when the database was up to date). */
+  readonly applied: readonly string[];
   /** Inserts the rows that are new (by step), updates rollups and run progress in one transaction. */
   writeChunk(runId: number, rows: readonly BatchRow[]): Promise<number>;
   all<T>(sql: string): Promise<T[]>;
+  /** Deletes the run and everything that belongs to it in one transaction; false if it did not exist. */
+  deleteRun(runId: number): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -241,6 +241,16 @@ for (const makeBackend of BACKENDS) {
         batches: 10,
         timeMs: 5,
       });
+      // A replayed earlier epoch (e.g. after a resume) lowers neither counter.
+      await db.writeEpoch(run.id, {
+        epoch: 0,
+        trainLoss: 0.9,
+        trainAccuracy: 0.5,
+        valLoss: 0.8,
+        valAccuracy: 0.6,
+        batches: 10,
+        timeMs: 5,
+      });
       expect((await db.epochMetrics(run.id)).map((e) => e.valAccuracy)).toEqual([0.6, 0.55]);
       const stored = await db.getRun(run.id);
       expect([stored?.epochsCompleted, stored?.bestValAccuracy]).toEqual([2, 0.6]);
@@ -278,6 +288,50 @@ for (const makeBackend of BACKENDS) {
       );
       expect(counts).toEqual([0, 0, 0, 0]);
       expect((await db.batchMetricsPage(keep.id, -1, 100)).rows.length).toBe(30);
+    });
+
+    it("with a staleness threshold, interrupts only RUNNING runs whose heartbeat stopped", async () => {
+      const fresh = await openDatabase(await backend.newUrl());
+      try {
+        const [alive, dead, never] = [await makeRun(fresh), await makeRun(fresh), await makeRun(fresh)];
+        for (const r of [alive, dead, never]) await fresh.updateRun(r.id, { status: RunStatus.RUNNING });
+        await fresh.writeBatchChunk(alive.id, makeRows(0, 10));
+        await fresh.writeBatchChunk(dead.id, makeRows(0, 10));
+        const beat = (await fresh.getRun(alive.id))?.heartbeatAt;
+        // A chunk write stamps the heartbeat (stored and read back as a Date within this test's span).
+        expect(beat instanceof Date && Math.abs(beat.getTime() - Date.now()) < 60_000).toBe(true);
+        await fresh.prisma.run.update({
+          where: { id: dead.id },
+          data: { heartbeatAt: new Date(Date.now() - 3_600_000) },
+        });
+        expect(await fresh.recoverAfterCrash({ staleAfterMs: 600_000 })).toEqual({
+          interrupted: [dead.id, never.id],
+          queued: [],
+        });
+        expect((await fresh.getRun(alive.id))?.status).toBe(RunStatus.RUNNING);
+        await fresh.heartbeat(never.id);
+        await expect(fresh.heartbeat(424_242)).rejects.toThrow("unknown run id 424242");
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    it("finishes the chunks in flight when closed: every write called before close() is stored", async () => {
+      const url2 = await backend.newUrl();
+      const first = await openDatabase(url2);
+      const run = await makeRun(first);
+      const writes = Array.from({ length: 8 }, (_, i) =>
+        first.writeBatchChunk(run.id, makeRows(i * 100, 100)),
+      );
+      await first.close();
+      expect(await Promise.all(writes)).toEqual(Array(8).fill(100));
+      await expect(first.writeBatchChunk(run.id, makeRows(800, 1))).rejects.toThrow();
+      const second = await openDatabase(url2);
+      try {
+        expect((await second.getRun(run.id))?.stepsCompleted).toBe(800);
+      } finally {
+        await second.close();
+      }
     });
 
     it("marks runs left RUNNING as INTERRUPTED at start and hands back QUEUED runs oldest first", async () => {

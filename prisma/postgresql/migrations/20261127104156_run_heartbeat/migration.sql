@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Run" ADD COLUMN     "heartbeatAt" TIMESTAMP(3);
+
