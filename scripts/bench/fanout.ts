@@ -15,8 +15,8 @@ import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { createClient } from "graphql-ws";
 import { createPubSub } from "graphql-yoga";
 import WebSocket from "ws";
@@ -24,12 +24,12 @@ import { type BatchRow, openDatabase } from "../../src/db/index.ts";
 import { Broadcaster } from "../../src/runs/broadcast.ts";
 import type { BatchChunkEvent, RunManager } from "../../src/runs/types.ts";
 import { schema } from "../../src/schema/index.ts";
+import { MODELS_DIR } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 import { createContextFactory } from "../../src/server/context.ts";
 import { createTransport } from "../../src/server/http.ts";
 import { registerBuiltins } from "../../src/server/registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "../../src/server/shared-execution.ts";
-import { MODELS_DIR } from "../../src/server/app.ts";
 
 const N = Number(process.env.FANOUT_SUBSCRIBERS ?? 1000);
 const RATE = Number(process.env.FANOUT_RATE ?? 50);
@@ -38,11 +38,21 @@ const SECONDS = Number(process.env.FANOUT_SECONDS ?? 10);
 const QUERY = `subscription($runId: ID!) { batchMetrics(runId: $runId) { runId lastStep final rows { step epoch loss accuracy timeMs } } }`;
 const now = () => performance.timeOrigin + performance.now();
 
-type ToChild = { type: "connect"; url: string; n: number; runId: string } | { type: "reset" } | { type: "report" };
+type ToChild =
+  | { type: "connect"; url: string; n: number; runId: string }
+  | { type: "reset" }
+  | { type: "report" };
 type FromChild =
   | { type: "connected" }
   | { type: "warm"; clients: number }
-  | { type: "report"; rows: number; minRowsPerClient: number; latencies: number[]; errors: number; cpuMs: number };
+  | {
+      type: "report";
+      rows: number;
+      minRowsPerClient: number;
+      latencies: number[];
+      errors: number;
+      cpuMs: number;
+    };
 
 // ── client side (child process) ───────────────────────────────────────────────────────────────────
 async function clients(): Promise<void> {
@@ -57,7 +67,13 @@ async function clients(): Promise<void> {
     if (m.type === "connect") {
       rowsSeen = new Array(m.n).fill(0);
       for (let i = 0; i < m.n; i++) {
-        const client = createClient({ url: m.url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {} });
+        const client = createClient({
+          url: m.url,
+          webSocketImpl: WebSocket,
+          retryAttempts: 0,
+          lazy: false,
+          onNonLazyError: () => {},
+        });
         all.push(client);
         client.subscribe<{ batchMetrics: { rows: { step: number; timeMs: number }[] } }>(
           { query: QUERY, variables: { runId: m.runId } },
@@ -109,10 +125,23 @@ async function clients(): Promise<void> {
 type Mode = "baseline" | "coalesced" | "gradstream";
 
 function row(step: number, t: number): BatchRow {
-  return { step, epoch: 0, batch: step, loss: 0.69 + Math.sin(step) * 0.05, accuracy: 0.5, lr: 0.01, gradNorm: 1, confidence: 0.5, trueClassProb: 0.5, samples: 10, timeMs: t };
+  return {
+    step,
+    epoch: 0,
+    batch: step,
+    loss: 0.69 + Math.sin(step) * 0.05,
+    accuracy: 0.5,
+    lr: 0.01,
+    gradNorm: 1,
+    confidence: 0.5,
+    trueClassProb: 0.5,
+    samples: 10,
+    timeMs: t,
+  };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 
 async function measure(mode: Mode): Promise<Record<string, number | string | boolean>> {
   const dir = mkdtempSync(join(tmpdir(), "gradstream-fanout-"));
@@ -146,7 +175,9 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
     providers: unused,
     close: async () => {},
     batches: (runId) =>
-      mode === "gradstream" ? bus.subscribe(`batches:${runId}`) : (pubsub.subscribe("batches", runId) as AsyncIterableIterator<BatchChunkEvent>),
+      mode === "gradstream"
+        ? bus.subscribe(`batches:${runId}`)
+        : (pubsub.subscribe("batches", runId) as AsyncIterableIterator<BatchChunkEvent>),
     runEvents: () => {
       throw new Error("unused");
     },
@@ -162,7 +193,9 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
   });
   const url = (await transport.listen(0, "127.0.0.1")).replace(/^http/, "ws");
   const publish = (event: BatchChunkEvent) =>
-    mode === "gradstream" ? bus.publish(`batches:${run.id}`, event) : pubsub.publish("batches", run.id, event);
+    mode === "gradstream"
+      ? bus.publish(`batches:${run.id}`, event)
+      : pubsub.publish("batches", run.id, event);
   /** The runner produced K batches at once: publish them as one chunk, or as K events (baseline). */
   const produce = (firstStep: number, count: number) => {
     const t = now();
@@ -180,7 +213,10 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
   });
   const inbox: FromChild[] = [];
   child.on("message", (m: FromChild) => inbox.push(m));
-  const waitFor = async <T extends FromChild["type"]>(type: T, pred: (m: Extract<FromChild, { type: T }>) => boolean = () => true) => {
+  const waitFor = async <T extends FromChild["type"]>(
+    type: T,
+    pred: (m: Extract<FromChild, { type: T }>) => boolean = () => true,
+  ) => {
     for (;;) {
       const i = inbox.findIndex((m) => m.type === type && pred(m as Extract<FromChild, { type: T }>));
       if (i >= 0) return inbox.splice(i, 1)[0] as Extract<FromChild, { type: T }>;
@@ -284,7 +320,9 @@ async function main(): Promise<void> {
         JSON.stringify({
           bench: "fanout",
           ratio: `${mode} vs baseline`,
-          serverCpuPerDelivery: +(Number(base.serverCpuUsPerDelivery) / Number(r.serverCpuUsPerDelivery)).toFixed(2),
+          serverCpuPerDelivery: +(
+            Number(base.serverCpuUsPerDelivery) / Number(r.serverCpuUsPerDelivery)
+          ).toFixed(2),
           p50Latency: +(Number(base.p50Ms) / Number(r.p50Ms)).toFixed(2),
           p99Latency: +(Number(base.p99Ms) / Number(r.p99Ms)).toFixed(2),
         }),

@@ -83,7 +83,7 @@ describe("a stalled subscriber on a fast run", () => {
     }
     const end = stalled.messages.find((m) => m.type === "error" || m.type === "complete");
     expect(end?.type).toBe("error");
-    const [error] = end?.payload as {
+    const [error] = (end?.payload ?? []) as {
       message: string;
       extensions: { code: string; resumeAfterStep: number };
     }[];
