@@ -168,4 +168,68 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
     expect(report.sweep.compare).toHaveLength(8);
     expect(report.sweep.compare.every((s) => s.points.length > 0 && s.points.length <= 20)).toBe(true);
   }, 240_000);
+
+  it("cancels a queued run before any worker claims it, and a run training on a worker from the other API instance", async () => {
+    const [apiA, apiB] = cluster.apis;
+    const { models } = await gql<{ models: { id: string; name: string }[] }>(
+      apiA.url,
+      "{ models { id name } }",
+    );
+    const start = async (epochs: number) => {
+      const r = await gql<{ startRun: { id: string } }>(
+        apiA.url,
+        `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
+        {
+          input: {
+            model: models.find((m) => m.name === "linear")?.id,
+            datasetSpec: "blobs:samples=1000,shape=10,classes=2",
+            batchSize: 10,
+            epochs,
+            k: 2,
+          },
+        },
+      );
+      return Number(r.startRun.id);
+    };
+    const cancel = (id: number) =>
+      gql<{ cancelRun: { status: string; errorMessage: string | null } }>(
+        apiB.url,
+        `mutation($id: ID!) { cancelRun(id: $id) { ... on Run { status errorMessage } ... on Error { message } } }`,
+        { id: String(id) },
+      );
+    // The surviving worker (capacity 1) takes the long run; the second one waits in the queue.
+    const long = await start(200);
+    const waiting = await start(1);
+    let running = false;
+    for (let i = 0; i < 400 && !running; i++) {
+      const r = await db.query<{ status: string; lastStep: number | null }>(
+        `SELECT "status", "lastStep" FROM "Run" WHERE "id" = $1`,
+        [long],
+      );
+      running = r.rows[0].status === "RUNNING" && (r.rows[0].lastStep ?? -1) >= 20;
+      if (!running) await sleep(50);
+    }
+    expect(running).toBe(true);
+    expect((await cancel(waiting)).cancelRun).toEqual({
+      status: "CANCELLED",
+      errorMessage: "cancelled before it started",
+    });
+    expect((await cancel(long)).cancelRun.status).toBe("CANCELLED");
+    const rows = await db.query<{ id: number; status: string; attempts: number; stepsCompleted: number }>(
+      `SELECT "id", "status", "attempts", "stepsCompleted" FROM "Run" WHERE "id" = ANY($1::int4[]) ORDER BY "id"`,
+      [[long, waiting]],
+    );
+    expect(rows.rows.map((r) => [r.status, r.attempts])).toEqual([
+      ["CANCELLED", 1],
+      ["CANCELLED", 0],
+    ]);
+    // The worker stopped: nothing more is written after the cancellation returned.
+    await sleep(600);
+    const again = await db.query<{ stepsCompleted: number }>(
+      `SELECT "stepsCompleted" FROM "Run" WHERE "id" = $1`,
+      [long],
+    );
+    expect(again.rows[0].stepsCompleted).toBe(rows.rows[0].stepsCompleted);
+    expect(rows.rows[0].stepsCompleted).toBeLessThan(16_000);
+  }, 120_000);
 });
