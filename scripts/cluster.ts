@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { testPostgres } from "../test/helpers/postgres.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = join(ROOT, "bin", "gradstream.js");
+export const BIN = join(ROOT, "bin", "gradstream.js");
 const REDIS = process.env.REDIS_SERVER ?? "/usr/bin/redis-server";
 
 export function freePort(): Promise<number> {
@@ -91,6 +91,7 @@ export interface LocalCluster {
   /** HTTP GraphQL endpoints of the API instances. */
   apis: { url: string; proc: Proc }[];
   workers: { id: string; proc: Proc }[];
+  startApi(): Promise<{ url: string; proc: Proc }>;
   startWorker(id: string, env?: Record<string, string>): Promise<{ id: string; proc: Proc }>;
   stop(): Promise<void>;
 }
@@ -125,11 +126,10 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
       ...options.env,
     };
     const apis: LocalCluster["apis"] = [];
-    // One after another: the first applies the migrations and registers the built-in models.
-    for (let i = 0; i < (options.apis ?? 2); i++) {
+    const startApi = async () => {
       const port = await freePort();
       const proc = await spawnReady(
-        `api${i + 1}`,
+        `api${apis.length + 1}`,
         process.execPath,
         [BIN, "serve", "--no-train"],
         { ...base, PORT: String(port) },
@@ -137,8 +137,12 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
         options.log,
       );
       procs.push(proc);
-      apis.push({ url: `http://127.0.0.1:${port}/graphql`, proc });
-    }
+      const api = { url: `http://127.0.0.1:${port}/graphql`, proc };
+      apis.push(api);
+      return api;
+    };
+    // One after another: the first applies the migrations and registers the built-in models.
+    for (let i = 0; i < (options.apis ?? 2); i++) await startApi();
     const startWorker = async (id: string, env: Record<string, string> = {}) => {
       const proc = await spawnReady(
         id,
@@ -162,6 +166,7 @@ export async function startLocalCluster(options: ClusterOptions = {}): Promise<L
       redisUrl,
       apis,
       workers,
+      startApi,
       startWorker,
       async stop() {
         await Promise.all(procs.map((p) => stopProc(p)));

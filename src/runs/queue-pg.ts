@@ -78,7 +78,9 @@ export class PgRunQueue {
 
   /** Requeues RUNNING runs whose heartbeat is older than `leaseMs` (their worker died). */
   async reapExpired(leaseMs: number): Promise<Reaped> {
-    const stale = `"status" = 'RUNNING' AND ("heartbeatAt" IS NULL OR "heartbeatAt" < ${NOW} - ($1::int4 * interval '1 millisecond'))`;
+    // Only leased runs (a claim sets workerId and the heartbeat) expire; a run that a single-process
+    // server trains has no worker and is left to that server's own crash recovery.
+    const stale = `"status" = 'RUNNING' AND "workerId" IS NOT NULL AND "heartbeatAt" < ${NOW} - ($1::int4 * interval '1 millisecond')`;
     const requeued = await this.pool.query<{ id: number; workerId: string | null }>(
       `WITH dead AS (
          SELECT "id", "workerId" FROM "Run" WHERE ${stale} AND NOT "cancelRequested" FOR UPDATE SKIP LOCKED)
