@@ -130,11 +130,8 @@ export class ClusterRunManager extends GradstreamRunManager {
       error,
       at: new Date(),
     });
-    this.changeBus.publish("runs", {
-      kind: status === RunStatus.QUEUED ? "created" : "finished",
-      runId,
-      status,
-    });
+    // Run lists hear "finished" (INTERRUPTED) as for a single-process shutdown, then "started" on the claim.
+    if (status !== RunStatus.QUEUED) this.changeBus.publish("runs", { kind: "finished", runId, status });
   }
 
   protected override async stop(runId: number, reason: StopReason): Promise<Run> {

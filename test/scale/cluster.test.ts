@@ -232,4 +232,68 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
     expect(again.rows[0].stepsCompleted).toBe(rows.rows[0].stepsCompleted);
     expect(rows.rows[0].stepsCompleted).toBeLessThan(16_000);
   }, 120_000);
+
+  it("hands a run back to the queue when its worker is stopped with SIGTERM, and another worker finishes it without a gap", async () => {
+    const [apiA, apiB] = cluster.apis;
+    const w3 = await cluster.startWorker("w3", {
+      CHECKPOINT_EVERY: "40",
+      LEASE_MS: "2000",
+      QUEUE_POLL_MS: "200",
+    });
+    const { models } = await gql<{ models: { id: string; name: string }[] }>(
+      apiA.url,
+      "{ models { id name } }",
+    );
+    const r = await gql<{ startRun: { id: string; totalSteps: number } }>(
+      apiA.url,
+      `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id totalSteps } ... on Error { message } } }`,
+      {
+        input: {
+          model: models.find((m) => m.name === "linear")?.id,
+          datasetSpec: "blobs:samples=1000,shape=10,classes=2",
+          batchSize: 10,
+          epochs: 8,
+          k: 2,
+        },
+      },
+    );
+    const id = Number(r.startRun.id);
+    const client = wsClient(apiB.url.replace(/^http/, "ws"));
+    const chunks: Chunk[] = [];
+    const watching = (async () => {
+      for await (const e of client.iterate<{ batchMetrics: Chunk }>({
+        query: CHUNKS,
+        variables: { runId: String(id) },
+      })) {
+        if (e.errors) throw new Error(JSON.stringify(e.errors));
+        if (e.data) chunks.push(e.data.batchMetrics);
+      }
+    })();
+    let holder: string | null = null;
+    for (let i = 0; i < 400 && holder === null; i++) {
+      const q = await db.query<{ workerId: string | null; lastStep: number | null; status: string }>(
+        `SELECT "workerId", "lastStep", "status" FROM "Run" WHERE "id" = $1`,
+        [id],
+      );
+      const row = q.rows[0];
+      if (row.status === "RUNNING" && (row.lastStep ?? -1) >= 60) holder = row.workerId;
+      else await sleep(50);
+    }
+    expect(holder === "w2" || holder === "w3").toBe(true);
+    const stopped = holder === "w3" ? w3 : cluster.workers[1];
+    stopped.proc.child.kill("SIGTERM");
+    expect(await stopped.proc.exited).toBe(0);
+    await watching;
+    await client.dispose();
+    const done = await db.query<{ status: string; workerId: string; attempts: number }>(
+      `SELECT "status", "workerId", "attempts" FROM "Run" WHERE "id" = $1`,
+      [id],
+    );
+    expect(done.rows[0]).toEqual({
+      status: "COMPLETED",
+      workerId: holder === "w3" ? "w2" : "w3",
+      attempts: 2,
+    });
+    expect(steps(chunks)).toEqual(range(r.startRun.totalSteps));
+  }, 120_000);
 });
