@@ -22,25 +22,39 @@ export const BatchMetricChunkType = builder.objectRef<BatchChunkEvent>("BatchMet
   }),
 });
 
-/** Re-raises a bounded-queue overflow as a client-facing error with a machine-readable code. */
-export async function* resumeHint<T extends { lastStep: number }>(
-  source: AsyncIterable<T>,
+/**
+ * Re-raises a bounded-queue overflow as a client-facing error with a machine-readable code and the
+ * step to resume after. A hand-written iterator rather than an async generator: it sits on every
+ * subscriber's path for every chunk, and return() must reach the source at once (an async generator
+ * defers it until its pending next() settles).
+ */
+export function resumeHint<T extends { lastStep: number }>(
+  source: AsyncIterator<T>,
   afterStep: number,
-): AsyncGenerator<T, void, undefined> {
+): AsyncIterableIterator<T> {
   let last = afterStep;
-  try {
-    for await (const event of source) {
-      last = Math.max(last, event.lastStep);
-      yield event;
-    }
-  } catch (err) {
-    if (err instanceof SubscriberOverflowError) {
-      throw new GraphQLError(err.message, {
-        extensions: { code: "SUBSCRIBER_OVERFLOW", resumeAfterStep: last },
-      });
-    }
-    throw err;
-  }
+  const it: AsyncIterableIterator<T> = {
+    [Symbol.asyncIterator]: () => it,
+    async next() {
+      try {
+        const r = await source.next();
+        if (!r.done) last = Math.max(last, r.value.lastStep);
+        return r;
+      } catch (err) {
+        if (err instanceof SubscriberOverflowError) {
+          throw new GraphQLError(err.message, {
+            extensions: { code: "SUBSCRIBER_OVERFLOW", resumeAfterStep: last },
+          });
+        }
+        throw err;
+      }
+    },
+    async return() {
+      await source.return?.();
+      return { value: undefined, done: true };
+    },
+  };
+  return it;
 }
 
 builder.subscriptionField("batchMetrics", (t) =>

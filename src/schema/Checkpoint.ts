@@ -2,6 +2,8 @@
 import { builder } from "./builder.ts";
 
 export const CheckpointType = builder.prismaObject("Checkpoint", {
+  // Select mode: only the exposed columns are read, never the (multi-megabyte) state bytes.
+  select: { id: true },
   fields: (t) => ({
     step: t.exposeInt("step", { description: "Steps the state includes: a resume continues at this step" }),
     epoch: t.exposeInt("epoch"),

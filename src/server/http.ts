@@ -9,6 +9,7 @@ import type { ExecutionArgs, GraphQLSchema } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type Plugin, type YogaInitialContext, type YogaServerOptions } from "graphql-yoga";
 import { WebSocketServer } from "ws";
+import { SharedSerializer } from "./shared-serialization.ts";
 
 export interface TransportOptions<Ctx extends object> {
   schema: GraphQLSchema;
@@ -67,9 +68,22 @@ export function createTransport<Ctx extends object>(opts: TransportOptions<Ctx>)
   });
 
   const wss = new WebSocketServer({ server, path: "/graphql" });
+  // Registered before graphql-ws's own listener: every outgoing message passes through expand(),
+  // which splices in a shared result's JSON serialized once for all subscribers.
+  const serializer = new SharedSerializer();
+  wss.on("connection", (socket) => {
+    const send = socket.send.bind(socket);
+    socket.send = ((data: unknown, ...rest: unknown[]) =>
+      (send as (...a: unknown[]) => void)(
+        typeof data === "string" ? serializer.expand(data) : data,
+        ...rest,
+      )) as typeof socket.send;
+  });
   const wsServer = useServer(
     {
       connectionInitWaitTimeout: opts.connectionInitWaitTimeout ?? 3_000,
+      jsonMessageReplacer: serializer.replacer,
+      onNext: (_ctx, _id, _payload, _args, result) => serializer.onNext(result),
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onSubscribe: async (ctx, _id, payload) => {

@@ -18,6 +18,7 @@ import {
   print,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { sharedResults } from "./shared-serialization.ts";
 
 export interface SharedExecutionOptions {
   /** Subscription root fields whose selection results depend only on the event. */
@@ -65,13 +66,18 @@ export function useSharedSubscriptionExecution(
       return (await execute({ ...args, rootValue: event })) as ExecutionResult;
     };
     if (eventKey === null) return run();
+    const shared = async () => {
+      const result = await run();
+      sharedResults.add(result);
+      return result;
+    };
     const key = `${eventKey}\u0000${selectionKey}`;
     const hit = cache.get(key);
     if (hit) {
       stats.shared++;
       return hit;
     }
-    const result = run();
+    const result = shared();
     cache.set(key, result);
     if (cache.size > max) cache.delete(cache.keys().next().value as string);
     return result;

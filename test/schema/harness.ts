@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createYoga } from "graphql-yoga";
 import { type BatchRow, type Db, openDatabase, type Run } from "../../src/db/index.ts";
+import { createRunManager } from "../../src/runs/manager.ts";
 import type { RunManager } from "../../src/runs/types.ts";
 import { schema } from "../../src/schema/index.ts";
 import { MODELS_DIR, maskClientErrors } from "../../src/server/app.ts";
@@ -25,42 +26,16 @@ export interface GqlResult<T> {
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }
 
-/**
- * A RunManager for tests that only exercise the database-backed parts of the schema: every lifecycle
- * call rejects, naming what it waits for, so a test that needs the real manager cannot pass by accident.
- */
-export function managerNotMerged(): RunManager {
-  const no = async (): Promise<never> => {
-    throw new Error("the run manager (src/runs/manager.ts, branch runner) is not merged yet");
-  };
-  const noIter = (): AsyncIterableIterator<never> => {
-    throw new Error("the run manager (src/runs/manager.ts, branch runner) is not merged yet");
-  };
-  return {
-    start: no,
-    startExperiment: no,
-    cancel: no,
-    resume: no,
-    delete: no,
-    exportModel: no,
-    batches: noIter,
-    runEvents: noIter,
-    runsChanged: noIter,
-    progress: no,
-    providers: no,
-    close: async () => {},
-  };
-}
-
 export async function openHarness(
   env: Record<string, string> = {},
-  makeManager: (db: Db, config: Config) => RunManager = () => managerNotMerged(),
+  makeManager: (db: Db, config: Config) => Promise<RunManager> = (db, config) =>
+    createRunManager({ db, maxConcurrent: config.maxConcurrentRuns, maxQueued: config.subscriberMaxQueued }),
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "gradstream-schema-"));
   const config = loadConfig({ DATABASE_URL: `file:${join(dir, "test.db")}`, NODE_ENV: "test", ...env });
   const db = await openDatabase(config.databaseUrl);
   await registerBuiltins(db, MODELS_DIR);
-  const runs = makeManager(db, config);
+  const runs = await makeManager(db, config);
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     maskedErrors: { maskError: maskClientErrors },

@@ -62,6 +62,18 @@ describe("models and datasets", () => {
   });
 });
 
+describe("execution providers", () => {
+  it("reports CPU as available and every other provider with its availability and, if missing, why", async () => {
+    const r = await h.gql<{
+      executionProviders: { name: string; available: boolean; reason: string | null }[];
+    }>("{ executionProviders { name available reason } }");
+    const ps = r.data?.executionProviders ?? [];
+    expect(ps.map((p) => p.name)).toEqual(["CPU", "CUDA", "WEBGPU"]);
+    expect(ps[0]).toEqual({ name: "CPU", available: true, reason: null });
+    for (const p of ps.filter((x) => !x.available)) expect(p.reason?.length).toBeGreaterThan(10);
+  });
+});
+
 describe("runs connection", () => {
   it("pages runs newest first with keyset cursors, filters by status, model and tag, and orders oldest first", async () => {
     const made = [];

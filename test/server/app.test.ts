@@ -5,7 +5,6 @@ import { auditServer } from "graphql-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type App, buildApp } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
-import { managerNotMerged } from "../schema/harness.ts";
 
 let app: App;
 let url: string;
@@ -19,8 +18,9 @@ beforeAll(async () => {
     HOST: "127.0.0.1",
     NODE_ENV: "test",
     CORS_ORIGINS: "http://dashboard.example:3000",
+    MAX_UPLOAD_BYTES: "100000",
   });
-  app = buildApp(config, { createRunManager: () => managerNotMerged(), log: () => {} });
+  app = buildApp(config, { log: () => {} });
   ({ url } = await app.start());
 });
 afterAll(async () => {
@@ -74,6 +74,24 @@ describe("the real server on a free port", () => {
     );
     expect(must.length).toBeGreaterThan(10);
     expect(failedMust).toEqual([]);
+  });
+
+  it("refuses a multipart upload over MAX_UPLOAD_BYTES with 413 before reading it", async () => {
+    const form = new FormData();
+    form.set(
+      "operations",
+      JSON.stringify({
+        query: 'mutation($f: Upload!) { registerModel(file: $f, name: "x") { __typename } }',
+        variables: { f: null },
+      }),
+    );
+    form.set("map", JSON.stringify({ 0: ["variables.f"] }));
+    form.set("0", new File([new Uint8Array(300_000)], "big.onnx"));
+    const res = await fetch(url, { method: "POST", body: form });
+    expect(res.status).toBe(413);
+    const body = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0].extensions.code).toBe("PAYLOAD_TOO_LARGE");
+    expect(body.errors[0].message).toMatch(/the limit is 100000 bytes \(MAX_UPLOAD_BYTES\)$/);
   });
 
   it("answers an export URL for an unknown run with 404 naming the run", async () => {

@@ -84,3 +84,19 @@ describe("transports on one port", () => {
     expect(text).toContain("event: complete");
   });
 });
+
+describe("GraphiQL", () => {
+  it("is served to a browser at GET /graphql when enabled, and not when disabled", async () => {
+    const on = createTransport({ schema: tinySchema(), context: () => ({ who: "x" }), graphiql: true });
+    const onUrl = await on.listen(0, "127.0.0.1");
+    try {
+      const page = await fetch(onUrl, { headers: { accept: "text/html" } });
+      expect(page.headers.get("content-type")).toMatch(/text\/html/);
+      expect(await page.text()).toMatch(/graphiql/i);
+      const off = await fetch(url, { headers: { accept: "text/html" } });
+      expect(off.headers.get("content-type") ?? "").not.toMatch(/text\/html/);
+    } finally {
+      await on.close();
+    }
+  });
+});
