@@ -12,7 +12,8 @@
 //   - a worker whose heartbeat UPDATE no longer matches a run (another process requeued it) stops it
 //     without writing a status (fencing), so a run has at most one worker writing its status.
 // Cancellation of a run trained elsewhere sets "cancelRequested"; the holding worker reads it with
-// its heartbeat (every poll, default 250 ms), so it stops within a poll plus one chunk.
+// its heartbeat (every poll, default 250 ms), so it stops within a poll plus one chunk; LISTEN/NOTIFY
+// wakes workers at once for new runs and cancellations, the poll covering any notification missed.
 // Times come from the database's clock (now() in UTC, as the write path stamps heartbeats), so
 // processes on machines with skewed clocks agree on which leases expired.
 import pg from "pg";
@@ -33,12 +34,45 @@ export interface Reaped {
   cancelled: number[];
 }
 
+const QUEUE_CHANNEL = "gradstream_queue";
+const CANCEL_CHANNEL = "gradstream_cancel";
+
 export class PgRunQueue {
-  private constructor(private readonly pool: pg.Pool) {}
+  private listener: pg.Client | null = null;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {}
+
+  /**
+   * LISTEN/NOTIFY on top of the poll: a worker hears of a queued run or a cancellation at once instead
+   * of at its next poll. The poll stays the source of truth (a notification sent while this connection
+   * was down is simply picked up by the next poll).
+   */
+  async listen(handlers: { queued: () => void; cancel: (runId: number) => void }): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on("notification", (n) => {
+      if (n.channel === QUEUE_CHANNEL) handlers.queued();
+      else if (n.channel === CANCEL_CHANNEL) handlers.cancel(Number(n.payload));
+    });
+    client.on("error", (err) => {
+      console.error(`gradstream: queue LISTEN connection failed (polling continues): ${err.message}`);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${QUEUE_CHANNEL}`);
+    await client.query(`LISTEN ${CANCEL_CHANNEL}`);
+    this.listener = client;
+  }
+
+  /** Wakes listening workers: a run was queued (or requeued). */
+  async notifyQueued(): Promise<void> {
+    await this.pool.query(`SELECT pg_notify('${QUEUE_CHANNEL}', '')`);
+  }
 
   static open(url: string): PgRunQueue {
     // A few connections are enough: claims, heartbeats and reaping are one short statement each.
-    return new PgRunQueue(new pg.Pool({ connectionString: url, max: 3 }));
+    return new PgRunQueue(new pg.Pool({ connectionString: url, max: 3 }), url);
   }
 
   /**
@@ -117,7 +151,9 @@ export class PgRunQueue {
       `UPDATE "Run" SET "cancelRequested" = true WHERE "id" = $1 AND "status" = 'RUNNING'`,
       [runId],
     );
-    return r.rowCount === 1;
+    if (r.rowCount !== 1) return false;
+    await this.pool.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [String(runId)]);
+    return true;
   }
 
   /** A worker shutting down hands its run back to the queue (to resume elsewhere); false if not held. */
@@ -131,6 +167,8 @@ export class PgRunQueue {
   }
 
   async close(): Promise<void> {
+    await this.listener?.end().catch(() => {});
+    this.listener = null;
     await this.pool.end();
   }
 }

@@ -46,6 +46,7 @@ export class ClusterRunManager extends GradstreamRunManager {
   private readonly lost = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private again = false;
 
   constructor(options: ClusterOptions) {
     super(options);
@@ -65,12 +66,23 @@ export class ClusterRunManager extends GradstreamRunManager {
   override async recover(): Promise<{ interrupted: number[]; queued: number[] }> {
     if (!this.providerNames)
       this.providerNames = (await detectProviders()).filter((p) => p.available).map((p) => p.name);
+    if (this.train) {
+      await this.queueDb.listen({
+        queued: () => this.poke(),
+        cancel: (runId) => {
+          if (this.active.has(runId)) this.poke();
+        },
+      });
+    }
     this.timer = setInterval(() => this.poke(), this.pollMs);
     this.poke();
     return { interrupted: [], queued: [] };
   }
 
   protected override enqueue(_runId: number): void {
+    this.queueDb.notifyQueued().catch((err: unknown) => {
+      console.error(`gradstream: queue NOTIFY failed (workers poll anyway): ${String(err)}`);
+    });
     this.poke();
   }
 
@@ -78,15 +90,23 @@ export class ClusterRunManager extends GradstreamRunManager {
     this.poke();
   }
 
-  /** One poll at a time; a poke during a poll is folded into the next timer tick. */
+  /** One poll at a time; a poke during a poll runs one more poll right after it. */
   private poke(): void {
-    if (this.ticking || this.closing) return;
+    if (this.closing) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
     this.ticking = this.tick()
       .catch((err: unknown) => {
         console.error(`gradstream: queue poll failed: ${err instanceof Error ? err.message : String(err)}`);
       })
       .finally(() => {
         this.ticking = null;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
       });
   }
 
@@ -112,6 +132,7 @@ export class ClusterRunManager extends GradstreamRunManager {
       this.publishStatusOf(runId, RunStatus.INTERRUPTED, `worker ${workerId ?? "?"} stopped heartbeating`);
       this.publishStatusOf(runId, RunStatus.QUEUED, null);
     }
+    if (reaped.requeued.length) await this.queueDb.notifyQueued();
     for (const runId of reaped.cancelled) await this.finish(runId, RunStatus.CANCELLED, "cancelled", null);
     if (!this.train || this.closing) return;
     const free = this.maxConcurrent - this.active.size;
@@ -173,6 +194,7 @@ export class ClusterRunManager extends GradstreamRunManager {
       if (await this.queueDb.release(runId, this.workerId, message)) {
         this.publishStatusOf(runId, RunStatus.INTERRUPTED, message);
         this.publishStatusOf(runId, RunStatus.QUEUED, null);
+        await this.queueDb.notifyQueued();
       }
       return current();
     }

@@ -122,4 +122,38 @@ describe("the PostgreSQL run queue", () => {
     expect(await queue.release(id, "w", "worker w shut down")).toBe(true);
     expect((await db.getRun(id))?.status).toBe(RunStatus.QUEUED);
   });
+
+  it("notifies listening workers of a queued run and of a cancellation request naming the run", async () => {
+    await drain();
+    const listener = PgRunQueue.open(url);
+    const heard: string[] = [];
+    let wake: () => void = () => {};
+    const next = () =>
+      new Promise<void>((r) => {
+        wake = r;
+      });
+    await listener.listen({
+      queued: () => {
+        heard.push("queued");
+        wake();
+      },
+      cancel: (runId) => {
+        heard.push(`cancel ${runId}`);
+        wake();
+      },
+    });
+    try {
+      let got = next();
+      await queue.notifyQueued();
+      await got;
+      const [id] = await queued(1);
+      await queue.claim("w", ["CPU"], 1);
+      got = next();
+      expect(await queue.requestCancel(id)).toBe(true);
+      await got;
+      expect(heard).toEqual(["queued", `cancel ${id}`]);
+    } finally {
+      await listener.close();
+    }
+  });
 });
