@@ -131,4 +131,30 @@ describe("README", () => {
     expect(sseSteps).toEqual(steps);
     expect(events.at(-1).data.batchMetrics.final).toBe(true);
   });
+
+  it("runs the sweep example: four runs over batch size and seed, each completing, with a best run and a comparison", async () => {
+    const { models } = await post("{ models { id name } }");
+    const linear = (models as { id: string; name: string }[]).find((m) => m.name === "linear");
+    const started = await post(named("mutation", "BatchSizeSweep"), { model: linear?.id });
+    const sweep = started.startSweep as {
+      id: string;
+      runs: { id: string; hyperparameters: { batchSize: number } }[];
+    };
+    expect(sweep.runs.map((r) => r.hyperparameters.batchSize).sort((a, b) => a - b)).toEqual([
+      10, 10, 100, 100,
+    ]);
+    for (const r of sweep.runs) {
+      const done = app.runs!.batches(Number(r.id), -1);
+      for await (const chunk of done) if (chunk.final) break;
+    }
+    const report = (await post(named("query", "SweepReport"), { id: sweep.id })).sweep as {
+      completed: number;
+      best: { id: string; bestValAccuracy: number } | null;
+      compare: { run: { id: string }; points: { step: number; mean: number }[] }[];
+    };
+    expect(report.completed).toBe(4);
+    expect(report.best?.bestValAccuracy).toBeGreaterThan(0.5);
+    expect(report.compare.map((c) => c.run.id).sort()).toEqual(sweep.runs.map((r) => r.id).sort());
+    for (const c of report.compare) expect(c.points.length).toBeGreaterThan(0);
+  });
 });

@@ -1,10 +1,15 @@
 // gradstream serve: the GraphQL API on PORT (4000) with training, until SIGINT/SIGTERM; then a graceful
 // shutdown (subscriptions completed, running runs checkpointed and left INTERRUPTED, resumable).
 // Every setting comes from the environment (src/server/config.ts documents each one and its default).
+import { createClusterManagerFromConfig } from "../../src/runs/worker-role.ts";
 import { buildApp } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 
-const USAGE = `usage: gradstream serve
+const USAGE = `usage: gradstream serve [--no-train]
+
+--no-train (or GRADSTREAM_ROLE=api): serve the API only; \`gradstream worker\` processes train the runs
+(needs DATABASE_URL=postgres://… and REDIS_URL). With REDIS_URL set and GRADSTREAM_ROLE=all (default),
+this process serves and trains, sharing runs with the other processes of the cluster.
 
 Serves GraphQL at http://HOST:PORT/graphql (HTTP, SSE at /graphql/stream, graphql-ws).
 Environment: PORT (4000), HOST (localhost), DATABASE_URL (file:./data/gradstream.db),
@@ -20,12 +25,26 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (args.length > 0) {
-    console.error(`gradstream serve: unexpected arguments ${args.join(" ")}\n\n${USAGE}`);
+  const noTrain = args.includes("--no-train");
+  const rest = args.filter((a) => a !== "--no-train");
+  if (rest.length > 0) {
+    console.error(`gradstream serve: unexpected arguments ${rest.join(" ")}\n\n${USAGE}`);
     return 2;
   }
   const config = loadConfig();
-  const app = buildApp(config);
+  if (config.role === "worker") {
+    console.error(
+      "gradstream serve: GRADSTREAM_ROLE=worker; run `gradstream worker` to train without the API",
+    );
+    return 2;
+  }
+  const train = config.role === "all" && !noTrain;
+  // One process with no Redis keeps the in-memory queue and pub/sub; anything else joins the cluster.
+  const cluster = !train || config.redisUrl !== null;
+  const app = buildApp(
+    config,
+    cluster ? { createRunManager: ({ db }) => createClusterManagerFromConfig(db, config, train) } : {},
+  );
   const { url } = await app.start();
   console.log(`subscriptions: ws://${url.slice("http://".length)} (graphql-ws), ${url}/stream (SSE)`);
   await new Promise<void>((resolve) => {

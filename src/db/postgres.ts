@@ -47,6 +47,14 @@ SELECT CAST(COUNT(*) AS int4) AS n FROM ins`;
 
 export async function openPostgresStore(url: string): Promise<{ store: Store; pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle pooled connection that the server ends (a restart, a failover, an administrator's
+  // pg_terminate_backend) is reported as a pool 'error' event; unhandled, it would crash the process.
+  // The pool drops that client and opens a new one on next use, so a warning is all it needs.
+  pool.on("error", (err) => {
+    console.warn(
+      `gradstream: an idle PostgreSQL connection was closed by the server (${err.message}); reconnecting on next use`,
+    );
+  });
   let applied: string[];
   try {
     applied = await migrate(pool);

@@ -60,14 +60,29 @@ export interface RunManagerOptions {
   maxQueued?: number;
   /** Rows per replayed chunk when a subscriber catches up from the database; default 1,000. */
   replayChunk?: number;
+  /** The pub/sub the events go through; default in-process Broadcasters (Redis across processes). */
+  buses?: RunBuses;
+}
+
+/** The publish/subscribe shape of broadcast.ts, so another transport (src/runs/redis-pubsub.ts) fits. */
+export interface Bus<T> {
+  publish(topic: string, event: T): void;
+  subscribe(topic: string): AsyncIterableIterator<T>;
+  close(topic: string): void;
+}
+
+export interface RunBuses {
+  batches: Bus<BatchChunkEvent>;
+  events: Bus<RunEvent>;
+  changes: Bus<RunsChangedEvent>;
 }
 
 const ACTIVE: readonly RunStatus[] = [RunStatus.QUEUED, RunStatus.RUNNING];
 const RESUMABLE: readonly RunStatus[] = [RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED];
 
-type StopReason = "cancel" | "delete" | "shutdown";
+export type StopReason = "cancel" | "delete" | "shutdown";
 
-interface ActiveRun {
+export interface ActiveRun {
   controller: AbortController;
   reason: StopReason | null;
   done: Promise<void>;
@@ -105,6 +120,12 @@ function configJson(cfg: RunConfig): JsonObject {
   return JSON.parse(JSON.stringify(rest)) as JsonObject;
 }
 
+/** Run.hyperparameters without the `dropout` flag (not a runner config field), and that flag. */
+function splitDropout(hp: unknown): { config: JsonObject; dropout: boolean } {
+  const { dropout, ...config } = hp as JsonObject;
+  return { config, dropout: dropout !== false };
+}
+
 export class GradstreamRunManager implements RunManager {
   readonly db: Db;
   readonly maxConcurrent: number;
@@ -112,13 +133,13 @@ export class GradstreamRunManager implements RunManager {
   private readonly checkpointIntervalMs: number | null;
   private readonly threads: number;
   private readonly replayChunk: number;
-  private readonly batchBus: Broadcaster<BatchChunkEvent>;
-  private readonly eventBus: Broadcaster<RunEvent>;
-  private readonly changeBus: Broadcaster<RunsChangedEvent>;
+  protected readonly batchBus: Bus<BatchChunkEvent>;
+  protected readonly eventBus: Bus<RunEvent>;
+  protected readonly changeBus: Bus<RunsChangedEvent>;
   private readonly topics = new Set<string>();
-  private readonly queue: number[] = [];
-  private readonly active = new Map<number, ActiveRun>();
-  private closing = false;
+  protected readonly queue: number[] = [];
+  protected readonly active = new Map<number, ActiveRun>();
+  protected closing = false;
 
   constructor(options: RunManagerOptions) {
     const cores = availableParallelism();
@@ -132,9 +153,9 @@ export class GradstreamRunManager implements RunManager {
     this.threads = options.threadsPerRun ?? Math.max(1, Math.floor(cores / this.maxConcurrent));
     this.replayChunk = options.replayChunk ?? 1000;
     const bus = { maxQueued: options.maxQueued ?? 256 };
-    this.batchBus = new Broadcaster(bus);
-    this.eventBus = new Broadcaster(bus);
-    this.changeBus = new Broadcaster(bus);
+    this.batchBus = options.buses?.batches ?? new Broadcaster(bus);
+    this.eventBus = options.buses?.events ?? new Broadcaster(bus);
+    this.changeBus = options.buses?.changes ?? new Broadcaster(bus);
   }
 
   /** Crash recovery: RUNNING runs of a dead process become INTERRUPTED, QUEUED runs are queued again. */
@@ -145,14 +166,20 @@ export class GradstreamRunManager implements RunManager {
     return r;
   }
 
+  /** A run just committed QUEUED: queue it here (a cluster manager leaves it to the workers). */
+  protected enqueue(runId: number): void {
+    this.queue.push(runId);
+    this.pump();
+  }
+
   // ── topics ─────────────────────────────────────────────────────────────────────────────────────
-  private topic(kind: "batches" | "events", runId: number): string {
+  protected topic(kind: "batches" | "events", runId: number): string {
     const t = `${kind}:${runId}`;
     this.topics.add(t);
     return t;
   }
 
-  private publishStatus(run: Run): void {
+  protected publishStatus(run: Run): void {
     this.eventBus.publish(this.topic("events", run.id), {
       kind: "status",
       runId: run.id,
@@ -220,6 +247,9 @@ export class GradstreamRunManager implements RunManager {
       throw new RunConfigError(
         `config must be an object like {"optimizer":{"kind":"sgd","lr":0.01},"batchSize":10}`,
       );
+    const { dropout, ...runConfig } = input.config as Record<string, unknown>;
+    if (dropout !== undefined && typeof dropout !== "boolean")
+      throw new RunConfigError(`dropout must be true or false, got ${JSON.stringify(dropout)}`);
     if ("dataset" in input.config && (input.config as { dataset?: unknown }).dataset !== undefined)
       throw new RunConfigError("config.dataset is not accepted here: pass the dataset as input.dataset");
     let spec: DatasetSpec;
@@ -234,7 +264,7 @@ export class GradstreamRunManager implements RunManager {
         throw new RunConfigError(err instanceof Error ? err.message : String(err));
       }
     }
-    const cfg = validateRunConfig({ ...input.config, dataset: spec });
+    const cfg = validateRunConfig({ ...runConfig, dataset: spec });
     await requireProvider(cfg.provider);
     let described: ReturnType<typeof describeDataset>;
     try {
@@ -251,14 +281,15 @@ export class GradstreamRunManager implements RunManager {
         : new RunConfigError(err instanceof Error ? err.message : String(err));
     }
     // Batch size against the real training-set size (files whose size the spec does not tell).
-    validateRunConfig({ ...input.config, dataset: spec }, { trainSamples: described.trainSize });
+    validateRunConfig({ ...runConfig, dataset: spec }, { trainSamples: described.trainSize });
     const dataset = await this.datasetRow(spec, cfg.validation.fraction);
     const totalSteps = planBatches(described.trainSize, cfg.batchSize, cfg.epochs).totalSteps;
     const run = await this.db.createRun({
       name: input.name ?? `${model.name} ${cfg.optimizer.kind} lr ${cfg.optimizer.lr} bs ${cfg.batchSize}`,
       modelId: model.id,
       datasetId: dataset.id,
-      hyperparameters: configJson(cfg),
+      // dropout: false (a sweep's "dropout off") rides along with the config; absent means on.
+      hyperparameters: dropout === false ? { ...configJson(cfg), dropout: false } : configJson(cfg),
       providerRequested: cfg.provider,
       seed: cfg.seed,
       stepsPerChunk: cfg.k,
@@ -266,8 +297,7 @@ export class GradstreamRunManager implements RunManager {
       tags: input.tags ?? [],
     });
     this.changeBus.publish("runs", { kind: "created", runId: run.id, status: run.status });
-    this.queue.push(run.id);
-    this.pump();
+    this.enqueue(run.id);
     return run;
   }
 
@@ -305,7 +335,7 @@ export class GradstreamRunManager implements RunManager {
     return this.stop(runId, "cancel");
   }
 
-  private async stop(runId: number, reason: StopReason): Promise<Run> {
+  protected async stop(runId: number, reason: StopReason): Promise<Run> {
     const queued = this.queue.indexOf(runId);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
@@ -344,8 +374,7 @@ export class GradstreamRunManager implements RunManager {
       finishedAt: null,
     });
     this.publishStatus(queued);
-    this.queue.push(runId);
-    this.pump();
+    this.enqueue(runId);
     return queued;
   }
 
@@ -367,7 +396,7 @@ export class GradstreamRunManager implements RunManager {
       throw new RunStateError(`run ${runId} has no checkpoint yet (status ${run.status}); nothing to export`);
     const model = await this.db.getModel(run.modelId);
     if (!model) throw new NotFoundError(`unknown model id ${run.modelId}`);
-    const cfg = validateRunConfig(run.hyperparameters);
+    const cfg = validateRunConfig(splitDropout(run.hyperparameters).config);
     const compiled = compile(this.modelBytes(model), { optimizer: cfg.optimizer, loss: cfg.loss });
     const state = decodeCheckpoint(cp.state);
     const trained: Record<string, Float32Array> = {};
@@ -468,33 +497,37 @@ export class GradstreamRunManager implements RunManager {
   }
 
   // ── execution ──────────────────────────────────────────────────────────────────────────────────
-  private pump(): void {
+  protected pump(): void {
     while (!this.closing && this.active.size < this.maxConcurrent && this.queue.length) {
-      const runId = this.queue.shift() as number;
-      const a: ActiveRun = {
-        controller: new AbortController(),
-        reason: null,
-        done: Promise.resolve(),
-        step: 0,
-        totalSteps: 0,
-        epoch: 0,
-        window: [],
-      };
-      this.active.set(runId, a);
-      a.done = this.execute(runId, a)
-        .catch((err: unknown) => {
-          // Only a database failure while finishing lands here; the run stays as the database has it.
-          console.error(`gradstream: run ${runId}: ${err instanceof Error ? err.message : String(err)}`);
-        })
-        .finally(() => {
-          this.active.delete(runId);
-          this.pump();
-        });
+      this.launch(this.queue.shift() as number);
     }
   }
 
+  /** Trains a run in this process (a thread), then pumps the queue again. */
+  protected launch(runId: number): void {
+    const a: ActiveRun = {
+      controller: new AbortController(),
+      reason: null,
+      done: Promise.resolve(),
+      step: 0,
+      totalSteps: 0,
+      epoch: 0,
+      window: [],
+    };
+    this.active.set(runId, a);
+    a.done = this.execute(runId, a)
+      .catch((err: unknown) => {
+        // Only a database failure while finishing lands here; the run stays as the database has it.
+        console.error(`gradstream: run ${runId}: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => {
+        this.active.delete(runId);
+        this.pump();
+      });
+  }
+
   /** Commits a terminal (or INTERRUPTED) status, then publishes it and the final chunk. */
-  private async finish(
+  protected async finish(
     runId: number,
     status: RunStatus,
     error: string | null,
@@ -517,7 +550,7 @@ export class GradstreamRunManager implements RunManager {
     return run;
   }
 
-  private async execute(runId: number, a: ActiveRun): Promise<void> {
+  protected async execute(runId: number, a: ActiveRun): Promise<void> {
     const run = await this.db.getRun(runId);
     if (!run) return; // deleted while queued
     let end: TrainEnd | null = null;
@@ -526,7 +559,8 @@ export class GradstreamRunManager implements RunManager {
       const model = await this.db.getModel(run.modelId);
       const dataset = await this.db.getDataset(run.datasetId);
       if (!model || !dataset) throw new Error(`run ${runId} lost its model or dataset`);
-      const config = { ...(run.hyperparameters as JsonObject), dataset: dataset.parameters };
+      const hp = splitDropout(run.hyperparameters);
+      const config = { ...hp.config, dataset: dataset.parameters };
       const cfg = validateRunConfig(config);
       await requireProvider(cfg.provider);
       const checkpoint = await this.db.latestCheckpoint(runId);
@@ -548,6 +582,7 @@ export class GradstreamRunManager implements RunManager {
           checkpointIntervalMs: this.checkpointIntervalMs,
           threads: this.threads,
           spinning: false,
+          dropout: hp.dropout,
         },
         { signal: a.controller.signal },
       );

@@ -40,6 +40,17 @@ export async function* resumable<C extends StepChunk<{ step: number }>>(
     for (;;) {
       const { value, done } = await opts.live.next();
       if (done) return;
+      // A gap: an event was lost in transit (Redis pub/sub is fire-and-forget). Every step up to this
+      // chunk's is already committed (persist, then publish), so the missing ones come from the database.
+      if (value.rows.length > 0 && value.rows[0].step > last + 1) {
+        while (last < value.rows[0].step - 1) {
+          const chunk = await opts.replay(last);
+          if (!chunk || (chunk.lastStep <= last && !chunk.final)) break;
+          if (chunk.rows.length > 0 || chunk.final) yield chunk;
+          if (chunk.final) return;
+          last = chunk.lastStep;
+        }
+      }
       const fresh = value.lastStep > last || value.final ? opts.after(value, last) : null;
       if (!fresh || (fresh.rows.length === 0 && !fresh.final)) continue;
       yield fresh;

@@ -25,7 +25,9 @@ const SeriesPointType = builder.objectRef<SeriesPoint>("SeriesPoint").implement(
   }),
 });
 
-const RunSeriesType = builder.objectRef<{ run: Run; metric: Metric; points: SeriesPoint[] }>("RunSeries");
+export const RunSeriesType = builder.objectRef<{ run: Run; metric: Metric; points: SeriesPoint[] }>(
+  "RunSeries",
+);
 RunSeriesType.implement({
   fields: (t) => ({
     run: t.field({ type: RunType, resolve: (s) => s.run }),

@@ -22,5 +22,6 @@ import "./RunSeries.ts";
 import "./BatchMetricChunk.ts";
 import "./RunEvent.ts";
 import "./RunsChangedEvent.ts";
+import "./Sweep.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

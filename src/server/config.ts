@@ -23,6 +23,21 @@ export interface Config {
   /** WS_INIT_TIMEOUT_MS (3000): close a graphql-ws socket that sent no connection_init by then. */
   wsInitTimeoutMs: number;
   /**
+   * GRADSTREAM_ROLE (all): `all` serves the API and trains (one process, the default), `api` serves
+   * only (runs go to workers through the PostgreSQL queue), `worker` only trains (gradstream worker).
+   */
+  role: "all" | "api" | "worker";
+  /** REDIS_URL (unset): redis://host:port; fans run events out across processes. Needed by api/worker. */
+  redisUrl: string | null;
+  /** WORKER_ID (host:pid:random): names this process in Run.workerId and logs. */
+  workerId: string | null;
+  /** LEASE_MS (5000): a RUNNING run whose worker has not heartbeated for this long is resumed elsewhere. */
+  leaseMs: number;
+  /** QUEUE_POLL_MS (250): heartbeat, cancellation and claim period of the PostgreSQL queue. */
+  queuePollMs: number;
+  /** CHECKPOINT_EVERY (500): steps between checkpoints (a resumed run repeats at most this many). */
+  checkpointEvery: number;
+  /**
    * GRADSTREAM_AUTH (open-localhost): "required" demands an API token on every request; "open-localhost"
    * lets token-less clients in only while HOST is localhost, 127.0.0.1 or ::1 (any other HOST still
    * requires tokens). See src/server/auth.ts.
@@ -130,6 +145,21 @@ function limitsFrom(env: NodeJS.ProcessEnv): Limits {
   };
 }
 
+function roleFrom(env: NodeJS.ProcessEnv): Config["role"] {
+  const raw = env.GRADSTREAM_ROLE;
+  if (raw === undefined || raw === "") return "all";
+  if (raw === "all" || raw === "api" || raw === "worker") return raw;
+  throw new Error(`GRADSTREAM_ROLE must be all, api or worker, got "${raw}"`);
+}
+
+function redisFrom(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.REDIS_URL;
+  if (raw === undefined || raw === "") return null;
+  if (!/^rediss?:\/\/\S+$/.test(raw))
+    throw new Error(`REDIS_URL must look like redis://host:6379, got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const environment =
     env.NODE_ENV === "production" ? "production" : env.NODE_ENV === "test" ? "test" : "development";
@@ -145,6 +175,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentRuns: intIn(env, "MAX_CONCURRENT_RUNS", 1, 1, 64),
     shutdownTimeoutMs: intIn(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     wsInitTimeoutMs: intIn(env, "WS_INIT_TIMEOUT_MS", 3_000, 1, 600_000),
+    role: roleFrom(env),
+    redisUrl: redisFrom(env),
+    workerId: env.WORKER_ID || null,
+    leaseMs: intIn(env, "LEASE_MS", 5_000, 100, 3_600_000),
+    queuePollMs: intIn(env, "QUEUE_POLL_MS", 250, 10, 60_000),
+    checkpointEvery: intIn(env, "CHECKPOINT_EVERY", 500, 1, 1_000_000_000),
     auth: authMode(env),
     limits: limitsFrom(env),
   };

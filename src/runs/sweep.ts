@@ -1,0 +1,182 @@
+// Hyperparameter sweeps: a grid or a random search over learning rate, batch size, optimizer, dropout
+// on/off and seed, expanded into ordinary runs that whichever workers are free train (in a cluster the
+// PostgreSQL queue shares them out; in one process the FIFO queue runs them in turn). The batch-size
+// question of DESIGN.md becomes one call: batchSize [10, 100] over a base config.
+import type { Db, JsonObject, Run } from "../db/index.ts";
+import { attachRunsToSweep, createSweep, getSweep, type Sweep, sweepRuns } from "../db/sweeps.ts";
+import { OPTIMIZER_KINDS, RunConfigError, validateRunConfig } from "../train/config.ts";
+import type { RunManager, StartRunInput } from "./types.ts";
+
+export interface SweepSpace {
+  lr?: number[];
+  batchSize?: number[];
+  optimizer?: string[];
+  dropout?: boolean[];
+  seed?: number[];
+}
+
+export interface SweepInput {
+  name?: string;
+  modelId: number;
+  dataset: StartRunInput["dataset"];
+  /** The run config every point starts from (validated per run by the manager). */
+  base?: Record<string, unknown>;
+  strategy: "grid" | "random";
+  space: SweepSpace;
+  /** random: how many runs to sample (default 8). */
+  samples?: number;
+  /** random: seed of the sampler, so a sweep is reproducible (default 0). */
+  samplerSeed?: number;
+  tags?: string[];
+}
+
+export type SweepPoint = {
+  lr?: number;
+  batchSize?: number;
+  optimizer?: string;
+  dropout?: boolean;
+  seed?: number;
+};
+
+export const MAX_SWEEP_RUNS = 256;
+const DIMS = ["lr", "batchSize", "optimizer", "dropout", "seed"] as const;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function checkSpace(space: SweepSpace): void {
+  for (const d of DIMS) {
+    const v = space[d];
+    if (v !== undefined && (!Array.isArray(v) || v.length === 0))
+      throw new RunConfigError(`space.${d} must be a non-empty list or left out`);
+  }
+  for (const o of space.optimizer ?? [])
+    if (!(OPTIMIZER_KINDS as readonly string[]).includes(o))
+      throw new RunConfigError(
+        `space.optimizer: unknown optimizer "${o}"; known: ${OPTIMIZER_KINDS.join(", ")}`,
+      );
+}
+
+/** The points of a sweep, in a deterministic order (grid: last dimension fastest; random: seeded). */
+export function expandSweep(
+  input: Pick<SweepInput, "strategy" | "space" | "samples" | "samplerSeed">,
+): SweepPoint[] {
+  checkSpace(input.space);
+  const dims = DIMS.filter((d) => input.space[d] !== undefined);
+  let points: SweepPoint[];
+  if (input.strategy === "grid") {
+    points = [{}];
+    for (const d of dims) {
+      const values = input.space[d] as (number | string | boolean)[];
+      points = points.flatMap((p) => values.map((v) => ({ ...p, [d]: v })));
+      if (points.length > MAX_SWEEP_RUNS)
+        throw new RunConfigError(`the grid has more than ${MAX_SWEEP_RUNS} points; narrow the space`);
+    }
+  } else if (input.strategy === "random") {
+    const n = input.samples ?? 8;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_SWEEP_RUNS)
+      throw new RunConfigError(`samples must be an integer from 1 to ${MAX_SWEEP_RUNS}, got ${n}`);
+    const rand = mulberry32(input.samplerSeed ?? 0);
+    points = Array.from({ length: n }, () => {
+      const p: SweepPoint = {};
+      for (const d of dims) {
+        const values = input.space[d] as (number | string | boolean)[];
+        Object.assign(p, { [d]: values[Math.floor(rand() * values.length)] });
+      }
+      return p;
+    });
+  } else {
+    throw new RunConfigError(`strategy must be grid or random, got ${JSON.stringify(input.strategy)}`);
+  }
+  return points;
+}
+
+/** A point applied to the base config: optimizer kind / lr merge into the optimizer object. */
+export function pointConfig(base: Record<string, unknown>, p: SweepPoint): Record<string, unknown> {
+  const cfg: Record<string, unknown> = { ...base };
+  if (p.optimizer !== undefined || p.lr !== undefined) {
+    const b = base.optimizer;
+    const opt: Record<string, unknown> =
+      typeof b === "string" ? { kind: b } : typeof b === "object" && b !== null ? { ...b } : { kind: "sgd" };
+    if (p.optimizer !== undefined && p.optimizer !== opt.kind) {
+      // Another optimizer's hyperparameters (momentum vs betas) do not carry over; lr does.
+      for (const k of Object.keys(opt)) if (k !== "lr") delete opt[k];
+      opt.kind = p.optimizer;
+    }
+    if (p.lr !== undefined) opt.lr = p.lr;
+    cfg.optimizer = opt;
+  }
+  if (p.batchSize !== undefined) cfg.batchSize = p.batchSize;
+  if (p.seed !== undefined) cfg.seed = p.seed;
+  if (p.dropout !== undefined) cfg.dropout = p.dropout;
+  return cfg;
+}
+
+function label(p: SweepPoint): string {
+  return Object.entries(p)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(" ");
+}
+
+/** Creates the sweep and starts one run per point; resolves with the sweep and its QUEUED runs. */
+export async function startSweep(
+  runs: RunManager,
+  db: Db,
+  input: SweepInput,
+): Promise<{ sweep: Sweep; runs: Run[] }> {
+  const points = expandSweep(input);
+  // Every point is checked before any run exists, so a bad one leaves no half-started sweep.
+  if ("spec" in input.dataset) {
+    for (const p of points) {
+      const { dropout: _dropout, ...config } = pointConfig(input.base ?? {}, p);
+      validateRunConfig({ ...config, dataset: input.dataset.spec });
+    }
+  }
+  const model = await db.getModel(input.modelId);
+  const name =
+    input.name ?? `sweep ${model?.name ?? input.modelId} (${input.strategy}, ${points.length} runs)`;
+  const sweep = await createSweep(db, {
+    name,
+    strategy: input.strategy,
+    spec: JSON.parse(JSON.stringify(input)) as JsonObject,
+  });
+  const started: Run[] = [];
+  for (const [i, p] of points.entries()) {
+    const run = await runs.start({
+      name: `${name} #${i + 1} ${label(p)}`.trim(),
+      modelId: input.modelId,
+      dataset: input.dataset,
+      config: pointConfig(input.base ?? {}, p),
+      tags: [...(input.tags ?? []), `sweep:${sweep.id}`],
+    });
+    await attachRunsToSweep(db, sweep.id, [run.id]);
+    started.push({ ...run, sweepId: sweep.id });
+  }
+  return { sweep, runs: started };
+}
+
+export interface SweepReport {
+  sweep: Sweep;
+  runs: Run[];
+  /** The run with the highest best validation accuracy (ties: the earlier run); null before any has one. */
+  best: Run | null;
+}
+
+export async function sweepReport(db: Db, sweepId: number): Promise<SweepReport | null> {
+  const sweep = await getSweep(db, sweepId);
+  if (!sweep) return null;
+  const rs = await sweepRuns(db, sweepId);
+  let best: Run | null = null;
+  for (const r of rs)
+    if (r.bestValAccuracy !== null && (best === null || r.bestValAccuracy > (best.bestValAccuracy ?? -1)))
+      best = r;
+  return { sweep, runs: rs, best };
+}

@@ -1,0 +1,41 @@
+// A PostgreSQL server that ends idle connections (restart, failover, pg_terminate_backend) must not
+// crash gradstream: the pool drops the dead client and the next query opens a new one.
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Db, openDatabase } from "../../src/db/index.ts";
+import { postgresBackend } from "./backends.ts";
+
+const backend = postgresBackend();
+let db: Db;
+let url: string;
+
+beforeAll(async () => {
+  url = await backend.newUrl();
+  db = await openDatabase(url);
+});
+
+afterAll(async () => {
+  await db?.close();
+  await backend.stop();
+});
+
+describe("PostgreSQL connection loss", () => {
+  it("survives the server terminating every idle connection and answers the next query", async () => {
+    // Only the driver-level store has used the pool so far (no Prisma query yet, so no listener of
+    // Prisma's adapter on the pool): the case that crashed a test process in CI.
+    expect(await db.batchMetricsPage(1, -1, 10)).toEqual({ rows: [], hasNextPage: false, endStep: null });
+    const name = new URL(url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const killed = await admin.query(
+      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+      [name],
+    );
+    await admin.end();
+    expect(killed.rowCount).toBeGreaterThan(0);
+    // Give the pool's idle clients time to see their sockets close (the event that used to crash).
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await db.listModels()).toEqual([]);
+    expect(await db.batchMetricsPage(1, -1, 10)).toEqual({ rows: [], hasNextPage: false, endStep: null });
+  });
+});
