@@ -59,6 +59,10 @@ export const StartRunInputType = builder.inputType("StartRunInput", {
     validation: t.field({ type: ValidationInput }),
     schedule: t.field({ type: JSONScalar, description: "Learning-rate schedule (src/train/schedule.ts)" }),
     tags: t.stringList(),
+    dropout: t.boolean({
+      description:
+        "false trains with every Dropout layer off (default true): compare example 3 with and without its noise",
+    }),
   }),
 });
 
@@ -157,7 +161,8 @@ builder.mutationField("startRun", (t) =>
           name: input.name ?? undefined,
           modelId: model.id,
           dataset,
-          config: config as JsonObject,
+          // The run manager carries dropout beside the validated config (not a runner config field).
+          config: (input.dropout === false ? { ...config, dropout: false } : config) as JsonObject,
           tags,
         }),
       );
