@@ -2,15 +2,12 @@
 // examples work as written (with the port changed), and every environment variable that
 // src/server/config.ts reads is documented in its configuration table.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type App, buildApp } from "../src/server/app.ts";
-import { loadConfig } from "../src/server/config.ts";
+import { type Live, startLive } from "./server/live.ts";
 
 const run = promisify(execFile);
 const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
@@ -27,28 +24,16 @@ function named(kind: string, name: string): string {
   return found;
 }
 
-let app: App;
+let live: Live;
+let app: Live["app"];
 let url: string;
-let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "gradstream-readme-"));
-  app = buildApp(
-    loadConfig({
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATABASE_URL: `file:${join(dir, "readme.db")}`,
-      NODE_ENV: "test",
-    }),
-    { log: () => {} },
-  );
-  ({ url } = await app.start());
+  live = await startLive();
+  ({ app, url } = live);
 });
 
-afterAll(async () => {
-  await app?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => live?.close());
 
 /** Runs a README shell block as written, pointed at the test server (and with other literal swaps). */
 function shell(block: string | undefined, swaps: Record<string, string>) {

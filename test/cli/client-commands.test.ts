@@ -1,13 +1,9 @@
 // `gradstream runs` and `gradstream watch` as a shell user runs them: real child processes of
 // bin/gradstream.js talking to the real server on a free port.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type App, buildApp } from "../../src/server/app.ts";
-import { loadConfig } from "../../src/server/config.ts";
+import { type Live, startLive } from "../server/live.ts";
 
 const BIN = new URL("../../bin/gradstream.js", import.meta.url).pathname;
 const exec = promisify(execFile);
@@ -23,28 +19,16 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-let app: App;
+let live: Live;
+let app: Live["app"];
 let url: string;
-let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "gradstream-cli-"));
-  app = buildApp(
-    loadConfig({
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATABASE_URL: `file:${join(dir, "cli.db")}`,
-      NODE_ENV: "test",
-    }),
-    { log: () => {} },
-  );
-  ({ url } = await app.start());
+  live = await startLive();
+  ({ app, url } = live);
 });
 
-afterAll(async () => {
-  await app?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => live?.close());
 
 describe("gradstream runs and watch against a running server", () => {
   it("watch prints all 100 batches of example 1 in the reference style and exits 0 when the run completes", async () => {

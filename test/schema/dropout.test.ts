@@ -1,30 +1,19 @@
 // startRun(input: { dropout: false }) trains example 3's CNN with Dropout off: the flag is stored with
 // the run and reaches the compiled graph (same seed, same data, different first-batch losses), which
 // is what lets the dashboard and compareRuns show how much noise dropout adds.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type App, buildApp } from "../../src/server/app.ts";
-import { loadConfig } from "../../src/server/config.ts";
+import { type Live, startLive } from "../server/live.ts";
 
-let app: App;
+let live: Live;
+let app: Live["app"];
 let url: string;
-let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "gradstream-dropout-"));
-  app = buildApp(
-    loadConfig({ PORT: "0", HOST: "127.0.0.1", DATABASE_URL: `file:${join(dir, "d.db")}`, NODE_ENV: "test" }),
-    { log: () => {} },
-  );
-  ({ url } = await app.start());
+  live = await startLive();
+  ({ app, url } = live);
 });
 
-afterAll(async () => {
-  await app?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => live?.close());
 
 async function gql(query: string, variables: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
   const res = await fetch(url, {
