@@ -87,7 +87,10 @@ interface Analysis {
   constants: Tensor[];
 }
 
-/** Mulberry32: a small seeded generator for default initialization. */
+/**
+ * Mulberry32 for default initialization. A copy of src/train/data/prng.ts's generator on purpose: the
+ * compiler is the bottom layer and imports nothing from src/train.
+ */
 function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -5,6 +5,7 @@
 import type { Db, JsonObject, Run } from "../db/index.ts";
 import { attachRunsToSweep, createSweep, getSweep, type Sweep, sweepRuns } from "../db/sweeps.ts";
 import { OPTIMIZER_KINDS, RunConfigError, validateRunConfig } from "../train/config.ts";
+import { mulberry32 } from "../train/data/prng.ts";
 import type { RunManager, StartRunInput } from "./types.ts";
 
 export interface SweepSpace {
@@ -40,17 +41,6 @@ export type SweepPoint = {
 
 export const MAX_SWEEP_RUNS = 256;
 const DIMS = ["lr", "batchSize", "optimizer", "dropout", "seed"] as const;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function checkSpace(space: SweepSpace): void {
   for (const d of DIMS) {

@@ -1,5 +1,6 @@
 // Small builders shared by the db tests and the crash child.
 import { type BatchRow, type Db, ModelSource, type Run } from "../../src/db/index.ts";
+import { mulberry32 } from "../../src/train/data/prng.ts";
 
 let counter = 0;
 
@@ -39,14 +40,7 @@ export async function makeRun(db: Db, totalSteps = 1000): Promise<Run> {
 
 /** Deterministic pseudo-random rows (mulberry32), so a failing case can be replayed. */
 export function makeRows(fromStep: number, count: number, seed = 1): BatchRow[] {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const rows: BatchRow[] = [];
   for (let i = 0; i < count; i++) {
     const step = fromStep + i;

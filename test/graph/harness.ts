@@ -15,6 +15,7 @@ import {
   type Tensor,
 } from "../../src/graph/ir.ts";
 import { encodeModel } from "../../src/graph/onnx.ts";
+import { mulberry32 } from "../../src/train/data/prng.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 
 export interface GradInput {
@@ -45,16 +46,8 @@ export interface GradCase {
   fails?: string;
 }
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform [0, 1) draws for gradient-check inputs (mulberry32). */
+export const rng = mulberry32;
 
 function draw(r: () => number, n: number, how: GradInput["draw"]): number[] {
   if (how === "distinct") {

@@ -104,6 +104,16 @@ export class Rng {
 }
 
 /** A seeded permutation of 0..n-1. */
+/**
+ * Uniform [0, 1) draws from mulberry32 started at exactly `seed >>> 0` (no folding), for callers that
+ * need a plain stream of numbers rather than an Rng: sweep sampling, test data.
+ */
+export function mulberry32(seed: number): () => number {
+  const rng = new Rng(0);
+  rng.state = seed >>> 0;
+  return () => rng.uniform();
+}
+
 export function permutation(n: number, seed: number): Uint32Array {
   const p = new Uint32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
