@@ -439,7 +439,25 @@ function mount(view, initial) {
     return hist.last?.step ?? -1;
   }
 
-  let compacting = false;
+  // One overview re-fetch at a time; rows that arrive while it is in flight can leave the tail over
+  // its limit again, so each pass re-checks when it lands rather than waiting for the next chunk.
+  let compacting = null;
+  function compact() {
+    if (compacting || !store.needsCompaction) return compacting ?? Promise.resolve();
+    compacting = loadOverview().then(
+      () => {
+        compacting = null;
+        queueRedraw();
+        return compact();
+      },
+      () => {
+        // A failed fetch is retried by the next chunk, not in a loop.
+        compacting = null;
+      },
+    );
+    return compacting;
+  }
+
   function startStream(afterStep) {
     disposers.push(
       streamBatches(id, afterStep, {
@@ -449,18 +467,15 @@ function mount(view, initial) {
         },
         onRows: (rows) => {
           store.append(rows);
-          if (store.needsCompaction && !compacting) {
-            compacting = true;
-            loadOverview().finally(() => {
-              compacting = false;
-            });
-          }
+          compact();
           queueRedraw();
           progressTick();
         },
-        onFinal: () => {
+        onFinal: async () => {
           final = true;
           streamState.textContent = "";
+          // The run is complete once the chart holds its final shape (tail folded into the overview).
+          await compact();
           window.__gradstream.final = true;
           refreshRun().then(refreshFluctuation);
           queueRedraw();
