@@ -31,7 +31,7 @@ import {
 import { buildLoss, type LossKind } from "./loss.ts";
 import { decodeModel, encodeModel } from "./onnx.ts";
 import { ruleFor } from "./ops/index.ts";
-import type { Meta } from "./ops/types.ts";
+import { diffInputs, type Meta } from "./ops/types.ts";
 import { emitUpdate, type OptimizerSpec, planOptimizer, type StepScalars } from "./optim.ts";
 
 export type { LossKind } from "./loss.ts";
@@ -189,8 +189,7 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
   for (const n of nodes) {
     const rule = ruleFor(n.op, n.domain, n.name);
     for (const i of rule.stateInputs ?? []) if (initNames.has(n.inputs[i])) bnNames.add(n.inputs[i]);
-    const diff = rule.diff === "all" ? n.inputs.map((_, i) => i) : (rule.diff ?? []);
-    for (const i of diff) {
+    for (const i of diffInputs(rule, n)) {
       const v = n.inputs[i];
       if (v && initNames.has(v) && metas.get(v)?.dtype === "float32" && !(rule.stateInputs ?? []).includes(i))
         paramNames.add(v);

@@ -1,6 +1,7 @@
 // Every op's gradient rule, checked against central finite differences (see harness.ts).
 import { describe, expect, it } from "vitest";
 import { float, int, ints, str } from "../../src/graph/ir.ts";
+import { OPS } from "../../src/graph/ops/index.ts";
 import { type GradCase, gradCheck, gradientsAt } from "./harness.ts";
 
 const f = (shape: number[], draw?: "any" | "offzero" | "positive" | "distinct") => ({ shape, draw });
@@ -37,6 +38,7 @@ const CASES: GradCase[] = [
   { name: "Softmax middle axis", op: "Softmax", attrs: { axis: int(1) }, inputs: [f([2, 3, 4])] },
   { name: "LogSoftmax", op: "LogSoftmax", attrs: { axis: int(-1) }, inputs: [f([3, 5])] },
   { name: "Identity", op: "Identity", inputs: [f([2, 3])] },
+  { name: "Cast double to double", op: "Cast", attrs: { to: int(11) }, inputs: [f([2, 3])] },
   { name: "Flatten", op: "Flatten", attrs: { axis: int(1) }, inputs: [f([2, 3, 2, 2])] },
   { name: "Reshape with -1", op: "Reshape", inputs: [f([2, 3, 4]), i64([-1, 4])] },
   { name: "Transpose", op: "Transpose", attrs: { perm: ints([2, 0, 1]) }, inputs: [f([2, 3, 4])] },
@@ -173,6 +175,17 @@ describe("gradient rules match central finite differences", () => {
       expect(r.relErr).toBeLessThan(tol);
     });
   }
+});
+
+describe("the gradient-check table covers the registry", () => {
+  it("every op with a gradient rule has at least one row in the table", () => {
+    const withRule = Object.entries(OPS)
+      .filter(([, r]) => r.grad || r.gradEach || r.expand)
+      .map(([op]) => op);
+    const covered = new Set(CASES.map((c) => c.op));
+    expect(withRule.filter((op) => !covered.has(op))).toEqual([]);
+    expect(withRule.length).toBeGreaterThan(20);
+  });
 });
 
 describe("max-pool gradients on ties", () => {

@@ -1,6 +1,6 @@
 // 2-D convolution, plus the window arithmetic pools share.
 import { attrInt, attrInts, attrString, type Dim, int, ints, type Node } from "../ir.ts";
-import type { Grad, OpRule, ShapeCtx } from "./types.ts";
+import type { GradCtx, OpRule, ShapeCtx } from "./types.ts";
 
 export interface Window {
   k: [number, number];
@@ -61,7 +61,6 @@ export function outputPadding(win: Window, hw: [number, number]): number[] {
 }
 
 export const Conv: OpRule = {
-  diff: [0, 1, 2],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     const w = ctx.input(1).shape;
@@ -76,21 +75,13 @@ export const Conv: OpRule = {
     const win = window2d(ctx.node, hw, [w[2], w[3]]);
     return [{ dtype: x.dtype, shape: [x.shape[0], w[0], win.out[0], win.out[1]] }];
   },
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null, null];
-    const { b, node } = ctx;
-    const [X, W, B] = node.inputs;
-    const xs = ctx.meta(X).shape;
-    const ws = ctx.meta(W).shape as number[];
-    const hw: [number, number] = [xs[2] as number, xs[3] as number];
-    const C = xs[1] as number;
-    const O = ws[0];
-    const group = attrInt(node, "group", 1);
-    const win = window2d(node, hw, [ws[2], ws[3]]);
-    const out: Grad[] = [null, null, null];
-    if (ctx.needs(0)) {
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const [X, W] = node.inputs;
+      const { hw, group, win } = convParts(ctx);
       // dX = ConvTranspose(dY, W): the adjoint of the convolution, same window and groups
-      out[0] = b.op(
+      return b.op(
         "ConvTranspose",
         [dY, W],
         {
@@ -103,8 +94,11 @@ export const Conv: OpRule = {
         },
         `${X}_grad`,
       );
-    }
-    if (ctx.needs(1)) {
+    },
+    1(ctx) {
+      const { b, node, dY } = ctx;
+      const [X, W] = node.inputs;
+      const { ws, C, O, group, win } = convParts(ctx);
       // dW[o, c·kk] = Σ_{n,p} dY[o, n·p] · cols[c·kk, n·p], with an explicit im2col of X:
       // X → [C,N,H,W] (padded) → one strided Slice per kernel tap → Concat → [C·KK, N·Ho·Wo]
       const xt = b.op("Transpose", [X], { perm: ints([1, 0, 2, 3]) }, `${X}_CNHW`);
@@ -147,12 +141,18 @@ export const Conv: OpRule = {
         const dyr = b.op("Reshape", [dyt, b.i64([group, O / group, -1])]);
         dw = b.op("MatMul", [dyr, colsT], {}, `${W}_grad3d`);
       }
-      out[1] = b.op("Reshape", [dw, b.i64(ws)], {}, `${W}_grad`);
-    }
-    if (B && ctx.needs(2)) {
-      // dB[o] = Σ_{n,h,w} dY[n,o,h,w]
-      out[2] = b.reduceSum(dY, [0, 2, 3], false, `${B}_grad`);
-    }
-    return out;
+      return b.op("Reshape", [dw, b.i64(ws)], {}, `${W}_grad`);
+    },
+    // dB[o] = Σ_{n,h,w} dY[n,o,h,w]
+    2: (ctx) => ctx.b.reduceSum(ctx.dY, [0, 2, 3], false, `${ctx.node.inputs[2]}_grad`),
   },
 };
+
+function convParts(ctx: GradCtx) {
+  const { node } = ctx;
+  const xs = ctx.meta(node.inputs[0]).shape;
+  const ws = ctx.meta(node.inputs[1]).shape as number[];
+  const hw: [number, number] = [xs[2] as number, xs[3] as number];
+  const win = window2d(node, hw, [ws[2], ws[3]]);
+  return { hw, ws, C: xs[1] as number, O: ws[0], group: attrInt(node, "group", 1), win };
+}

@@ -3,7 +3,7 @@
 // the unbiased batch variance (m/(m−1)), as PyTorch does (ONNX's reference uses the biased one):
 //   running ← running·momentum + batch·(1 − momentum)     (ONNX momentum = 1 − PyTorch momentum)
 import { type Attr, attrFloat, type Node } from "../ir.ts";
-import type { ForwardCtx, OpRule, ShapeCtx } from "./types.ts";
+import type { ForwardCtx, GradCtx, OpRule, ShapeCtx } from "./types.ts";
 
 function statAxes(rank: number): number[] {
   return [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
@@ -15,7 +15,6 @@ function perChannel(ctx: { b: ForwardCtx["b"] }, v: string, rank: number, c: num
 }
 
 export const BatchNormalization: OpRule = {
-  diff: [0, 1, 2],
   stateInputs: [3, 4],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
@@ -68,15 +67,7 @@ export const BatchNormalization: OpRule = {
     ctx.save("xhat", xhat);
     ctx.save("inv", inv);
     // running statistics: m = N·H·W elements per channel; unbiased variance σ²·m/(m − 1)
-    const m = b.op(
-      "Div",
-      [
-        b.op("Cast", [b.op("Size", [X])], { to: { type: "int", i: dtype === "float64" ? 11 : 1 } }),
-        b.fconst(dtype, C),
-      ],
-      {},
-      `${X}_count`,
-    );
+    const m = b.op("Div", [b.cast(b.op("Size", [X]), dtype), b.fconst(dtype, C)], {}, `${X}_count`);
     // (a batch with one value per channel has no unbiased variance; PyTorch refuses it, we keep the
     // running variance finite by using the biased one, which is then 0)
     const one = b.fconst(dtype, 1);
@@ -101,25 +92,30 @@ export const BatchNormalization: OpRule = {
     ctx.stateUpdate(ctx.source.inputs[4], newVar);
   },
   // With g = dY·γ: dX = inv·(g − mean(g) − x̂·mean(g·x̂));  dγ = Σ dY·x̂;  dβ = Σ dY
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null, null];
-    const { b, node } = ctx;
-    const [X, scale, bias] = node.inputs;
-    const xs = ctx.meta(X).shape;
-    const rank = xs.length;
-    const C = xs[1] as number;
-    const axes = statAxes(rank);
-    const xhat = ctx.saved("xhat");
-    const out: (string | null)[] = [null, null, null];
-    if (ctx.needs(0)) {
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const [X, scale] = node.inputs;
+      const { rank, C, axes } = bnAxes(ctx);
+      const xhat = ctx.saved("xhat");
       const g = b.op("Mul", [dY, perChannel(ctx, scale, rank, C)]);
       const meanG = b.reduce("ReduceMean", g, axes, true);
       const meanGX = b.reduce("ReduceMean", b.op("Mul", [g, xhat]), axes, true);
       const inner = b.op("Sub", [b.op("Sub", [g, meanG]), b.op("Mul", [xhat, meanGX])]);
-      out[0] = b.op("Mul", [inner, ctx.saved("inv")], {}, `${X}_grad`);
-    }
-    if (ctx.needs(1)) out[1] = b.reduceSum(b.op("Mul", [dY, xhat]), axes, false, `${scale}_grad`);
-    if (ctx.needs(2)) out[2] = b.reduceSum(dY, axes, false, `${bias}_grad`);
-    return out;
+      return b.op("Mul", [inner, ctx.saved("inv")], {}, `${X}_grad`);
+    },
+    1: (ctx) =>
+      ctx.b.reduceSum(
+        ctx.b.op("Mul", [ctx.dY, ctx.saved("xhat")]),
+        bnAxes(ctx).axes,
+        false,
+        `${ctx.node.inputs[1]}_grad`,
+      ),
+    2: (ctx) => ctx.b.reduceSum(ctx.dY, bnAxes(ctx).axes, false, `${ctx.node.inputs[2]}_grad`),
   },
 };
+
+function bnAxes(ctx: GradCtx): { rank: number; C: number; axes: number[] } {
+  const xs = ctx.meta(ctx.node.inputs[0]).shape;
+  return { rank: xs.length, C: xs[1] as number, axes: statAxes(xs.length) };
+}
