@@ -4,6 +4,7 @@
 
 import { inferNode } from "./infer.ts";
 import type { Builder, Dim, DType, Node } from "./ir.ts";
+import { zerosOf } from "./ops/generate.ts";
 import { ruleFor } from "./ops/index.ts";
 import { tensorValue } from "./ops/shape.ts";
 import {
@@ -62,17 +63,18 @@ export function emitForward(
   let index = 0;
   const visit = (node: Node, orig: Node): void => {
     const rule = ruleFor(node.op, node.domain, node.name);
-    if (rule.expand) {
-      // the op becomes standard ops that have their own rules; the backward pass sees those
-      const eb = b.child();
-      rule.expand({
+    // the op may become standard ops that have their own rules; the backward pass sees those
+    const eb = b.child();
+    if (
+      rule.expand?.({
         b: eb,
         node,
         meta,
         fail(msg) {
           throw new Error(`${node.op} node "${node.name}": ${msg}`);
         },
-      });
+      })
+    ) {
       for (const t of eb.initializers) {
         b.addInitializer(t);
         extra.set(t.name, { dtype: t.dtype, shape: t.dims, value: tensorValue(t) });
@@ -180,7 +182,7 @@ export function backward(
       meta: fwd.meta,
       // only another output carries a gradient (rare): output 0's is zero
       get dY() {
-        dY ??= zerosLike(b, node.outputs[0], dtype);
+        dY ??= zerosOf(b, node.outputs[0], dtype);
         return dY;
       },
       dOut: (i) => dOut[i] ?? null,
@@ -214,9 +216,4 @@ export function backward(
     out.set(w, g);
   }
   return out;
-}
-
-/** Zeros shaped like `v`, in the gradient dtype. */
-export function zerosLike(b: Builder, v: string, dtype: DType): string {
-  return b.op("ConstantOfShape", [b.op("Shape", [v])], { value: b.zerosAttr(dtype) }, `${v}_zero_grad`);
 }

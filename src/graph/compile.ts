@@ -30,11 +30,12 @@ import {
 } from "./ir.ts";
 import { buildLoss, type LossKind } from "./loss.ts";
 import { decodeModel, encodeModel } from "./onnx.ts";
-import { ruleFor } from "./ops/index.ts";
+import { checkSupported, ruleFor } from "./ops/index.ts";
 import { diffInputs, type Meta } from "./ops/types.ts";
 import { emitUpdate, type OptimizerSpec, planOptimizer, type StepScalars } from "./optim.ts";
 
 export type { LossKind } from "./loss.ts";
+export { UnsupportedOpsError } from "./ops/index.ts";
 export type { OptimizerSpec } from "./optim.ts";
 
 export interface CompileOptions {
@@ -54,7 +55,8 @@ export interface StateTensor {
 }
 
 export interface CompiledModel {
-  input: { name: string; shape: number[] };
+  /** The model's data input: float32 features, or int64 token ids (an embedding's Gather). */
+  input: { name: string; shape: number[]; dtype: InputDType };
   classes: number;
   /** Parameters, then optimizer state, then BatchNorm running statistics: the order of the graph inputs. */
   tensors: StateTensor[];
@@ -70,6 +72,8 @@ export interface CompiledModel {
   parameterCount: number;
 }
 
+export type InputDType = "float32" | "int64";
+
 export const METRICS = ["loss", "accuracy", "grad_norm", "confidence", "true_prob"] as const;
 const IO_NAMES = ["x", "y", "lr", "step", "logits", ...METRICS];
 
@@ -80,6 +84,7 @@ interface Analysis {
   metas: Map<string, Meta>;
   inputName: string;
   inputShape: number[];
+  inputDtype: InputDType;
   logitsName: string;
   classes: number;
   params: Tensor[];
@@ -153,6 +158,7 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
   if (opset < 13 || opset > 21)
     throw new Error(`unsupported opset ${opset}: models with opset 13 to 21 are accepted`);
   const g = model.graph;
+  checkSupported(g.nodes);
   materializeWeightInputs(model, seed);
   const initNames = new Set(g.initializers.map((t) => t.name));
   const dataInputs = g.inputs.filter((v) => !initNames.has(v.name));
@@ -164,13 +170,21 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
   if (g.outputs.length !== 1)
     throw new Error(`the model must have exactly one output (the logits), got ${g.outputs.length}`);
   const input = dataInputs[0];
-  if (input.dtype !== "float32")
-    throw new Error(`the model input "${input.name}" must be float32, got ${input.dtype}`);
+  if (input.dtype !== "float32" && input.dtype !== "int64")
+    throw new Error(
+      `the model input "${input.name}" must be float32 (features) or int64 (token ids), got ${input.dtype}`,
+    );
   const declared = input.shape ?? [];
   const rest = declared.slice(1);
-  if (declared.length < 2 || !rest.every((d): d is number => typeof d === "number" && d > 0)) {
+  if (declared.length < 2) {
     throw new Error(
       `the model input "${input.name}" must have shape [batch, ...static dims], got [${declared}]`,
+    );
+  }
+  const dynamic = rest.findIndex((d) => typeof d !== "number" || d <= 0);
+  if (dynamic >= 0) {
+    throw new Error(
+      `the model input "${input.name}" has a dynamic dimension ${dynamic + 1} ("${rest[dynamic]}") in [${declared}]: only the batch dimension (0) may be dynamic; export with a fixed size there (for a sequence model, a fixed sequence length)`,
     );
   }
   for (const v of g.nodes.flatMap((n) => n.outputs)) {
@@ -206,7 +220,8 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
     nodes,
     metas,
     inputName: input.name,
-    inputShape: rest,
+    inputShape: rest as number[],
+    inputDtype: input.dtype,
     logitsName,
     classes: out.shape[1],
     params,
@@ -320,6 +335,7 @@ function bindOutputs(b: Builder, values: string[], names: string[], external: Se
 }
 
 const f32 = (name: string, shape: Dim[]): ValueInfo => ({ name, dtype: "float32", shape });
+const xIn = (a: Analysis, shape: Dim[]): ValueInfo => ({ name: "x", dtype: a.inputDtype, shape });
 const i64 = (name: string, shape: Dim[]): ValueInfo => ({ name, dtype: "int64", shape });
 
 function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], outputs: ValueInfo[]): Model {
@@ -406,7 +422,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     sb,
     "train_step",
     [
-      f32("x", ["B", ...inShape]),
+      xIn(a, ["B", ...inShape]),
       i64("y", ["B"]),
       f32("lr", []),
       i64("step", []),
@@ -472,7 +488,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     ob,
     "train_loop",
     [
-      f32("x", ["K", "B", ...inShape]),
+      xIn(a, ["K", "B", ...inShape]),
       i64("y", ["K", "B"]),
       f32("lr", ["K"]),
       i64("step", ["K"]),
@@ -501,7 +517,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     a,
     eb,
     "eval_step",
-    [f32("x", ["B", ...inShape]), i64("y", ["B"]), ...evalTensors.map((t) => f32(t.name, t.shape))],
+    [xIn(a, ["B", ...inShape]), i64("y", ["B"]), ...evalTensors.map((t) => f32(t.name, t.shape))],
     [...evalMetrics.map((m) => f32(m, [])), f32("logits", ["B", a.classes])],
   );
 
@@ -509,7 +525,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
   const opSummary: Record<string, number> = {};
   for (const n of stepModel.graph.nodes) opSummary[n.op] = (opSummary[n.op] ?? 0) + 1;
   return {
-    input: { name: a.inputName, shape: a.inputShape },
+    input: { name: a.inputName, shape: a.inputShape, dtype: a.inputDtype },
     classes: a.classes,
     tensors,
     hyperparameters: { ...plan.hyperparameters },

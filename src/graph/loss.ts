@@ -23,12 +23,7 @@ export function buildLoss(
   withGrad: boolean,
 ): LossValues {
   // B as a float scalar, from the logits' shape
-  const batch = b.op(
-    "Cast",
-    [b.op("Gather", [b.op("Shape", [logits]), b.i64(0)])],
-    { to: int(1) },
-    "batch_size",
-  );
+  const batch = b.cast(b.op("Gather", [b.op("Shape", [logits]), b.i64(0)]), "float32", "batch_size");
   const mean = (v: string, hint: string) => b.op("Div", [b.reduceSum(v, null, false), batch], {}, hint);
   const yCol = b.unsqueeze(y, [1], "label_col");
   let loss: string;
@@ -68,7 +63,7 @@ export function buildLoss(
   }
   // accuracy = mean(argmax z == y); confidence = mean max-probability; true_prob = mean p[y]
   const pred = b.op("ArgMax", [logits], { axis: int(1), keepdims: int(0) }, "prediction");
-  const hit = b.op("Cast", [b.op("Equal", [pred, y])], { to: int(1) }, "hit");
+  const hit = b.cast(b.op("Equal", [pred, y]), "float32", "hit");
   const accuracy = mean(hit, "accuracy");
   const confidence = mean(b.reduce("ReduceMax", probs, [1], false, "max_prob"), "confidence");
   const trueProb = mean(b.op("GatherElements", [probs, yCol], { axis: int(1) }), "true_prob");

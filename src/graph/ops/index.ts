@@ -26,19 +26,57 @@
 //    `fails: "reason"` (run as it.fails), never a skipped row. A test fails when an op with a
 //    gradient rule has no row.
 
-import { Identity, LeakyRelu, Relu, Sigmoid, Tanh } from "./activations.ts";
+import type { Node } from "../ir.ts";
+import {
+  Abs,
+  Clip,
+  Elu,
+  Erf,
+  Exp,
+  Gelu,
+  HardSigmoid,
+  HardSwish,
+  Identity,
+  LeakyRelu,
+  Log,
+  Neg,
+  Reciprocal,
+  Relu,
+  Sigmoid,
+  Softplus,
+  Sqrt,
+  Tanh,
+} from "./activations.ts";
 import { Conv } from "./conv.ts";
 import { Dropout } from "./dropout.ts";
-import { Add, Div, Mul, Sub } from "./elementwise.ts";
+import {
+  Add,
+  And,
+  Div,
+  Equal,
+  Greater,
+  GreaterOrEqual,
+  Less,
+  LessOrEqual,
+  Mul,
+  Not,
+  Or,
+  Pow,
+  Sub,
+  Where,
+} from "./elementwise.ts";
+import { Gather } from "./gather.ts";
+import { ConstantOfShape, Range } from "./generate.ts";
 import { Gemm, MatMul } from "./linear.ts";
-import { BatchNormalization } from "./norm.ts";
+import { BatchNormalization, LayerNormalization } from "./norm.ts";
 import { AveragePool, GlobalAveragePool, MaxPool } from "./pool.ts";
+import { ReduceMax, ReduceMean, ReduceSum } from "./reduce.ts";
+import { GRU, LSTM } from "./rnn.ts";
 import {
   Cast,
   Concat,
   Constant,
   Flatten,
-  Gather,
   Pad,
   Reshape,
   Shape,
@@ -47,51 +85,106 @@ import {
   Transpose,
   Unsqueeze,
 } from "./shape.ts";
+import { Expand, Slice, Split, Trilu } from "./slice.ts";
 import { LogSoftmax, Softmax } from "./softmax.ts";
 import type { OpRule } from "./types.ts";
 
 export const OPS: Readonly<Record<string, OpRule>> = {
+  Abs,
   Add,
+  And,
   AveragePool,
   BatchNormalization,
   Cast,
+  Clip,
   Concat,
   Constant,
+  ConstantOfShape,
   Conv,
   Div,
   Dropout,
+  Elu,
+  Equal,
+  Erf,
+  Exp,
+  Expand,
   Flatten,
   Gather,
+  Gelu,
   Gemm,
   GlobalAveragePool,
+  Greater,
+  GreaterOrEqual,
+  GRU,
+  HardSigmoid,
+  HardSwish,
   Identity,
+  LayerNormalization,
   LeakyRelu,
+  Less,
+  LessOrEqual,
+  Log,
   LogSoftmax,
+  LSTM,
   MatMul,
   MaxPool,
   Mul,
+  Neg,
+  Not,
+  Or,
   Pad,
+  Pow,
+  Range,
+  Reciprocal,
+  ReduceMax,
+  ReduceMean,
+  ReduceSum,
   Relu,
   Reshape,
   Shape,
   Sigmoid,
   Size,
+  Slice,
   Softmax,
+  Softplus,
+  Split,
+  Sqrt,
   Squeeze,
   Sub,
   Tanh,
   Transpose,
+  Trilu,
   Unsqueeze,
+  Where,
 };
 
-export function ruleFor(op: string, domain: string, nodeName: string): OpRule {
-  const rule = domain === "" || domain === "ai.onnx" ? OPS[op] : undefined;
-  if (!rule) {
-    const what = domain && domain !== "ai.onnx" ? `${domain}.${op}` : op;
-    throw new Error(
-      `unsupported op ${what} (node "${nodeName}"); supported ops: ${Object.keys(OPS).sort().join(", ")}`,
+const isDefaultDomain = (domain: string) => domain === "" || domain === "ai.onnx";
+const opName = (n: Node) => (isDefaultDomain(n.domain) ? n.op : `${n.domain}.${n.op}`);
+
+/** The model uses ops outside OPS; the message names every one with its nodes, then the supported list. */
+export class UnsupportedOpsError extends Error {
+  override name = "UnsupportedOpsError";
+  constructor(readonly nodes: { op: string; node: string }[]) {
+    const byOp = new Map<string, string[]>();
+    for (const n of nodes) byOp.set(n.op, [...(byOp.get(n.op) ?? []), `"${n.node}"`]);
+    const list = [...byOp].map(
+      ([op, names]) => `${op} (node${names.length > 1 ? "s" : ""} ${names.join(", ")})`,
+    );
+    super(
+      `unsupported op${byOp.size > 1 ? "s" : ""} ${list.join("; ")}; supported ops: ${Object.keys(OPS).sort().join(", ")}`,
     );
   }
+}
+
+/** Throws an UnsupportedOpsError naming every node whose op has no rule (before any other check). */
+export function checkSupported(nodes: readonly Node[]): void {
+  const bad = nodes.filter((n) => !(isDefaultDomain(n.domain) && OPS[n.op]));
+  if (bad.length) throw new UnsupportedOpsError(bad.map((n) => ({ op: opName(n), node: n.name })));
+}
+
+export function ruleFor(op: string, domain: string, nodeName: string): OpRule {
+  const rule = isDefaultDomain(domain) ? OPS[op] : undefined;
+  if (!rule) throw new UnsupportedOpsError([{ op: opName({ op, domain } as Node), node: nodeName }]);
   return rule;
 }
 

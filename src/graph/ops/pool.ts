@@ -1,7 +1,7 @@
-// 2-D pooling: MaxPool, AveragePool, GlobalAveragePool.
+// Pooling: MaxPool, AveragePool (2-D, and 1-D as 2-D of height 1), GlobalAveragePool.
 import { attrInt, attrInts, attrString, type Dim, type DType, int, ints, type Node, numel } from "../ir.ts";
-import { outputPadding, spatial, window2d } from "./conv.ts";
-import type { OpRule, ShapeCtx } from "./types.ts";
+import { expand1d, outputPadding, spatial, window2d, with1d } from "./conv.ts";
+import type { Meta, OpRule, ShapeCtx } from "./types.ts";
 
 function poolShape(ctx: ShapeCtx) {
   const x = ctx.input(0);
@@ -39,13 +39,17 @@ function tiles(node: Node, xs: Dim[]): { k: [number, number]; out: [number, numb
 }
 
 export const MaxPool: OpRule = {
-  shape(ctx: ShapeCtx) {
-    const { x, shape } = poolShape(ctx);
-    return [
-      { dtype: x.dtype, shape },
-      { dtype: "int64", shape },
-    ];
-  },
+  shape: with1d(
+    (ctx: ShapeCtx): Meta[] => {
+      const { x, shape } = poolShape(ctx);
+      return [
+        { dtype: x.dtype, shape },
+        { dtype: "int64", shape },
+      ];
+    },
+    [0],
+  ),
+  expand: expand1d([0]),
   // Training asks MaxPool for the flat index of every window's maximum, unless the windows tile.
   forward(ctx) {
     const { b, node } = ctx;
@@ -103,11 +107,15 @@ export const MaxPool: OpRule = {
 };
 
 export const AveragePool: OpRule = {
-  shape(ctx: ShapeCtx) {
-    const { x, shape } = poolShape(ctx);
-    if (attrInt(ctx.node, "ceil_mode", 0)) ctx.fail("AveragePool with ceil_mode=1 is not supported");
-    return [{ dtype: x.dtype, shape }];
-  },
+  shape: with1d(
+    (ctx: ShapeCtx): Meta[] => {
+      const { x, shape } = poolShape(ctx);
+      if (attrInt(ctx.node, "ceil_mode", 0)) ctx.fail("AveragePool with ceil_mode=1 is not supported");
+      return [{ dtype: x.dtype, shape }];
+    },
+    [0],
+  ),
+  expand: expand1d([0]),
   // dX = ConvTranspose(dY / count, ones): each output spreads its gradient evenly over its window,
   // where count is the window's element count (excluding padding unless count_include_pad)
   grad: {

@@ -187,23 +187,6 @@ export const Size: OpRule = {
   },
 };
 
-export const Gather: OpRule = {
-  shape(ctx: ShapeCtx) {
-    const data = ctx.input(0);
-    const idx = ctx.input(1);
-    const axis = normAxis(attrInt(ctx.node, "axis", 0), data.shape.length);
-    const shape = [...data.shape.slice(0, axis), ...idx.shape, ...data.shape.slice(axis + 1)];
-    let value: Dim[] | undefined;
-    if (data.value && idx.value && data.shape.length === 1) {
-      const dv = data.value;
-      value = idx.value.map((i) =>
-        typeof i === "number" ? dv[i < 0 ? i + dv.length : i] : ctx.fail("symbolic index"),
-      );
-    }
-    return [{ dtype: data.dtype, shape, value }];
-  },
-};
-
 function constantTensor(node: { attrs: Record<string, Attr> }): Meta {
   const a = node.attrs.value;
   if (a?.type === "tensor") return { dtype: a.t.dtype, shape: a.t.dims, value: tensorValue(a.t) };

@@ -93,10 +93,11 @@ export interface OpRule {
   /** Inputs that are carried state rather than parameters (BatchNorm running mean/var). */
   stateInputs?: number[];
   /**
-   * Rewrites the op as standard ops with rules of their own (training and eval graphs); the reverse
-   * pass differentiates the expansion, so every float input may carry a gradient.
+   * Rewrites the op as standard ops with rules of their own (training and eval graphs) and returns
+   * true, or returns false (emitting nothing) for forms the op's own rules handle. The reverse pass
+   * differentiates the expansion, so every float input may carry a gradient.
    */
-  expand?(ctx: ExpandCtx): void;
+  expand?(ctx: ExpandCtx): boolean;
 }
 
 /** The input indices gradients flow through, in order. */
