@@ -2,7 +2,8 @@
 // exporter for the trained inference model. Pure: bytes in, bytes out.
 //
 // Graph I/O conventions (what a runner feeds and reads):
-//   trainLoop  inputs  x float32 [K,B,...input], y int64 [K,B] (class indices, for every loss),
+//   trainLoop  inputs  x float32 or int64 [K,B,...input], y int64 [K,B] (class indices, for every
+//                      loss) or [K,B,T] for per-position logits [B,T,classes] (−100 = ignored),
 //                      lr float32 [K], step int64 [K] (global 0-based step numbers),
 //                      each `hyperparameters` key as a float32 scalar, every StateTensor by name
 //              outputs loss, accuracy, grad_norm, confidence, true_prob float32 [K] and
@@ -58,6 +59,8 @@ export interface CompiledModel {
   /** The model's data input: float32 features, or int64 token ids (an embedding's Gather). */
   input: { name: string; shape: number[]; dtype: InputDType };
   classes: number;
+  /** Labels per sample: [] (one class per sample) or [T] (one per position: logits [B, T, classes]). */
+  labelShape: number[];
   /** Parameters, then optimizer state, then BatchNorm running statistics: the order of the graph inputs. */
   tensors: StateTensor[];
   /** Scalar graph inputs with their values from the OptimizerSpec (lr is per step, not here). */
@@ -87,6 +90,8 @@ interface Analysis {
   inputDtype: InputDType;
   logitsName: string;
   classes: number;
+  /** Labels per sample: [] (one class per sample) or [T] (one per position, logits [B, T, classes]). */
+  labelShape: number[];
   params: Tensor[];
   bnRunning: Tensor[];
   constants: Tensor[];
@@ -195,8 +200,11 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
   const metas = inferShapes(g, opset, { [input.name]: ["N", ...rest] });
   const logitsName = g.outputs[0].name;
   const out = metas.get(logitsName);
-  if (out?.shape.length !== 2 || out.shape[0] !== "N" || typeof out.shape[1] !== "number") {
-    throw new Error(`the model output must be logits [batch, classes], got [${out?.shape ?? "?"}]`);
+  const okRank = out?.shape.length === 2 || out?.shape.length === 3;
+  if (!out || !okRank || out.shape[0] !== "N" || !out.shape.slice(1).every((d) => typeof d === "number")) {
+    throw new Error(
+      `the model output must be logits [batch, classes], or [batch, T, classes] for per-position targets (a language model), got [${out?.shape ?? "?"}]`,
+    );
   }
   const paramNames = new Set<string>();
   const bnNames = new Set<string>();
@@ -223,7 +231,8 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
     inputShape: rest as number[],
     inputDtype: input.dtype,
     logitsName,
-    classes: out.shape[1],
+    classes: out.shape[out.shape.length - 1] as number,
+    labelShape: out.shape.slice(1, -1) as number[],
     params,
     bnRunning,
     constants,
@@ -261,7 +270,15 @@ function emitTrainStep(
     seed: options.seed ?? 0,
     rename,
   });
-  const loss = buildLoss(b, options.loss ?? "cross_entropy", a.logitsName, env.y, a.classes, true);
+  const loss = buildLoss(
+    b,
+    options.loss ?? "cross_entropy",
+    a.logitsName,
+    env.y,
+    a.classes,
+    a.labelShape.length > 0,
+    true,
+  );
   const paramValues = a.params.map((p) => env.state.get(p.name) as string);
   const grads = backward(b, fwd, new Map([[a.logitsName, loss.dlogits as string]]), paramValues, "float32");
   // grad_norm = √(Σ over parameters of Σ g²)
@@ -355,6 +372,10 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
   if (lossKind !== "cross_entropy" && lossKind !== "mse" && lossKind !== "bce_with_logits") {
     throw new Error(`unknown loss ${String(lossKind)} (accepted: cross_entropy, mse, bce_with_logits)`);
   }
+  if (a.labelShape.length > 0 && lossKind !== "cross_entropy")
+    throw new Error(
+      `loss ${lossKind} is not available for per-position logits [batch, ${a.labelShape}, ${a.classes}] (accepted: cross_entropy)`,
+    );
   if (options.seed !== undefined && !Number.isInteger(options.seed))
     throw new Error(`seed must be an integer, got ${options.seed}`);
   const tensors: StateTensor[] = [
@@ -423,7 +444,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     "train_step",
     [
       xIn(a, ["B", ...inShape]),
-      i64("y", ["B"]),
+      i64("y", ["B", ...a.labelShape]),
       f32("lr", []),
       i64("step", []),
       ...hyperInputs,
@@ -489,7 +510,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     "train_loop",
     [
       xIn(a, ["K", "B", ...inShape]),
-      i64("y", ["K", "B"]),
+      i64("y", ["K", "B", ...a.labelShape]),
       f32("lr", ["K"]),
       i64("step", ["K"]),
       ...hyperInputs,
@@ -508,7 +529,15 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     seed: 0,
     rename: new Map([[a.inputName, "x"]]),
   });
-  const ev = buildLoss(eb, options.loss ?? "cross_entropy", a.logitsName, "y", a.classes, false);
+  const ev = buildLoss(
+    eb,
+    options.loss ?? "cross_entropy",
+    a.logitsName,
+    "y",
+    a.classes,
+    a.labelShape.length > 0,
+    false,
+  );
   const evalMetrics = ["loss", "accuracy", "confidence", "true_prob"];
   bindOutputs(eb, [ev.loss, ev.accuracy, ev.confidence, ev.trueProb], evalMetrics, new Set(["x", "y"]));
   if (a.logitsName !== "logits") eb.rename(a.logitsName, "logits");
@@ -517,8 +546,12 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     a,
     eb,
     "eval_step",
-    [xIn(a, ["B", ...inShape]), i64("y", ["B"]), ...evalTensors.map((t) => f32(t.name, t.shape))],
-    [...evalMetrics.map((m) => f32(m, [])), f32("logits", ["B", a.classes])],
+    [
+      xIn(a, ["B", ...inShape]),
+      i64("y", ["B", ...a.labelShape]),
+      ...evalTensors.map((t) => f32(t.name, t.shape)),
+    ],
+    [...evalMetrics.map((m) => f32(m, [])), f32("logits", ["B", ...a.labelShape, a.classes])],
   );
 
   const models = { trainLoop: loopModel, trainStep: stepModel, evalStep: evalModel };
@@ -527,6 +560,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
   return {
     input: { name: a.inputName, shape: a.inputShape, dtype: a.inputDtype },
     classes: a.classes,
+    labelShape: a.labelShape,
     tensors,
     hyperparameters: { ...plan.hyperparameters },
     trainLoop: encodeModel(loopModel),
