@@ -2,8 +2,10 @@
 // float table it is an embedding lookup (or picking a time step), whose gradient scatter-adds dY into
 // a zero table: rows picked several times receive the sum of their gradients.
 //
-// Scatter-add (ScatterND, reduction "add") against a one-hot MatMul (OneHot(idx, V)ᵀ · dY) for the
-// table gradient, measured by `npm run bench graph` on ORT 1.30 CPU: see the README's speed section.
+// The table gradient is a scatter-add (ScatterND, reduction "add"), not a one-hot MatMul
+// (OneHot(idx, V)ᵀ · dY): measured alone on onnxruntime 1.30 CPU (2 cores), for V×D tables and N ids,
+// scatter-add took 0.09 vs 0.15 ms (50×32, N 96), 0.29 vs 1.25 ms (86×48, N 1024) and 17 vs 111 ms
+// (10000×64, N 1024): the MatMul does V·N·D multiply-adds, the scatter N·D adds.
 import { attrInt, type Dim, ints } from "../ir.ts";
 import { normAxis, type OpRule, type ShapeCtx } from "./types.ts";
 

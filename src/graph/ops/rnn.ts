@@ -4,9 +4,13 @@
 // is ordinary autodiff (backpropagation through time). The input projection of every step is one
 // MatMul over [T, N, I] before the loop; each step adds one Gemm with the recurrent weights.
 //
-// Why unrolled rather than a Loop with a hand-written reverse pass: see the README's speed section
-// (`npm run bench graph` measures the GRU); the unrolled graph also lets onnxruntime fuse and
-// schedule across steps, and it needs no second Loop body for the reverse pass.
+// Why unrolled rather than a Loop with a hand-written reverse pass: the unrolled form needs no second
+// Loop body, no stack of per-step activations and no gradient rule of its own (the driver's generic
+// backpropagation through time is exact: see the GRU/LSTM rows of the gradient check), and the
+// training step already runs inside the K-step Loop, where a nested Loop would add a subgraph call per
+// time step. It costs graph size linear in T (≈ 20 nodes per step and direction), so a model whose
+// sequence length is not static is refused. The Loop form was not built for comparison; `npm run
+// bench graph` measures the unrolled GRU against PyTorch eager.
 import { attrInt, attrString, type Builder, type Dim, int, ints } from "../ir.ts";
 import type { ExpandCtx, Meta, OpRule, ShapeCtx } from "./types.ts";
 
