@@ -42,17 +42,20 @@ export function inspectModel(bytes: Uint8Array): InspectedModel {
     );
   }
   const opSummary: Record<string, number> = {};
-  const unsupported = new Set<string>();
+  const unsupported = new Map<string, string[]>();
   for (const n of model.graph.nodes) {
     const standard = n.domain === "" || n.domain === "ai.onnx";
     const op = standard ? n.op : `${n.domain}.${n.op}`;
     opSummary[op] = (opSummary[op] ?? 0) + 1;
-    if (!standard || !Object.hasOwn(OPS, n.op)) unsupported.add(op);
+    if (!standard || !Object.hasOwn(OPS, n.op)) unsupported.set(op, [...(unsupported.get(op) ?? []), n.name]);
   }
   if (unsupported.size > 0) {
-    const ops = [...unsupported].sort();
+    const ops = [...unsupported.keys()].sort();
+    const named = ops.map(
+      (op) => `${op} (${(unsupported.get(op) ?? []).map((n) => `node "${n}"`).join(", ")})`,
+    );
     throw new ModelInspectionError(
-      `unsupported ops: ${ops.join(", ")}; supported ops: ${Object.keys(OPS).sort().join(", ")}`,
+      `unsupported ops: ${named.join(", ")}; supported ops: ${Object.keys(OPS).sort().join(", ")}`,
       ops,
       false,
     );

@@ -83,7 +83,7 @@ describe("registerModel (multipart upload)", () => {
       ops: ["Einsum", "com.microsoft.FusedGemm"],
     });
     expect(String(r.body.data?.registerModel.message)).toMatch(
-      /^unsupported ops: Einsum, com\.microsoft\.FusedGemm; supported ops: .*Gemm/,
+      /^unsupported ops: Einsum \(node "einsum0"\), com\.microsoft\.FusedGemm \(node "fg0"\); supported ops: .*Gemm/,
     );
     expect(await modelCount()).toBe(before);
   });
