@@ -68,6 +68,29 @@ describe("the exported forward model with trained weights reproduces the eval gr
   }
 });
 
+describe("sequence lengths", () => {
+  it("a GRU model exported with a dynamic sequence axis is refused, naming the input, the dimension and what is accepted", () => {
+    const f = readFixture(`${FIX}/gru_classifier`);
+    const m = decodeModel(f.model);
+    m.graph.inputs[0].shape = ["batch", "seq", 6];
+    expect(() => compile(encodeModel(m), { optimizer: f.optimizer })).toThrow(
+      /the model input "input" has a dynamic dimension 1 \("seq"\) in \[batch,seq,6\]: only the batch dimension \(0\) may be dynamic; export with a fixed size there/,
+    );
+  });
+
+  it("a GRU whose time axis is the batch axis (layout mismatch) is refused by the expansion, naming input and dimension", () => {
+    const f = readFixture(`${FIX}/gru_classifier`);
+    const m = decodeModel(f.model);
+    // feed the GRU the batch-first tensor directly: its time axis (0) is then the symbolic batch
+    const gru = m.graph.nodes.find((n) => n.op === "GRU");
+    if (!gru) throw new Error("fixture has no GRU");
+    gru.inputs[0] = "input";
+    expect(() => compile(encodeModel(m), { optimizer: f.optimizer })).toThrow(
+      /GRU node "\/rnn\/GRU": input "input" has a dynamic sequence length \(dimension 0 is "N"\); the GRU is unrolled over the steps, so it accepts a static sequence length only/,
+    );
+  });
+});
+
 describe("gradstream parity on a model with unsupported ops", () => {
   it("names every unsupported op with its node, prints a failing JSON line and returns 1", async () => {
     const f = readFixture(`${FIX}/mlp_layernorm_gelu`);

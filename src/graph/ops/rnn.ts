@@ -30,6 +30,10 @@ function rnnShape(ctx: ShapeCtx): Meta[] {
   const D = attrString(ctx.node, "direction", "forward") === "bidirectional" ? 2 : 1;
   const layout = attrInt(ctx.node, "layout", 0);
   const [T, N] = layout ? [x.shape[1], x.shape[0]] : [x.shape[0], x.shape[1]];
+  if (typeof T !== "number")
+    ctx.fail(
+      `input "${ctx.node.inputs[0]}" has a dynamic sequence length (dimension ${layout} is "${T}"); the ${ctx.node.op} is unrolled over the steps, so it accepts a static sequence length only: export with a fixed length on that axis`,
+    );
   const y: Dim[] = layout ? [N, T, D, H] : [T, D, N, H];
   const state: Dim[] = layout ? [N, D, H] : [D, N, H];
   const outs: Meta[] = [
@@ -71,11 +75,8 @@ function expandRnn(ctx: ExpandCtx, cell: Cell): boolean {
   const direction = attrString(node, "direction", "forward");
   const D = direction === "bidirectional" ? 2 : 1;
   const tAxis = layout ? 1 : 0;
-  const T = xs[tAxis];
-  if (typeof T !== "number")
-    ctx.fail(
-      `input "${X0}" has a dynamic sequence length (dimension ${tAxis} is "${T}"); the ${node.op} is unrolled over the steps, so it accepts a static sequence length only: export with a fixed length on that axis`,
-    );
+  // static: the shape rule refused a symbolic sequence length
+  const T = xs[tAxis] as number;
   const G = cell.gates;
   const lbr = attrInt(node, "linear_before_reset", 0) === 1;
   const X = layout ? b.op("Transpose", [X0], { perm: ints([1, 0, 2]) }, `${X0}_tnc`) : X0;
