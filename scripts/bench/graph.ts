@@ -182,10 +182,10 @@ const modern: [Case, string][] = [
     "token_classifier",
   ],
   [
-    load("char-transformer", 32, "adam", 0.003, new URL("char-transformer.onnx", MODELS), 86),
+    load("transformer-char", 32, "adam", 0.003, new URL("transformer-char.onnx", MODELS), 86),
     "char_transformer",
   ],
-  [load("mnist-gru", 32, "adam", 0.005, new URL("mnist-gru.onnx", MODELS)), "mnist_gru"],
+  [load("rnn-mnist", 32, "adam", 0.005, new URL("rnn-mnist.onnx", MODELS)), "mnist_gru"],
 ];
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 for (const [c, peer] of modern) {

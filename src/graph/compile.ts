@@ -186,7 +186,12 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
       `the model input "${input.name}" must have shape [batch, ...static dims], got [${declared}]`,
     );
   }
-  const dynamic = rest.findIndex((d) => typeof d !== "number" || d <= 0);
+  if (rest.some((d) => typeof d === "number" && d <= 0)) {
+    throw new Error(
+      `the model input "${input.name}" must have shape [batch, ...static dims], got [${declared}]`,
+    );
+  }
+  const dynamic = rest.findIndex((d) => typeof d !== "number");
   if (dynamic >= 0) {
     throw new Error(
       `the model input "${input.name}" has a dynamic dimension ${dynamic + 1} ("${rest[dynamic]}") in [${declared}]: only the batch dimension (0) may be dynamic; export with a fixed size there (for a sequence model, a fixed sequence length)`,

@@ -23,8 +23,8 @@ export const BUILTIN_MODELS = [
   "cnn",
   "mnist-mlp",
   "mnist-cnn",
-  "char-transformer",
-  "mnist-gru",
+  "transformer-char",
+  "rnn-mnist",
 ] as const;
 
 export function builtinModelBytes(name: string): Uint8Array {

@@ -21,12 +21,12 @@ function floats(t: onnxProto.onnx.ITensorProto): Float32Array {
 describe("built-in models", () => {
   it("has the models of the experiments and the modern twins", () => {
     expect(specs.map((s) => s.name)).toEqual([
-      "char-transformer",
       "cnn",
       "linear",
       "mnist-cnn",
-      "mnist-gru",
       "mnist-mlp",
+      "rnn-mnist",
+      "transformer-char",
     ]);
   });
 

@@ -21,12 +21,12 @@ describe("models and datasets", () => {
     }>("{ models { name source inputShape classes parameterCount opSummary } }");
     const byName = Object.fromEntries((r.data?.models ?? []).map((m) => [m.name, m]));
     expect(Object.keys(byName).sort()).toEqual([
-      "char-transformer",
       "cnn",
       "linear",
       "mnist-cnn",
-      "mnist-gru",
       "mnist-mlp",
+      "rnn-mnist",
+      "transformer-char",
     ]);
     expect(byName.linear).toMatchObject({
       source: "BUILTIN",

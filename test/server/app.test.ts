@@ -38,12 +38,12 @@ describe("the real server on a free port", () => {
     expect(res.headers.get("content-type")).toMatch(/^application\/graphql-response\+json/);
     const body = (await res.json()) as { data: { models: { name: string }[] } };
     expect(body.data.models.map((m) => m.name).sort()).toEqual([
-      "char-transformer",
       "cnn",
       "linear",
       "mnist-cnn",
-      "mnist-gru",
       "mnist-mlp",
+      "rnn-mnist",
+      "transformer-char",
     ]);
   });
 

@@ -20,7 +20,7 @@ describe("modern built-in models learn", () => {
     expect(entropy).toBeGreaterThan(3);
     expect(summarizeDataset(data).vocabulary).toHaveLength(data.classes - 1);
     const r = await trainInline({
-      model: model("char-transformer"),
+      model: model("transformer-char"),
       config: {
         dataset: "licenses",
         optimizer: { kind: "adam", lr: 0.003 },
@@ -39,7 +39,7 @@ describe("modern built-in models learn", () => {
 
   it("the GRU over MNIST rows reaches at least 90% validation accuracy in 2 epochs", async () => {
     const r = await trainInline({
-      model: model("mnist-gru"),
+      model: model("rnn-mnist"),
       config: {
         dataset: "mnist-rows",
         optimizer: { kind: "adam", lr: 0.005 },

@@ -433,10 +433,6 @@ export const DATASETS: Record<string, DatasetSpec> = {
     normalize: "none",
   },
   mnist: { kind: "mnist", seed: 0, normalize: "scale" },
-  // MNIST digits as sequences of 28 rows (the GRU twin).
-  "mnist-rows": { kind: "mnist", rows: true, seed: 0, normalize: "scale" },
-  // Character-level language modelling on the built-in license corpus (the char-transformer twin).
-  licenses: { kind: "text", corpus: "licenses", seqLen: 32, seed: 0, normalize: "none" },
   // Debian's dataset-fashion-mnist (apt install dataset-fashion-mnist); not needed by any test.
   "fashion-mnist": {
     kind: "idx",
@@ -447,4 +443,8 @@ export const DATASETS: Record<string, DatasetSpec> = {
     seed: 0,
     normalize: "scale",
   },
+  // MNIST digits as sequences of 28 rows (the rnn-mnist twin).
+  "mnist-rows": { kind: "mnist", rows: true, seed: 0, normalize: "scale" },
+  // Character-level language modelling on the built-in license corpus (the transformer-char twin).
+  licenses: { kind: "text", corpus: "licenses", seqLen: 32, seed: 0, normalize: "none" },
 };
