@@ -1,6 +1,6 @@
 // Gemm and MatMul.
 import { attrFloat, attrInt, float, int, ints } from "../ir.ts";
-import { broadcastShapes, type GradCtx, type OpRule, type ShapeCtx } from "./types.ts";
+import { broadcastShapes, type Grad, type GradCtx, type OpRule, type ShapeCtx } from "./types.ts";
 
 export const Gemm: OpRule = {
   shape(ctx: ShapeCtx) {
@@ -75,29 +75,22 @@ export const MatMul: OpRule = {
   },
   // dA = dY·Bᵀ, dB = Aᵀ·dY, each summed over broadcast batch axes
   grad: {
-    0(ctx) {
-      const { b, node } = ctx;
-      const [A, B] = node.inputs;
-      const a = ctx.meta(A).shape;
-      const bs = ctx.meta(B).shape;
-      const y = ctx.meta(node.outputs[0]).shape;
-      const bt = b.op("Transpose", [B], { perm: ints(lastTwoSwapped(bs.length)) }, `${B}_T`);
-      return {
-        value: b.op("MatMul", [ctx.dY, bt], {}, `${A}_grad`),
-        from: [...y.slice(0, -2), a[a.length - 2], a[a.length - 1]],
-      };
-    },
-    1(ctx) {
-      const { b, node } = ctx;
-      const [A, B] = node.inputs;
-      const a = ctx.meta(A).shape;
-      const bs = ctx.meta(B).shape;
-      const y = ctx.meta(node.outputs[0]).shape;
-      const at = b.op("Transpose", [A], { perm: ints(lastTwoSwapped(a.length)) }, `${A}_T`);
-      return {
-        value: b.op("MatMul", [at, ctx.dY], {}, `${B}_grad`),
-        from: [...y.slice(0, -2), bs[bs.length - 2], bs[bs.length - 1]],
-      };
-    },
+    0: (ctx) => matmulGrad(ctx, 0),
+    1: (ctx) => matmulGrad(ctx, 1),
   },
 };
+
+/** dA = dY·Bᵀ (which = 0) or dB = Aᵀ·dY (which = 1), shaped as the broadcast product for the driver. */
+function matmulGrad(ctx: GradCtx, which: 0 | 1): Grad {
+  const { b, node } = ctx;
+  const [A, B] = node.inputs;
+  const other = which === 0 ? B : A;
+  const rank = ctx.meta(other).shape.length;
+  const t = b.op("Transpose", [other], { perm: ints(lastTwoSwapped(rank)) }, `${other}_T`);
+  const self = ctx.meta(node.inputs[which]).shape;
+  const y = ctx.meta(node.outputs[0]).shape;
+  return {
+    value: b.op("MatMul", which === 0 ? [ctx.dY, t] : [t, ctx.dY], {}, `${node.inputs[which]}_grad`),
+    from: [...y.slice(0, -2), self[self.length - 2], self[self.length - 1]],
+  };
+}
