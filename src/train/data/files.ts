@@ -1,9 +1,17 @@
 // The one place where datasets touch the file system. Everything else in src/train/data is pure and
 // receives bytes or text from here (or from a test).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import { gunzipSync } from "node:zlib";
+import {
+  type DatasetSpec,
+  DatasetSpecError,
+  isNamedDataset,
+  mapSpecPaths,
+  parseDatasetSpec,
+  validateDatasetSpec,
+} from "./spec.ts";
 
 export interface DataFiles {
   /** File contents; gzip files (magic 1f 8b) are decompressed whatever their name. */
@@ -61,3 +69,45 @@ export function readMnistDigits(): Float32Array[] {
 }
 
 export const nodeFiles: DataFiles = { readBytes, readText, readMnistDigits };
+
+function inside(path: string, root: string): boolean {
+  return path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/**
+ * The real path of `given` inside one of the data directories, else a DatasetSpecError whose message
+ * is the same for every failure (outside, "..", a symlink escaping, missing, not a file), so an API
+ * caller learns nothing about files it may not read. Absolute paths outside and ".." are refused
+ * before the file system is touched; relative paths are tried against each root in order.
+ */
+export function resolveDataFile(given: string, roots: readonly string[], field = "path"): string {
+  const refuse = () =>
+    new DatasetSpecError(
+      `dataset.${field}: not a file inside the data directory (DATA_DIR); copy the file there or upload it with the uploadDataset mutation, and name it by its path relative to DATA_DIR`,
+    );
+  if (given.includes("\0") || given.split(/[\\/]/).includes("..")) throw refuse();
+  const candidates = roots
+    .map((root) => ({ root, file: isAbsolute(given) ? normalize(given) : join(root, given) }))
+    .filter(({ root, file }) => inside(file, root));
+  for (const { root, file } of candidates) {
+    try {
+      const realRoot = realpathSync(root);
+      const real = realpathSync(file);
+      if (inside(real, realRoot) && statSync(real).isFile()) return real;
+    } catch {
+      // Missing or unreadable: try the next root, then refuse with the one message.
+    }
+  }
+  throw refuse();
+}
+
+/**
+ * A dataset spec from an API caller (a named dataset, the compact string, JSON text or an object),
+ * validated, with every file path resolved inside the data directories (resolveDataFile).
+ */
+export function apiDatasetSpec(raw: unknown, roots: readonly string[]): DatasetSpec {
+  const spec = typeof raw === "string" ? parseDatasetSpec(raw) : validateDatasetSpec(raw);
+  // Named datasets' files are chosen by the server, not by the caller.
+  if (isNamedDataset(spec)) return spec;
+  return mapSpecPaths(spec, (path, field) => resolveDataFile(path, roots, field));
+}
