@@ -4,7 +4,7 @@
 
 import { runAction } from "./actions.js";
 import { describeConfig, h, showError, statusBadge } from "./dom.js";
-import { gql, subscribe } from "./gql.js";
+import { authHeaders, gql, subscribe } from "./gql.js";
 
 const RUN_ROW = `fragment RunRow on Run {
   id name status totalSteps stepsCompleted createdAt hyperparameters errorMessage

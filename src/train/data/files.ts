@@ -1,6 +1,15 @@
 // The one place where datasets touch the file system. Everything else in src/train/data is pure and
 // receives bytes or text from here (or from a test).
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -110,4 +119,34 @@ export function apiDatasetSpec(raw: unknown, roots: readonly string[]): DatasetS
   // Named datasets' files are chosen by the server, not by the caller.
   if (isNamedDataset(spec)) return spec;
   return mapSpecPaths(spec, (path, field) => resolveDataFile(path, roots, field));
+}
+
+/** What uploadDataset stored: `path` is relative to the data directory, as dataset specs name files. */
+export interface StoredDataFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export const UPLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+/**
+ * Stores uploaded bytes as <root>/uploads/<sha256 prefix>-<name> (written to a temporary name, then
+ * renamed, so a reader never sees half a file). The name is checked against UPLOAD_NAME by the caller:
+ * it can hold no "/" and cannot start with ".", so the file always lands in the uploads folder.
+ */
+export function storeDataFile(root: string, name: string, bytes: Uint8Array): StoredDataFile {
+  if (!UPLOAD_NAME.test(name))
+    throw new DatasetSpecError(`upload name ${JSON.stringify(name)} is not accepted`);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const rel = `uploads/${sha256.slice(0, 16)}-${name}`;
+  const dir = join(root, "uploads");
+  mkdirSync(dir, { recursive: true });
+  const file = join(root, rel);
+  if (!existsSync(file)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  }
+  return { path: rel, bytes: bytes.byteLength, sha256 };
 }
