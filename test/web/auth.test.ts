@@ -15,11 +15,8 @@ let writeToken: string;
 let readToken: string;
 const pageErrors: string[] = [];
 
-declare global {
-  interface Window {
-    __gradstream: { final: boolean; run: { store: { steps: number[] } } };
-  }
-}
+/** The part of window.__gradstream (public/js/app.js) this test reads. */
+type Hooked = Window & { __gradstream?: { final: boolean; run: { store: { steps: number[] } } } };
 
 beforeAll(async () => {
   server = await startServer({ GRADSTREAM_AUTH: "required" });
@@ -62,8 +59,10 @@ describe("the dashboard with GRADSTREAM_AUTH=required", () => {
     expect(await page.locator("#signin").isHidden()).toBe(true);
     await page.click('[data-experiment="linear"]');
     await page.waitForURL(/#\/runs\/\d+$/);
-    await page.waitForFunction(() => window.__gradstream?.final === true, null, { timeout: 60_000 });
-    const steps = await page.evaluate(() => window.__gradstream.run.store.steps);
+    await page.waitForFunction(() => (window as Hooked).__gradstream?.final === true, null, {
+      timeout: 60_000,
+    });
+    const steps = await page.evaluate(() => (window as Hooked).__gradstream?.run.store.steps);
     expect(steps).toEqual(Array.from({ length: 100 }, (_, i) => i));
     // In this tab's session storage, never in the address bar.
     expect(await page.evaluate(() => sessionStorage.getItem("gradstream.token"))).toBe(writeToken);
@@ -93,7 +92,9 @@ describe("the dashboard with GRADSTREAM_AUTH=required", () => {
     expect(controls.every((c) => c.disabled && c.title === reason)).toBe(true);
     // The run page of the finished run: queries and the stream work, its write actions are disabled.
     await page.click(".runs a[href^='#/runs/']");
-    await page.waitForFunction(() => window.__gradstream?.final === true, null, { timeout: 60_000 });
+    await page.waitForFunction(() => (window as Hooked).__gradstream?.final === true, null, {
+      timeout: 60_000,
+    });
     const actions = await page.$$eval("[data-action]", (els) =>
       els.map((e) => ({ disabled: (e as HTMLButtonElement).disabled, title: e.getAttribute("title") })),
     );
