@@ -233,3 +233,68 @@ describe("the server's own origin and origin-less clients", () => {
     }
   });
 });
+
+describe("URLs the server hands out", () => {
+  /** exportModel of a run that has a checkpoint, asked with the given Host header. */
+  async function exportUrl(target: Live, runId: string, host: string): Promise<string> {
+    const p = Number(new URL(target.url).port);
+    const body = JSON.stringify({
+      query: `mutation($id: ID!) { exportModel(runId: $id) { __typename ... on MutationExportModelSuccess { data } } }`,
+      variables: { id: runId },
+    });
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: p,
+          method: "POST",
+          path: "/graphql",
+          headers: { host, "content-type": "application/json" },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => {
+            text += c.toString();
+          });
+          res.on("end", () => resolve(String(JSON.parse(text).data?.exportModel?.data)));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  async function trainedRun(target: Live): Promise<string> {
+    const started = await target.gql<{ startExperiment: { runs: { id: string }[] } }>(
+      'mutation { startExperiment(name: "linear") { ... on ExperimentStart { runs { id } } } }',
+    );
+    const id = started.data?.startExperiment.runs[0].id ?? "";
+    for (;;) {
+      const r = await target.gql<{ run: { status: string } }>(
+        "query($id: ID!) { run(id: $id) { ... on Run { status } } }",
+        { id },
+      );
+      if (r.data?.run.status === "COMPLETED") return id;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  }
+
+  it("builds export URLs from the allowed Host the client used, or from PUBLIC_URL when set", async () => {
+    const id = await trainedRun(live);
+    expect(await exportUrl(live, id, `localhost:${port}`)).toBe(
+      `http://localhost:${port}/exports/run-${id}.onnx`,
+    );
+    const behindProxy = await startLive({
+      PUBLIC_URL: "https://gs.example.com/base",
+      ALLOWED_HOSTS: "other.lan",
+    });
+    try {
+      const otherId = await trainedRun(behindProxy);
+      expect(await exportUrl(behindProxy, otherId, "other.lan:9999")).toBe(
+        `https://gs.example.com/base/exports/run-${otherId}.onnx`,
+      );
+    } finally {
+      await behindProxy.close();
+    }
+  });
+});
