@@ -1,8 +1,9 @@
 // DatasetUpload and the uploadDataset mutation: the way an API caller gets a data file onto the server.
 // The file lands under the first DATA_DIR, and its `path` is what a startRun dataset spec names.
-import { storeDataFile, UPLOAD_NAME } from "../train/data/files.ts";
+import { storeDataFile } from "../train/data/files.ts";
 import { builder } from "./builder.ts";
 import { ValidationError } from "./errors.ts";
+import { checkUpload } from "./resolve-helpers.ts";
 import { UploadScalar } from "./scalars.ts";
 
 interface DatasetUpload {
@@ -37,19 +38,7 @@ builder.mutationField("uploadDataset", (t) =>
     },
     resolve: async (_root, { file, name }, ctx) => {
       const chosen = name ?? file.name;
-      if (!UPLOAD_NAME.test(chosen)) {
-        throw new ValidationError(
-          "name",
-          `name must be 1–100 characters of letters, digits, "_", "." or "-", starting with a letter or digit; got ${JSON.stringify(chosen.slice(0, 120))}`,
-        );
-      }
-      const limit = ctx.config.maxUploadBytes;
-      if (file.size > limit) {
-        throw new ValidationError(
-          "file",
-          `file is ${file.size} bytes; the upload limit is ${limit} bytes (MAX_UPLOAD_BYTES)`,
-        );
-      }
+      checkUpload(file, chosen, ctx.config.maxUploadBytes);
       return storeDataFile(ctx.config.dataDirs[0], chosen, new Uint8Array(await file.arrayBuffer()));
     },
   }),

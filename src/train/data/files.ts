@@ -128,12 +128,12 @@ export interface StoredDataFile {
   sha256: string;
 }
 
+/** Names an upload may take: no "/" and no leading ".", so a stored file stays in its folder. */
 export const UPLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
 /**
  * Stores uploaded bytes as <root>/uploads/<sha256 prefix>-<name> (written to a temporary name, then
- * renamed, so a reader never sees half a file). The name is checked against UPLOAD_NAME by the caller:
- * it can hold no "/" and cannot start with ".", so the file always lands in the uploads folder.
+ * renamed, so a reader never sees half a file).
  */
 export function storeDataFile(root: string, name: string, bytes: Uint8Array): StoredDataFile {
   if (!UPLOAD_NAME.test(name))
