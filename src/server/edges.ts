@@ -96,7 +96,9 @@ export function createEdges(config: EdgeConfig, port: () => number): Edges {
           message: `Origin "${origin}" may not use this server${transport === "websocket" ? "'s WebSocket" : ""}: only its own origin and those listed in CORS_ORIGINS may (this stops other web pages in your browser from driving it); add the origin to CORS_ORIGINS, and require API tokens (GRADSTREAM_AUTH=required) before opening the server to other origins`,
         };
       }
-      if (transport === "http" && method !== "GET" && method !== "HEAD" && method !== "OPTIONS") {
+      // Only POST: GET/HEAD never mutate here, and browsers preflight every other method (graphql-sse's
+      // reservation PUT, DELETE) whatever its body.
+      if (transport === "http" && method === "POST") {
         const type = (headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
         const simple = type === "" || SIMPLE_TYPES.includes(type);
         if (simple && !(type === "multipart/form-data" && headers[CSRF_HEADER] !== undefined)) {
