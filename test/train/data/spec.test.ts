@@ -148,3 +148,22 @@ describe("text and MNIST-rows datasets", () => {
     expect(d.train.count).toBe(50);
   });
 });
+
+describe("text datasets over the API", () => {
+  it("confine text:path to the data directory like every other file, and let the built-in corpus through", async () => {
+    const { apiDatasetSpec } = await import("../../../src/train/data/files.ts");
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const root = mkdtempSync(join(tmpdir(), "text-root-"));
+    writeFileSync(join(root, "book.txt"), "some text");
+    expect(() => apiDatasetSpec("text:path=/etc/passwd,seqLen=8", [root])).toThrow(
+      /dataset.path: not a file inside the data directory/,
+    );
+    expect(() => apiDatasetSpec("text:path=../book.txt,seqLen=8", [root])).toThrow(/not a file inside/);
+    expect(apiDatasetSpec("text:path=book.txt,seqLen=8", [root])).toMatchObject({
+      path: join(root, "book.txt"),
+    });
+    expect(apiDatasetSpec("text:corpus=licenses,seqLen=8", [root])).toMatchObject({ corpus: "licenses" });
+  });
+});
