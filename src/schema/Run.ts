@@ -1,24 +1,21 @@
 // Run: one training run. Queries `runs` (keyset Relay connection) and `run(id)`; mutations startRun,
 // cancelRun, resumeRun, deleteRun, exportModel. Its history fields read the database, never the runner.
 import { type Metric, type Run, RunStatus } from "../db/index.ts";
+import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { fluctuation } from "../stats/fluctuation.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
 import { builder } from "./builder.ts";
 import { EpochMetricType } from "./EpochMetric.ts";
-import { intId, NotFoundError, ValidationError } from "./errors.ts";
 import { FluctuationType } from "./Fluctuation.ts";
 import { HistoryType } from "./History.ts";
 import { MetricEnum } from "./Metric.ts";
 import { RunProgressType } from "./RunProgress.ts";
-import { loadRun, managed, readRows } from "./resolve-helpers.ts";
+import { loadRun, readRows } from "./resolve-helpers.ts";
 import { JSONScalar } from "./scalars.ts";
 import { decodeCursor, encodeCursor, stringList } from "./shapes.ts";
 
 export const RunStatusEnum = builder.enumType(RunStatus, { name: "RunStatus" });
 
-/** Defaults of MAX_PAGE_SIZE and MAX_POINTS (the limits in force are ctx.config.limits). */
-export const MAX_PAGE = 10_000;
-export const MAX_POINTS = 10_000;
 const MAX_FLUCTUATION_ROWS = 200_000;
 
 function pageSize(first: number | null | undefined, dflt: number, max: number): number {
@@ -250,7 +247,7 @@ builder.mutationField("cancelRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      return managed(id, "id", () => ctx.runs.cancel(run.id));
+      return ctx.runs.cancel(run.id);
     },
   }),
 );
@@ -264,7 +261,7 @@ builder.mutationField("resumeRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      return managed(id, "id", () => ctx.runs.resume(run.id));
+      return ctx.runs.resume(run.id);
     },
   }),
 );
@@ -277,8 +274,7 @@ builder.mutationField("deleteRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      const deleted = await managed(id, "id", () => ctx.runs.delete(run.id));
-      if (!deleted) throw new NotFoundError("run", String(id));
+      if (!(await ctx.runs.delete(run.id))) throw new NotFoundError("run", String(id));
       return String(run.id);
     },
   }),

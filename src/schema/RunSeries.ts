@@ -1,8 +1,8 @@
 // RunSeries: compareRuns(ids, metric, maxPoints): each run's metric on a shared x axis, the fraction
 // of its training done, so a 100-step and a 10-step run (batch 10 vs 100) line up end to end.
 import type { Metric, Run } from "../db/index.ts";
+import { ValidationError } from "../errors.ts";
 import { builder } from "./builder.ts";
-import { ValidationError } from "./errors.ts";
 import { MetricEnum } from "./Metric.ts";
 import { RunType } from "./Run.ts";
 import { loadRun } from "./resolve-helpers.ts";

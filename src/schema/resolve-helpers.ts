@@ -1,12 +1,8 @@
-// Shared resolver plumbing: loading a run or failing with NotFoundError, reading every row of a range,
-// and turning the run manager's and validators' plain errors into typed ones.
+// Shared resolver plumbing: loading a run or failing with NotFoundError, reading every row of a range.
+// Errors need no mapping here: every layer throws the typed errors of src/errors.ts.
 import type { BatchRow, Run } from "../db/index.ts";
-import { NotFoundError as RunNotFound, RunStateError } from "../runs/manager.ts";
-import type { Context } from "../server/context.ts";
-import { RunConfigError } from "../train/config.ts";
-import { DatasetSpecError } from "../train/data/spec.ts";
-import { ProviderUnavailableError } from "../train/providers.ts";
-import { intId, NotFoundError, ValidationError } from "./errors.ts";
+import { intId, NotFoundError, ValidationError } from "../errors.ts";
+import type { Context } from "./context.ts";
 
 export async function loadRun(ctx: Context, id: string | number): Promise<Run> {
   const run = await ctx.db.getRun(intId("run", id));
@@ -38,35 +34,5 @@ export async function readRows(
     }
     if (!page.hasNextPage || page.endStep === null) return rows;
     after = page.endStep;
-  }
-}
-
-/** The first field name a RunConfigError / DatasetSpecError message names ("optimizer.lr must be …"). */
-export function fieldOf(message: string, fallback: string): string {
-  const unknown = /unknown field "([^"]+)"/.exec(message);
-  if (unknown) {
-    const scope = /^([A-Za-z.]+?)(?: \([a-z]+\))?:/.exec(message)?.[1];
-    return scope && scope !== "run configuration" ? `${scope}.${unknown[1]}` : unknown[1];
-  }
-  const m = /^([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)[ :]/.exec(message);
-  return m ? m[1] : fallback;
-}
-
-/** Runs a RunManager call, mapping its errors (unknown ids, wrong state, bad config) onto typed ones. */
-export async function managed<T>(runId: string | number, field: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof NotFoundError || err instanceof ValidationError) throw err;
-    if (err instanceof RunConfigError || err instanceof DatasetSpecError) {
-      throw new ValidationError(fieldOf(err.message, field), err.message);
-    }
-    if (err instanceof RunNotFound) {
-      if (/^unknown run id/.test(err.message)) throw new NotFoundError("run", String(runId));
-      throw new ValidationError(field, err.message);
-    }
-    if (err instanceof RunStateError) throw new ValidationError(field, err.message);
-    if (err instanceof ProviderUnavailableError) throw new ValidationError("provider", err.message);
-    throw err;
   }
 }

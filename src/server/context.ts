@@ -3,15 +3,13 @@
 // the schema never names a topic string itself.
 import type { Db } from "../db/index.ts";
 import type { RunManager } from "../runs/types.ts";
+import type { Context as SchemaContext } from "../schema/context.ts";
 import { type Auth, type Principal, principalOf } from "./auth.ts";
 import type { Config } from "./config.ts";
 
-export interface Context {
-  db: Db;
-  runs: RunManager;
+/** The schema's context (src/schema/context.ts) with the server's full config and the caller. */
+export interface Context extends SchemaContext {
   config: Config;
-  /** Origin the client reached us on (e.g. http://localhost:4000), for URLs the API hands out. */
-  origin: string;
   /** Who is calling (src/server/auth.ts); absent for in-process callers that bypass the transports. */
   auth?: Principal;
 }

@@ -32,6 +32,8 @@ export type HostMessage = { type: "ack"; index: number } | { type: "abort" };
 export interface SerializedError {
   name: string;
   message: string;
+  /** The input field of a RunConfigError. */
+  field?: string;
   step?: number;
   metric?: string;
   value?: number;
@@ -99,6 +101,7 @@ export function unpackRows(packed: Float64Array): BatchRow[] {
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof DivergenceError)
     return { name: err.name, message: err.message, step: err.step, metric: err.metric, value: err.value };
+  if (err instanceof RunConfigError) return { name: err.name, message: err.message, field: err.field };
   if (err instanceof Error) return { name: err.name, message: err.message };
   return { name: "Error", message: String(err) };
 }
@@ -106,7 +109,7 @@ export function serializeError(err: unknown): SerializedError {
 export function deserializeError(e: SerializedError): Error {
   if (e.name === "DivergenceError" && e.step !== undefined)
     return new DivergenceError(e.step, e.metric ?? "loss", e.value ?? Number.NaN);
-  if (e.name === "RunConfigError") return new RunConfigError(e.message);
+  if (e.name === "RunConfigError") return new RunConfigError(e.field ?? "config", e.message);
   const err = new Error(e.message);
   err.name = e.name;
   return err;

@@ -190,7 +190,9 @@ describe("run manager", () => {
     expect(await start({ batchSize: 10, optimizer: "lbfgs" })).toMatch(
       /optimizer.kind must be one of sgd, adam/,
     );
-    expect(await start({ batchSize: 10 }, "cnn-dropout")).toMatch(/dataset samples have shape \[3, 32, 32\]/);
+    expect(await start({ batchSize: 10 }, "cnn-dropout")).toMatch(
+      /takes inputs of shape \[10\] but the dataset.s samples have shape \[3,32,32\]/,
+    );
     const err = await m
       .start({ modelId: model.id, dataset: { spec: "csv:path=/nonexistent.csv" }, config: { batchSize: 1 } })
       .catch((e: unknown) => e);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { OPS } from "../../src/graph/ops/index.ts";
-import { inspectModel } from "../../src/server/registry.ts";
+import { inspectModel } from "../../src/models/inspect.ts";
 import {
   externalDataModel,
   linearBytes,
