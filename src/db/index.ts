@@ -19,7 +19,7 @@ import {
 } from "../generated/sqlite/client.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { mergePartials, type PartialBucket, planHistory } from "./rollup.ts";
-import { edgeRowSql, historySql, int, lastRowsSql, pageSql } from "./sql.ts";
+import { edgeRowSql, historySql, int, pageSql } from "./sql.ts";
 import { openSqliteStore, sqlitePath } from "./sqlite.ts";
 import {
   type BatchPage,
@@ -317,14 +317,6 @@ export class Db {
     const hasNextPage = rows.length > first;
     if (hasNextPage) rows.pop();
     return { rows, hasNextPage, endStep: rows.length ? rows[rows.length - 1].step : null };
-  }
-
-  /** The newest `count` batches of a run, in ascending step order (a dashboard's initial tail). */
-  async lastBatches(runId: number, count: number): Promise<BatchRow[]> {
-    if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) {
-      throw new Error(`count must be an integer from 1 to 10000, got ${String(count)}`);
-    }
-    return (await this.#store.all<BatchRow>(lastRowsSql(runId, count))).reverse();
   }
 
   /**

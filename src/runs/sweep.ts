@@ -1,7 +1,7 @@
 // Hyperparameter sweeps: a grid or a random search over learning rate, batch size, optimizer, dropout
 // on/off and seed, expanded into ordinary runs that whichever workers are free train (in a cluster the
 // PostgreSQL queue shares them out; in one process the FIFO queue runs them in turn). The batch-size
-// question of DESIGN.md becomes one call: batchSize [10, 100] over a base config.
+// question (how much noisier is batch 10 than batch 100?) becomes one call: batchSize [10, 100].
 import type { Db, JsonObject, Model, Run } from "../db/index.ts";
 import { attachRunsToSweep, createSweep, getSweep, type Sweep, sweepRuns } from "../db/sweeps.ts";
 import { OPTIMIZER_KINDS, RunConfigError } from "../train/config.ts";

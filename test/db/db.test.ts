@@ -131,7 +131,6 @@ for (const makeBackend of BACKENDS) {
       }
       expect(pages).toBe(13);
       expect(steps).toEqual(Array.from({ length: 1234 }, (_, i) => i));
-      expect((await db.lastBatches(run.id, 3)).map((r) => r.step)).toEqual([1231, 1232, 1233]);
       await expect(db.batchMetricsPage(run.id, -1, 0)).rejects.toThrow(
         "first must be an integer from 1 to 10000, got 0",
       );

@@ -218,6 +218,27 @@ describe("resource limits", () => {
       tokenA,
     );
     expect(h.body.errors?.[0].message).toBe("maxPoints must be from 1 to 20, got 21");
+    // Sweep.compare checks the same MAX_POINTS in force (it once checked a constant 10,000).
+    const sweep = await post(
+      live.url,
+      `mutation($m: ID!) { startSweep(input: { model: $m, datasetSpec: "linear", base: { batchSize: 10, epochs: 1 },
+        strategy: GRID, space: { seed: [0] } }) { __typename ... on Sweep { id } ... on Error { message } } }`,
+      { m: linearId },
+      tokenA,
+    );
+    const sweepId = (root(sweep.body).startSweep as { id: string }).id;
+    const compare = (maxPoints: number) =>
+      post(
+        live.url,
+        `query($id: ID!) { sweep(id: $id) { ... on Sweep { compare(maxPoints: ${maxPoints}) { points { step } } } } }`,
+        { id: sweepId },
+        tokenA,
+      );
+    expect((await compare(21)).body.errors?.[0]).toMatchObject({
+      message: "maxPoints must be from 1 to 20, got 21",
+      extensions: { code: "BAD_USER_INPUT", field: "maxPoints" },
+    });
+    expect((await compare(20)).body.errors).toBeUndefined();
     const ok = await post(
       live.url,
       `query($id: ID!) { run(id: $id) { ... on Run { batchMetrics(first: 50) { edges { cursor } } } } }`,

@@ -363,7 +363,7 @@ export function formatDatasetSpec(spec: DatasetSpec): string {
 const FASHION = "/usr/share/datasets/fashion-mnist";
 
 /**
- * Named datasets. The first three are the reference experiments' random data (DESIGN.md); the others
+ * Named datasets. The first three are the reference experiments' random data (see the README); the others
  * are their learnable twins.
  */
 export const DATASETS: Record<string, DatasetSpec> = {
