@@ -9,6 +9,7 @@ import { builder } from "./builder.ts";
 import { MetricEnum } from "./Metric.ts";
 import { RunType } from "./Run.ts";
 import { RunSeriesType } from "./RunSeries.ts";
+import { checkMaxPoints, runSeries } from "./resolve-helpers.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
 
 const SweepStrategyEnum = builder.enumType("SweepStrategy", {
@@ -72,21 +73,8 @@ const SweepType = builder.objectRef<SweepReport>("Sweep").implement({
       },
       resolve: async (s, { metric, maxPoints }, ctx) => {
         // The limit in force (MAX_POINTS), as history and compareRuns check it.
-        const limit = ctx.config.limits.maxPoints;
-        if (maxPoints < 1 || maxPoints > limit)
-          throw new ValidationError("maxPoints", `maxPoints must be from 1 to ${limit}, got ${maxPoints}`);
-        const m = metric as Metric;
-        return Promise.all(
-          s.runs.map(async (run) => {
-            const h = await ctx.db.history(run.id, { metrics: [m], maxPoints });
-            const total = Math.max(1, run.totalSteps);
-            const points = h.buckets.flatMap((b) => {
-              const v = b.values[m];
-              return v ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...v }] : [];
-            });
-            return { run, metric: m, points };
-          }),
-        );
+        checkMaxPoints(ctx, maxPoints);
+        return Promise.all(s.runs.map((run) => runSeries(ctx, run, metric as Metric, maxPoints)));
       },
     }),
   }),
