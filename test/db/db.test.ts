@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchRow, type Db, METRICS, openDatabase, RunStatus } from "../../src/db/index.ts";
+import { makeRows, makeRun } from "../helpers/fixtures.ts";
 import { BACKENDS } from "./backends.ts";
-import { makeRows, makeRun } from "./fixtures.ts";
 
 /** The reference answer: bucket every row of [from, to] by floor(step / width) in JS. */
 function bruteHistory(rows: BatchRow[], from: number, to: number, width: number) {
@@ -141,7 +141,7 @@ for (const makeBackend of BACKENDS) {
       let runId = 0;
       let rows: BatchRow[] = [];
       beforeAll(async () => {
-        const run = await makeRun(db, N);
+        const run = await makeRun(db, { totalSteps: N });
         runId = run.id;
         rows = makeRows(0, N, 42);
         // Chunks that straddle rollup bucket boundaries, written out of order once, exercise the merge.

@@ -1,7 +1,7 @@
 // CHECKPOINT_EVERY reaches the training of the default single-process server (it once reached only
 // cluster workers, so a crash of `npm start` lost everything since the last 30 s interval).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Live, startLive } from "./live.ts";
+import { type Live, startLive } from "../helpers/live-server.ts";
 
 let live: Live;
 beforeAll(async () => {

@@ -11,8 +11,9 @@ import { createToken } from "../../src/db/tokens.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 import { createRateLimiter } from "../../src/server/limits.ts";
+import { type GqlBody, postGql } from "../helpers/gql.ts";
+import { type Live, startLive } from "../helpers/live-server.ts";
 import { reluChain } from "./hostile-models.ts";
-import { type Live, startLive } from "./live.ts";
 
 /** The data of a response that must have some (throws with the errors otherwise). */
 function root(body: GqlBody): Record<string, unknown> {
@@ -20,22 +21,8 @@ function root(body: GqlBody): Record<string, unknown> {
   return body.data;
 }
 
-interface GqlBody {
-  data?: Record<string, unknown> | null;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
-
-async function post(
-  url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<{ status: number; body: GqlBody; headers: Headers }> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(url, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, body: (await res.json()) as GqlBody, headers: res.headers };
-}
+const post = (url: string, query: string, variables = {}, token?: string) =>
+  postGql(url, query, variables, { token });
 
 const ALIVE = "{ models { name } }";
 
