@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type BatchRow, type Db, METRICS, openDatabase, RunStatus } from "../../src/db/index.ts";
 import { makeRows, makeRun } from "../helpers/fixtures.ts";
-import { BACKENDS } from "./backends.ts";
+import { BACKENDS, useDatabase } from "./backends.ts";
 
 /** The reference answer: bucket every row of [from, to] by floor(step / width) in JS. */
 function bruteHistory(rows: BatchRow[], from: number, to: number, width: number) {
@@ -37,13 +37,9 @@ for (const makeBackend of BACKENDS) {
   describe(`database on ${backend.name}`, () => {
     let db: Db;
     let url: string;
-    beforeAll(async () => {
-      url = await backend.newUrl();
-      db = await openDatabase(url);
-    });
-    afterAll(async () => {
-      await db?.close();
-      await backend.stop();
+    useDatabase(backend, (d, u) => {
+      db = d;
+      url = u;
     });
 
     it("applies every committed migration to an empty database once and none again on reopen", async () => {
