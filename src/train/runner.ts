@@ -126,7 +126,8 @@ interface Prepared {
 /** Validates the job against its data and model; throws RunConfigError / a shape error naming the problem. */
 export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
   const first = validateRunConfig(job.config);
-  if (!first.dataset) throw new RunConfigError("dataset is required: a name, a spec string or a spec object");
+  if (!first.dataset)
+    throw new RunConfigError("dataset", "dataset is required: a name, a spec string or a spec object");
   const data = loadDataset(first.dataset, { validation: first.validation.fraction, files });
   const cfg = validateRunConfig(job.config, { trainSamples: data.train.count });
   const compiled = compile(job.model, {
@@ -139,11 +140,13 @@ export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
   const labels = data.labelShape ?? [];
   if (labels.join("x") !== compiled.labelShape.join("x")) {
     throw new RunConfigError(
+      "dataset",
       `the dataset has ${labels.length ? `[${labels}] labels per sample` : "one label per sample"} but the model's logits are [batch, ${[...compiled.labelShape, compiled.classes].join(", ")}]; use a model whose logits have one class axis per label (e.g. [batch, T, vocabulary] for text:seqLen=T)`,
     );
   }
   if (data.classes > compiled.classes) {
     throw new RunConfigError(
+      "dataset",
       `the dataset has ${data.classes} classes but the model outputs ${compiled.classes} logits; use a model with at least ${data.classes} outputs`,
     );
   }
@@ -343,7 +346,10 @@ export class Trainer {
       job.checkpointEvery !== null &&
       (!Number.isInteger(job.checkpointEvery) || job.checkpointEvery < 1)
     ) {
-      throw new RunConfigError(`checkpointEvery must be an integer ≥ 1 or null, got ${job.checkpointEvery}`);
+      throw new RunConfigError(
+        "checkpointEvery",
+        `checkpointEvery must be an integer ≥ 1 or null, got ${job.checkpointEvery}`,
+      );
     }
     const p = prepareJob(job, files);
     const tensors: Record<string, Float32Array> = {};

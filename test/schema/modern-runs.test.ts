@@ -2,30 +2,17 @@
 // other run: startRun with a text dataset, every batch streamed over a real graphql-ws WebSocket, and
 // the run completes.
 import { createClient } from "graphql-ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type Live, startLive } from "../server/live.ts";
+import { gqlData } from "../helpers/gql.ts";
+import { useLiveServer } from "../helpers/live-server.ts";
 
-let live: Live;
 let url: string;
-
-beforeAll(async () => {
-  live = await startLive();
-  ({ url } = live);
+useLiveServer({}, (live) => {
+  url = live.url;
 });
 
-afterAll(() => live?.close());
-
-async function gql(query: string, variables: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
-  expect(body.errors).toBeUndefined();
-  return body.data ?? {};
-}
+const gql = (query: string, variables: Record<string, unknown> = {}) => gqlData(url, query, variables);
 
 describe("a character language model through the API", () => {
   it("starts on text:corpus=licenses, streams every step over WebSocket and finishes", async () => {

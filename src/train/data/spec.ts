@@ -14,6 +14,8 @@
 //   mnist:rows=true                   (each digit as 28 rows of 28 pixels, for recurrent models)
 // Every kind also takes normalize=none|scale|standardize, seed=<int> and limit=<int>.
 
+import { ValidationError } from "../../errors.ts";
+
 export const NORMALIZATIONS = ["none", "scale", "standardize"] as const;
 export type Normalization = (typeof NORMALIZATIONS)[number];
 
@@ -119,8 +121,12 @@ const MAX_SAMPLES = 10_000_000;
 const MAX_FEATURES = 16_777_216;
 const MAX_CLASSES = 100_000;
 
-export class DatasetSpecError extends Error {
+/** A bad dataset spec; `field` is the spec field at fault ("dataset.shape"), or "dataset". */
+export class DatasetSpecError extends ValidationError {
   override name = "DatasetSpecError";
+  constructor(message: string, field = "dataset") {
+    super(field, message);
+  }
 }
 
 function show(v: unknown): string {
@@ -134,7 +140,7 @@ function show(v: unknown): string {
 }
 
 function fail(field: string, value: unknown, accepted: string): never {
-  throw new DatasetSpecError(`dataset.${field} must be ${accepted}, got ${show(value)}`);
+  throw new DatasetSpecError(`dataset.${field} must be ${accepted}, got ${show(value)}`, `dataset.${field}`);
 }
 
 function int(o: Record<string, unknown>, field: string, min: number, max: number, dflt?: number): number {
@@ -435,7 +441,7 @@ export function isNamedDataset(spec: DatasetSpec): boolean {
 const FASHION = "/usr/share/datasets/fashion-mnist";
 
 /**
- * Named datasets. The first three are the reference experiments' random data (DESIGN.md); the others
+ * Named datasets. The first three are the reference experiments' random data (see the README); the others
  * are their learnable twins.
  */
 export const DATASETS: Record<string, DatasetSpec> = {
