@@ -27,7 +27,15 @@ export type LayerSpec =
   | { type: "relu" }
   | { type: "maxpool"; kernel: number; stride?: number }
   | { type: "flatten" }
-  | { type: "dropout"; name?: string; p: number };
+  | { type: "dropout"; name?: string; p: number }
+  /** int64 token ids [T] → vectors [T, dim] plus learned positions (the model input becomes int64). */
+  | { type: "embedding"; name: string; vocab: number; dim: number }
+  /** A pre-norm causal self-attention block on [T, D]: x + attn(LN(x)), then + MLP(LN(·)) with GELU. */
+  | { type: "transformer"; name: string; heads: number }
+  /** LayerNorm over the last axis. */
+  | { type: "layernorm"; name: string }
+  /** A batch-first GRU over [T, F] (ONNX GRU, torch's gate layout): its last hidden state [hidden]. */
+  | { type: "gru"; name: string; hidden: number };
 
 export interface ModelSpec {
   name: string;
@@ -59,17 +67,35 @@ export function validateModelSpec(input: unknown, file = "(inline)"): ModelSpec 
   posInt(o.classes, file, "classes", 2);
   if (typeof o.seed !== "number" || !Number.isSafeInteger(o.seed)) fail(file, "seed must be an integer");
   if (!Array.isArray(o.layers) || o.layers.length === 0) fail(file, "layers must be a non-empty array");
-  const types = ["linear", "conv", "relu", "maxpool", "flatten", "dropout"];
+  const types = [
+    "linear",
+    "conv",
+    "relu",
+    "maxpool",
+    "flatten",
+    "dropout",
+    "embedding",
+    "transformer",
+    "layernorm",
+    "gru",
+  ];
   o.layers.forEach((l: unknown, i: number) => {
     const where = `${file} layers[${i}]`;
     if (typeof l !== "object" || l === null || !("type" in l) || !types.includes(String(l.type))) {
       fail(where, `type must be one of ${types.join(", ")}`);
     }
     const r = l as Record<string, unknown>;
-    if (r.type === "linear" || r.type === "conv") {
+    if (["linear", "conv", "embedding", "transformer", "layernorm", "gru"].includes(String(r.type))) {
       if (typeof r.name !== "string" || r.name === "") fail(where, "a parameterized layer needs a name");
-      posInt(r.out, where, "out");
     }
+    if (r.type === "linear" || r.type === "conv") posInt(r.out, where, "out");
+    if (r.type === "embedding") {
+      posInt(r.vocab, where, "vocab");
+      posInt(r.dim, where, "dim");
+      if (i !== 0) fail(where, "embedding must be the first layer (it reads the int64 input)");
+    }
+    if (r.type === "transformer") posInt(r.heads, where, "heads");
+    if (r.type === "gru") posInt(r.hidden, where, "hidden");
     if (r.type === "conv" || r.type === "maxpool") posInt(r.kernel, where, "kernel");
     if (r.type === "dropout" && (typeof r.p !== "number" || !(r.p >= 0 && r.p < 1)))
       fail(where, "p must be in [0, 1)");
@@ -125,6 +151,7 @@ export function buildModel(spec: ModelSpec): Uint8Array {
   };
   let shape = [...spec.input];
   let current = "input";
+  let inputType: number = DT.FLOAT;
   const where = (i: number) => `${spec.name} layers[${i}]`;
   spec.layers.forEach((layer, i) => {
     const last = i === spec.layers.length - 1;
@@ -142,6 +169,27 @@ export function buildModel(spec: ModelSpec): Uint8Array {
     };
     switch (layer.type) {
       case "linear": {
+        if (shape.length === 2) {
+          // per position, as torch exports Linear on 3-D input: MatMul(x, Wᵀ) + b
+          const fanIn = shape[1];
+          const p = initParams(spec.seed, layer.name, layer.out * fanIn, layer.out, fanIn);
+          const wt = new Float32Array(fanIn * layer.out);
+          for (let o = 0; o < layer.out; o++)
+            for (let k = 0; k < fanIn; k++) wt[k * layer.out + o] = p.weight[o * fanIn + k];
+          inits.push(floatTensor(`${layer.name}.weight_t`, [fanIn, layer.out], wt));
+          inits.push(floatTensor(`${layer.name}.bias`, [layer.out], p.bias));
+          const mm = `/${layer.name}/MatMul`;
+          nodes.push({
+            name: mm,
+            opType: "MatMul",
+            input: [current, `${layer.name}.weight_t`],
+            output: [`${mm}_output_0`],
+            attribute: [],
+          });
+          emit(`/${layer.name}/Add`, "Add", [`${mm}_output_0`, `${layer.name}.bias`], []);
+          shape = [shape[0], layer.out];
+          break;
+        }
         if (shape.length !== 1)
           fail(where(i), `linear needs a flat input, got [${shape.join(", ")}]: add a flatten layer`);
         const fanIn = shape[0];
@@ -221,6 +269,95 @@ export function buildModel(spec: ModelSpec): Uint8Array {
         shape = [features];
         break;
       }
+      case "embedding": {
+        if (shape.length !== 1) fail(where(i), `embedding needs token ids [T], got [${shape.join(", ")}]`);
+        const T = shape[0];
+        // torch: nn.Embedding ~ N(0, 1); learned positions ~ N(0, 0.02²) here (a GPT-style choice)
+        const rng = new Rng(deriveSeed(spec.seed, "init", layer.name));
+        inits.push(
+          floatTensor(
+            `${layer.name}.weight`,
+            [layer.vocab, layer.dim],
+            Float32Array.from({ length: layer.vocab * layer.dim }, () => rng.gaussian()),
+          ),
+        );
+        inits.push(
+          floatTensor(
+            `${layer.name}.pos`,
+            [1, T, layer.dim],
+            Float32Array.from({ length: T * layer.dim }, () => 0.02 * rng.gaussian()),
+          ),
+        );
+        const g = `/${layer.name}/Gather`;
+        nodes.push({
+          name: g,
+          opType: "Gather",
+          input: [`${layer.name}.weight`, current],
+          output: [`${g}_output_0`],
+          attribute: [],
+        });
+        emit(`/${layer.name}/Add`, "Add", [`${g}_output_0`, `${layer.name}.pos`], []);
+        shape = [T, layer.dim];
+        inputType = DT.INT64;
+        break;
+      }
+      case "layernorm": {
+        if (shape.length < 1) fail(where(i), "layernorm needs an input");
+        const d = shape[shape.length - 1];
+        inits.push(floatTensor(`${layer.name}.weight`, [d], new Float32Array(d).fill(1)));
+        inits.push(floatTensor(`${layer.name}.bias`, [d], new Float32Array(d)));
+        emit(
+          `/${layer.name}/LayerNormalization`,
+          "LayerNormalization",
+          [current, `${layer.name}.weight`, `${layer.name}.bias`],
+          [int("axis", -1), float("epsilon", 1e-5)],
+        );
+        break;
+      }
+      case "transformer": {
+        if (shape.length !== 2) fail(where(i), `transformer needs [T, D], got [${shape.join(", ")}]`);
+        const [T, D] = shape;
+        if (D % layer.heads !== 0) fail(where(i), `dim ${D} is not divisible by heads ${layer.heads}`);
+        current = transformerBlock(nodes, inits, spec.seed, layer.name, current, T, D, layer.heads);
+        if (last) fail(where(i), "a transformer block cannot be the last layer (end with linear)");
+        break;
+      }
+      case "gru": {
+        if (shape.length !== 2) fail(where(i), `gru needs [T, features], got [${shape.join(", ")}]`);
+        const [, F] = shape;
+        const H = layer.hidden;
+        // torch's init: every GRU weight and bias ~ U(±1/√hidden)
+        const p = initParams(spec.seed, layer.name, 3 * H * (F + H), 6 * H, H);
+        const n = `/${layer.name}`;
+        inits.push(floatTensor(`${layer.name}.W`, [1, 3 * H, F], p.weight.subarray(0, 3 * H * F)));
+        inits.push(floatTensor(`${layer.name}.R`, [1, 3 * H, H], p.weight.subarray(3 * H * F)));
+        inits.push(floatTensor(`${layer.name}.B`, [1, 6 * H], p.bias));
+        nodes.push({
+          name: `${n}/Transpose`,
+          opType: "Transpose",
+          input: [current],
+          output: [`${n}/Transpose_output_0`],
+          attribute: [ints("perm", [1, 0, 2])],
+        });
+        nodes.push({
+          name: `${n}/GRU`,
+          opType: "GRU",
+          input: [`${n}/Transpose_output_0`, `${layer.name}.W`, `${layer.name}.R`, `${layer.name}.B`],
+          output: [`${n}/GRU_output_0`, `${n}/GRU_output_1`],
+          attribute: [int("hidden_size", H), int("linear_before_reset", 1)],
+        });
+        const axes = `${n}/Constant`;
+        nodes.push({
+          name: axes,
+          opType: "Constant",
+          input: [],
+          output: [`${axes}_output_0`],
+          attribute: [{ name: "value", type: AT.TENSOR, t: int64Tensor([1], [0]) }],
+        });
+        emit(`${n}/Squeeze`, "Squeeze", [`${n}/GRU_output_1`, `${axes}_output_0`], []);
+        shape = [H];
+        break;
+      }
       case "dropout": {
         const scope = `/${layer.name ?? "dropout"}`;
         const ratio = `${scope}/Constant`;
@@ -248,18 +385,18 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       }
     }
   });
-  if (shape.length !== 1 || shape[0] !== spec.classes) {
+  if (shape[shape.length - 1] !== spec.classes || shape.length > 2) {
     fail(
       spec.name,
       `the last layer produces [${shape.join(", ")}] per sample, but classes is ${spec.classes}`,
     );
   }
   if (current !== "logits") fail(spec.name, "the last layer must produce the logits (end with linear)");
-  const valueInfo = (name: string, dims: number[]) => ({
+  const valueInfo = (name: string, dims: number[], elemType: number = DT.FLOAT) => ({
     name,
     type: {
       tensorType: {
-        elemType: DT.FLOAT,
+        elemType,
         shape: { dim: [{ dimParam: "batch" }, ...dims.map((d) => ({ dimValue: d }))] },
       },
     },
@@ -278,11 +415,88 @@ export function buildModel(spec: ModelSpec): Uint8Array {
       name: spec.name,
       node: nodes,
       initializer: inits,
-      input: [valueInfo("input", spec.input)],
-      output: [valueInfo("logits", [spec.classes])],
+      input: [valueInfo("input", spec.input, inputType)],
+      output: [valueInfo("logits", shape)],
     },
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * A pre-norm causal self-attention block as torch exports one (LayerNorm, a fused qkv Linear, Split,
+ * heads by Reshape/Transpose, scaled scores with an additive causal mask, Softmax, a GELU MLP):
+ *   h = x + proj(softmax(q·kᵀ/√d + mask)·v);  out = h + W₂·gelu(W₁·LN₂(h))
+ * Returns the output value's name.
+ */
+function transformerBlock(
+  nodes: onnxProto.onnx.INodeProto[],
+  inits: onnxProto.onnx.ITensorProto[],
+  seed: number,
+  name: string,
+  x: string,
+  T: number,
+  D: number,
+  heads: number,
+): string {
+  const dh = D / heads;
+  const s = `/${name}`;
+  let k = 0;
+  const node = (op: string, inputs: string[], attribute: onnxProto.onnx.IAttributeProto[] = []) => {
+    const n = `${s}/${op}_${k++}`;
+    nodes.push({ name: n, opType: op, input: inputs, output: [`${n}_output_0`], attribute });
+    return `${n}_output_0`;
+  };
+  const constant = (t: onnxProto.onnx.ITensorProto) =>
+    node("Constant", [], [{ name: "value", type: AT.TENSOR, t }]);
+  const f32 = (dims: number[], v: number[]) => floatTensor("", dims, Float32Array.from(v));
+  const ln = (sub: string, v: string) => {
+    inits.push(floatTensor(`${name}.${sub}.weight`, [D], new Float32Array(D).fill(1)));
+    inits.push(floatTensor(`${name}.${sub}.bias`, [D], new Float32Array(D)));
+    return node(
+      "LayerNormalization",
+      [v, `${name}.${sub}.weight`, `${name}.${sub}.bias`],
+      [int("axis", -1), float("epsilon", 1e-5)],
+    );
+  };
+  const linear = (sub: string, v: string, inF: number, outF: number) => {
+    const p = initParams(seed, `${name}.${sub}`, inF * outF, outF, inF);
+    const wt = new Float32Array(inF * outF);
+    for (let o = 0; o < outF; o++) for (let q = 0; q < inF; q++) wt[q * outF + o] = p.weight[o * inF + q];
+    inits.push(floatTensor(`${name}.${sub}.weight_t`, [inF, outF], wt));
+    inits.push(floatTensor(`${name}.${sub}.bias`, [outF], p.bias));
+    return node("Add", [node("MatMul", [v, `${name}.${sub}.weight_t`]), `${name}.${sub}.bias`]);
+  };
+  const qkv = linear("qkv", ln("ln1", x), D, 3 * D);
+  const n = `${s}/Split`;
+  nodes.push({
+    name: n,
+    opType: "Split",
+    input: [qkv, constant(int64Tensor([3], [D, D, D]))],
+    output: [0, 1, 2].map((i) => `${n}_output_${i}`),
+    attribute: [int("axis", 2)],
+  });
+  const headShape = constant(int64Tensor([4], [0, T, heads, dh]));
+  const [q, kk, v] = [0, 1, 2].map((i) => node("Reshape", [`${n}_output_${i}`, headShape]));
+  const qh = node("Transpose", [q], [ints("perm", [0, 2, 1, 3])]);
+  const kt = node("Transpose", [kk], [ints("perm", [0, 2, 3, 1])]);
+  const vh = node("Transpose", [v], [ints("perm", [0, 2, 1, 3])]);
+  const scores = node("Div", [node("MatMul", [qh, kt]), constant(f32([], [Math.sqrt(dh)]))]);
+  // causal: position t attends to positions ≤ t (−1e9 elsewhere, so softmax gives them 0)
+  const mask = Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0));
+  const att = node("Softmax", [node("Add", [scores, constant(f32([T, T], mask))])], [int("axis", -1)]);
+  const ctx = node("Reshape", [
+    node("Transpose", [node("MatMul", [att, vh])], [ints("perm", [0, 2, 1, 3])]),
+    constant(int64Tensor([3], [0, T, D])),
+  ]);
+  const h = node("Add", [x, linear("proj", ctx, D, D)]);
+  const u = linear("ff1", ln("ln2", h), D, 4 * D);
+  // exact GELU as torch exports it: u · ½(1 + erf(u/√2))
+  const erf = node("Erf", [node("Div", [u, constant(f32([], [Math.SQRT2]))])]);
+  const gelu = node("Mul", [
+    node("Mul", [u, node("Add", [erf, constant(f32([], [1]))])]),
+    constant(f32([], [0.5])),
+  ]);
+  return node("Add", [h, linear("ff2", gelu, 4 * D, D)]);
 }
 
 export const MODELS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "models");

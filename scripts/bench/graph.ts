@@ -2,11 +2,17 @@
 // (batch 10, SGD), one session.run per step versus a Loop of K steps per run, state fed back each run
 // as a runner would. The baseline is each model's single-step form, measured in the same process.
 // One JSON line per case: { case, steps_per_s, ratio_vs_step, ... }.
+// The modern families (token classifier, causal char transformer, GRU over MNIST rows) also run in
+// PyTorch eager (scripts/bench/torch_peer.py, same shapes, Adam) when Debian's python3-torch is
+// importable; each prints { case, steps_per_s, torch_eager_steps_per_s, ratio_vs_torch_eager }.
 // GRAPH_BENCH_SECONDS (default 3) sets the time per case; --profile runs the Loop cases under
 // onnxruntime's profiler (slower) and adds the top ops by share of kernel time.
+
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type CompiledModel, compile } from "../../src/graph/compile.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 
@@ -16,6 +22,8 @@ const FIX = new URL("../../test/fixtures/torch/", import.meta.url);
 
 interface Case {
   model: string;
+  /** Token ids drawn below this (int64 inputs). */
+  vocab?: number;
   batch: number;
   compiled: CompiledModel;
   inputShape: number[];
@@ -75,8 +83,12 @@ async function measure(
   });
   const kk = k ?? 1;
   const per = c.inputShape.reduce((a, b) => a * b, 1) * c.batch;
-  const x = randomData(per * kk, 1);
-  const y = BigInt64Array.from({ length: c.batch * kk }, (_, i) => BigInt(i % c.compiled.classes));
+  const x =
+    c.compiled.input.dtype === "int64"
+      ? BigInt64Array.from({ length: per * kk }, (_, i) => BigInt((i * 7919) % (c.vocab ?? 2)))
+      : randomData(per * kk, 1);
+  const L = c.compiled.labelShape.reduce((a, b) => a * b, 1);
+  const y = BigInt64Array.from({ length: c.batch * kk * L }, (_, i) => BigInt(i % c.compiled.classes));
   const state: Record<string, Float32Array> = Object.fromEntries(
     c.compiled.tensors.map((t) => [t.name, t.init]),
   );
@@ -84,7 +96,8 @@ async function measure(
   for (const [h, v] of Object.entries(c.compiled.hyperparameters))
     feeds[h] = { dims: [], data: Float32Array.of(v) };
   feeds.x = { dims: loop ? [kk, c.batch, ...c.inputShape] : [c.batch, ...c.inputShape], data: x };
-  feeds.y = { dims: loop ? [kk, c.batch] : [c.batch], data: y };
+  const ls = c.compiled.labelShape;
+  feeds.y = { dims: loop ? [kk, c.batch, ...ls] : [c.batch, ...ls], data: y };
   feeds.lr = { dims: loop ? [kk] : [], data: new Float32Array(kk).fill(c.lr) };
   let step = 0;
   const runOnce = async () => {
@@ -110,10 +123,36 @@ async function measure(
   return { stepsPerS: steps / seconds, cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps, profile };
 }
 
-function load(name: string, batch: number, optimizer: "sgd" | "adam", lr: number): Case {
-  const bytes = new Uint8Array(readFileSync(new URL(`${name}.onnx`, FIX)));
+function load(
+  name: string,
+  batch: number,
+  optimizer: "sgd" | "adam",
+  lr: number,
+  file?: URL,
+  vocab?: number,
+): Case {
+  const bytes = new Uint8Array(readFileSync(file ?? new URL(`${name}.onnx`, FIX)));
   const compiled = compile(bytes, { optimizer: { kind: optimizer }, dropout: true });
-  return { model: name, batch, compiled, inputShape: compiled.input.shape, lr };
+  return { model: name, batch, compiled, inputShape: compiled.input.shape, lr, vocab };
+}
+
+const MODELS = new URL("../../models/", import.meta.url);
+const MODERN = new URL("../../test/fixtures/torch-modern/", import.meta.url);
+
+/** PyTorch eager steps/s for the same model, or null with the reason when torch is not importable. */
+function torchPeer(name: string): { stepsPerS: number | null; note?: string } {
+  const script = fileURLToPath(new URL("torch_peer.py", import.meta.url));
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    const r = spawnSync(py, [script, name, String(SECONDS)], { encoding: "utf8" });
+    if (r.status === 0)
+      return { stepsPerS: Number(JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}").steps_per_s) };
+    if (!/No module named 'torch'|ENOENT/.test(`${r.stderr}${r.error?.message ?? ""}`))
+      return { stepsPerS: null, note: `PyTorch peer failed: ${r.stderr.trim().split("\n").pop()}` };
+  }
+  return {
+    stepsPerS: null,
+    note: "PyTorch eager peer skipped: `python3 -c 'import torch'` fails (apt-get install python3-torch)",
+  };
 }
 
 // [K or null for the single-step graph, intra-op threads spinning]
@@ -136,7 +175,37 @@ const cases: [Case, [number | null, boolean][]][] = [
     ],
   ],
 ];
-for (const [c, ks] of cases) {
+// the modern families: Loop K=10 against PyTorch eager on the same shapes
+const modern: [Case, string][] = [
+  [
+    load("token_classifier", 8, "adam", 0.002, new URL("token_classifier.onnx", MODERN), 50),
+    "token_classifier",
+  ],
+  [
+    load("transformer-char", 32, "adam", 0.003, new URL("transformer-char.onnx", MODELS), 86),
+    "char_transformer",
+  ],
+  [load("rnn-mnist", 32, "adam", 0.005, new URL("rnn-mnist.onnx", MODELS)), "mnist_gru"],
+];
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+for (const [c, peer] of modern) {
+  if (only && !c.model.includes(only)) continue;
+  const r = await measure(c, 10);
+  const t = torchPeer(peer);
+  console.log(
+    JSON.stringify({
+      case: `${c.model} batch ${c.batch} loop K=10`,
+      steps_per_s: Math.round(r.stepsPerS * 10) / 10,
+      torch_eager_steps_per_s: t.stepsPerS === null ? null : Math.round(t.stepsPerS * 10) / 10,
+      ratio_vs_torch_eager: t.stepsPerS === null ? null : Math.round((r.stepsPerS / t.stepsPerS) * 100) / 100,
+      ...(t.note ? { note: t.note } : {}),
+      cpu_ms_per_step: Math.round(r.cpuMsPerStep * 1000) / 1000,
+      load_average: Math.round(loadavg()[0] * 100) / 100,
+      ...(r.profile ? { top_ops_percent_of_kernel_time: summarizeProfile(r.profile) } : {}),
+    }),
+  );
+}
+for (const [c, ks] of only ? [] : cases) {
   let baseline = 0;
   for (const [k, spinning] of ks) {
     const r = await measure(c, k, spinning);

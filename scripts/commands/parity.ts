@@ -1,9 +1,16 @@
 // gradstream parity <prefix> [--tol 1e-4] [--form loop|step] [--k N]
 // Trains <prefix>.onnx on the batches in <prefix>.data.bin with the optimizer <prefix>.json names
 // (dropout off), and compares every step's loss and accuracy with the PyTorch reference in the JSON.
+// The fixture format is documented in test/fixtures/torch-modern/README.md.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { type CompiledModel, compile, type OptimizerSpec } from "../../src/graph/compile.ts";
+import {
+  type CompiledModel,
+  compile,
+  type InputDType,
+  type LossKind,
+  type OptimizerSpec,
+} from "../../src/graph/compile.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 
 export interface Fixture {
@@ -15,7 +22,11 @@ export interface Fixture {
   steps: number;
   optimizer: OptimizerSpec;
   lr: number;
-  x: Float32Array;
+  inputDtype: InputDType;
+  /** Labels per sample: [] for one class per sample, [T] for one per position. */
+  labelShape: number[];
+  loss: LossKind;
+  x: Float32Array | BigInt64Array;
   y: BigInt64Array;
   losses: number[];
   accuracies: number[];
@@ -26,6 +37,9 @@ export interface Fixture {
 interface FixtureJson {
   name?: string;
   inputShape: number[];
+  inputDtype?: string;
+  labelShape?: number[];
+  loss?: string;
   classes: number;
   batch: number;
   steps: number;
@@ -82,7 +96,18 @@ export function readFixture(prefix: string): Fixture {
   const raw = readFileSync(`${prefix}.data.bin`);
   const per = j.inputShape.reduce((a, b) => a * b, 1);
   const nx = j.steps * j.batch * per;
-  const expected = nx * 4 + j.steps * j.batch * 8;
+  const inputDtype = j.inputDtype ?? "float32";
+  if (inputDtype !== "float32" && inputDtype !== "int64")
+    throw new Error(`${prefix}.json: inputDtype must be "float32" or "int64", got "${inputDtype}"`);
+  const labelShape = j.labelShape ?? [j.batch];
+  if (labelShape[0] !== j.batch || labelShape.length > 2)
+    throw new Error(`${prefix}.json: labelShape must be [batch] or [batch, T], got [${labelShape}]`);
+  const loss = j.loss ?? "cross_entropy";
+  if (loss !== "cross_entropy" && loss !== "mse" && loss !== "bce_with_logits")
+    throw new Error(`${prefix}.json: loss must be cross_entropy, mse or bce_with_logits, got "${loss}"`);
+  const perLabel = labelShape.slice(1).reduce((a, b) => a * b, 1);
+  const xBytes = inputDtype === "int64" ? 8 : 4;
+  const expected = nx * xBytes + j.steps * j.batch * perLabel * 8;
   if (raw.length !== expected)
     throw new Error(`${prefix}.data.bin has ${raw.length} bytes, expected ${expected}`);
   const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length);
@@ -95,8 +120,11 @@ export function readFixture(prefix: string): Fixture {
     steps: j.steps,
     optimizer: optimizerFromJson(j),
     lr: j.lr,
-    x: new Float32Array(buf, 0, nx),
-    y: new BigInt64Array(buf, nx * 4, j.steps * j.batch),
+    inputDtype,
+    labelShape: labelShape.slice(1),
+    loss,
+    x: inputDtype === "int64" ? new BigInt64Array(buf, 0, nx) : new Float32Array(buf, 0, nx),
+    y: new BigInt64Array(buf, nx * xBytes, j.steps * j.batch * perLabel),
     losses: j.losses,
     accuracies: j.accuracies,
     evalLoss: j.evalLoss,
@@ -127,21 +155,22 @@ export async function trainFixture(
   for (const [h, v] of Object.entries(compiled.hyperparameters))
     hyper[h] = { dims: [], data: Float32Array.of(v) };
   const per = f.inputShape.reduce((a, b) => a * b, 1) * f.batch;
+  const perY = f.labelShape.reduce((a, b) => a * b, 1) * f.batch;
   const trace: TrainTrace = { losses: [], accuracies: [], gradNorms: [], state };
   const chunk = form === "loop" ? k : 1;
   for (let s0 = 0; s0 < f.steps; s0 += chunk) {
     const n = Math.min(chunk, f.steps - s0);
     const feeds: Record<string, HostTensor> = { ...hyper };
     const xs = f.x.subarray(s0 * per, (s0 + n) * per);
-    const ys = f.y.subarray(s0 * f.batch, (s0 + n) * f.batch);
+    const ys = f.y.subarray(s0 * perY, (s0 + n) * perY);
     if (form === "loop") {
       feeds.x = { dims: [n, f.batch, ...f.inputShape], data: xs };
-      feeds.y = { dims: [n, f.batch], data: ys };
+      feeds.y = { dims: [n, f.batch, ...f.labelShape], data: ys };
       feeds.lr = { dims: [n], data: new Float32Array(n).fill(f.lr) };
       feeds.step = { dims: [n], data: BigInt64Array.from({ length: n }, (_, i) => BigInt(s0 + i)) };
     } else {
       feeds.x = { dims: [f.batch, ...f.inputShape], data: xs };
-      feeds.y = { dims: [f.batch], data: ys };
+      feeds.y = { dims: [f.batch, ...f.labelShape], data: ys };
       feeds.lr = { dims: [], data: Float32Array.of(f.lr) };
       feeds.step = { dims: [], data: BigInt64Array.of(BigInt(s0)) };
     }
@@ -172,7 +201,7 @@ export async function runParity(
   k?: number,
 ): Promise<ParityReport> {
   const f = readFixture(prefix);
-  const compiled = compile(f.model, { optimizer: f.optimizer, dropout: false });
+  const compiled = compile(f.model, { optimizer: f.optimizer, dropout: false, loss: f.loss });
   const trace = await trainFixture(f, compiled, form, k ?? f.steps);
   const rows = f.losses.map((ref, i) => ({
     step: i,
@@ -223,7 +252,27 @@ export async function main(args: string[]): Promise<number> {
   if (!(tol > 0)) throw new Error(`--tol must be a positive number, got ${tol}`);
   if (k !== undefined && !(Number.isInteger(k) && k > 0))
     throw new Error(`--k must be a positive integer, got ${k}`);
-  const r = await runParity(prefix.replace(/\.(onnx|json|data\.bin)$/, ""), tol, form, k);
+  const base = prefix.replace(/\.(onnx|json|data\.bin)$/, "");
+  const f = readFixture(base);
+  try {
+    compile(f.model, { optimizer: f.optimizer, dropout: false, loss: f.loss });
+  } catch (e) {
+    // a model the compiler refuses (e.g. unsupported ops): say why, then the summary line, no trace
+    const message = e instanceof Error ? e.message : String(e);
+    console.error(`gradstream parity: ${f.name} cannot be compiled: ${message}`);
+    console.log(
+      JSON.stringify({
+        model: f.name,
+        steps: 0,
+        maxAbsLossDiff: null,
+        accuracyMismatches: null,
+        pass: false,
+        error: message,
+      }),
+    );
+    return 1;
+  }
+  const r = await runParity(base, tol, form, k);
   console.log("step        loss   reference        |diff|  acc   ref acc");
   for (const row of r.rows) {
     console.log(

@@ -1,9 +1,21 @@
 // The forward emitter and the reverse-mode driver. The driver owns what every gradient rule would
 // otherwise repeat: finding the nodes on a path from a parameter to the loss, visiting them in reverse
 // topological order, summing fan-out, and un-broadcasting gradients to their input's shape.
+
+import { inferNode } from "./infer.ts";
 import type { Builder, Dim, DType, Node } from "./ir.ts";
+import { zerosOf } from "./ops/generate.ts";
 import { ruleFor } from "./ops/index.ts";
-import type { ForwardCtx, GradCtx, Meta, Mode, OpRule } from "./ops/types.ts";
+import { tensorValue } from "./ops/shape.ts";
+import {
+  diffInputs,
+  type ForwardCtx,
+  type Grad,
+  type GradCtx,
+  gradFn,
+  type Meta,
+  type Mode,
+} from "./ops/types.ts";
 
 export interface ForwardOptions {
   mode: Mode;
@@ -40,18 +52,48 @@ export function emitForward(
   const stateUpdates = new Map<string, string>();
   const inverse = new Map<string, string>();
   for (const [from, to] of opts.rename) inverse.set(to, from);
+  // metas of the values an op expansion (GRU, LSTM) introduces
+  const extra = new Map<string, Meta>();
   const meta = (v: string): Meta => {
-    const m = metas.get(v) ?? metas.get(inverse.get(v) ?? "");
+    const m = extra.get(v) ?? metas.get(v) ?? metas.get(inverse.get(v) ?? "");
     if (!m) throw new Error(`no shape known for value "${v}"`);
     return m;
   };
   const mapped: Node[] = [];
-  nodes.forEach((orig, index) => {
-    const node: Node = { ...orig, inputs: orig.inputs.map((v) => opts.rename.get(v) ?? v) };
-    mapped.push(node);
+  let index = 0;
+  const visit = (node: Node, orig: Node): void => {
     const rule = ruleFor(node.op, node.domain, node.name);
+    // the op may become standard ops that have their own rules; the backward pass sees those
+    const eb = b.child();
+    if (
+      rule.expand?.({
+        b: eb,
+        node,
+        meta,
+        fail(msg) {
+          throw new Error(`${node.op} node "${node.name}": ${msg}`);
+        },
+      })
+    ) {
+      for (const t of eb.initializers) {
+        b.addInitializer(t);
+        extra.set(t.name, { dtype: t.dtype, shape: t.dims, value: tensorValue(t) });
+      }
+      for (const n of eb.nodes) {
+        inferNode(
+          n,
+          b.opset,
+          (v) => (extra.has(v) || metas.has(v) || inverse.has(v) ? meta(v) : undefined),
+          extra,
+        );
+        visit(n, n);
+      }
+      return;
+    }
+    mapped.push(node);
     const store = new Map<string, string>();
     saved.set(node, store);
+    const seed = nodeSeed(opts.seed, index++);
     if (!rule.forward) {
       b.raw(node);
       return;
@@ -64,19 +106,14 @@ export function emitForward(
       meta,
       dropout: opts.dropout,
       step: opts.step,
-      nodeSeed: nodeSeed(opts.seed, index),
+      nodeSeed: seed,
       save: (k, v) => store.set(k, v),
       stateUpdate: (s, v) => stateUpdates.set(s, v),
     };
     rule.forward(ctx);
-  });
+  };
+  for (const orig of nodes) visit({ ...orig, inputs: orig.inputs.map((v) => opts.rename.get(v) ?? v) }, orig);
   return { nodes: mapped, saved, stateUpdates, meta };
-}
-
-function diffInputs(rule: OpRule, node: Node): number[] {
-  if (!rule.diff) return [];
-  if (rule.diff === "all") return node.inputs.map((_, i) => i);
-  return rule.diff;
 }
 
 /** Sums `g` (shaped `from`) down to shape `to` along the axes numpy broadcasting expanded. */
@@ -112,8 +149,9 @@ export function backward(
 ): Map<string, string> {
   const fromParam = new Set<string>(wrt);
   for (const node of fwd.nodes) {
-    const rule = ruleFor(node.op, node.domain, node.name);
-    if (diffInputs(rule, node).some((i) => fromParam.has(node.inputs[i]))) {
+    if (
+      diffInputs(ruleFor(node.op, node.domain, node.name), node).some((i) => fromParam.has(node.inputs[i]))
+    ) {
       for (const o of node.outputs) if (o) fromParam.add(o);
     }
   }
@@ -131,40 +169,45 @@ export function backward(
   for (let k = fwd.nodes.length - 1; k >= 0; k--) {
     const node = fwd.nodes[k];
     if (!node.outputs.some((o) => fromParam.has(o))) continue;
-    const dY = node.outputs.map((o) => (o ? total(o) : null));
-    if (dY.every((g) => g === null)) continue;
+    const dOut = node.outputs.map((o) => (o ? total(o) : null));
+    if (dOut.every((g) => g === null)) continue;
     const rule = ruleFor(node.op, node.domain, node.name);
-    const diff = diffInputs(rule, node);
-    if (!rule.grad)
-      throw new Error(
-        `${node.op} node "${node.name}" lies between a parameter and the loss but has no gradient rule`,
-      );
+    const needed = diffInputs(rule, node).filter((i) => node.inputs[i] && fromParam.has(node.inputs[i]));
+    if (!needed.length) continue;
     const store = fwd.saved.get(node) ?? new Map<string, string>();
+    let dY = dOut[0];
     const ctx: GradCtx = {
       b,
       node,
       meta: fwd.meta,
-      needs: (i) => Boolean(node.inputs[i]) && diff.includes(i) && fromParam.has(node.inputs[i]),
+      // only another output carries a gradient (rare): output 0's is zero
+      get dY() {
+        dY ??= zerosOf(b, node.outputs[0], dtype);
+        return dY;
+      },
+      dOut: (i) => dOut[i] ?? null,
       saved(key) {
         const v = store.get(key);
         if (v === undefined) throw new Error(`${node.op} node "${node.name}": nothing saved under "${key}"`);
         return v;
       },
+      maybeSaved: (key) => store.get(key),
       dtype,
       fail(msg) {
         throw new Error(`${node.op} node "${node.name}": ${msg}`);
       },
     };
-    const grads = rule.grad(ctx, dY);
-    grads.forEach((g, i) => {
-      if (g === null || g === undefined || !ctx.needs(i)) return;
+    // build every needed gradient first, then un-broadcast them in input order
+    const grads: [number, Grad][] = needed.map((i) => [i, gradFn(rule, i)(ctx)]);
+    for (const [i, g] of grads) {
+      if (g === null) continue;
       const input = node.inputs[i];
       const value =
         typeof g === "string" ? g : unbroadcast(b, g.value, g.from, fwd.meta(input).shape, `${input}_grad`);
       const list = contributions.get(input) ?? [];
       list.push(value);
       contributions.set(input, list);
-    });
+    }
   }
   const out = new Map<string, string>();
   for (const w of wrt) {

@@ -2,7 +2,8 @@
 // exporter for the trained inference model. Pure: bytes in, bytes out.
 //
 // Graph I/O conventions (what a runner feeds and reads):
-//   trainLoop  inputs  x float32 [K,B,...input], y int64 [K,B] (class indices, for every loss),
+//   trainLoop  inputs  x float32 or int64 [K,B,...input], y int64 [K,B] (class indices, for every
+//                      loss) or [K,B,T] for per-position logits [B,T,classes] (−100 = ignored),
 //                      lr float32 [K], step int64 [K] (global 0-based step numbers),
 //                      each `hyperparameters` key as a float32 scalar, every StateTensor by name
 //              outputs loss, accuracy, grad_norm, confidence, true_prob float32 [K] and
@@ -30,11 +31,12 @@ import {
 } from "./ir.ts";
 import { buildLoss, type LossKind } from "./loss.ts";
 import { decodeModel, encodeModel } from "./onnx.ts";
-import { ruleFor } from "./ops/index.ts";
-import type { Meta } from "./ops/types.ts";
+import { checkSupported, ruleFor } from "./ops/index.ts";
+import { diffInputs, type Meta } from "./ops/types.ts";
 import { emitUpdate, type OptimizerSpec, planOptimizer, type StepScalars } from "./optim.ts";
 
 export type { LossKind } from "./loss.ts";
+export { UnsupportedOpsError } from "./ops/index.ts";
 export type { OptimizerSpec } from "./optim.ts";
 
 export interface CompileOptions {
@@ -54,8 +56,11 @@ export interface StateTensor {
 }
 
 export interface CompiledModel {
-  input: { name: string; shape: number[] };
+  /** The model's data input: float32 features, or int64 token ids (an embedding's Gather). */
+  input: { name: string; shape: number[]; dtype: InputDType };
   classes: number;
+  /** Labels per sample: [] (one class per sample) or [T] (one per position: logits [B, T, classes]). */
+  labelShape: number[];
   /** Parameters, then optimizer state, then BatchNorm running statistics: the order of the graph inputs. */
   tensors: StateTensor[];
   /** Scalar graph inputs with their values from the OptimizerSpec (lr is per step, not here). */
@@ -70,6 +75,8 @@ export interface CompiledModel {
   parameterCount: number;
 }
 
+export type InputDType = "float32" | "int64";
+
 export const METRICS = ["loss", "accuracy", "grad_norm", "confidence", "true_prob"] as const;
 const IO_NAMES = ["x", "y", "lr", "step", "logits", ...METRICS];
 
@@ -80,8 +87,11 @@ interface Analysis {
   metas: Map<string, Meta>;
   inputName: string;
   inputShape: number[];
+  inputDtype: InputDType;
   logitsName: string;
   classes: number;
+  /** Labels per sample: [] (one class per sample) or [T] (one per position, logits [B, T, classes]). */
+  labelShape: number[];
   params: Tensor[];
   bnRunning: Tensor[];
   constants: Tensor[];
@@ -153,6 +163,7 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
   if (opset < 13 || opset > 21)
     throw new Error(`unsupported opset ${opset}: models with opset 13 to 21 are accepted`);
   const g = model.graph;
+  checkSupported(g.nodes);
   materializeWeightInputs(model, seed);
   const initNames = new Set(g.initializers.map((t) => t.name));
   const dataInputs = g.inputs.filter((v) => !initNames.has(v.name));
@@ -164,13 +175,26 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
   if (g.outputs.length !== 1)
     throw new Error(`the model must have exactly one output (the logits), got ${g.outputs.length}`);
   const input = dataInputs[0];
-  if (input.dtype !== "float32")
-    throw new Error(`the model input "${input.name}" must be float32, got ${input.dtype}`);
+  if (input.dtype !== "float32" && input.dtype !== "int64")
+    throw new Error(
+      `the model input "${input.name}" must be float32 (features) or int64 (token ids), got ${input.dtype}`,
+    );
   const declared = input.shape ?? [];
   const rest = declared.slice(1);
-  if (declared.length < 2 || !rest.every((d): d is number => typeof d === "number" && d > 0)) {
+  if (declared.length < 2) {
     throw new Error(
       `the model input "${input.name}" must have shape [batch, ...static dims], got [${declared}]`,
+    );
+  }
+  if (rest.some((d) => typeof d === "number" && d <= 0)) {
+    throw new Error(
+      `the model input "${input.name}" must have shape [batch, ...static dims], got [${declared}]`,
+    );
+  }
+  const dynamic = rest.findIndex((d) => typeof d !== "number");
+  if (dynamic >= 0) {
+    throw new Error(
+      `the model input "${input.name}" has a dynamic dimension ${dynamic + 1} ("${rest[dynamic]}") in [${declared}]: only the batch dimension (0) may be dynamic; export with a fixed size there (for a sequence model, a fixed sequence length)`,
     );
   }
   for (const v of g.nodes.flatMap((n) => n.outputs)) {
@@ -181,16 +205,18 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
   const metas = inferShapes(g, opset, { [input.name]: ["N", ...rest] });
   const logitsName = g.outputs[0].name;
   const out = metas.get(logitsName);
-  if (out?.shape.length !== 2 || out.shape[0] !== "N" || typeof out.shape[1] !== "number") {
-    throw new Error(`the model output must be logits [batch, classes], got [${out?.shape ?? "?"}]`);
+  const okRank = out?.shape.length === 2 || out?.shape.length === 3;
+  if (!out || !okRank || out.shape[0] !== "N" || !out.shape.slice(1).every((d) => typeof d === "number")) {
+    throw new Error(
+      `the model output must be logits [batch, classes], or [batch, T, classes] for per-position targets (a language model), got [${out?.shape ?? "?"}]`,
+    );
   }
   const paramNames = new Set<string>();
   const bnNames = new Set<string>();
   for (const n of nodes) {
     const rule = ruleFor(n.op, n.domain, n.name);
     for (const i of rule.stateInputs ?? []) if (initNames.has(n.inputs[i])) bnNames.add(n.inputs[i]);
-    const diff = rule.diff === "all" ? n.inputs.map((_, i) => i) : (rule.diff ?? []);
-    for (const i of diff) {
+    for (const i of diffInputs(rule, n)) {
       const v = n.inputs[i];
       if (v && initNames.has(v) && metas.get(v)?.dtype === "float32" && !(rule.stateInputs ?? []).includes(i))
         paramNames.add(v);
@@ -207,9 +233,11 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
     nodes,
     metas,
     inputName: input.name,
-    inputShape: rest,
+    inputShape: rest as number[],
+    inputDtype: input.dtype,
     logitsName,
-    classes: out.shape[1],
+    classes: out.shape[out.shape.length - 1] as number,
+    labelShape: out.shape.slice(1, -1) as number[],
     params,
     bnRunning,
     constants,
@@ -247,7 +275,15 @@ function emitTrainStep(
     seed: options.seed ?? 0,
     rename,
   });
-  const loss = buildLoss(b, options.loss ?? "cross_entropy", a.logitsName, env.y, a.classes, true);
+  const loss = buildLoss(
+    b,
+    options.loss ?? "cross_entropy",
+    a.logitsName,
+    env.y,
+    a.classes,
+    a.labelShape.length > 0,
+    true,
+  );
   const paramValues = a.params.map((p) => env.state.get(p.name) as string);
   const grads = backward(b, fwd, new Map([[a.logitsName, loss.dlogits as string]]), paramValues, "float32");
   // grad_norm = √(Σ over parameters of Σ g²)
@@ -321,6 +357,7 @@ function bindOutputs(b: Builder, values: string[], names: string[], external: Se
 }
 
 const f32 = (name: string, shape: Dim[]): ValueInfo => ({ name, dtype: "float32", shape });
+const xIn = (a: Analysis, shape: Dim[]): ValueInfo => ({ name: "x", dtype: a.inputDtype, shape });
 const i64 = (name: string, shape: Dim[]): ValueInfo => ({ name, dtype: "int64", shape });
 
 function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], outputs: ValueInfo[]): Model {
@@ -340,6 +377,10 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
   if (lossKind !== "cross_entropy" && lossKind !== "mse" && lossKind !== "bce_with_logits") {
     throw new Error(`unknown loss ${String(lossKind)} (accepted: cross_entropy, mse, bce_with_logits)`);
   }
+  if (a.labelShape.length > 0 && lossKind !== "cross_entropy")
+    throw new Error(
+      `loss ${lossKind} is not available for per-position logits [batch, ${a.labelShape}, ${a.classes}] (accepted: cross_entropy)`,
+    );
   if (options.seed !== undefined && !Number.isInteger(options.seed))
     throw new Error(`seed must be an integer, got ${options.seed}`);
   const tensors: StateTensor[] = [
@@ -407,8 +448,8 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     sb,
     "train_step",
     [
-      f32("x", ["B", ...inShape]),
-      i64("y", ["B"]),
+      xIn(a, ["B", ...inShape]),
+      i64("y", ["B", ...a.labelShape]),
       f32("lr", []),
       i64("step", []),
       ...hyperInputs,
@@ -473,8 +514,8 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     ob,
     "train_loop",
     [
-      f32("x", ["K", "B", ...inShape]),
-      i64("y", ["K", "B"]),
+      xIn(a, ["K", "B", ...inShape]),
+      i64("y", ["K", "B", ...a.labelShape]),
       f32("lr", ["K"]),
       i64("step", ["K"]),
       ...hyperInputs,
@@ -493,7 +534,15 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     seed: 0,
     rename: new Map([[a.inputName, "x"]]),
   });
-  const ev = buildLoss(eb, options.loss ?? "cross_entropy", a.logitsName, "y", a.classes, false);
+  const ev = buildLoss(
+    eb,
+    options.loss ?? "cross_entropy",
+    a.logitsName,
+    "y",
+    a.classes,
+    a.labelShape.length > 0,
+    false,
+  );
   const evalMetrics = ["loss", "accuracy", "confidence", "true_prob"];
   bindOutputs(eb, [ev.loss, ev.accuracy, ev.confidence, ev.trueProb], evalMetrics, new Set(["x", "y"]));
   if (a.logitsName !== "logits") eb.rename(a.logitsName, "logits");
@@ -502,16 +551,21 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     a,
     eb,
     "eval_step",
-    [f32("x", ["B", ...inShape]), i64("y", ["B"]), ...evalTensors.map((t) => f32(t.name, t.shape))],
-    [...evalMetrics.map((m) => f32(m, [])), f32("logits", ["B", a.classes])],
+    [
+      xIn(a, ["B", ...inShape]),
+      i64("y", ["B", ...a.labelShape]),
+      ...evalTensors.map((t) => f32(t.name, t.shape)),
+    ],
+    [...evalMetrics.map((m) => f32(m, [])), f32("logits", ["B", ...a.labelShape, a.classes])],
   );
 
   const models = { trainLoop: loopModel, trainStep: stepModel, evalStep: evalModel };
   const opSummary: Record<string, number> = {};
   for (const n of stepModel.graph.nodes) opSummary[n.op] = (opSummary[n.op] ?? 0) + 1;
   return {
-    input: { name: a.inputName, shape: a.inputShape },
+    input: { name: a.inputName, shape: a.inputShape, dtype: a.inputDtype },
     classes: a.classes,
+    labelShape: a.labelShape,
     tensors,
     hyperparameters: { ...plan.hyperparameters },
     trainLoop: encodeModel(loopModel),

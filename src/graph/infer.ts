@@ -47,27 +47,35 @@ export function inferShapes(
     if (!shape) throw new Error(`graph input "${v.name}" has no shape`);
     metas.set(v.name, { dtype: v.dtype, shape });
   }
-  for (const node of topoSort(graph)) {
-    const rule = ruleFor(node.op, node.domain, node.name);
-    const fail = (msg: string): never => {
-      throw new Error(`${node.op} node "${node.name}": ${msg}`);
-    };
-    const ctx: ShapeCtx = {
-      node,
-      opset,
-      has: (i) => Boolean(node.inputs[i]),
-      input(i) {
-        const name = node.inputs[i];
-        const m = name ? metas.get(name) : undefined;
-        if (!m) return fail(`input ${i} (${name || "absent"}) has no known shape`);
-        return m;
-      },
-      fail,
-    };
-    const out = rule.shape(ctx);
-    node.outputs.forEach((o, i) => {
-      if (o && out[i]) metas.set(o, out[i]);
-    });
-  }
+  for (const node of topoSort(graph)) inferNode(node, opset, (v) => metas.get(v), metas);
   return metas;
+}
+
+/** Runs one node's shape rule, reading input metas through `lookup` and writing output metas to `out`. */
+export function inferNode(
+  node: Node,
+  opset: number,
+  lookup: (value: string) => Meta | undefined,
+  out: Map<string, Meta>,
+): void {
+  const rule = ruleFor(node.op, node.domain, node.name);
+  const fail = (msg: string): never => {
+    throw new Error(`${node.op} node "${node.name}": ${msg}`);
+  };
+  const ctx: ShapeCtx = {
+    node,
+    opset,
+    has: (i) => Boolean(node.inputs[i]),
+    input(i) {
+      const name = node.inputs[i];
+      const m = name ? lookup(name) : undefined;
+      if (!m) return fail(`input ${i} (${name || "absent"}) has no known shape`);
+      return m;
+    },
+    fail,
+  };
+  const metas = rule.shape(ctx);
+  node.outputs.forEach((o, i) => {
+    if (o && metas[i]) out.set(o, metas[i]);
+  });
 }

@@ -1,5 +1,6 @@
 // The in-memory graph: a small, explicit mirror of the parts of ONNX's GraphProto the compiler uses,
 // plus a builder that hands out unique names and de-duplicates constants.
+import { dtypeCode } from "./onnx.ts";
 
 export type DType = "float32" | "float64" | "int64" | "int32" | "bool" | "uint8" | "int8" | "float16";
 
@@ -239,6 +240,20 @@ export class Builder {
     if (this.opset >= 18) return this.op(op, axes === null ? [x] : [x, this.i64(axes)], attrs, hint);
     if (axes !== null) attrs.axes = ints(axes);
     return this.op(op, [x], attrs, hint);
+  }
+
+  /** Cast to `to` (ONNX type codes come from onnx.ts, never written inline). */
+  cast(x: string, to: DType, hint?: string): string {
+    return this.op("Cast", [x], { to: int(dtypeCode(to)) }, hint);
+  }
+
+  /** A one-element zero tensor attribute (ConstantOfShape's `value`) in a float dtype. */
+  zerosAttr(dtype: DType): Attr {
+    const data = dtype === "float64" ? new Float64Array(1) : new Float32Array(1);
+    return {
+      type: "tensor",
+      t: { name: "", dtype: dtype === "float64" ? "float64" : "float32", dims: [1], data },
+    };
   }
 
   unsqueeze(x: string, axes: number[], hint?: string): string {

@@ -131,7 +131,7 @@ export function emitUpdate(
         // buf ← g on the first step (PyTorch clones the gradient), else μ·buf + (1 − τ)·g.
         // With first = [step == 0]: buf ← buf·(μ·(1 − first)) + g·(first + (1 − first)(1 − τ))
         const first = sharedScalar(s, "first", () =>
-          b.op("Cast", [b.op("Equal", [s.step, b.i64(0)])], { to: { type: "int", i: 1 } }, "is_first_step"),
+          b.cast(b.op("Equal", [s.step, b.i64(0)]), "float32", "is_first_step"),
         );
         const notFirst = sharedScalar(s, "not_first", () => sub(one, first, "not_first_step"));
         const cBuf = sharedScalar(s, "c_buf", () => mul(H.momentum, notFirst, "momentum_coef"));
@@ -161,9 +161,7 @@ export function emitUpdate(
       const m = add(mul(states[0], H.beta1), mul(g, c1), `${hint}_exp_avg`);
       const v = add(mul(states[1], H.beta2), mul(mul(g, g), c2), `${hint}_exp_avg_sq`);
       // t = step + 1;  step_size = lr / (1 − β₁ᵗ);  denom = √v / √(1 − β₂ᵗ) + ε;  p ← p − step_size·m/denom
-      const t = sharedScalar(s, "t", () =>
-        b.op("Cast", [b.op("Add", [s.step, b.i64(1)])], { to: { type: "int", i: 1 } }, "t"),
-      );
+      const t = sharedScalar(s, "t", () => b.cast(b.op("Add", [s.step, b.i64(1)]), "float32", "t"));
       const stepSize = sharedScalar(s, "step_size", () =>
         div(s.lr, sub(one, b.op("Pow", [H.beta1, t])), "step_size"),
       );

@@ -39,17 +39,21 @@ function decode(bytes: Uint8Array): Decoded {
 
 function describe(bytes: Uint8Array, model: Decoded): ModelDescription {
   const opSummary: Record<string, number> = {};
-  const unsupported = new Set<string>();
+  // Every unsupported op, each with the nodes that use it, so one answer lists all the work to do.
+  const unsupported = new Map<string, string[]>();
   for (const n of model.graph.nodes) {
     const standard = n.domain === "" || n.domain === "ai.onnx";
     const op = standard ? n.op : `${n.domain}.${n.op}`;
     opSummary[op] = (opSummary[op] ?? 0) + 1;
-    if (!standard || !Object.hasOwn(OPS, n.op)) unsupported.add(op);
+    if (!standard || !Object.hasOwn(OPS, n.op)) unsupported.set(op, [...(unsupported.get(op) ?? []), n.name]);
   }
   if (unsupported.size > 0) {
-    const ops = [...unsupported].sort();
+    const ops = [...unsupported.keys()].sort();
+    const named = ops.map(
+      (op) => `${op} (${(unsupported.get(op) ?? []).map((n) => `node "${n}"`).join(", ")})`,
+    );
     throw new UnsupportedModelError(
-      `unsupported ops: ${ops.join(", ")}; supported ops: ${Object.keys(OPS).sort().join(", ")}`,
+      `unsupported ops: ${named.join(", ")}; supported ops: ${Object.keys(OPS).sort().join(", ")}`,
       ops,
     );
   }
@@ -76,7 +80,6 @@ export function inspectModel(bytes: Uint8Array): ModelDescription {
   return describe(bytes, decode(bytes));
 }
 
-/** Validates an upload (name, size, node and parameter counts), reading it only after the cheap checks. */
 /** Refuses a bad upload name or a file over MAX_UPLOAD_BYTES (models and data files alike). */
 export function checkUpload(name: string, size: number, maxBytes: number): void {
   if (!UPLOAD_NAME.test(name))
@@ -91,6 +94,7 @@ export function checkUpload(name: string, size: number, maxBytes: number): void 
     );
 }
 
+/** Validates an upload (name, size, node and parameter counts), reading it only after the cheap checks. */
 export async function admitModel(
   db: Db,
   limits: ModelLimits,

@@ -16,7 +16,14 @@ import {
 const MODELS_DIR = new URL("../../models/", import.meta.url);
 
 /** Names of the models shipped in models/*.onnx. */
-export const BUILTIN_MODELS = ["linear", "cnn", "mnist-mlp", "mnist-cnn"] as const;
+export const BUILTIN_MODELS = [
+  "linear",
+  "cnn",
+  "mnist-mlp",
+  "mnist-cnn",
+  "transformer-char",
+  "rnn-mnist",
+] as const;
 
 export function builtinModelBytes(name: string): Uint8Array {
   if (!(BUILTIN_MODELS as readonly string[]).includes(name)) {

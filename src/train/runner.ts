@@ -137,6 +137,13 @@ export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
     dropout: job.dropout ?? true,
   });
   checkInputShape(data.shape, [null, ...compiled.input.shape], compiled.input.name);
+  const labels = data.labelShape ?? [];
+  if (labels.join("x") !== compiled.labelShape.join("x")) {
+    throw new RunConfigError(
+      "dataset",
+      `the dataset has ${labels.length ? `[${labels}] labels per sample` : "one label per sample"} but the model's logits are [batch, ${[...compiled.labelShape, compiled.classes].join(", ")}]; use a model whose logits have one class axis per label (e.g. [batch, T, vocabulary] for text:seqLen=T)`,
+    );
+  }
   if (data.classes > compiled.classes) {
     throw new RunConfigError(
       "dataset",
@@ -169,7 +176,7 @@ function newAcc(): EpochAccumulator {
 }
 
 /**
- * x [n, size, ...shape] and y [n, size] for n batches of `size` samples starting at position `start`
+ * x [n, size, ...shape] and y [n, size, L] (L labels per sample) for n batches of `size` samples starting at position `start`
  * of an epoch's order (batch i starts at start + i·stride), gathered straight into the Loop's inputs.
  * A plain function with plain loops: V8 optimizes it, and small samples skip subarray allocations.
  */
@@ -182,11 +189,13 @@ function gather(
   n: number,
   size: number,
   stride: number,
+  L = 1,
 ): { x: Float32Array; y: BigInt64Array } {
   const x = new Float32Array(n * size * f);
-  const y = new BigInt64Array(n * size);
-  // int64 labels written as (low, high) int32 pairs (little-endian, labels ≥ 0): reading or writing a
-  // BigInt64Array element allocates a BigInt, which cost more than the feature copy.
+  const y = new BigInt64Array(n * size * L);
+  // int64 labels written as (low, high) int32 pairs (little-endian; the high word is the sign, −100
+  // marks padding): reading or writing a BigInt64Array element allocates a BigInt, which cost more
+  // than the feature copy.
   const y32 = new Int32Array(y.buffer);
   for (let i = 0; i < n; i++) {
     const base = start + i * stride;
@@ -195,7 +204,11 @@ function gather(
       const o = (i * size + j) * f;
       if (f < 256) for (let q = 0, from = idx * f; q < f; q++) x[o + q] = src[from + q];
       else x.set(src.subarray(idx * f, idx * f + f), o);
-      y32[2 * (i * size + j)] = labels[idx];
+      for (let l = 0, to = (i * size + j) * L; l < L; l++) {
+        const c = labels[idx * L + l];
+        y32[2 * (to + l)] = c;
+        y32[2 * (to + l) + 1] = c < 0 ? -1 : 0;
+      }
     }
   }
   return { x, y };
@@ -410,6 +423,14 @@ export class Trainer {
     return { step, epoch, state };
   }
 
+  /** Features as the model takes them: float32, or int64 token ids (datasets hold ids as exact floats). */
+  private modelInput(x: Float32Array): Float32Array | BigInt64Array {
+    if (this.compiled.input.dtype === "float32") return x;
+    const ids = new BigInt64Array(x.length);
+    for (let i = 0; i < x.length; i++) ids[i] = BigInt(x[i]);
+    return ids;
+  }
+
   /** Sample-weighted loss and accuracy over the validation split with the current parameters. */
   async evaluate(step: number, epoch: number): Promise<EvalResult | null> {
     const v = this.validation;
@@ -424,12 +445,17 @@ export class Trainer {
       if (t.role !== "optimizer") feeds[t.name] = { dims: t.shape, data: this.state[t.name] };
     this.evalY ??= BigInt64Array.from(v.y, (c) => BigInt(c));
     const y = this.evalY;
+    const labelShape = this.compiled.labelShape;
+    const L = labelShape.reduce((a, b) => a * b, 1);
     let loss = 0;
     let accuracy = 0;
     for (let i = 0; i < v.count; i += this.evalBatchSize) {
       const n = Math.min(this.evalBatchSize, v.count - i);
-      feeds.x = { dims: [n, ...v.shape], data: v.x.subarray(i * v.features, (i + n) * v.features) };
-      feeds.y = { dims: [n], data: y.subarray(i, i + n) };
+      feeds.x = {
+        dims: [n, ...v.shape],
+        data: this.modelInput(v.x.subarray(i * v.features, (i + n) * v.features)),
+      };
+      feeds.y = { dims: [n, ...labelShape], data: y.subarray(i * L, (i + n) * L) };
       const out = await this.evalSession.run(feeds);
       loss += (out.loss.data as Float32Array)[0] * n;
       accuracy += (out.accuracy.data as Float32Array)[0] * n;
@@ -457,14 +483,16 @@ export class Trainer {
       const firstBatch = s - epoch * bpe;
       const size = firstBatch + n === bpe ? this.plan.lastBatchSize : B;
       const order = this.orderOf(epoch);
-      const { x, y } = gather(this.train.x, this.train.y, f, order, firstBatch * B, n, size, B);
+      const labelShape = this.compiled.labelShape;
+      const L = labelShape.reduce((a, b) => a * b, 1);
+      const { x, y } = gather(this.train.x, this.train.y, f, order, firstBatch * B, n, size, B, L);
       const lrExact = new Array<number>(n);
       for (let i = 0; i < n; i++)
         lrExact[i] = lrAt(this.cfg.schedule, this.cfg.optimizer.lr, s + i, totalSteps);
       const lrs = Float32Array.from(lrExact);
       const steps = stepRange(s, n);
-      feeds.x = { dims: [n, size, ...shape], data: x };
-      feeds.y = { dims: [n, size], data: y };
+      feeds.x = { dims: [n, size, ...shape], data: this.modelInput(x) };
+      feeds.y = { dims: [n, size, ...labelShape], data: y };
       feeds.lr = { dims: [n], data: lrs };
       feeds.step = { dims: [n], data: steps };
       for (const t of tensors) feeds[t.name] = { dims: t.shape, data: this.state[t.name] };

@@ -44,6 +44,8 @@ export interface GradCase {
   dropout?: boolean;
   /** A known gap: the case is run as expected-to-fail with this reason. */
   fails?: string;
+  /** The opset the single-op model declares (default 17; Gelu needs 20). */
+  opset?: number;
 }
 
 /** Seeded uniform [0, 1) draws for gradient-check inputs (mulberry32). */
@@ -100,7 +102,9 @@ async function evaluate(c: GradCase): Promise<{ check: GradResult; dY: number[];
       const data =
         dt === "int64"
           ? BigInt64Array.from(inp.values.map((v) => BigInt(v)))
-          : floatArray(dt === "float32" ? "float32" : "float64", inp.values);
+          : dt === "bool"
+            ? Uint8Array.from(inp.values)
+            : floatArray(dt === "float32" ? "float32" : "float64", inp.values);
       graph.initializers.push({ name, dtype: dt, dims: inp.shape, data } as Tensor);
     } else {
       graph.inputs.push({ name, dtype, shape: inp.shape });
@@ -119,9 +123,10 @@ async function evaluate(c: GradCase): Promise<{ check: GradResult; dY: number[];
     attrs: c.attrs ?? {},
   };
   graph.nodes.push(node);
-  const metas = inferShapes(graph, 17);
+  const opset = c.opset ?? 17;
+  const metas = inferShapes(graph, opset);
   const yShape = metas.get("y0")?.shape as number[];
-  const b = new Builder(17, [...names, ...node.outputs]);
+  const b = new Builder(opset, [...names, ...node.outputs]);
   for (const t of graph.initializers) b.addInitializer(t);
   let step: string | null = null;
   if (c.dropout) {
@@ -145,7 +150,7 @@ async function evaluate(c: GradCase): Promise<{ check: GradResult; dY: number[];
   });
   const model: Model = {
     irVersion: 8,
-    opsets: [{ domain: "", version: 17 }],
+    opsets: [{ domain: "", version: opset }],
     producer: "gradcheck",
     graph: {
       name: c.name,

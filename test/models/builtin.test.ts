@@ -19,8 +19,15 @@ function floats(t: onnxProto.onnx.ITensorProto): Float32Array {
 }
 
 describe("built-in models", () => {
-  it("has the four models of the experiments", () => {
-    expect(specs.map((s) => s.name)).toEqual(["cnn", "linear", "mnist-cnn", "mnist-mlp"]);
+  it("has the models of the experiments and the modern twins", () => {
+    expect(specs.map((s) => s.name)).toEqual([
+      "cnn",
+      "linear",
+      "mnist-cnn",
+      "mnist-mlp",
+      "rnn-mnist",
+      "transformer-char",
+    ]);
   });
 
   it("commits .onnx files that match their specs byte for byte (run scripts/build-models.ts after editing a spec)", () => {
@@ -29,7 +36,7 @@ describe("built-in models", () => {
     }
   });
 
-  it("loads in onnxruntime with a dynamic batch input and gives [B, classes] logits", async () => {
+  it("loads in onnxruntime with a dynamic batch input and gives [B, classes] logits ([B, T, classes] for the language model)", async () => {
     for (const spec of specs) {
       const session = await ort.InferenceSession.create(file(spec.name));
       expect(session.inputNames).toEqual(["input"]);
@@ -38,9 +45,21 @@ describe("built-in models", () => {
       expect(meta.isTensor && meta.shape).toEqual(["batch", ...spec.input]);
       for (const b of [1, 3]) {
         const n = spec.input.reduce((a, c) => a * c, 1);
-        const x = Float32Array.from({ length: b * n }, (_, i) => Math.sin(i));
-        const out = await session.run({ input: new ort.Tensor("float32", x, [b, ...spec.input]) });
-        expect(out.logits.dims).toEqual([b, spec.classes]);
+        // a model that starts with an embedding reads int64 token ids and predicts every position
+        const tokens = spec.layers[0].type === "embedding";
+        const x = tokens
+          ? new ort.Tensor(
+              "int64",
+              BigInt64Array.from({ length: b * n }, (_, i) => BigInt(i % spec.classes)),
+              [b, ...spec.input],
+            )
+          : new ort.Tensor(
+              "float32",
+              Float32Array.from({ length: b * n }, (_, i) => Math.sin(i)),
+              [b, ...spec.input],
+            );
+        const out = await session.run({ input: x });
+        expect(out.logits.dims).toEqual(tokens ? [b, spec.input[0], spec.classes] : [b, spec.classes]);
         expect(Array.from(out.logits.data as Float32Array).every(Number.isFinite)).toBe(true);
       }
       await session.release();

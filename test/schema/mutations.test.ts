@@ -19,7 +19,7 @@ function withUnsupportedOps(): Uint8Array {
   const m = decodeModel(linearBytes());
   const input = m.graph.inputs[0].name;
   m.graph.nodes.push(
-    { op: "Erf", name: "erf0", domain: "", inputs: [input], outputs: ["erf_out"], attrs: {} },
+    { op: "Einsum", name: "einsum0", domain: "", inputs: [input], outputs: ["erf_out"], attrs: {} },
     {
       op: "FusedGemm",
       name: "fg0",
@@ -81,10 +81,10 @@ describe("registerModel (multipart upload)", () => {
     const r = await upload(withUnsupportedOps(), "bad-ops");
     expect(r.body.data?.registerModel).toMatchObject({
       __typename: "UnsupportedModelError",
-      ops: ["Erf", "com.microsoft.FusedGemm"],
+      ops: ["Einsum", "com.microsoft.FusedGemm"],
     });
     expect(String(r.body.data?.registerModel.message)).toMatch(
-      /^unsupported ops: Erf, com\.microsoft\.FusedGemm; supported ops: .*Gemm/,
+      /^unsupported ops: Einsum \(node "einsum0"\), com\.microsoft\.FusedGemm \(node "fg0"\); supported ops: .*Gemm/,
     );
     expect(await modelCount()).toBe(before);
   });

@@ -21,7 +21,14 @@ describe("models and datasets", () => {
       }[];
     }>("{ models { name source inputShape classes parameterCount opSummary } }");
     const byName = Object.fromEntries((r.data?.models ?? []).map((m) => [m.name, m]));
-    expect(Object.keys(byName).sort()).toEqual(["cnn", "linear", "mnist-cnn", "mnist-mlp"]);
+    expect(Object.keys(byName).sort()).toEqual([
+      "cnn",
+      "linear",
+      "mnist-cnn",
+      "mnist-mlp",
+      "rnn-mnist",
+      "transformer-char",
+    ]);
     expect(byName.linear).toMatchObject({
       source: "BUILTIN",
       inputShape: [10],

@@ -37,7 +37,14 @@ describe("the real server on a free port", () => {
     });
     expect(res.headers.get("content-type")).toMatch(/^application\/graphql-response\+json/);
     const body = (await res.json()) as { data: { models: { name: string }[] } };
-    expect(body.data.models.map((m) => m.name).sort()).toEqual(["cnn", "linear", "mnist-cnn", "mnist-mlp"]);
+    expect(body.data.models.map((m) => m.name).sort()).toEqual([
+      "cnn",
+      "linear",
+      "mnist-cnn",
+      "mnist-mlp",
+      "rnn-mnist",
+      "transformer-char",
+    ]);
   });
 
   it("allows the configured CORS origin and does not echo another", async () => {

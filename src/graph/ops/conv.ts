@@ -1,6 +1,6 @@
-// 2-D convolution, plus the window arithmetic pools share.
+// Convolution (2-D, and 1-D as 2-D of height 1), plus the window arithmetic pools share.
 import { attrInt, attrInts, attrString, type Dim, int, ints, type Node } from "../ir.ts";
-import type { Grad, OpRule, ShapeCtx } from "./types.ts";
+import type { ExpandCtx, GradCtx, Meta, OpRule, ShapeCtx } from "./types.ts";
 
 export interface Window {
   k: [number, number];
@@ -60,37 +60,32 @@ export function outputPadding(win: Window, hw: [number, number]): number[] {
   );
 }
 
+function conv2dShape(ctx: ShapeCtx): Meta[] {
+  const x = ctx.input(0);
+  const w = ctx.input(1).shape;
+  const hw = spatial(ctx, x.shape);
+  const group = attrInt(ctx.node, "group", 1);
+  if (w.length !== 4 || typeof w[2] !== "number" || typeof w[3] !== "number")
+    ctx.fail(`weight must be [O,C/g,kh,kw], got [${w}]`);
+  if (x.shape[1] !== (w[1] as number) * group)
+    ctx.fail(
+      `input has ${x.shape[1]} channels, weight [${w}] with group ${group} expects ${(w[1] as number) * group}`,
+    );
+  const win = window2d(ctx.node, hw, [w[2], w[3]]);
+  return [{ dtype: x.dtype, shape: [x.shape[0], w[0], win.out[0], win.out[1]] }];
+}
+
+// 2-D convolution (1-D runs as 2-D of height 1; dilation, strides, groups, pads, auto_pad)
 export const Conv: OpRule = {
-  diff: [0, 1, 2],
-  shape(ctx: ShapeCtx) {
-    const x = ctx.input(0);
-    const w = ctx.input(1).shape;
-    const hw = spatial(ctx, x.shape);
-    const group = attrInt(ctx.node, "group", 1);
-    if (w.length !== 4 || typeof w[2] !== "number" || typeof w[3] !== "number")
-      ctx.fail(`weight must be [O,C/g,kh,kw], got [${w}]`);
-    if (x.shape[1] !== (w[1] as number) * group)
-      ctx.fail(
-        `input has ${x.shape[1]} channels, weight [${w}] with group ${group} expects ${(w[1] as number) * group}`,
-      );
-    const win = window2d(ctx.node, hw, [w[2], w[3]]);
-    return [{ dtype: x.dtype, shape: [x.shape[0], w[0], win.out[0], win.out[1]] }];
-  },
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null, null];
-    const { b, node } = ctx;
-    const [X, W, B] = node.inputs;
-    const xs = ctx.meta(X).shape;
-    const ws = ctx.meta(W).shape as number[];
-    const hw: [number, number] = [xs[2] as number, xs[3] as number];
-    const C = xs[1] as number;
-    const O = ws[0];
-    const group = attrInt(node, "group", 1);
-    const win = window2d(node, hw, [ws[2], ws[3]]);
-    const out: Grad[] = [null, null, null];
-    if (ctx.needs(0)) {
+  shape: with1d(conv2dShape, [0, 1]),
+  expand: expand1d([0, 1]),
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const [X, W] = node.inputs;
+      const { hw, group, win } = convParts(ctx);
       // dX = ConvTranspose(dY, W): the adjoint of the convolution, same window and groups
-      out[0] = b.op(
+      return b.op(
         "ConvTranspose",
         [dY, W],
         {
@@ -103,8 +98,11 @@ export const Conv: OpRule = {
         },
         `${X}_grad`,
       );
-    }
-    if (ctx.needs(1)) {
+    },
+    1(ctx) {
+      const { b, node, dY } = ctx;
+      const [X, W] = node.inputs;
+      const { ws, C, O, group, win } = convParts(ctx);
       // dW[o, c·kk] = Σ_{n,p} dY[o, n·p] · cols[c·kk, n·p], with an explicit im2col of X:
       // X → [C,N,H,W] (padded) → one strided Slice per kernel tap → Concat → [C·KK, N·Ho·Wo]
       const xt = b.op("Transpose", [X], { perm: ints([1, 0, 2, 3]) }, `${X}_CNHW`);
@@ -147,12 +145,74 @@ export const Conv: OpRule = {
         const dyr = b.op("Reshape", [dyt, b.i64([group, O / group, -1])]);
         dw = b.op("MatMul", [dyr, colsT], {}, `${W}_grad3d`);
       }
-      out[1] = b.op("Reshape", [dw, b.i64(ws)], {}, `${W}_grad`);
-    }
-    if (B && ctx.needs(2)) {
-      // dB[o] = Σ_{n,h,w} dY[n,o,h,w]
-      out[2] = b.reduceSum(dY, [0, 2, 3], false, `${B}_grad`);
-    }
-    return out;
+      return b.op("Reshape", [dw, b.i64(ws)], {}, `${W}_grad`);
+    },
+    // dB[o] = Σ_{n,h,w} dY[n,o,h,w]
+    2: (ctx) => ctx.b.reduceSum(ctx.dY, [0, 2, 3], false, `${ctx.node.inputs[2]}_grad`),
   },
 };
+
+function convParts(ctx: GradCtx) {
+  const { node } = ctx;
+  const xs = ctx.meta(node.inputs[0]).shape;
+  const ws = ctx.meta(node.inputs[1]).shape as number[];
+  const hw: [number, number] = [xs[2] as number, xs[3] as number];
+  const win = window2d(node, hw, [ws[2], ws[3]]);
+  return { hw, ws, C: xs[1] as number, O: ws[0], group: attrInt(node, "group", 1), win };
+}
+
+// ---------- 1-D windows as 2-D ones of height 1 ----------
+
+/** The node's 1-D window attributes as 2-D ones over [1, L]. */
+function lift1d(node: Node): Node {
+  const attrs = { ...node.attrs };
+  for (const k of ["kernel_shape", "strides", "dilations"]) {
+    const v = attrInts(node, k);
+    if (v) attrs[k] = ints([1, ...v]);
+  }
+  const pads = attrInts(node, "pads");
+  if (pads) attrs.pads = ints([0, pads[0], 0, pads[1]]);
+  return { ...node, attrs };
+}
+
+const liftShape = (shape: Dim[]) => [...shape.slice(0, 2), 1, ...shape.slice(2)];
+
+/** A 2-D window op's shape rule extended to 1-D inputs [N, C, L] (inputs in `lifted` gain the height axis). */
+export function with1d(shape: (ctx: ShapeCtx) => Meta[], lifted: number[]): (ctx: ShapeCtx) => Meta[] {
+  return (ctx) => {
+    if (ctx.input(0).shape.length !== 3) return shape(ctx);
+    const as2d: ShapeCtx = {
+      ...ctx,
+      node: lift1d(ctx.node),
+      input(i) {
+        const m = ctx.input(i);
+        return lifted.includes(i) ? { ...m, shape: liftShape(m.shape) } : m;
+      },
+    };
+    return shape(as2d).map((m) => ({
+      ...m,
+      shape: m.shape.length === 4 ? [...m.shape.slice(0, 2), m.shape[3]] : m.shape,
+    }));
+  };
+}
+
+/** Training and eval run a 1-D window op as the 2-D op on [N, C, 1, L] (whose rules exist), squeezed back. */
+export function expand1d(lifted: number[]): (ctx: ExpandCtx) => boolean {
+  return (ctx) => {
+    const { b, node } = ctx;
+    if (ctx.meta(node.inputs[0]).shape.length !== 3) return false;
+    if (node.outputs[1]) ctx.fail("a 1-D MaxPool's Indices output is not supported");
+    const inputs = node.inputs.map((v, i) => (v && lifted.includes(i) ? b.unsqueeze(v, [2], `${v}_2d`) : v));
+    const y = b.fresh(`${node.outputs[0]}_2d`);
+    b.raw({ ...lift1d(node), inputs, outputs: [y] });
+    b.raw({
+      op: "Squeeze",
+      name: `${node.name}_1d`,
+      domain: "",
+      inputs: [y, b.i64([2])],
+      outputs: [node.outputs[0]],
+      attrs: {},
+    });
+    return true;
+  };
+}

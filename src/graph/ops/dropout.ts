@@ -7,7 +7,7 @@
 // input, a per-node seed and the element's flat index:
 //   h₀ = (index·A + step·B + seed) mod P,  hᵢ₊₁ = (hᵢ² + cᵢ) mod P (three rounds),  u = h₃ / P
 // with P = 2³¹ − 1 (prime) so every product stays below 2⁶² and never overflows int64.
-import { attrFloat, int } from "../ir.ts";
+import { attrFloat } from "../ir.ts";
 import type { ForwardCtx, OpRule } from "./types.ts";
 
 const P = 2147483647;
@@ -38,12 +38,11 @@ export function hashUniform(ctx: ForwardCtx, x: string, dtype: "float32" | "floa
   let h = b.op("Mod", [b.op("Add", [b.op("Mul", [idx, b.i64(A % P)]), stepTerm]), p], {}, "dropout_hash");
   for (const c of ROUNDS)
     h = b.op("Mod", [b.op("Add", [b.op("Mul", [h, h]), b.i64(c)]), p], {}, "dropout_hash");
-  const hf = b.op("Cast", [h], { to: int(dtype === "float32" ? 1 : 11) });
+  const hf = b.cast(h, dtype);
   return b.op("Div", [hf, b.fconst(dtype, P)], {}, "dropout_uniform");
 }
 
 export const Dropout: OpRule = {
-  diff: [0],
   shape(ctx) {
     const x = ctx.input(0);
     return [
@@ -72,24 +71,15 @@ export const Dropout: OpRule = {
       outputs: [keep],
       attrs: {},
     });
-    const mask = b.op(
-      "Mul",
-      [b.op("Cast", [keep], { to: int(dtype === "float32" ? 1 : 11) }), b.fconst(dtype, 1 / (1 - ratio))],
-      {},
-      `${Y}_mask`,
-    );
+    const mask = b.op("Mul", [b.cast(keep, dtype), b.fconst(dtype, 1 / (1 - ratio))], {}, `${Y}_mask`);
     b.raw({ op: "Mul", name: node.name, domain: "", inputs: [X, mask], outputs: [Y], attrs: {} });
     ctx.save("mask", mask);
   },
-  // dX = dY ⊙ mask (the same scaled mask the forward pass applied)
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    let mask: string;
-    try {
-      mask = ctx.saved("mask");
-    } catch {
-      return [dY];
-    }
-    return [ctx.b.op("Mul", [dY, mask], {}, `${ctx.node.inputs[0]}_grad`)];
+  // dX = dY ⊙ mask (the same scaled mask the forward pass applied; no mask when dropout was off)
+  grad: {
+    0(ctx) {
+      const mask = ctx.maybeSaved("mask");
+      return mask ? ctx.b.op("Mul", [ctx.dY, mask], {}, `${ctx.node.inputs[0]}_grad`) : ctx.dY;
+    },
   },
 };

@@ -1,138 +1,145 @@
-// Broadcasting binary arithmetic and pointwise activations.
-import { attrFloat } from "../ir.ts";
-import {
-  broadcastShapes,
-  type Grad,
-  type GradCtx,
-  type OpRule,
-  type ShapeCtx,
-  sameAsInput,
-} from "./types.ts";
+// Broadcasting binary arithmetic, Where, and comparisons. Shape rules also evaluate small integer
+// values (exporters compute attention head sizes as Shape → Gather → Div), keeping symbols symbolic.
+import type { Dim, DType } from "../ir.ts";
+import { broadcastShapes, type Grad, type GradCtx, type Meta, type OpRule, type ShapeCtx } from "./types.ts";
 
-function binaryShape(ctx: ShapeCtx) {
+const INT_TYPES: DType[] = ["int64", "int32"];
+
+/** Elementwise values of a small integer op, or undefined when a symbol or a float is involved. */
+function evalValues(op: string, a: Meta, b: Meta): Dim[] | undefined {
+  const av = a.value;
+  const bv = b.value;
+  if (!av || !bv || (av.length !== bv.length && av.length !== 1 && bv.length !== 1)) return undefined;
+  if (!INT_TYPES.includes(a.dtype)) return undefined;
+  const n = Math.max(av.length, bv.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = av[av.length === 1 ? 0 : i];
+    const y = bv[bv.length === 1 ? 0 : i];
+    if (typeof x !== "number" || typeof y !== "number") {
+      // a symbol times or over 1, or plus 0, is itself
+      if (op === "Mul" && (x === 1 || y === 1)) out.push(x === 1 ? y : x);
+      else if ((op === "Div" && y === 1) || ((op === "Add" || op === "Sub") && y === 0)) out.push(x);
+      else return undefined;
+      continue;
+    }
+    if (op === "Add") out.push(x + y);
+    else if (op === "Sub") out.push(x - y);
+    else if (op === "Mul") out.push(x * y);
+    else if (op === "Div") out.push(y === 0 ? Number.NaN : Math.trunc(x / y));
+    else return undefined;
+  }
+  return out.some((v) => Number.isNaN(v)) ? undefined : out;
+}
+
+function binaryShape(ctx: ShapeCtx): Meta[] {
   const a = ctx.input(0);
   const b = ctx.input(1);
-  return [{ dtype: a.dtype, shape: broadcastShapes(a.shape, b.shape, ctx.fail) }];
+  const shape = broadcastShapes(a.shape, b.shape, ctx.fail);
+  return [{ dtype: a.dtype, shape, value: evalValues(ctx.node.op, a, b) }];
 }
 
 const bc = (ctx: GradCtx, value: string): Grad => ({ value, from: ctx.meta(ctx.node.outputs[0]).shape });
 
 export const Add: OpRule = {
-  diff: [0, 1],
   shape: binaryShape,
   // dA = dY, dB = dY (each un-broadcast)
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null];
-    return [ctx.needs(0) ? bc(ctx, dY) : null, ctx.needs(1) ? bc(ctx, dY) : null];
+  grad: {
+    0: (ctx) => bc(ctx, ctx.dY),
+    1: (ctx) => bc(ctx, ctx.dY),
   },
 };
 
 export const Sub: OpRule = {
-  diff: [0, 1],
   shape: binaryShape,
   // dA = dY, dB = −dY
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null];
-    const [, B] = ctx.node.inputs;
-    return [
-      ctx.needs(0) ? bc(ctx, dY) : null,
-      ctx.needs(1) ? bc(ctx, ctx.b.op("Neg", [dY], {}, `${B}_grad`)) : null,
-    ];
+  grad: {
+    0: (ctx) => bc(ctx, ctx.dY),
+    1: (ctx) => bc(ctx, ctx.b.op("Neg", [ctx.dY], {}, `${ctx.node.inputs[1]}_grad`)),
   },
 };
 
 export const Mul: OpRule = {
-  diff: [0, 1],
   shape: binaryShape,
   // dA = dY·B, dB = dY·A
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null];
-    const [A, B] = ctx.node.inputs;
-    return [
-      ctx.needs(0) ? bc(ctx, ctx.b.op("Mul", [dY, B], {}, `${A}_grad`)) : null,
-      ctx.needs(1) ? bc(ctx, ctx.b.op("Mul", [dY, A], {}, `${B}_grad`)) : null,
-    ];
+  grad: {
+    0: (ctx) => bc(ctx, ctx.b.op("Mul", [ctx.dY, ctx.node.inputs[1]], {}, `${ctx.node.inputs[0]}_grad`)),
+    1: (ctx) => bc(ctx, ctx.b.op("Mul", [ctx.dY, ctx.node.inputs[0]], {}, `${ctx.node.inputs[1]}_grad`)),
   },
 };
 
 export const Div: OpRule = {
-  diff: [0, 1],
   shape: binaryShape,
   // Y = A/B: dA = dY/B, dB = −dY·A/B² = −dY·Y/B
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null];
-    const { b, node } = ctx;
-    const [A, B] = node.inputs;
-    const out: Grad[] = [null, null];
-    if (ctx.needs(0)) out[0] = bc(ctx, b.op("Div", [dY, B], {}, `${A}_grad`));
-    if (ctx.needs(1)) {
+  grad: {
+    0: (ctx) => bc(ctx, ctx.b.op("Div", [ctx.dY, ctx.node.inputs[1]], {}, `${ctx.node.inputs[0]}_grad`)),
+    1(ctx) {
+      const { b, node } = ctx;
+      const B = node.inputs[1];
       const yOverB = b.op("Div", [node.outputs[0], B], {}, `${B}_y_over_b`);
-      out[1] = bc(ctx, b.op("Neg", [b.op("Mul", [dY, yOverB])], {}, `${B}_grad`));
-    }
-    return out;
+      return bc(ctx, b.op("Neg", [b.op("Mul", [ctx.dY, yOverB])], {}, `${B}_grad`));
+    },
   },
 };
 
-export const Relu: OpRule = {
-  diff: [0],
-  shape: sameAsInput,
-  // dX = dY where X > 0, else 0 (the subgradient at 0 is 0, as in PyTorch)
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const { b, node } = ctx;
-    const zero = b.fconst(ctx.dtype, 0);
-    const pos = b.op("Greater", [node.outputs[0], zero], {}, `${node.inputs[0]}_pos`);
-    return [b.op("Where", [pos, dY, zero], {}, `${node.inputs[0]}_grad`)];
-  },
-};
-
-export const LeakyRelu: OpRule = {
-  diff: [0],
-  shape: sameAsInput,
-  // dX = dY where X > 0, else α·dY
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const { b, node } = ctx;
-    const alpha = attrFloat(node, "alpha", 0.01);
-    const X = node.inputs[0];
-    const pos = b.op("Greater", [X, b.fconst(ctx.dtype, 0)], {}, `${X}_pos`);
-    const scaled = b.op("Mul", [dY, b.fconst(ctx.dtype, alpha)]);
-    return [b.op("Where", [pos, dY, scaled], {}, `${X}_grad`)];
-  },
-};
-
-export const Sigmoid: OpRule = {
-  diff: [0],
-  shape: sameAsInput,
-  // dX = dY·Y·(1 − Y)
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const { b, node } = ctx;
-    const Y = node.outputs[0];
-    const oneMinus = b.op("Sub", [b.fconst(ctx.dtype, 1), Y]);
-    return [b.op("Mul", [b.op("Mul", [dY, Y]), oneMinus], {}, `${node.inputs[0]}_grad`)];
-  },
-};
-
-export const Tanh: OpRule = {
-  diff: [0],
-  shape: sameAsInput,
-  // dX = dY·(1 − Y²)
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const { b, node } = ctx;
-    const Y = node.outputs[0];
-    const oneMinus = b.op("Sub", [b.fconst(ctx.dtype, 1), b.op("Mul", [Y, Y])]);
-    return [b.op("Mul", [dY, oneMinus], {}, `${node.inputs[0]}_grad`)];
-  },
-};
-
-export const Identity: OpRule = {
-  diff: [0],
+export const Pow: OpRule = {
   shape(ctx) {
-    return [{ ...ctx.input(0) }];
+    const a = ctx.input(0);
+    return [{ dtype: a.dtype, shape: broadcastShapes(a.shape, ctx.input(1).shape, ctx.fail) }];
   },
-  grad(_ctx, [dY]) {
-    return [dY];
+  // Y = A^B: dA = dY·B·A^(B−1);  dB = dY·Y·ln A (A > 0)
+  grad: {
+    0(ctx) {
+      const { b, node } = ctx;
+      const [A, B] = node.inputs;
+      const bm1 = b.op("Sub", [B, b.fconst(ctx.meta(B).dtype, 1)]);
+      const local = b.op("Mul", [B, b.op("Pow", [A, bm1])]);
+      return bc(ctx, b.op("Mul", [ctx.dY, local], {}, `${A}_grad`));
+    },
+    1(ctx) {
+      const { b, node } = ctx;
+      const [A, B] = node.inputs;
+      const local = b.op("Mul", [node.outputs[0], b.op("Log", [A])]);
+      return bc(ctx, b.op("Mul", [ctx.dY, local], {}, `${B}_grad`));
+    },
   },
 };
+
+export const Where: OpRule = {
+  shape(ctx) {
+    const [c, x, y] = [ctx.input(0), ctx.input(1), ctx.input(2)];
+    const shape = broadcastShapes(broadcastShapes(c.shape, x.shape, ctx.fail), y.shape, ctx.fail);
+    return [{ dtype: x.dtype, shape }];
+  },
+  // dX = dY where C, else 0;  dY_ = dY where not C, else 0
+  grad: {
+    1(ctx) {
+      const { b, node } = ctx;
+      const g = b.op("Where", [node.inputs[0], ctx.dY, b.fconst(ctx.dtype, 0)], {}, `${node.inputs[1]}_grad`);
+      return bc(ctx, g);
+    },
+    2(ctx) {
+      const { b, node } = ctx;
+      const g = b.op("Where", [node.inputs[0], b.fconst(ctx.dtype, 0), ctx.dY], {}, `${node.inputs[2]}_grad`);
+      return bc(ctx, g);
+    },
+  },
+};
+
+/** Comparisons and logic give booleans and pass no gradient. */
+const compare: OpRule = {
+  shape(ctx) {
+    const a = ctx.input(0);
+    const shape = ctx.has(1) ? broadcastShapes(a.shape, ctx.input(1).shape, ctx.fail) : a.shape;
+    return [{ dtype: "bool", shape }];
+  },
+};
+
+export const Equal = compare;
+export const Less = compare;
+export const LessOrEqual = compare;
+export const Greater = compare;
+export const GreaterOrEqual = compare;
+export const Not = compare;
+export const And = compare;
+export const Or = compare;

@@ -1,9 +1,8 @@
 // Gemm and MatMul.
-import { attrFloat, attrInt, float, int } from "../ir.ts";
+import { attrFloat, attrInt, float, int, ints } from "../ir.ts";
 import { broadcastShapes, type Grad, type GradCtx, type OpRule, type ShapeCtx } from "./types.ts";
 
 export const Gemm: OpRule = {
-  diff: [0, 1, 2],
   shape(ctx: ShapeCtx) {
     const a = ctx.input(0).shape;
     const b = ctx.input(1).shape;
@@ -19,42 +18,44 @@ export const Gemm: OpRule = {
     return [{ dtype: ctx.input(0).dtype, shape: out }];
   },
   // Y = α·A'·B' + β·C with A' = transA ? Aᵀ : A and B' = transB ? Bᵀ : B.
-  grad(ctx: GradCtx, [dY]) {
-    if (!dY) return [null, null, null];
-    const { b, node } = ctx;
-    const [A, B] = node.inputs;
-    const tA = attrInt(node, "transA", 0);
-    const tB = attrInt(node, "transB", 0);
-    const alpha = attrFloat(node, "alpha", 1);
-    const beta = attrFloat(node, "beta", 1);
-    const gemm = (x: string, y: string, ta: number, tb: number, hint: string) =>
-      b.op(
-        "Gemm",
-        [x, y],
-        {
-          ...(ta ? { transA: int(1) } : {}),
-          ...(tb ? { transB: int(1) } : {}),
-          ...(alpha !== 1 ? { alpha: float(alpha) } : {}),
-        },
-        hint,
-      );
-    const out: Grad[] = [null, null, null];
-    if (ctx.needs(0)) {
+  grad: {
+    0(ctx) {
       // dA' = α·dY·B'ᵀ; for transA, dA = (dA')ᵀ = α·B'·dYᵀ
-      out[0] = tA ? gemm(B, dY, tB, 1, `${A}_grad`) : gemm(dY, B, 0, tB ? 0 : 1, `${A}_grad`);
-    }
-    if (ctx.needs(1)) {
+      const { A, B, tA, tB, gemm } = gemmParts(ctx);
+      return tA ? gemm(B, ctx.dY, tB, 1, `${A}_grad`) : gemm(ctx.dY, B, 0, tB ? 0 : 1, `${A}_grad`);
+    },
+    1(ctx) {
       // dB' = α·A'ᵀ·dY; for transB, dB = (dB')ᵀ = α·dYᵀ·A'
-      out[1] = tB ? gemm(dY, A, 1, tA, `${B}_grad`) : gemm(A, dY, tA ? 0 : 1, 0, `${B}_grad`);
-    }
-    if (node.inputs[2] && ctx.needs(2)) {
+      const { A, B, tA, tB, gemm } = gemmParts(ctx);
+      return tB ? gemm(ctx.dY, A, 1, tA, `${B}_grad`) : gemm(A, ctx.dY, tA ? 0 : 1, 0, `${B}_grad`);
+    },
+    2(ctx) {
       // dC = β·dY, summed over the axes C was broadcast along
+      const { b, node, dY } = ctx;
+      const beta = attrFloat(node, "beta", 1);
       const g = beta === 1 ? dY : b.op("Mul", [dY, b.fconst(ctx.dtype, beta)], {}, `${node.inputs[2]}_grad`);
-      out[2] = { value: g, from: ctx.meta(node.outputs[0]).shape };
-    }
-    return out;
+      return { value: g, from: ctx.meta(node.outputs[0]).shape };
+    },
   },
 };
+
+function gemmParts(ctx: GradCtx) {
+  const { b, node } = ctx;
+  const [A, B] = node.inputs;
+  const alpha = attrFloat(node, "alpha", 1);
+  const gemm = (x: string, y: string, ta: number, tb: number, hint: string) =>
+    b.op(
+      "Gemm",
+      [x, y],
+      {
+        ...(ta ? { transA: int(1) } : {}),
+        ...(tb ? { transB: int(1) } : {}),
+        ...(alpha !== 1 ? { alpha: float(alpha) } : {}),
+      },
+      hint,
+    );
+  return { A, B, tA: attrInt(node, "transA", 0), tB: attrInt(node, "transB", 0), gemm };
+}
 
 function lastTwoSwapped(rank: number): number[] {
   const p = Array.from({ length: rank }, (_, i) => i);
@@ -63,7 +64,6 @@ function lastTwoSwapped(rank: number): number[] {
 }
 
 export const MatMul: OpRule = {
-  diff: [0, 1],
   shape(ctx: ShapeCtx) {
     const a = ctx.input(0).shape;
     const b = ctx.input(1).shape;
@@ -74,33 +74,23 @@ export const MatMul: OpRule = {
     return [{ dtype: ctx.input(0).dtype, shape: [...batch, a[a.length - 2], b[b.length - 1]] }];
   },
   // dA = dY·Bᵀ, dB = Aᵀ·dY, each summed over broadcast batch axes
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null];
-    const { b, node } = ctx;
-    const [A, B] = node.inputs;
-    const a = ctx.meta(A).shape;
-    const bs = ctx.meta(B).shape;
-    const y = ctx.meta(node.outputs[0]).shape;
-    const out: Grad[] = [null, null];
-    if (ctx.needs(0)) {
-      const bt = b.op(
-        "Transpose",
-        [B],
-        { perm: { type: "ints", ints: lastTwoSwapped(bs.length) } },
-        `${B}_T`,
-      );
-      out[0] = {
-        value: b.op("MatMul", [dY, bt], {}, `${A}_grad`),
-        from: [...y.slice(0, -2), a[a.length - 2], a[a.length - 1]],
-      };
-    }
-    if (ctx.needs(1)) {
-      const at = b.op("Transpose", [A], { perm: { type: "ints", ints: lastTwoSwapped(a.length) } }, `${A}_T`);
-      out[1] = {
-        value: b.op("MatMul", [at, dY], {}, `${B}_grad`),
-        from: [...y.slice(0, -2), bs[bs.length - 2], bs[bs.length - 1]],
-      };
-    }
-    return out;
+  grad: {
+    0: (ctx) => matmulGrad(ctx, 0),
+    1: (ctx) => matmulGrad(ctx, 1),
   },
 };
+
+/** dA = dY·Bᵀ (which = 0) or dB = Aᵀ·dY (which = 1), shaped as the broadcast product for the driver. */
+function matmulGrad(ctx: GradCtx, which: 0 | 1): Grad {
+  const { b, node } = ctx;
+  const [A, B] = node.inputs;
+  const other = which === 0 ? B : A;
+  const rank = ctx.meta(other).shape.length;
+  const t = b.op("Transpose", [other], { perm: ints(lastTwoSwapped(rank)) }, `${other}_T`);
+  const self = ctx.meta(node.inputs[which]).shape;
+  const y = ctx.meta(node.outputs[0]).shape;
+  return {
+    value: b.op("MatMul", which === 0 ? [ctx.dY, t] : [t, ctx.dY], {}, `${node.inputs[which]}_grad`),
+    from: [...y.slice(0, -2), self[self.length - 2], self[self.length - 1]],
+  };
+}

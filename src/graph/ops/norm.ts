@@ -2,8 +2,8 @@
 // (role "bn_running"); evaluation uses the running statistics. The running variance is updated with
 // the unbiased batch variance (m/(m−1)), as PyTorch does (ONNX's reference uses the biased one):
 //   running ← running·momentum + batch·(1 − momentum)     (ONNX momentum = 1 − PyTorch momentum)
-import { type Attr, attrFloat, type Node } from "../ir.ts";
-import type { ForwardCtx, OpRule, ShapeCtx } from "./types.ts";
+import { type Attr, attrFloat, attrInt, type Node } from "../ir.ts";
+import { type ForwardCtx, type GradCtx, normAxis, type OpRule, type ShapeCtx } from "./types.ts";
 
 function statAxes(rank: number): number[] {
   return [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
@@ -15,7 +15,6 @@ function perChannel(ctx: { b: ForwardCtx["b"] }, v: string, rank: number, c: num
 }
 
 export const BatchNormalization: OpRule = {
-  diff: [0, 1, 2],
   stateInputs: [3, 4],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
@@ -68,15 +67,7 @@ export const BatchNormalization: OpRule = {
     ctx.save("xhat", xhat);
     ctx.save("inv", inv);
     // running statistics: m = N·H·W elements per channel; unbiased variance σ²·m/(m − 1)
-    const m = b.op(
-      "Div",
-      [
-        b.op("Cast", [b.op("Size", [X])], { to: { type: "int", i: dtype === "float64" ? 11 : 1 } }),
-        b.fconst(dtype, C),
-      ],
-      {},
-      `${X}_count`,
-    );
+    const m = b.op("Div", [b.cast(b.op("Size", [X]), dtype), b.fconst(dtype, C)], {}, `${X}_count`);
     // (a batch with one value per channel has no unbiased variance; PyTorch refuses it, we keep the
     // running variance finite by using the biased one, which is then 0)
     const one = b.fconst(dtype, 1);
@@ -101,25 +92,111 @@ export const BatchNormalization: OpRule = {
     ctx.stateUpdate(ctx.source.inputs[4], newVar);
   },
   // With g = dY·γ: dX = inv·(g − mean(g) − x̂·mean(g·x̂));  dγ = Σ dY·x̂;  dβ = Σ dY
-  grad(ctx, [dY]) {
-    if (!dY) return [null, null, null];
-    const { b, node } = ctx;
-    const [X, scale, bias] = node.inputs;
-    const xs = ctx.meta(X).shape;
-    const rank = xs.length;
-    const C = xs[1] as number;
-    const axes = statAxes(rank);
-    const xhat = ctx.saved("xhat");
-    const out: (string | null)[] = [null, null, null];
-    if (ctx.needs(0)) {
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const [X, scale] = node.inputs;
+      const { rank, C, axes } = bnAxes(ctx);
+      const xhat = ctx.saved("xhat");
       const g = b.op("Mul", [dY, perChannel(ctx, scale, rank, C)]);
       const meanG = b.reduce("ReduceMean", g, axes, true);
       const meanGX = b.reduce("ReduceMean", b.op("Mul", [g, xhat]), axes, true);
       const inner = b.op("Sub", [b.op("Sub", [g, meanG]), b.op("Mul", [xhat, meanGX])]);
-      out[0] = b.op("Mul", [inner, ctx.saved("inv")], {}, `${X}_grad`);
-    }
-    if (ctx.needs(1)) out[1] = b.reduceSum(b.op("Mul", [dY, xhat]), axes, false, `${scale}_grad`);
-    if (ctx.needs(2)) out[2] = b.reduceSum(dY, axes, false, `${bias}_grad`);
-    return out;
+      return b.op("Mul", [inner, ctx.saved("inv")], {}, `${X}_grad`);
+    },
+    1: (ctx) =>
+      ctx.b.reduceSum(
+        ctx.b.op("Mul", [ctx.dY, ctx.saved("xhat")]),
+        bnAxes(ctx).axes,
+        false,
+        `${ctx.node.inputs[1]}_grad`,
+      ),
+    2: (ctx) => ctx.b.reduceSum(ctx.dY, bnAxes(ctx).axes, false, `${ctx.node.inputs[2]}_grad`),
   },
 };
+
+function bnAxes(ctx: GradCtx): { rank: number; C: number; axes: number[] } {
+  const xs = ctx.meta(ctx.node.inputs[0]).shape;
+  return { rank: xs.length, C: xs[1] as number, axes: statAxes(xs.length) };
+}
+
+// LayerNormalization (opset 17): normalizes over the axes from `axis` to the last, then scales and
+// shifts elementwise. Training asks the node for its Mean and InvStdDev outputs and reuses them.
+export const LayerNormalization: OpRule = {
+  shape(ctx: ShapeCtx) {
+    const x = ctx.input(0);
+    const rank = x.shape.length;
+    const axis = normAxis(attrInt(ctx.node, "axis", -1), rank);
+    const stat = x.shape.map((d, i) => (i < axis ? d : 1));
+    return [
+      { dtype: x.dtype, shape: x.shape },
+      { dtype: x.dtype, shape: stat },
+      { dtype: x.dtype, shape: stat },
+    ];
+  },
+  forward(ctx) {
+    const { b, node } = ctx;
+    if (ctx.mode === "eval") return b.raw({ ...node, outputs: [node.outputs[0]] });
+    const X = node.inputs[0];
+    if (ctx.meta(X).dtype === "float64") {
+      // onnxruntime's CPU kernel keeps double-precision statistics in float: in float64 (gradient
+      // checks) write the same math out, μ = mean_A(X), inv = 1/√(mean_A((X − μ)²) + ε)
+      const rank = ctx.meta(X).shape.length;
+      const axis = normAxis(attrInt(node, "axis", -1), rank);
+      const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+      const xc = b.op("Sub", [X, b.reduce("ReduceMean", X, axes, true)]);
+      const variance = b.reduce("ReduceMean", b.op("Mul", [xc, xc]), axes, true);
+      const eps = b.fconst("float64", attrFloat(node, "epsilon", 1e-5));
+      const inv = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [variance, eps])])]);
+      const xhat = b.op("Mul", [xc, inv], {}, `${X}_hat`);
+      const scaled = b.op("Mul", [xhat, node.inputs[1]]);
+      const [Y] = node.outputs;
+      if (node.inputs[2])
+        b.raw({
+          op: "Add",
+          name: node.name,
+          domain: "",
+          inputs: [scaled, node.inputs[2]],
+          outputs: [Y],
+          attrs: {},
+        });
+      else b.raw({ op: "Identity", name: node.name, domain: "", inputs: [scaled], outputs: [Y], attrs: {} });
+      ctx.save("inv", inv);
+      ctx.save("xhat", xhat);
+      return;
+    }
+    const mean = node.outputs[1] || b.fresh(`${node.outputs[0]}_mean`);
+    const inv = node.outputs[2] || b.fresh(`${node.outputs[0]}_inv_std`);
+    b.raw({ ...node, outputs: [node.outputs[0], mean, inv] });
+    ctx.save("inv", inv);
+    // x̂ = (X − μ)·inv, which both dX and dγ use
+    ctx.save("xhat", b.op("Mul", [b.op("Sub", [X, mean]), inv], {}, `${X}_hat`));
+  },
+  // x̂ = (X − μ)·inv, g = dY·γ over the normalized axes A:
+  //   dX = inv·(g − mean_A(g) − x̂·mean_A(g·x̂));  dγ = Σ_lead dY·x̂;  dβ = Σ_lead dY
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const [X, scale] = node.inputs;
+      const { axes, xhat } = lnParts(ctx);
+      const g = b.op("Mul", [dY, scale]);
+      const meanG = b.reduce("ReduceMean", g, axes, true);
+      const meanGX = b.reduce("ReduceMean", b.op("Mul", [g, xhat]), axes, true);
+      const inner = b.op("Sub", [b.op("Sub", [g, meanG]), b.op("Mul", [xhat, meanGX])]);
+      return b.op("Mul", [inner, ctx.saved("inv")], {}, `${X}_grad`);
+    },
+    1(ctx) {
+      const { xhat } = lnParts(ctx);
+      const value = ctx.b.op("Mul", [ctx.dY, xhat], {}, `${ctx.node.inputs[1]}_grad`);
+      return { value, from: ctx.meta(ctx.node.inputs[0]).shape };
+    },
+    2: (ctx) => ({ value: ctx.dY, from: ctx.meta(ctx.node.inputs[0]).shape }),
+  },
+};
+
+/** The normalized axes and x̂ saved by the forward pass. */
+function lnParts(ctx: GradCtx): { axes: number[]; xhat: string } {
+  const rank = ctx.meta(ctx.node.inputs[0]).shape.length;
+  const axis = normAxis(attrInt(ctx.node, "axis", -1), rank);
+  return { axes: Array.from({ length: rank - axis }, (_, i) => axis + i), xhat: ctx.saved("xhat") };
+}

@@ -1,7 +1,7 @@
-// 2-D pooling: MaxPool, AveragePool, GlobalAveragePool.
+// Pooling: MaxPool, AveragePool (2-D, and 1-D as 2-D of height 1), GlobalAveragePool.
 import { attrInt, attrInts, attrString, type Dim, type DType, int, ints, type Node, numel } from "../ir.ts";
-import { outputPadding, spatial, window2d } from "./conv.ts";
-import type { OpRule, ShapeCtx } from "./types.ts";
+import { expand1d, outputPadding, spatial, window2d, with1d } from "./conv.ts";
+import type { Meta, OpRule, ShapeCtx } from "./types.ts";
 
 function poolShape(ctx: ShapeCtx) {
   const x = ctx.input(0);
@@ -39,14 +39,17 @@ function tiles(node: Node, xs: Dim[]): { k: [number, number]; out: [number, numb
 }
 
 export const MaxPool: OpRule = {
-  diff: [0],
-  shape(ctx: ShapeCtx) {
-    const { x, shape } = poolShape(ctx);
-    return [
-      { dtype: x.dtype, shape },
-      { dtype: "int64", shape },
-    ];
-  },
+  shape: with1d(
+    (ctx: ShapeCtx): Meta[] => {
+      const { x, shape } = poolShape(ctx);
+      return [
+        { dtype: x.dtype, shape },
+        { dtype: "int64", shape },
+      ];
+    },
+    [0],
+  ),
+  expand: expand1d([0]),
   // Training asks MaxPool for the flat index of every window's maximum, unless the windows tile.
   forward(ctx) {
     const { b, node } = ctx;
@@ -56,120 +59,125 @@ export const MaxPool: OpRule = {
     b.raw({ ...node, outputs: [node.outputs[0], indices] });
     ctx.save("indices", indices);
   },
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const { b, node } = ctx;
-    const X = node.inputs[0];
-    const xs = ctx.meta(X).shape;
-    const t = tiles(node, xs);
-    if (t && !node.outputs[1]) {
-      // Each image plane becomes a [kh·kw, Ho, Wo] stack of window positions through a Conv with
-      // one-hot kernels (exact: x·1 + Σ 0·x'), the first maximum per window (PyTorch's choice on
-      // ties) takes dY, and a ConvTranspose with the same kernels puts each back in its place.
-      const [kh, kw] = t.k;
-      const [ho, wo] = t.out;
-      const kk = kh * kw;
-      const onehotKernels = b.fconst(
-        ctx.dtype,
-        Array.from({ length: kk * kk }, (_, i) => (Math.floor(i / kk) === i % kk ? 1 : 0)),
-        [kk, 1, kh, kw],
-      );
-      const win = { kernel_shape: ints([kh, kw]), strides: ints([kh, kw]) };
-      const planes = b.op("Reshape", [X, b.i64([-1, 1, xs[2] as number, xs[3] as number])]);
-      const taps = b.op("Conv", [planes, onehotKernels], win, `${X}_windows`);
-      const argmax = b.op("ArgMax", [taps], { axis: int(1), keepdims: int(1) }, `${X}_argmax`);
-      const positions = b.i64(
-        Array.from({ length: kk }, (_, i) => i),
-        [1, kk, 1, 1],
-      );
-      const chosen = b.op("Equal", [argmax, positions], {}, `${X}_chosen`);
-      const dYplanes = b.op("Reshape", [dY, b.i64([-1, 1, ho, wo])]);
-      const spread = b.op("Where", [chosen, dYplanes, b.fconst(ctx.dtype, 0)]);
-      const back = b.op("ConvTranspose", [spread, onehotKernels], win);
-      return [b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`)];
-    }
-    // dX = zeros(X) with dY scatter-added at the argmax indices (windows may overlap)
-    const size = b.unsqueeze(b.op("Size", [X]), [0], `${X}_numel`);
-    const zeros = b.op("ConstantOfShape", [size], { value: zerosTensor(ctx.dtype) }, `${X}_zeros`);
-    const flat = b.i64([-1]);
-    const idx = b.op("Reshape", [ctx.saved("indices"), flat]);
-    const upd = b.op("Reshape", [dY, flat]);
-    const scattered = b.op("ScatterElements", [zeros, idx, upd], {
-      axis: int(0),
-      reduction: { type: "string", s: "add" },
-    });
-    return [b.op("Reshape", [scattered, b.op("Shape", [X])], {}, `${X}_grad`)];
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const X = node.inputs[0];
+      const xs = ctx.meta(X).shape;
+      const t = tiles(node, xs);
+      if (t && !node.outputs[1]) {
+        // Each image plane becomes a [kh·kw, Ho, Wo] stack of window positions through a Conv with
+        // one-hot kernels (exact: x·1 + Σ 0·x'), the first maximum per window (PyTorch's choice on
+        // ties) takes dY, and a ConvTranspose with the same kernels puts each back in its place.
+        const [kh, kw] = t.k;
+        const [ho, wo] = t.out;
+        const kk = kh * kw;
+        const onehotKernels = b.fconst(
+          ctx.dtype,
+          Array.from({ length: kk * kk }, (_, i) => (Math.floor(i / kk) === i % kk ? 1 : 0)),
+          [kk, 1, kh, kw],
+        );
+        const win = { kernel_shape: ints([kh, kw]), strides: ints([kh, kw]) };
+        const planes = b.op("Reshape", [X, b.i64([-1, 1, xs[2] as number, xs[3] as number])]);
+        const taps = b.op("Conv", [planes, onehotKernels], win, `${X}_windows`);
+        const argmax = b.op("ArgMax", [taps], { axis: int(1), keepdims: int(1) }, `${X}_argmax`);
+        const positions = b.i64(
+          Array.from({ length: kk }, (_, i) => i),
+          [1, kk, 1, 1],
+        );
+        const chosen = b.op("Equal", [argmax, positions], {}, `${X}_chosen`);
+        const dYplanes = b.op("Reshape", [dY, b.i64([-1, 1, ho, wo])]);
+        const spread = b.op("Where", [chosen, dYplanes, b.fconst(ctx.dtype, 0)]);
+        const back = b.op("ConvTranspose", [spread, onehotKernels], win);
+        return b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`);
+      }
+      // dX = zeros(X) with dY scatter-added at the argmax indices (windows may overlap)
+      const size = b.unsqueeze(b.op("Size", [X]), [0], `${X}_numel`);
+      const zeros = b.op("ConstantOfShape", [size], { value: zerosTensor(ctx.dtype) }, `${X}_zeros`);
+      const flat = b.i64([-1]);
+      const idx = b.op("Reshape", [ctx.saved("indices"), flat]);
+      const upd = b.op("Reshape", [dY, flat]);
+      const scattered = b.op("ScatterElements", [zeros, idx, upd], {
+        axis: int(0),
+        reduction: { type: "string", s: "add" },
+      });
+      return b.op("Reshape", [scattered, b.op("Shape", [X])], {}, `${X}_grad`);
+    },
   },
 };
 
 export const AveragePool: OpRule = {
-  diff: [0],
-  shape(ctx: ShapeCtx) {
-    const { x, shape } = poolShape(ctx);
-    if (attrInt(ctx.node, "ceil_mode", 0)) ctx.fail("AveragePool with ceil_mode=1 is not supported");
-    return [{ dtype: x.dtype, shape }];
-  },
+  shape: with1d(
+    (ctx: ShapeCtx): Meta[] => {
+      const { x, shape } = poolShape(ctx);
+      if (attrInt(ctx.node, "ceil_mode", 0)) ctx.fail("AveragePool with ceil_mode=1 is not supported");
+      return [{ dtype: x.dtype, shape }];
+    },
+    [0],
+  ),
+  expand: expand1d([0]),
   // dX = ConvTranspose(dY / count, ones): each output spreads its gradient evenly over its window,
   // where count is the window's element count (excluding padding unless count_include_pad)
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const { b, node } = ctx;
-    const X = node.inputs[0];
-    const xs = ctx.meta(X).shape;
-    const hw: [number, number] = [xs[2] as number, xs[3] as number];
-    const k = attrInts(node, "kernel_shape") as number[];
-    const win = window2d(node, hw, [k[0], k[1]]);
-    const includePad = attrInt(node, "count_include_pad", 0) === 1;
-    const counts: number[] = [];
-    for (let oy = 0; oy < win.out[0]; oy++) {
-      for (let ox = 0; ox < win.out[1]; ox++) {
-        if (includePad) {
-          counts.push(k[0] * k[1]);
-          continue;
-        }
-        let c = 0;
-        for (let i = 0; i < k[0]; i++) {
-          for (let j = 0; j < k[1]; j++) {
-            const y = oy * win.s[0] - win.pads[0] + i * win.d[0];
-            const x = ox * win.s[1] - win.pads[1] + j * win.d[1];
-            if (y >= 0 && y < hw[0] && x >= 0 && x < hw[1]) c++;
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const X = node.inputs[0];
+      const xs = ctx.meta(X).shape;
+      const hw: [number, number] = [xs[2] as number, xs[3] as number];
+      const k = attrInts(node, "kernel_shape") as number[];
+      const win = window2d(node, hw, [k[0], k[1]]);
+      const includePad = attrInt(node, "count_include_pad", 0) === 1;
+      const counts: number[] = [];
+      for (let oy = 0; oy < win.out[0]; oy++) {
+        for (let ox = 0; ox < win.out[1]; ox++) {
+          if (includePad) {
+            counts.push(k[0] * k[1]);
+            continue;
           }
+          let c = 0;
+          for (let i = 0; i < k[0]; i++) {
+            for (let j = 0; j < k[1]; j++) {
+              const y = oy * win.s[0] - win.pads[0] + i * win.d[0];
+              const x = ox * win.s[1] - win.pads[1] + j * win.d[1];
+              if (y >= 0 && y < hw[0] && x >= 0 && x < hw[1]) c++;
+            }
+          }
+          counts.push(c);
         }
-        counts.push(c);
       }
-    }
-    const inv = b.fconst(
-      ctx.dtype,
-      counts.map((c) => 1 / c),
-      [win.out[0], win.out[1]],
-    );
-    const scaled = b.op("Mul", [dY, inv]);
-    const asImages = b.op("Reshape", [scaled, b.i64([-1, 1, win.out[0], win.out[1]])]);
-    const ones = b.fconst(ctx.dtype, new Array(numel(k)).fill(1), [1, 1, k[0], k[1]]);
-    const spread = b.op("ConvTranspose", [asImages, ones], {
-      strides: ints(win.s),
-      dilations: ints(win.d),
-      pads: ints(win.pads),
-      kernel_shape: ints(k),
-      output_padding: ints(outputPadding(win, hw)),
-    });
-    return [b.op("Reshape", [spread, b.op("Shape", [X])], {}, `${X}_grad`)];
+      const inv = b.fconst(
+        ctx.dtype,
+        counts.map((c) => 1 / c),
+        [win.out[0], win.out[1]],
+      );
+      const scaled = b.op("Mul", [dY, inv]);
+      const asImages = b.op("Reshape", [scaled, b.i64([-1, 1, win.out[0], win.out[1]])]);
+      const ones = b.fconst(ctx.dtype, new Array(numel(k)).fill(1), [1, 1, k[0], k[1]]);
+      const spread = b.op("ConvTranspose", [asImages, ones], {
+        strides: ints(win.s),
+        dilations: ints(win.d),
+        pads: ints(win.pads),
+        kernel_shape: ints(k),
+        output_padding: ints(outputPadding(win, hw)),
+      });
+      return b.op("Reshape", [spread, b.op("Shape", [X])], {}, `${X}_grad`);
+    },
   },
 };
 
 export const GlobalAveragePool: OpRule = {
-  diff: [0],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     return [{ dtype: x.dtype, shape: [...x.shape.slice(0, 2), ...x.shape.slice(2).map(() => 1)] }];
   },
   // dX = broadcast(dY / (H·W)) over the spatial axes
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const { b, node } = ctx;
-    const X = node.inputs[0];
-    const area = numel(ctx.meta(X).shape.slice(2) as number[]);
-    const scaled = b.op("Mul", [dY, b.fconst(ctx.dtype, 1 / area)]);
-    return [b.op("Expand", [scaled, b.op("Shape", [X])], {}, `${X}_grad`)];
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const X = node.inputs[0];
+      const area = numel(ctx.meta(X).shape.slice(2) as number[]);
+      const scaled = b.op("Mul", [dY, b.fconst(ctx.dtype, 1 / area)]);
+      return b.op("Expand", [scaled, b.op("Shape", [X])], {}, `${X}_grad`);
+    },
   },
 };

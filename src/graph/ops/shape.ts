@@ -11,12 +11,14 @@ export function tensorValue(t: Tensor): Dim[] | undefined {
   return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
 }
 
-function backToInputShape(ctx: GradCtx, dY: string | null): Grad[] {
-  if (!dY) return [null];
-  const X = ctx.node.inputs[0];
-  const { b } = ctx;
-  return [b.op("Reshape", [dY, b.op("Shape", [X], {}, `${X}_shape`)], {}, `${X}_grad`)];
-}
+/** dX = dY reshaped back to X's shape (every layout-only op). */
+const backToInputShape = {
+  0: (ctx: GradCtx): Grad => {
+    const X = ctx.node.inputs[0];
+    const { b } = ctx;
+    return b.op("Reshape", [ctx.dY, b.op("Shape", [X], {}, `${X}_shape`)], {}, `${X}_grad`);
+  },
+};
 
 function product(dims: Dim[]): { n: number; sym: string[] } {
   let n = 1;
@@ -29,7 +31,6 @@ function product(dims: Dim[]): { n: number; sym: string[] } {
 }
 
 export const Reshape: OpRule = {
-  diff: [0],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     const target = ctx.input(1).value;
@@ -60,11 +61,10 @@ export const Reshape: OpRule = {
     }
     return [{ dtype: x.dtype, shape: out, value: x.value }];
   },
-  grad: (ctx, [dY]) => [backToInputShape(ctx, dY)[0], null],
+  grad: backToInputShape,
 };
 
 export const Flatten: OpRule = {
-  diff: [0],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     const axis = normAxis(attrInt(ctx.node, "axis", 1), x.shape.length);
@@ -78,26 +78,26 @@ export const Flatten: OpRule = {
           : ctx.fail(`Flatten at axis ${axis} would merge the batch axis of [${x.shape}]`);
     return [{ dtype: x.dtype, shape: [dim(head), dim(tail)] }];
   },
-  grad: (ctx, [dY]) => backToInputShape(ctx, dY),
+  grad: backToInputShape,
 };
 
 export const Transpose: OpRule = {
-  diff: [0],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     const perm = attrInts(ctx.node, "perm") ?? x.shape.map((_, i) => x.shape.length - 1 - i);
     return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }];
   },
   // dX = Transpose(dY, perm⁻¹)
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const rank = ctx.meta(ctx.node.inputs[0]).shape.length;
-    const perm = attrInts(ctx.node, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
-    const inv = new Array<number>(rank);
-    perm.forEach((p, i) => {
-      inv[p] = i;
-    });
-    return [ctx.b.op("Transpose", [dY], { perm: ints(inv) }, `${ctx.node.inputs[0]}_grad`)];
+  grad: {
+    0(ctx) {
+      const rank = ctx.meta(ctx.node.inputs[0]).shape.length;
+      const perm = attrInts(ctx.node, "perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+      const inv = new Array<number>(rank);
+      perm.forEach((p, i) => {
+        inv[p] = i;
+      });
+      return ctx.b.op("Transpose", [ctx.dY], { perm: ints(inv) }, `${ctx.node.inputs[0]}_grad`);
+    },
   },
 };
 
@@ -111,7 +111,6 @@ function axesOf(ctx: ShapeCtx): number[] | undefined {
 }
 
 export const Unsqueeze: OpRule = {
-  diff: [0],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     const axes = axesOf(ctx);
@@ -123,22 +122,20 @@ export const Unsqueeze: OpRule = {
     for (let i = 0; i < rank; i++) out.push(norm.includes(i) ? 1 : x.shape[j++]);
     return [{ dtype: x.dtype, shape: out, value: x.value }];
   },
-  grad: (ctx, [dY]) => [backToInputShape(ctx, dY)[0], null],
+  grad: backToInputShape,
 };
 
 export const Squeeze: OpRule = {
-  diff: [0],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     const axes = axesOf(ctx)?.map((a) => normAxis(a, x.shape.length));
     const out = x.shape.filter((d, i) => (axes ? !axes.includes(i) : d !== 1));
     return [{ dtype: x.dtype, shape: out, value: x.value }];
   },
-  grad: (ctx, [dY]) => [backToInputShape(ctx, dY)[0], null],
+  grad: backToInputShape,
 };
 
 export const Concat: OpRule = {
-  diff: "all",
   shape(ctx: ShapeCtx) {
     const first = ctx.input(0);
     const rank = first.shape.length;
@@ -159,19 +156,15 @@ export const Concat: OpRule = {
     return [{ dtype: first.dtype, shape: out, value: values }];
   },
   // dXᵢ = the slice of dY that Xᵢ filled
-  grad(ctx, [dY]) {
-    if (!dY) return ctx.node.inputs.map(() => null);
+  gradEach(ctx, i) {
     const { b, node } = ctx;
     const rank = ctx.meta(node.inputs[0]).shape.length;
     const axis = normAxis(attrInt(node, "axis", 0), rank);
-    let offset = 0;
-    return node.inputs.map((x, i) => {
-      const len = ctx.meta(x).shape[axis] as number;
-      const start = offset;
-      offset += len;
-      if (!ctx.needs(i)) return null;
-      return b.op("Slice", [dY, b.i64([start]), b.i64([start + len]), b.i64([axis])], {}, `${x}_grad`);
-    });
+    let start = 0;
+    for (let j = 0; j < i; j++) start += ctx.meta(node.inputs[j]).shape[axis] as number;
+    const x = node.inputs[i];
+    const len = ctx.meta(x).shape[axis] as number;
+    return b.op("Slice", [ctx.dY, b.i64([start]), b.i64([start + len]), b.i64([axis])], {}, `${x}_grad`);
   },
 };
 
@@ -191,23 +184,6 @@ export const Size: OpRule = {
   shape(ctx: ShapeCtx) {
     const p = product(ctx.input(0).shape);
     return [{ dtype: "int64", shape: [], value: p.sym.length ? undefined : [p.n] }];
-  },
-};
-
-export const Gather: OpRule = {
-  shape(ctx: ShapeCtx) {
-    const data = ctx.input(0);
-    const idx = ctx.input(1);
-    const axis = normAxis(attrInt(ctx.node, "axis", 0), data.shape.length);
-    const shape = [...data.shape.slice(0, axis), ...idx.shape, ...data.shape.slice(axis + 1)];
-    let value: Dim[] | undefined;
-    if (data.value && idx.value && data.shape.length === 1) {
-      const dv = data.value;
-      value = idx.value.map((i) =>
-        typeof i === "number" ? dv[i < 0 ? i + dv.length : i] : ctx.fail("symbolic index"),
-      );
-    }
-    return [{ dtype: data.dtype, shape, value }];
   },
 };
 
@@ -236,24 +212,23 @@ export const Constant: OpRule = {
 };
 
 export const Cast: OpRule = {
-  diff: [0],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     const to: DType = dtypeFromCode(attrInt(ctx.node, "to", 1));
     return [{ dtype: to, shape: x.shape, value: x.value }];
   },
   // dX = Cast(dY) back to X's type (float to float only; integer inputs carry no gradient)
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const X = ctx.node.inputs[0];
-    const from = ctx.meta(X).dtype;
-    if (from !== "float32" && from !== "float64") return [null];
-    return [ctx.b.op("Cast", [dY], { to: { type: "int", i: from === "float32" ? 1 : 11 } }, `${X}_grad`)];
+  grad: {
+    0(ctx) {
+      const X = ctx.node.inputs[0];
+      const from = ctx.meta(X).dtype;
+      if (from !== "float32" && from !== "float64") return null;
+      return ctx.b.cast(ctx.dY, from, `${X}_grad`);
+    },
   },
 };
 
 export const Pad: OpRule = {
-  diff: [0],
   shape(ctx: ShapeCtx) {
     const x = ctx.input(0);
     const mode = ctx.node.attrs.mode?.type === "string" ? ctx.node.attrs.mode.s : "constant";
@@ -275,20 +250,21 @@ export const Pad: OpRule = {
     return [{ dtype: x.dtype, shape: out }];
   },
   // constant padding: dX is the window of dY where X was placed
-  grad(ctx, [dY]) {
-    if (!dY) return [null];
-    const { b, node } = ctx;
-    const X = node.inputs[0];
-    const xs = ctx.meta(X).shape;
-    const rank = xs.length;
-    const pads = ctx.meta(node.inputs[1]).value as number[];
-    const axes = node.inputs[3]
-      ? (ctx.meta(node.inputs[3]).value as number[]).map((a) => normAxis(a, rank))
-      : xs.map((_, i) => i);
-    const sliced = axes.filter((_, i) => pads[i] + pads[i + axes.length] > 0);
-    if (!sliced.length) return [dY];
-    const starts = sliced.map((a) => pads[axes.indexOf(a)]);
-    const ends = sliced.map((a, i) => starts[i] + (xs[a] as number));
-    return [b.op("Slice", [dY, b.i64(starts), b.i64(ends), b.i64(sliced)], {}, `${X}_grad`)];
+  grad: {
+    0(ctx) {
+      const { b, node, dY } = ctx;
+      const X = node.inputs[0];
+      const xs = ctx.meta(X).shape;
+      const rank = xs.length;
+      const pads = ctx.meta(node.inputs[1]).value as number[];
+      const axes = node.inputs[3]
+        ? (ctx.meta(node.inputs[3]).value as number[]).map((a) => normAxis(a, rank))
+        : xs.map((_, i) => i);
+      const sliced = axes.filter((_, i) => pads[i] + pads[i + axes.length] > 0);
+      if (!sliced.length) return dY;
+      const starts = sliced.map((a) => pads[axes.indexOf(a)]);
+      const ends = sliced.map((a, i) => starts[i] + (xs[a] as number));
+      return b.op("Slice", [dY, b.i64(starts), b.i64(ends), b.i64(sliced)], {}, `${X}_grad`);
+    },
   },
 };

@@ -43,36 +43,76 @@ export interface ForwardCtx {
   stateUpdate(stateName: string, value: string): void;
 }
 
+export interface ExpandCtx {
+  /** Emits the replacement nodes; they must write the op's outputs (`node.outputs`). */
+  b: Builder;
+  node: Node;
+  meta(value: string): Meta;
+  fail(msg: string): never;
+}
+
 /** A gradient in the shape of the broadcast result (`from`); the driver sums it down to the input's shape. */
 export interface Broadcast {
   value: string;
   from: Dim[];
 }
 
+/** An input's gradient; null only where no gradient can flow (an integer input of a Cast). */
 export type Grad = string | Broadcast | null;
 
 export interface GradCtx {
   b: Builder;
   node: Node;
   meta(value: string): Meta;
-  /** Whether the gradient of input i is needed (it lies on a path from a parameter). */
-  needs(i: number): boolean;
+  /** dLoss/d(output 0). The driver guarantees it: zeros when only another output carries a gradient. */
+  readonly dY: string;
+  /** dLoss/d(output i), or null when nothing downstream of that output reaches the loss. */
+  dOut(i: number): string | null;
   saved(key: string): string;
+  /** What the forward emitter saved under `key`, or undefined (Dropout off saves no mask). */
+  maybeSaved(key: string): string | undefined;
   /** The float type gradients are computed in (float32, or float64 in gradient checks). */
   dtype: DType;
   fail(msg: string): never;
 }
 
+/** Builds one input's gradient. The driver calls it only when that input lies on a path from a parameter. */
+export type GradFn = (ctx: GradCtx) => Grad;
+
 export interface OpRule {
   shape(ctx: ShapeCtx): Meta[];
   /** Emits the node for training or evaluation; absent = copy the node unchanged. */
   forward?(ctx: ForwardCtx): void;
-  /** Input indices through which gradients flow; absent = none (the op is not differentiable). */
-  diff?: number[] | "all";
-  /** dL/d(inputs) from dL/d(outputs) (null where an output has no gradient). */
-  grad?(ctx: GradCtx, dY: (string | null)[]): Grad[];
+  /**
+   * The gradient of each differentiable input, by input index (absent = the op is not
+   * differentiable). Inputs without an entry carry no gradient (shapes, axes, indices).
+   */
+  grad?: Readonly<Record<number, GradFn>>;
+  /** For variadic ops (Concat): the gradient of input i, for every input. Replaces `grad`. */
+  gradEach?(ctx: GradCtx, i: number): Grad;
   /** Inputs that are carried state rather than parameters (BatchNorm running mean/var). */
   stateInputs?: number[];
+  /**
+   * Rewrites the op as standard ops with rules of their own (training and eval graphs) and returns
+   * true, or returns false (emitting nothing) for forms the op's own rules handle. The reverse pass
+   * differentiates the expansion, so every float input may carry a gradient.
+   */
+  expand?(ctx: ExpandCtx): boolean;
+}
+
+/** The input indices gradients flow through, in order. */
+export function diffInputs(rule: OpRule, node: Node): number[] {
+  if (rule.gradEach || rule.expand) return node.inputs.map((_, i) => i);
+  return rule.grad ? Object.keys(rule.grad).map(Number) : [];
+}
+
+/** The gradient function of input i (diffInputs says which exist). */
+export function gradFn(rule: OpRule, i: number): GradFn {
+  const each = rule.gradEach;
+  if (each) return (ctx) => each(ctx, i);
+  const fn = rule.grad?.[i];
+  if (!fn) throw new Error(`internal: no gradient function for input ${i}`);
+  return fn;
 }
 
 // ---------- shared shape helpers ----------
@@ -89,15 +129,6 @@ export function broadcastShapes(a: Dim[], b: Dim[], fail: (m: string) => never):
     else fail(`shapes [${a}] and [${b}] do not broadcast`);
   }
   return out;
-}
-
-export function isStatic(shape: Dim[]): shape is number[] {
-  return shape.every((d) => typeof d === "number");
-}
-
-export function staticShape(shape: Dim[], what: string, fail: (m: string) => never): number[] {
-  if (!isStatic(shape)) fail(`${what} needs a static shape, got [${shape}]`);
-  return shape;
 }
 
 export function normAxis(axis: number, rank: number): number {

