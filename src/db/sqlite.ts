@@ -9,13 +9,19 @@
 // copied) and awaits the reply, which comes after COMMIT. One connection serializes the writes; WAL lets
 // Prisma's connection read meanwhile. synchronous=NORMAL in WAL mode keeps every committed chunk across a
 // process crash (a power cut may lose the last few commits; we accept that for speed).
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { committedMigrations, MIGRATIONS_TABLE, type Migration, pendingMigrations } from "./migrate.ts";
+import {
+  checkDatabaseIsOurs,
+  committedMigrations,
+  MIGRATIONS_TABLE,
+  type Migration,
+  pendingMigrations,
+} from "./migrate.ts";
 import { rollupDeltas } from "./rollup.ts";
 import { validateRows } from "./sql.ts";
 import { type BatchRow, METRICS, ROW_FIELDS, type Store } from "./types.ts";
@@ -233,6 +239,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
  * `foreign_key_check` then verifies the result before COMMIT.
  */
 export function migrateSqlite(path: string, all: readonly Migration[]): string[] {
+  inspectExisting(path, all);
   const db = connect(path);
   try {
     db.pragma("foreign_keys = OFF");
@@ -250,7 +257,7 @@ export function migrateSqlite(path: string, all: readonly Migration[]): string[]
           `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "logs", "started_at", "applied_steps_count")
            VALUES (?, ?, current_timestamp, ?, NULL, current_timestamp, 1)`,
         );
-        const pending = pendingMigrations(all, applied);
+        const pending = pendingMigrations(all, applied, `the database file ${path}`);
         for (const m of pending) {
           db.exec(m.sql);
           record.run(crypto.randomUUID(), m.checksum, m.name);
@@ -269,4 +276,45 @@ export function migrateSqlite(path: string, all: readonly Migration[]): string[]
   } finally {
     db.close();
   }
+}
+
+/**
+ * Looks at an existing file read-only before anything writes to it (even switching to WAL rewrites the
+ * header): refuses a file that is not SQLite, is damaged, or holds another application's schema.
+ */
+function inspectExisting(path: string, all: readonly Migration[]): void {
+  if (!existsSync(path) || statSync(path).size === 0) return;
+  const where = `the database file ${path}`;
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 10_000 });
+  } catch (err) {
+    throw notSqlite(where, err);
+  }
+  try {
+    let tables: string[];
+    try {
+      tables = db
+        .prepare(`SELECT "name" FROM sqlite_master WHERE "type" = 'table' AND "name" NOT LIKE 'sqlite_%'`)
+        .pluck()
+        .all() as string[];
+    } catch (err) {
+      throw notSqlite(where, err);
+    }
+    const logged = tables.includes("_prisma_migrations")
+      ? (db.prepare(`SELECT "migration_name" FROM "_prisma_migrations"`).pluck().all() as string[])
+      : [];
+    checkDatabaseIsOurs(where, tables.filter((t) => t !== "_prisma_migrations").sort(), logged, all);
+  } finally {
+    db.close();
+  }
+}
+
+function notSqlite(where: string, err: unknown): Error {
+  const code = (err as { code?: string }).code;
+  if (code !== "SQLITE_NOTADB" && code !== "SQLITE_CORRUPT") return err as Error;
+  return new Error(
+    `${where} is not a SQLite database or is damaged (${(err as Error).message}). It was left unchanged: ` +
+      "restore it from a backup, or point DATABASE_URL at a new file (it is created)",
+  );
 }
