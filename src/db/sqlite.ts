@@ -9,7 +9,7 @@
 // copied) and awaits the reply, which comes after COMMIT. One connection serializes the writes; WAL lets
 // Prisma's connection read meanwhile. synchronous=NORMAL in WAL mode keeps every committed chunk across a
 // process crash (a power cut may lose the last few commits; we accept that for speed).
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statfsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -63,6 +63,10 @@ export function unpackRows(packed: Float64Array): BatchRow[] {
   }
   return rows;
 }
+
+// What hasRoom asks for before new runs are let in again after a full disk: a few chunks' worth.
+const ROOM_PAGES = 256;
+const ROOM_BYTES = 4 * 1024 * 1024;
 
 /** The synchronous connection the worker owns: one transaction per chunk. */
 export function openSqliteWriter(path: string) {
@@ -127,6 +131,13 @@ export function openSqliteWriter(path: string) {
   });
 
   return {
+    // Room for a chunk: pages under max_page_count (free pages count) and bytes free on the disk.
+    hasRoom: (): boolean => {
+      const n = (p: string) => Number(db.pragma(p, { simple: true }));
+      const pagesLeft = n("max_page_count") - n("page_count") + n("freelist_count");
+      const disk = statfsSync(dirname(path));
+      return pagesLeft >= ROOM_PAGES && disk.bavail * disk.bsize >= ROOM_BYTES;
+    },
     deleteRun: (runId: number): boolean => deleteTx.immediate(runId),
     // `.immediate` takes the write lock up front, so it waits for Prisma's writes instead of failing.
     write: (runId: number, packed: Float64Array): number => writeTx.immediate(runId, packed),
@@ -147,8 +158,11 @@ export type WorkerRequest =
   | { id: number; kind: "write"; runId: number; packed: Float64Array }
   | { id: number; kind: "all"; sql: string }
   | { id: number; kind: "delete"; runId: number }
+  | { id: number; kind: "room" }
   | { id: number; kind: "close" };
-export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: string; code?: string };
 
 /**
  * Worker bootstrap: registers tsx's loader in the worker thread, then imports sqlite-worker.ts, so the
@@ -187,7 +201,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
     pending.delete(reply.id);
     if (pending.size === 0) worker.unref();
     if (reply.ok) p.resolve(reply.value);
-    else p.reject(new Error(reply.error));
+    else p.reject(Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {}));
   });
   worker.on("error", (err) => failAll(err));
   worker.on("exit", (code) => failAll(new Error(`the SQLite writer thread exited (code ${code})`)));
@@ -219,6 +233,9 @@ export async function openSqliteStore(url: string): Promise<Store> {
     // A run of 1M rows takes a second or two to delete: in the worker, the event loop stays free.
     async deleteRun(runId) {
       return (await call({ id: nextId++, kind: "delete", runId })) as boolean;
+    },
+    async hasRoom() {
+      return (await call({ id: nextId++, kind: "room" })) as boolean;
     },
     async close() {
       if (failure) return;

@@ -27,7 +27,7 @@ import {
   type TrainJob,
 } from "./runner.ts";
 
-export type HostMessage = { type: "ack"; index: number } | { type: "abort" };
+export type HostMessage = { type: "ack"; index: number } | { type: "abort" } | { type: "stop" };
 
 export interface SerializedError {
   name: string;
@@ -169,6 +169,7 @@ export async function startTraining(job: TrainJob, options: StartOptions = {}): 
   };
   worker.on("message", push);
   worker.on("error", (err) => push({ type: "error", error: serializeError(err) }));
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   worker.on("exit", (code) => {
     if (!finished)
       push({ type: "error", error: { name: "Error", message: `the training thread exited (code ${code})` } });
@@ -184,10 +185,15 @@ export async function startTraining(job: TrainJob, options: StartOptions = {}): 
       wake = null;
     }
   };
+  // Never worker.terminate() while onnxruntime may be running in the thread: a native call cut short
+  // by the thread's teardown throws a Napi::Error that aborts the whole process (seen when a batch
+  // write failed on a full disk mid-run). The thread is asked to stop between two session runs, and
+  // exits by itself once it has released its sessions.
   const terminate = async () => {
     finished = true;
     options.signal?.removeEventListener("abort", onAbort);
-    await worker.terminate();
+    worker.postMessage({ type: "stop" } satisfies HostMessage);
+    await exited;
   };
   const first = await next();
   if (first.type !== "ready") {
