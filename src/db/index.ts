@@ -232,6 +232,47 @@ export class Db {
     return { interrupted, queued: queued.map((r) => r.id) };
   }
 
+  /**
+   * For RESUME_ON_START: counts a crash for each run recovery just interrupted (`crashed`), fails those
+   * that reached `maxCrashes` crashes with no new step stored in between (a chunk write resets the
+   * count), and returns the INTERRUPTED runs to resume: the crashed ones and those whose reason is
+   * `shutdownMessage` (left by a graceful stop).
+   */
+  async runsToResumeOnStart(
+    crashed: readonly number[],
+    maxCrashes: number,
+    shutdownMessage: string,
+  ): Promise<{ resume: number[]; failed: number[] }> {
+    const ids = [...crashed];
+    if (ids.length)
+      await this.prisma.run.updateMany({ where: { id: { in: ids } }, data: { crashes: { increment: 1 } } });
+    const looping = await this.prisma.run.findMany({
+      where: { id: { in: ids }, crashes: { gte: maxCrashes } },
+      select: { id: true, crashes: true },
+    });
+    for (const r of looping) {
+      await this.prisma.run.update({
+        where: { id: r.id },
+        data: {
+          status: RunStatus.FAILED,
+          finishedAt: new Date(),
+          errorMessage:
+            `failed: the process training this run died ${r.crashes} times in a row without storing a new step ` +
+            `(MAX_TRAINER_CRASHES=${maxCrashes}), so it is not resumed again on start; resumeRun to try once more`,
+        },
+      });
+    }
+    const resume = await this.prisma.run.findMany({
+      where: {
+        status: RunStatus.INTERRUPTED,
+        OR: [{ id: { in: ids } }, { errorMessage: shutdownMessage }],
+      },
+      orderBy: { id: "asc" },
+      select: { id: true },
+    });
+    return { resume: resume.map((r) => r.id), failed: looping.map((r) => r.id) };
+  }
+
   /** Marks a run as alive (chunk writes do this too); for long phases without batches, e.g. evaluation. */
   async heartbeat(runId: number): Promise<void> {
     try {

@@ -40,6 +40,7 @@ WITH ins AS (
   UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + (SELECT COUNT(*) FROM ins),
     "lastStep" = CASE WHEN EXISTS (SELECT 1 FROM ins)
       THEN GREATEST(COALESCE("lastStep", -1), (SELECT MAX("step") FROM ins)) ELSE "lastStep" END,
+    "crashes" = CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 0 ELSE "crashes" END,
     "heartbeatAt" = (now() AT TIME ZONE 'UTC')
   WHERE "id" = $1::int4
 )

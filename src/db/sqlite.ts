@@ -93,7 +93,7 @@ export function openSqliteWriter(path: string) {
        }).join(",\n       ")}`,
   );
   const bumpRun = db.prepare(
-    `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?) WHERE "id" = ?`,
+    `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?), "crashes" = 0 WHERE "id" = ?`,
   );
   // Prisma's SQLite DateTime text format (what @prisma/adapter-better-sqlite3 writes and parses).
   const heartbeat = db.prepare(`UPDATE "Run" SET "heartbeatAt" = ? WHERE "id" = ?`);

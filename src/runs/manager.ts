@@ -62,7 +62,16 @@ export interface RunManagerOptions {
   replayChunk?: number;
   /** The pub/sub the events go through; default in-process Broadcasters (Redis across processes). */
   buses?: RunBuses;
+  /**
+   * At start, resume the runs a dead process left RUNNING and those a shutdown left INTERRUPTED
+   * (RESUME_ON_START); default false here, on in the server.
+   */
+  resumeOnStart?: boolean;
+  /** Crashes in a row (no new step between them) after which a run is failed, not resumed; default 3. */
+  maxTrainerCrashes?: number;
 }
+
+const SHUTDOWN_MESSAGE = "interrupted: the server shut down; resume to continue";
 
 /** The publish/subscribe shape of broadcast.ts, so another transport (src/runs/redis-pubsub.ts) fits. */
 export interface Bus<T> {
@@ -140,6 +149,8 @@ export class GradstreamRunManager implements RunManager {
   protected readonly queue: number[] = [];
   protected readonly active = new Map<number, ActiveRun>();
   protected closing = false;
+  private readonly resumeOnStart: boolean;
+  private readonly maxTrainerCrashes: number;
 
   constructor(options: RunManagerOptions) {
     const cores = availableParallelism();
@@ -148,6 +159,8 @@ export class GradstreamRunManager implements RunManager {
     if (!Number.isInteger(this.maxConcurrent) || this.maxConcurrent < 1)
       throw new Error(`maxConcurrent must be an integer ≥ 1, got ${options.maxConcurrent}`);
     this.checkpointEvery = options.checkpointEvery ?? null;
+    this.resumeOnStart = options.resumeOnStart ?? false;
+    this.maxTrainerCrashes = options.maxTrainerCrashes ?? 3;
     this.checkpointIntervalMs =
       options.checkpointIntervalMs === undefined ? 30_000 : options.checkpointIntervalMs;
     this.threads = options.threadsPerRun ?? Math.max(1, Math.floor(cores / this.maxConcurrent));
@@ -162,6 +175,14 @@ export class GradstreamRunManager implements RunManager {
   async recover(): Promise<{ interrupted: number[]; queued: number[] }> {
     const r = await this.db.recoverAfterCrash();
     for (const id of r.queued) if (!this.queue.includes(id)) this.queue.push(id);
+    if (this.resumeOnStart) {
+      const { resume } = await this.db.runsToResumeOnStart(
+        r.interrupted,
+        this.maxTrainerCrashes,
+        SHUTDOWN_MESSAGE,
+      );
+      for (const id of resume) await this.resume(id);
+    }
     this.pump();
     return r;
   }
@@ -628,13 +649,7 @@ export class GradstreamRunManager implements RunManager {
     }
     if ((await this.db.getRun(runId)) === null) return;
     if (end.status === "completed") await this.finish(runId, RunStatus.COMPLETED, null, null);
-    else if (a.reason === "shutdown")
-      await this.finish(
-        runId,
-        RunStatus.INTERRUPTED,
-        "interrupted: the server shut down; resume to continue",
-        null,
-      );
+    else if (a.reason === "shutdown") await this.finish(runId, RunStatus.INTERRUPTED, SHUTDOWN_MESSAGE, null);
     else await this.finish(runId, RunStatus.CANCELLED, a.reason === "delete" ? "deleted" : "cancelled", null);
   }
 }

@@ -177,6 +177,8 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
             db,
             maxConcurrent: config.maxConcurrentRuns,
             maxQueued: config.subscriberMaxQueued,
+            resumeOnStart: config.resumeOnStart,
+            maxTrainerCrashes: config.maxTrainerCrashes,
           });
       const openDb = db;
       const openRuns = runs;
