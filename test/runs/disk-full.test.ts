@@ -9,18 +9,9 @@ import { type Db, openDatabase, RunStatus, StorageError } from "../../src/db/ind
 import { createRunManager, type GradstreamRunManager } from "../../src/runs/manager.ts";
 import type { BatchChunkEvent } from "../../src/runs/types.ts";
 import { EXPERIMENTS } from "../../src/train/config.ts";
+import { storedSteps } from "../helpers/stored-steps.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-diskfull-"));
-
-async function storedSteps(db: Db, runId: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let after = -1; ; ) {
-    const page = await db.batchMetricsPage(runId, after, 5_000);
-    out.push(...page.rows.map((r) => r.step));
-    if (!page.hasNextPage) return out;
-    after = page.endStep as number;
-  }
-}
 
 describe("a full database disk mid-run", () => {
   let db: Db;

@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { type Db, openDatabase, RunStatus } from "../../src/db/index.ts";
+import { openDatabase, RunStatus } from "../../src/db/index.ts";
 import { createRunManager } from "../../src/runs/manager.ts";
+import { storedSteps } from "../helpers/stored-steps.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-resume-"));
 const child = fileURLToPath(new URL("./crash-child.ts", import.meta.url));
@@ -35,16 +36,6 @@ function trainAndKill(url: string, epochs: number, atLeast: number): Promise<num
       else reject(new Error(`the training child exited by itself: ${err}`));
     });
   });
-}
-
-async function storedSteps(db: Db, runId: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let after = -1; ; ) {
-    const page = await db.batchMetricsPage(runId, after, 5_000);
-    out.push(...page.rows.map((r) => r.step));
-    if (!page.hasNextPage) return out;
-    after = page.endStep as number;
-  }
 }
 
 describe("resume on start", () => {
