@@ -81,10 +81,6 @@ export function pageSql(runId: number, afterStep: number, limit: number): string
   );
 }
 
-export function lastRowsSql(runId: number, limit: number): string {
-  return `SELECT ${ROW_COLUMNS} FROM "BatchMetric" WHERE "runId" = ${int(runId)} ORDER BY "step" DESC LIMIT ${int(limit)}`;
-}
-
 /** Rejects a row the database would silently mangle (NaN becomes NULL in SQLite), naming step and field. */
 export function validateRows(runId: number, rows: readonly BatchRow[]): void {
   for (const row of rows) {

@@ -1,24 +1,21 @@
 // Run: one training run. Queries `runs` (keyset Relay connection) and `run(id)`; mutations startRun,
 // cancelRun, resumeRun, deleteRun, exportModel. Its history fields read the database, never the runner.
-import { type Metric, type Run, RunStatus } from "../db/index.ts";
+import { type Metric, RunStatus } from "../db/index.ts";
+import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { fluctuation } from "../stats/fluctuation.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
 import { builder } from "./builder.ts";
 import { EpochMetricType } from "./EpochMetric.ts";
-import { intId, NotFoundError, ValidationError } from "./errors.ts";
 import { FluctuationType } from "./Fluctuation.ts";
 import { HistoryType } from "./History.ts";
 import { MetricEnum } from "./Metric.ts";
 import { RunProgressType } from "./RunProgress.ts";
-import { loadRun, managed, readRows } from "./resolve-helpers.ts";
+import { checkMaxPoints, idPage, loadRun, readRows } from "./resolve-helpers.ts";
 import { JSONScalar } from "./scalars.ts";
 import { decodeCursor, encodeCursor, stringList } from "./shapes.ts";
 
 export const RunStatusEnum = builder.enumType(RunStatus, { name: "RunStatus" });
 
-/** Defaults of MAX_PAGE_SIZE and MAX_POINTS (the limits in force are ctx.config.limits). */
-export const MAX_PAGE = 10_000;
-export const MAX_POINTS = 10_000;
 const MAX_FLUCTUATION_ROWS = 200_000;
 
 function pageSize(first: number | null | undefined, dflt: number, max: number): number {
@@ -107,12 +104,7 @@ export const RunType = builder.prismaObject("Run", {
         maxPoints: t.arg.int({ defaultValue: 500, required: true }),
       },
       resolve: (r, args, ctx) => {
-        if (args.maxPoints < 1 || args.maxPoints > ctx.config.limits.maxPoints) {
-          throw new ValidationError(
-            "maxPoints",
-            `maxPoints must be from 1 to ${ctx.config.limits.maxPoints}, got ${args.maxPoints}`,
-          );
-        }
+        checkMaxPoints(ctx, args.maxPoints);
         return ctx.db.history(r.id, {
           metrics: args.metrics as Metric[],
           fromStep: args.fromStep ?? undefined,
@@ -138,12 +130,7 @@ export const RunType = builder.prismaObject("Run", {
             `window must be an integer from 2 to 10000, got ${args.window}`,
           );
         }
-        if (args.maxPoints < 1 || args.maxPoints > ctx.config.limits.maxPoints) {
-          throw new ValidationError(
-            "maxPoints",
-            `maxPoints must be from 1 to ${ctx.config.limits.maxPoints}, got ${args.maxPoints}`,
-          );
-        }
+        checkMaxPoints(ctx, args.maxPoints);
         const rows = await readRows(
           ctx,
           r.id,
@@ -189,38 +176,15 @@ builder.queryField("runs", (t) =>
         const after = decodeCursor("run", args.after);
         if (Number.isNaN(after))
           throw new ValidationError("after", "after is not a cursor this connection issued");
-        const dir = args.orderBy;
-        const modelId = args.filter?.model != null ? intId("model", args.filter.model) : undefined;
-        const tag = args.filter?.tag ?? null;
-        const status = args.filter?.status;
-        const matched: Run[] = [];
-        let cursor = after;
-        // Tags live in a JSON column: filter them here, reading id-ordered batches until a page is full.
-        for (;;) {
-          const batch = await ctx.db.prisma.run.findMany({
-            where: {
-              ...(status?.length ? { status: { in: status } } : {}),
-              ...(modelId !== undefined ? { modelId } : {}),
-              ...(cursor !== null ? { id: dir === "desc" ? { lt: cursor } : { gt: cursor } } : {}),
-            },
-            orderBy: { id: dir },
-            take: tag === null ? first + 1 : 200,
-          });
-          for (const r of batch) if (tag === null || stringList(r.tags).includes(tag)) matched.push(r);
-          if (matched.length > first || batch.length === 0 || tag === null) break;
-          cursor = batch[batch.length - 1].id;
-        }
-        const page = matched.slice(0, first);
-        const edges = page.map((node) => ({ cursor: encodeCursor("run", node.id), node }));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: matched.length > first,
-            hasPreviousPage: after !== null,
-            startCursor: edges[0]?.cursor ?? null,
-            endCursor: edges.at(-1)?.cursor ?? null,
-          },
-        };
+        const matched = await ctx.db.listRuns({
+          first: first + 1,
+          after,
+          order: args.orderBy,
+          status: args.filter?.status ?? undefined,
+          modelId: args.filter?.model != null ? intId("model", args.filter.model) : undefined,
+          tag: args.filter?.tag,
+        });
+        return idPage("run", matched, first, after);
       },
     },
     { name: "RunConnection" },
@@ -250,7 +214,7 @@ builder.mutationField("cancelRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      return managed(id, "id", () => ctx.runs.cancel(run.id));
+      return ctx.runs.cancel(run.id);
     },
   }),
 );
@@ -264,7 +228,7 @@ builder.mutationField("resumeRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      return managed(id, "id", () => ctx.runs.resume(run.id));
+      return ctx.runs.resume(run.id);
     },
   }),
 );
@@ -277,8 +241,7 @@ builder.mutationField("deleteRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      const deleted = await managed(id, "id", () => ctx.runs.delete(run.id));
-      if (!deleted) throw new NotFoundError("run", String(id));
+      if (!(await ctx.runs.delete(run.id))) throw new NotFoundError("run", String(id));
       return String(run.id);
     },
   }),

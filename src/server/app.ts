@@ -8,13 +8,11 @@ import { fileURLToPath } from "node:url";
 import { GraphQLError } from "graphql";
 import { maskError, type Plugin } from "graphql-yoga";
 import { type Db, openDatabase, StorageError } from "../db/index.ts";
+import { NotFoundError, UnsupportedModelError, ValidationError } from "../errors.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
-import { createRunManager } from "../runs/manager.ts";
+import { createRunManagerFromConfig } from "../runs/factory.ts";
 import type { RunManager } from "../runs/types.ts";
-import { NotFoundError, UnsupportedModelError, ValidationError } from "../schema/errors.ts";
 import { schema } from "../schema/index.ts";
-import { RunConfigError } from "../train/config.ts";
-import { DatasetSpecError } from "../train/data/spec.ts";
 import { type Auth, AuthError, authStartup, createAuth, scopeError, useAuth } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { createContextFactory } from "./context.ts";
@@ -33,8 +31,10 @@ export interface RunManagerDeps {
 }
 
 export interface BuildOptions {
-  /** Builds the run lifecycle over the opened database (default: src/runs/manager.ts). */
+  /** Builds the run lifecycle over the opened database (default: src/runs/factory.ts from the config). */
   createRunManager?: (deps: RunManagerDeps) => RunManager | Promise<RunManager>;
+  /** all: serve and train; api: serve only (runs go to workers). Default GRADSTREAM_ROLE. */
+  role?: "all" | "api";
   /** Where the built-in models live (models/*.onnx). */
   modelsDir?: string;
   /** Logs start-up and shutdown lines (default: console.log; tests pass a no-op). */
@@ -56,8 +56,6 @@ function clientError(err: unknown): { code: string; extensions: Record<string, u
   if (err instanceof ValidationError) return { code: "BAD_USER_INPUT", extensions: { field: err.field } };
   if (err instanceof UnsupportedModelError)
     return { code: "UNSUPPORTED_MODEL", extensions: { ops: err.ops } };
-  if (err instanceof RunConfigError || err instanceof DatasetSpecError)
-    return { code: "BAD_USER_INPUT", extensions: {} };
   if (err instanceof SubscriberOverflowError) return { code: "SUBSCRIBER_OVERFLOW", extensions: {} };
   // A full or failing database disk: the caller should retry later, not change the request.
   if (err instanceof StorageError) return { code: "STORAGE_UNAVAILABLE", extensions: {} };
@@ -173,13 +171,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       }
       runs = options.createRunManager
         ? await options.createRunManager({ db, config })
-        : await createRunManager({
-            db,
-            maxConcurrent: config.maxConcurrentRuns,
-            maxQueued: config.subscriberMaxQueued,
-            resumeOnStart: config.resumeOnStart,
-            maxTrainerCrashes: config.maxTrainerCrashes,
-          });
+        : await createRunManagerFromConfig(db, config, options.role ?? config.role);
       const openDb = db;
       const openRuns = runs;
       const openAuth = createAuth(openDb, config);

@@ -11,26 +11,20 @@ const { job } = workerData as { job: TrainJob };
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 const controller = new AbortController();
 let acked = -1;
-let stopping = false;
 let wake: (() => void) | null = null;
 port.on("message", (m: HostMessage) => {
   if (m.type === "ack") acked = Math.max(acked, m.index);
-  else {
-    // "stop": the host wants this thread gone (see terminate in thread.ts); "abort": end with a checkpoint.
-    if (m.type === "stop") stopping = true;
-    controller.abort();
-  }
+  else controller.abort();
   wake?.();
 });
 
-let trainer: Trainer | null = null;
 try {
-  trainer = await Trainer.create(job);
+  const trainer = await Trainer.create(job);
   post({ type: "ready", info: trainer.info });
   const it = trainer.chunks(controller.signal);
   for (let i = 0; ; i++) {
     // Chunk i may start once chunk i−2 is durable: one chunk being written, one being computed.
-    while (acked < i - 2 && !stopping) {
+    while (acked < i - 2 && !controller.signal.aborted) {
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
@@ -39,7 +33,6 @@ try {
     // One event-loop turn first, so an abort or ack that arrived during the last session.run (which
     // blocks this thread) is seen before the next chunk starts: cancellation lands within one chunk.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (stopping) break;
     const r = await it.next();
     if (r.done) {
       post({ type: "done", end: r.value }, [r.value.checkpoint.state.buffer as ArrayBuffer]);
@@ -50,10 +43,10 @@ try {
     const transfer = [rows.buffer as ArrayBuffer, ...(cp ? [cp.state.buffer as ArrayBuffer] : [])];
     post({ type: "chunk", index: i, chunk: { ...r.value, rows } }, transfer);
   }
+  await trainer.release();
 } catch (err) {
   post({ type: "error", error: serializeError(err) });
-} finally {
-  await trainer?.release().catch(() => {});
-  // Closing the port lets the thread end by itself, after onnxruntime has finished and let go.
-  port.close();
 }
+// Nothing is left to do: closing the port lets the thread end by itself (the host waits for that
+// rather than terminating a thread that might be inside onnxruntime).
+port.close();
