@@ -21,6 +21,7 @@ import { openPostgresStore } from "./postgres.ts";
 import { mergePartials, type PartialBucket, planHistory } from "./rollup.ts";
 import { edgeRowSql, historySql, int, pageSql } from "./sql.ts";
 import { openSqliteStore, sqlitePath } from "./sqlite.ts";
+import { StorageError, storageFailure } from "./storage.ts";
 import {
   type BatchPage,
   type BatchRow,
@@ -38,6 +39,7 @@ export type { default as PrismaTypes } from "../generated/pothos-types.ts";
 export { getDatamodel } from "../generated/pothos-types.ts";
 export type { Checkpoint, Dataset, EpochMetric, Model, Prisma, Run } from "../generated/sqlite/client.ts";
 export { ModelSource, RunStatus } from "../generated/sqlite/client.ts";
+export { StorageError, storageFailure } from "./storage.ts";
 export type * from "./types.ts";
 export { METRICS } from "./types.ts";
 
@@ -120,6 +122,8 @@ export class Db {
   /** The migrations openDatabase applied (empty when the database was already up to date). */
   readonly appliedMigrations: readonly string[];
   readonly #store: Store;
+  /** The reason of the last storage failure of a write, until a write succeeds again (see assertWritable). */
+  #writeFailure: string | null = null;
 
   constructor(prisma: PrismaClient, store: Store) {
     this.prisma = prisma;
@@ -163,6 +167,7 @@ export class Db {
 
   // ── runs ───────────────────────────────────────────────────────────────────────────────────────
   async createRun(input: RunInput): Promise<Run> {
+    await this.assertWritable();
     try {
       return await this.prisma.run.create({ data: { ...input, tags: input.tags ?? [] } });
     } catch (err) {
@@ -247,6 +252,47 @@ export class Db {
     return { interrupted, queued: queued.map((r) => r.id) };
   }
 
+  /**
+   * For RESUME_ON_START: counts a crash for each run recovery just interrupted (`crashed`), fails those
+   * that reached `maxCrashes` crashes with no new step stored in between (a chunk write resets the
+   * count), and returns the INTERRUPTED runs to resume: the crashed ones and those whose reason is
+   * `shutdownMessage` (left by a graceful stop).
+   */
+  async runsToResumeOnStart(
+    crashed: readonly number[],
+    maxCrashes: number,
+    shutdownMessage: string,
+  ): Promise<{ resume: number[]; failed: number[] }> {
+    const ids = [...crashed];
+    if (ids.length)
+      await this.prisma.run.updateMany({ where: { id: { in: ids } }, data: { crashes: { increment: 1 } } });
+    const looping = await this.prisma.run.findMany({
+      where: { id: { in: ids }, crashes: { gte: maxCrashes } },
+      select: { id: true, crashes: true },
+    });
+    for (const r of looping) {
+      await this.prisma.run.update({
+        where: { id: r.id },
+        data: {
+          status: RunStatus.FAILED,
+          finishedAt: new Date(),
+          errorMessage:
+            `failed: the process training this run died ${r.crashes} times in a row without storing a new step ` +
+            `(MAX_TRAINER_CRASHES=${maxCrashes}), so it is not resumed again on start; resumeRun to try once more`,
+        },
+      });
+    }
+    const resume = await this.prisma.run.findMany({
+      where: {
+        status: RunStatus.INTERRUPTED,
+        OR: [{ id: { in: ids } }, { errorMessage: shutdownMessage }],
+      },
+      orderBy: { id: "asc" },
+      select: { id: true },
+    });
+    return { resume: resume.map((r) => r.id), failed: looping.map((r) => r.id) };
+  }
+
   /** Marks a run as alive (chunk writes do this too); for long phases without batches, e.g. evaluation. */
   async heartbeat(runId: number): Promise<void> {
     try {
@@ -268,12 +314,40 @@ export class Db {
    * chunk adds nothing. Resolves to the number of rows newly stored. Updates the run's stepsCompleted and
    * lastStep and the rollups in the same transaction. Rejects non-finite metrics naming step and field.
    */
-  writeBatchChunk(runId: number, rows: readonly BatchRow[]): Promise<number> {
-    return this.#store.writeChunk(runId, rows);
+  async writeBatchChunk(runId: number, rows: readonly BatchRow[]): Promise<number> {
+    const stored = await this.#storing(() => this.#store.writeChunk(runId, rows));
+    this.#writeFailure = null;
+    return stored;
+  }
+
+  /**
+   * Throws the last storage failure while writes are failing (a full disk): new runs are refused with
+   * the reason the stopped runs got. Once the store reports room again (space freed), it clears.
+   */
+  async assertWritable(): Promise<void> {
+    if (this.#writeFailure === null) return;
+    if (await this.#store.hasRoom()) this.#writeFailure = null;
+    else throw new StorageError(this.#writeFailure);
+  }
+
+  /** Runs a write; a storage failure becomes a StorageError naming the cause, and is remembered. */
+  async #storing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      const reason = storageFailure(err);
+      if (reason === null) throw err;
+      this.#writeFailure = reason;
+      throw new StorageError(reason);
+    }
   }
 
   /** Upserts an epoch's aggregates and raises the run's epochsCompleted and bestValAccuracy. */
-  async writeEpoch(runId: number, e: EpochRow): Promise<void> {
+  writeEpoch(runId: number, e: EpochRow): Promise<void> {
+    return this.#storing(() => this.#writeEpoch(runId, e));
+  }
+
+  async #writeEpoch(runId: number, e: EpochRow): Promise<void> {
     const better =
       e.valAccuracy === null ? [] : [{ bestValAccuracy: null }, { bestValAccuracy: { lt: e.valAccuracy } }];
     try {
@@ -307,7 +381,14 @@ export class Db {
   }
 
   /** Stores a checkpoint; saving the same (run, step) again replaces its state. */
-  async saveCheckpoint(runId: number, cp: { step: number; epoch: number; state: Uint8Array }): Promise<void> {
+  saveCheckpoint(runId: number, cp: { step: number; epoch: number; state: Uint8Array }): Promise<void> {
+    return this.#storing(() => this.#saveCheckpoint(runId, cp));
+  }
+
+  async #saveCheckpoint(
+    runId: number,
+    cp: { step: number; epoch: number; state: Uint8Array },
+  ): Promise<void> {
     try {
       await this.prisma.checkpoint.upsert({
         where: { runId_step: { runId, step: cp.step } },

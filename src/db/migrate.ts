@@ -52,11 +52,47 @@ export const MIGRATIONS_TABLE = {
   )`,
 };
 
+/**
+ * Refuses a database that gradstream did not write, before anything is created in it: another
+ * application's tables, or another Prisma application's migrations. `tables` are the user tables found
+ * (without `_prisma_migrations`), `applied` the migration names recorded (empty when there is no
+ * `_prisma_migrations` table). Nothing has been written when this throws.
+ */
+export function checkDatabaseIsOurs(
+  where: string,
+  tables: readonly string[],
+  applied: readonly string[],
+  all: readonly Migration[],
+): void {
+  const known = new Set(all.map((m) => m.name));
+  const ours = applied.some((name) => known.has(name));
+  if (ours) return;
+  if (applied.length > 0 || tables.length > 0) {
+    const shown = (applied.length ? applied : tables).slice(0, 5).join(", ");
+    throw new Error(
+      `${where} is not a gradstream database: it holds another application's ${applied.length ? "migrations" : "tables"} ` +
+        `(${shown}${(applied.length || tables.length) > 5 ? ", …" : ""}). It was left unchanged: point DATABASE_URL at a new ` +
+        "file (it is created) or at an existing gradstream database",
+    );
+  }
+}
+
 /** The migrations still to run, given the names already recorded as finished; refuses an edited one. */
 export function pendingMigrations(
   all: readonly Migration[],
   applied: ReadonlyMap<string, string>,
+  where = "the database",
 ): Migration[] {
+  const known = new Set(all.map((m) => m.name));
+  const unknown = [...applied.keys()].filter((name) => !known.has(name)).sort();
+  if (unknown.length) {
+    // Written by a newer gradstream: applying our older view of the schema could corrupt it.
+    throw new Error(
+      `${where} has migration ${unknown.join(", ")}, newer than this gradstream knows (newest known: ` +
+        `${all.at(-1)?.name ?? "none"}). It was left unchanged: run the gradstream version that wrote it, ` +
+        "or point DATABASE_URL at another database",
+    );
+  }
   for (const m of all) {
     const sum = applied.get(m.name);
     if (sum !== undefined && sum !== m.checksum) {

@@ -5,7 +5,7 @@
 // progress are updated from exactly those rows in data-modifying CTEs, so a replayed chunk changes
 // nothing. pg is asynchronous: the event loop is free while the server works.
 import pg from "pg";
-import { committedMigrations, MIGRATIONS_TABLE, pendingMigrations } from "./migrate.ts";
+import { checkDatabaseIsOurs, committedMigrations, MIGRATIONS_TABLE, pendingMigrations } from "./migrate.ts";
 import { LEVELS } from "./rollup.ts";
 import { int, validateRows } from "./sql.ts";
 import { type BatchRow, METRICS, ROW_FIELDS, type Store } from "./types.ts";
@@ -40,6 +40,7 @@ WITH ins AS (
   UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + (SELECT COUNT(*) FROM ins),
     "lastStep" = CASE WHEN EXISTS (SELECT 1 FROM ins)
       THEN GREATEST(COALESCE("lastStep", -1), (SELECT MAX("step") FROM ins)) ELSE "lastStep" END,
+    "crashes" = CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 0 ELSE "crashes" END,
     "heartbeatAt" = (now() AT TIME ZONE 'UTC')
   WHERE "id" = $1::int4
 )
@@ -85,6 +86,8 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
         const r = await pool.query(`DELETE FROM "Run" WHERE "id" = $1`, [runId]);
         return r.rowCount === 1;
       }),
+    // The server's free space is not visible to a client: let the next write find out.
+    hasRoom: async () => true,
     async close() {
       if (closed) return;
       closed = true;
@@ -127,12 +130,27 @@ async function migrate(pool: pg.Pool): Promise<string[]> {
     // DDL is transactional in PostgreSQL: every pending migration and its record commit together, and
     // the advisory lock makes a second process wait, then find them recorded.
     await client.query("SELECT pg_advisory_xact_lock(774411)");
+    const where = "the PostgreSQL database";
+    const tables = await client.query<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1`,
+    );
+    const names = tables.rows.map((t) => t.name);
+    const logged = names.includes("_prisma_migrations")
+      ? (await client.query<{ name: string }>(`SELECT "migration_name" AS name FROM "_prisma_migrations"`))
+          .rows
+      : [];
+    checkDatabaseIsOurs(
+      where,
+      names.filter((n) => n !== "_prisma_migrations"),
+      logged.map((r) => r.name),
+      all,
+    );
     await client.query(MIGRATIONS_TABLE.postgresql);
     const r = await client.query<{ name: string; checksum: string }>(
       `SELECT "migration_name" AS name, "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`,
     );
     const applied = new Map(r.rows.map((row) => [row.name, row.checksum]));
-    const pending = pendingMigrations(all, applied);
+    const pending = pendingMigrations(all, applied, where);
     for (const m of pending) {
       await client.query(m.sql);
       await client.query(

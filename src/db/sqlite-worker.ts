@@ -18,10 +18,19 @@ port.on("message", (req: WorkerRequest) => {
           ? writer.deleteRun(req.runId)
           : req.kind === "close"
             ? writer.close()
-            : writer.all(req.sql);
+            : req.kind === "room"
+              ? writer.hasRoom()
+              : writer.all(req.sql);
     reply = { id: req.id, ok: true, value };
   } catch (err) {
-    reply = { id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) };
+    // The SQLite code (SQLITE_FULL, SQLITE_IOERR_…) travels too: it tells a full disk from bad data.
+    const code = (err as { code?: unknown }).code;
+    reply = {
+      id: req.id,
+      ok: false,
+      error: err instanceof Error ? err.message : String(err),
+      code: typeof code === "string" ? code : undefined,
+    };
   }
   port.postMessage(reply);
 });

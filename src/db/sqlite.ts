@@ -9,13 +9,19 @@
 // copied) and awaits the reply, which comes after COMMIT. One connection serializes the writes; WAL lets
 // Prisma's connection read meanwhile. synchronous=NORMAL in WAL mode keeps every committed chunk across a
 // process crash (a power cut may lose the last few commits; we accept that for speed).
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statfsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { committedMigrations, MIGRATIONS_TABLE, type Migration, pendingMigrations } from "./migrate.ts";
+import {
+  checkDatabaseIsOurs,
+  committedMigrations,
+  MIGRATIONS_TABLE,
+  type Migration,
+  pendingMigrations,
+} from "./migrate.ts";
 import { rollupDeltas } from "./rollup.ts";
 import { validateRows } from "./sql.ts";
 import { type BatchRow, METRICS, ROW_FIELDS, type Store } from "./types.ts";
@@ -58,6 +64,10 @@ export function unpackRows(packed: Float64Array): BatchRow[] {
   return rows;
 }
 
+// What hasRoom asks for before new runs are let in again after a full disk: a few chunks' worth.
+const ROOM_PAGES = 256;
+const ROOM_BYTES = 4 * 1024 * 1024;
+
 /** The synchronous connection the worker owns: one transaction per chunk. */
 export function openSqliteWriter(path: string) {
   const db = connect(path);
@@ -83,7 +93,7 @@ export function openSqliteWriter(path: string) {
        }).join(",\n       ")}`,
   );
   const bumpRun = db.prepare(
-    `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?) WHERE "id" = ?`,
+    `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?), "crashes" = 0 WHERE "id" = ?`,
   );
   // Prisma's SQLite DateTime text format (what @prisma/adapter-better-sqlite3 writes and parses).
   const heartbeat = db.prepare(`UPDATE "Run" SET "heartbeatAt" = ? WHERE "id" = ?`);
@@ -121,6 +131,13 @@ export function openSqliteWriter(path: string) {
   });
 
   return {
+    // Room for a chunk: pages under max_page_count (free pages count) and bytes free on the disk.
+    hasRoom: (): boolean => {
+      const n = (p: string) => Number(db.pragma(p, { simple: true }));
+      const pagesLeft = n("max_page_count") - n("page_count") + n("freelist_count");
+      const disk = statfsSync(dirname(path));
+      return pagesLeft >= ROOM_PAGES && disk.bavail * disk.bsize >= ROOM_BYTES;
+    },
     deleteRun: (runId: number): boolean => deleteTx.immediate(runId),
     // `.immediate` takes the write lock up front, so it waits for Prisma's writes instead of failing.
     write: (runId: number, packed: Float64Array): number => writeTx.immediate(runId, packed),
@@ -141,8 +158,11 @@ export type WorkerRequest =
   | { id: number; kind: "write"; runId: number; packed: Float64Array }
   | { id: number; kind: "all"; sql: string }
   | { id: number; kind: "delete"; runId: number }
+  | { id: number; kind: "room" }
   | { id: number; kind: "close" };
-export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: string; code?: string };
 
 /**
  * Worker bootstrap: registers tsx's loader in the worker thread, then imports sqlite-worker.ts, so the
@@ -181,7 +201,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
     pending.delete(reply.id);
     if (pending.size === 0) worker.unref();
     if (reply.ok) p.resolve(reply.value);
-    else p.reject(new Error(reply.error));
+    else p.reject(Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {}));
   });
   worker.on("error", (err) => failAll(err));
   worker.on("exit", (code) => failAll(new Error(`the SQLite writer thread exited (code ${code})`)));
@@ -214,6 +234,9 @@ export async function openSqliteStore(url: string): Promise<Store> {
     async deleteRun(runId) {
       return (await call({ id: nextId++, kind: "delete", runId })) as boolean;
     },
+    async hasRoom() {
+      return (await call({ id: nextId++, kind: "room" })) as boolean;
+    },
     async close() {
       if (failure) return;
       // Requests are answered in order, so once "close" is answered every earlier write has committed
@@ -233,6 +256,7 @@ export async function openSqliteStore(url: string): Promise<Store> {
  * `foreign_key_check` then verifies the result before COMMIT.
  */
 export function migrateSqlite(path: string, all: readonly Migration[]): string[] {
+  inspectExisting(path, all);
   const db = connect(path);
   try {
     db.pragma("foreign_keys = OFF");
@@ -250,7 +274,7 @@ export function migrateSqlite(path: string, all: readonly Migration[]): string[]
           `INSERT INTO "_prisma_migrations" ("id", "checksum", "finished_at", "migration_name", "logs", "started_at", "applied_steps_count")
            VALUES (?, ?, current_timestamp, ?, NULL, current_timestamp, 1)`,
         );
-        const pending = pendingMigrations(all, applied);
+        const pending = pendingMigrations(all, applied, `the database file ${path}`);
         for (const m of pending) {
           db.exec(m.sql);
           record.run(crypto.randomUUID(), m.checksum, m.name);
@@ -269,4 +293,45 @@ export function migrateSqlite(path: string, all: readonly Migration[]): string[]
   } finally {
     db.close();
   }
+}
+
+/**
+ * Looks at an existing file read-only before anything writes to it (even switching to WAL rewrites the
+ * header): refuses a file that is not SQLite, is damaged, or holds another application's schema.
+ */
+function inspectExisting(path: string, all: readonly Migration[]): void {
+  if (!existsSync(path) || statSync(path).size === 0) return;
+  const where = `the database file ${path}`;
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 10_000 });
+  } catch (err) {
+    throw notSqlite(where, err);
+  }
+  try {
+    let tables: string[];
+    try {
+      tables = db
+        .prepare(`SELECT "name" FROM sqlite_master WHERE "type" = 'table' AND "name" NOT LIKE 'sqlite_%'`)
+        .pluck()
+        .all() as string[];
+    } catch (err) {
+      throw notSqlite(where, err);
+    }
+    const logged = tables.includes("_prisma_migrations")
+      ? (db.prepare(`SELECT "migration_name" FROM "_prisma_migrations"`).pluck().all() as string[])
+      : [];
+    checkDatabaseIsOurs(where, tables.filter((t) => t !== "_prisma_migrations").sort(), logged, all);
+  } finally {
+    db.close();
+  }
+}
+
+function notSqlite(where: string, err: unknown): Error {
+  const code = (err as { code?: string }).code;
+  if (code !== "SQLITE_NOTADB" && code !== "SQLITE_CORRUPT") return err as Error;
+  return new Error(
+    `${where} is not a SQLite database or is damaged (${(err as Error).message}). It was left unchanged: ` +
+      "restore it from a backup, or point DATABASE_URL at a new file (it is created)",
+  );
 }

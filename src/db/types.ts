@@ -91,5 +91,7 @@ export interface Store {
   all<T>(sql: string): Promise<T[]>;
   /** Deletes the run and everything that belongs to it in one transaction; false if it did not exist. */
   deleteRun(runId: number): Promise<boolean>;
+  /** Whether a write would find room now (after a full disk): free pages and free bytes on the disk. */
+  hasRoom(): Promise<boolean>;
   close(): Promise<void>;
 }

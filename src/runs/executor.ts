@@ -17,6 +17,8 @@ import { startTraining, type TrainingRun } from "../train/thread.ts";
 import type { RunEvents } from "./events.ts";
 import { type ActiveRun, newActiveRun, recordChunk, type StopReason } from "./progress.ts";
 
+/** The reason a graceful shutdown leaves on its runs (RESUME_ON_START resumes those, too). */
+export const SHUTDOWN_MESSAGE = "interrupted: the server shut down; resume to continue";
 export type Finish = (
   runId: number,
   status: RunStatus,
@@ -135,13 +137,7 @@ export class Executor {
     }
     if ((await this.db.getRun(runId)) === null) return;
     if (end.status === "completed") await this.finish(runId, RunStatus.COMPLETED, null, null);
-    else if (a.reason === "shutdown")
-      await this.finish(
-        runId,
-        RunStatus.INTERRUPTED,
-        "interrupted: the server shut down; resume to continue",
-        null,
-      );
+    else if (a.reason === "shutdown") await this.finish(runId, RunStatus.INTERRUPTED, SHUTDOWN_MESSAGE, null);
     else await this.finish(runId, RunStatus.CANCELLED, a.reason === "delete" ? "deleted" : "cancelled", null);
   }
 

@@ -16,6 +16,8 @@ export interface RunManagerConfig {
   maxConcurrentRuns: number;
   subscriberMaxQueued: number;
   checkpointEvery: number;
+  resumeOnStart: boolean;
+  maxTrainerCrashes: number;
   limits: { maxBatchElements: number };
   /** DATA_DIR roots: API callers' dataset files must lie inside them. */
   dataDirs: readonly string[];
@@ -38,7 +40,12 @@ export async function createRunManagerFromConfig(
     checkpointEvery: config.checkpointEvery,
     limits: { ...config.limits, dataDirs: config.dataDirs },
   };
-  if (role === "all" && config.redisUrl === null) return createRunManager(common);
+  if (role === "all" && config.redisUrl === null)
+    return createRunManager({
+      ...common,
+      resumeOnStart: config.resumeOnStart,
+      maxTrainerCrashes: config.maxTrainerCrashes,
+    });
   if (db.dialect !== "postgresql")
     throw new Error(
       "a cluster (GRADSTREAM_ROLE=api|worker, serve --no-train or REDIS_URL) needs DATABASE_URL=postgres://…: " +

@@ -54,6 +54,13 @@ export interface RunManagerOptions {
   buses?: RunBuses;
   /** Admission limits; default none beyond the run configuration's own ranges. */
   limits?: Partial<AdmissionLimits>;
+  /**
+   * With the default queue: at start, resume the runs a dead process left RUNNING and those a
+   * shutdown left INTERRUPTED (RESUME_ON_START); default false here, on in the server.
+   */
+  resumeOnStart?: boolean;
+  /** Crashes in a row (no new step between them) after which a run is failed, not resumed; default 3. */
+  maxTrainerCrashes?: number;
 }
 
 const RESUMABLE: readonly RunStatus[] = [RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED];
@@ -77,7 +84,12 @@ export class GradstreamRunManager implements RunManager {
       maxBatchElements: options.limits?.maxBatchElements ?? Number.POSITIVE_INFINITY,
       dataDirs: options.limits?.dataDirs,
     };
-    this.queue = options.queue ?? new MemoryRunQueue(this.db);
+    this.queue =
+      options.queue ??
+      new MemoryRunQueue(
+        this.db,
+        options.resumeOnStart ? { maxTrainerCrashes: options.maxTrainerCrashes ?? 3 } : null,
+      );
     this.events = new RunEvents(this.db, options);
     const executorOptions = {
       checkpointEvery: options.checkpointEvery ?? null,

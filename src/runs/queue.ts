@@ -2,9 +2,9 @@
 //   - MemoryRunQueue (here): one process, FIFO order, at most maxConcurrent runs at once; QUEUED runs
 //     of a crashed process are queued again at start and its RUNNING runs left INTERRUPTED;
 //   - PgClusterQueue (queue-cluster.ts): several processes sharing runs through PostgreSQL.
-import type { Db, Run, RunStatus } from "../db/index.ts";
+import { type Db, type Run, RunStatus } from "../db/index.ts";
 import type { RunEvents } from "./events.ts";
-import type { Finish } from "./executor.ts";
+import { type Finish, SHUTDOWN_MESSAGE } from "./executor.ts";
 import type { StopReason } from "./progress.ts";
 
 /** What a queue may do with the process it feeds. */
@@ -50,13 +50,37 @@ export class MemoryRunQueue implements RunQueue {
   private host: QueueHost | null = null;
   private closing = false;
 
-  constructor(private readonly db: Db) {}
+  /**
+   * `resume` (RESUME_ON_START): at open, also queue the runs a dead process left RUNNING and those a
+   * shutdown left INTERRUPTED, failing instead those that crashed `maxTrainerCrashes` times in a row.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly resume: { maxTrainerCrashes: number } | null = null,
+  ) {}
 
   async open(host: QueueHost): Promise<void> {
     this.host = host;
     // Crash recovery: RUNNING runs of a dead process become INTERRUPTED, QUEUED runs are queued again.
     const r = await this.db.recoverAfterCrash();
     for (const id of r.queued) if (!this.queue.includes(id)) this.queue.push(id);
+    if (this.resume) {
+      const found = await this.db.runsToResumeOnStart(
+        r.interrupted,
+        this.resume.maxTrainerCrashes,
+        SHUTDOWN_MESSAGE,
+      );
+      for (const id of found.resume) {
+        // As resumeRun does: QUEUED again, trained from the latest checkpoint with the same step numbers.
+        await this.db.updateRun(id, {
+          status: RunStatus.QUEUED,
+          errorMessage: null,
+          failedAtStep: null,
+          finishedAt: null,
+        });
+        if (!this.queue.includes(id)) this.queue.push(id);
+      }
+    }
     this.pump();
   }
 

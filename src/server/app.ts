@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphQLError } from "graphql";
 import { maskError, type Plugin } from "graphql-yoga";
-import { type Db, openDatabase } from "../db/index.ts";
+import { type Db, openDatabase, StorageError } from "../db/index.ts";
 import { NotFoundError, UnsupportedModelError, ValidationError } from "../errors.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
 import { createRunManagerFromConfig } from "../runs/factory.ts";
@@ -57,6 +57,8 @@ function clientError(err: unknown): { code: string; extensions: Record<string, u
   if (err instanceof UnsupportedModelError)
     return { code: "UNSUPPORTED_MODEL", extensions: { ops: err.ops } };
   if (err instanceof SubscriberOverflowError) return { code: "SUBSCRIBER_OVERFLOW", extensions: {} };
+  // A full or failing database disk: the caller should retry later, not change the request.
+  if (err instanceof StorageError) return { code: "STORAGE_UNAVAILABLE", extensions: {} };
   return null;
 }
 

@@ -31,6 +31,10 @@ export interface Config {
   subscriberMaxQueued: number;
   /** MAX_CONCURRENT_RUNS (1): runs training at once; the rest wait QUEUED. */
   maxConcurrentRuns: number;
+  /** RESUME_ON_START (true): resume runs a crash or a shutdown interrupted, from their latest checkpoint. */
+  resumeOnStart: boolean;
+  /** MAX_TRAINER_CRASHES (3): crashes in a row without progress after which a run is failed, not resumed. */
+  maxTrainerCrashes: number;
   /** SHUTDOWN_TIMEOUT_MS (10000): how long stop() waits for runs to checkpoint before closing anyway. */
   shutdownTimeoutMs: number;
   /** WS_INIT_TIMEOUT_MS (3000): close a graphql-ws socket that sent no connection_init by then. */
@@ -240,6 +244,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: intIn(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024, 1, 2 ** 31 - 1),
     subscriberMaxQueued: intIn(env, "SUBSCRIBER_MAX_QUEUED", 256, 1, 1_000_000),
     maxConcurrentRuns: intIn(env, "MAX_CONCURRENT_RUNS", 1, 1, 64),
+    resumeOnStart: boolFrom(env, "RESUME_ON_START", true),
+    maxTrainerCrashes: intIn(env, "MAX_TRAINER_CRASHES", 3, 1, 1000),
     shutdownTimeoutMs: intIn(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     wsInitTimeoutMs: intIn(env, "WS_INIT_TIMEOUT_MS", 3_000, 1, 600_000),
     role: roleFrom(env),

@@ -68,7 +68,8 @@ describe("graceful shutdown", () => {
     expect(run?.stepsCompleted).toBeLessThan(50_000);
     expect(checkpoint?.step).toBe(run?.stepsCompleted);
 
-    const again = await startLive({ DATABASE_URL });
+    // RESUME_ON_START would resume it by itself (test/runs/resume-on-start.test.ts); here resumeRun does.
+    const again = await startLive({ DATABASE_URL, RESUME_ON_START: "false" });
     try {
       const r = await again.gql<{ resumeRun: { __typename: string; status: string } }>(
         `mutation($id: ID!) { resumeRun(id: $id) { __typename ... on Run { status } ... on Error { message } } }`,
