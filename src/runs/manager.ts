@@ -54,10 +54,7 @@ export interface RunManagerOptions {
   buses?: RunBuses;
   /** Admission limits; default none beyond the run configuration's own ranges. */
   limits?: Partial<AdmissionLimits>;
-  /**
-   * With the default queue: at start, resume the runs a dead process left RUNNING and those a
-   * shutdown left INTERRUPTED (RESUME_ON_START); default false here, on in the server.
-   */
+  /** RESUME_ON_START (default queue): at start resume runs left RUNNING or INTERRUPTED; default off here. */
   resumeOnStart?: boolean;
   /** Crashes in a row (no new step between them) after which a run is failed, not resumed; default 3. */
   maxTrainerCrashes?: number;
@@ -84,12 +81,8 @@ export class GradstreamRunManager implements RunManager {
       maxBatchElements: options.limits?.maxBatchElements ?? Number.POSITIVE_INFINITY,
       dataDirs: options.limits?.dataDirs,
     };
-    this.queue =
-      options.queue ??
-      new MemoryRunQueue(
-        this.db,
-        options.resumeOnStart ? { maxTrainerCrashes: options.maxTrainerCrashes ?? 3 } : null,
-      );
+    const resume = options.resumeOnStart ? { maxTrainerCrashes: options.maxTrainerCrashes ?? 3 } : null;
+    this.queue = options.queue ?? new MemoryRunQueue(this.db, resume);
     this.events = new RunEvents(this.db, options);
     const executorOptions = {
       checkpointEvery: options.checkpointEvery ?? null,
