@@ -14,6 +14,7 @@ import {
   type Model,
   ModelSource,
   type Run,
+  RunKind,
   RunStatus,
 } from "../db/index.ts";
 import { compile } from "../graph/compile.ts";
@@ -156,6 +157,11 @@ export class GradstreamRunManager implements RunManager {
     this.batchBus = options.buses?.batches ?? new Broadcaster(bus);
     this.eventBus = options.buses?.events ?? new Broadcaster(bus);
     this.changeBus = options.buses?.changes ?? new Broadcaster(bus);
+  }
+
+  /** Hook for src/runs/external.ts: external runs publish on the same buses as trained ones. */
+  get buses(): RunBuses {
+    return { batches: this.batchBus, events: this.eventBus, changes: this.changeBus };
   }
 
   /** Crash recovery: RUNNING runs of a dead process become INTERRUPTED, QUEUED runs are queued again. */
@@ -349,6 +355,9 @@ export class GradstreamRunManager implements RunManager {
       return this.getRunOrThrow(runId);
     }
     const run = await this.getRunOrThrow(runId);
+    // Hook (external runs): nothing trains an EXTERNAL run here, so cancelling is only its status.
+    if (run.kind === RunKind.EXTERNAL && ACTIVE.concat(RunStatus.INTERRUPTED).includes(run.status))
+      return this.finish(runId, RunStatus.CANCELLED, "cancelled", null);
     if (run.status === RunStatus.INTERRUPTED || reason === "delete") {
       return run.status === RunStatus.INTERRUPTED
         ? this.finish(runId, RunStatus.CANCELLED, "cancelled while interrupted", null)
@@ -362,6 +371,10 @@ export class GradstreamRunManager implements RunManager {
   async resume(runId: number): Promise<Run> {
     if (this.closing) throw new RunStateError("the run manager is shutting down");
     const run = await this.getRunOrThrow(runId);
+    if (run.kind === RunKind.EXTERNAL)
+      throw new RunStateError(
+        `run ${runId} is EXTERNAL: it goes on when its trainer logs again (logMetrics)`,
+      );
     if (!RESUMABLE.includes(run.status) || this.active.has(runId) || this.queue.includes(runId)) {
       throw new RunStateError(
         `run ${runId} is ${run.status}; only INTERRUPTED, CANCELLED or FAILED runs can be resumed`,
@@ -394,6 +407,8 @@ export class GradstreamRunManager implements RunManager {
     const cp = await this.db.latestCheckpoint(runId);
     if (!cp)
       throw new RunStateError(`run ${runId} has no checkpoint yet (status ${run.status}); nothing to export`);
+    // External runs (issue: metrics from any trainer) have no model here to export.
+    if (run.modelId === null) throw new RunStateError(`run ${runId} is EXTERNAL: it has no model to export`);
     const model = await this.db.getModel(run.modelId);
     if (!model) throw new NotFoundError(`unknown model id ${run.modelId}`);
     const cfg = validateRunConfig(splitDropout(run.hyperparameters).config);
@@ -417,6 +432,8 @@ export class GradstreamRunManager implements RunManager {
         if (page.rows.length)
           return { runId, rows: page.rows, lastStep: page.rows[page.rows.length - 1].step, final: false };
         if (ACTIVE.includes(run.status)) return null;
+        // Hook (external runs): an idle EXTERNAL run is INTERRUPTED but may log again, so its stream stays open.
+        if (run.kind === RunKind.EXTERNAL && run.status === RunStatus.INTERRUPTED) return null;
         return { runId, rows: [], lastStep: after, final: true };
       },
       after: (chunk, after) => ({ ...chunk, rows: chunk.rows.filter((r) => r.step > after) }),
@@ -556,8 +573,8 @@ export class GradstreamRunManager implements RunManager {
     let end: TrainEnd | null = null;
     let training: TrainingRun | null = null;
     try {
-      const model = await this.db.getModel(run.modelId);
-      const dataset = await this.db.getDataset(run.datasetId);
+      const model = run.modelId === null ? null : await this.db.getModel(run.modelId);
+      const dataset = run.datasetId === null ? null : await this.db.getDataset(run.datasetId);
       if (!model || !dataset) throw new Error(`run ${runId} lost its model or dataset`);
       const hp = splitDropout(run.hyperparameters);
       const config = { ...hp.config, dataset: dataset.parameters };

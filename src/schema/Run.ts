@@ -1,6 +1,7 @@
 // Run: one training run. Queries `runs` (keyset Relay connection) and `run(id)`; mutations startRun,
 // cancelRun, resumeRun, deleteRun, exportModel. Its history fields read the database, never the runner.
-import { type Metric, type Run, RunStatus } from "../db/index.ts";
+import { type Metric, type Run, RunKind, RunStatus } from "../db/index.ts";
+import { CUSTOM_NAME } from "../db/sql.ts";
 import { fluctuation } from "../stats/fluctuation.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
 import { builder } from "./builder.ts";
@@ -15,6 +16,11 @@ import { JSONScalar } from "./scalars.ts";
 import { decodeCursor, encodeCursor, stringList } from "./shapes.ts";
 
 export const RunStatusEnum = builder.enumType(RunStatus, { name: "RunStatus" });
+export const RunKindEnum = builder.enumType(RunKind, {
+  name: "RunKind",
+  description:
+    "TRAINED: compiled and trained by gradstream; EXTERNAL: logged by any trainer (createRun/logMetrics)",
+});
 
 /** Defaults of MAX_PAGE_SIZE and MAX_POINTS (the limits in force are ctx.config.limits). */
 export const MAX_PAGE = 10_000;
@@ -43,8 +49,13 @@ export const RunType = builder.prismaObject("Run", {
     id: t.exposeID("id"),
     name: t.exposeString("name"),
     status: t.expose("status", { type: RunStatusEnum }),
-    model: t.relation("model"),
-    dataset: t.relation("dataset"),
+    kind: t.expose("kind", { type: RunKindEnum }),
+    model: t.relation("model", { nullable: true, description: "null for EXTERNAL runs" }),
+    dataset: t.relation("dataset", { nullable: true, description: "null for EXTERNAL runs" }),
+    customMetrics: t.stringList({
+      description: "Names of the run's custom metrics (logMetrics `custom`), sorted",
+      resolve: (r, _args, ctx) => ctx.db.customMetricNames(r.id),
+    }),
     hyperparameters: t.expose("hyperparameters", {
       type: JSONScalar,
       description:
@@ -102,11 +113,30 @@ export const RunType = builder.prismaObject("Run", {
       description: "Metrics downsampled to at most maxPoints buckets over [fromStep, toStep]",
       args: {
         metrics: t.arg({ type: [MetricEnum], defaultValue: ["loss", "accuracy"], required: true }),
+        custom: t.arg.stringList({
+          description:
+            "Custom metrics to downsample too, by name (see customMetrics); on each bucket's `custom`",
+        }),
         fromStep: t.arg.int(),
         toStep: t.arg.int(),
         maxPoints: t.arg.int({ defaultValue: 500, required: true }),
       },
       resolve: (r, args, ctx) => {
+        const custom = args.custom ?? [];
+        if (custom.length > ctx.config.limits.maxCustomMetrics) {
+          throw new ValidationError(
+            "custom",
+            `at most ${ctx.config.limits.maxCustomMetrics} custom metrics per request (MAX_CUSTOM_METRICS), got ${custom.length}`,
+          );
+        }
+        for (const name of custom) {
+          if (!CUSTOM_NAME.test(name)) {
+            throw new ValidationError(
+              "custom",
+              `custom metric name ${JSON.stringify(name)} is not valid: letters, digits and _ . / - (first a letter or _)`,
+            );
+          }
+        }
         if (args.maxPoints < 1 || args.maxPoints > ctx.config.limits.maxPoints) {
           throw new ValidationError(
             "maxPoints",
@@ -115,6 +145,7 @@ export const RunType = builder.prismaObject("Run", {
         }
         return ctx.db.history(r.id, {
           metrics: args.metrics as Metric[],
+          custom,
           fromStep: args.fromStep ?? undefined,
           toStep: args.toStep ?? undefined,
           maxPoints: args.maxPoints,
@@ -151,7 +182,13 @@ export const RunType = builder.prismaObject("Run", {
           args.toStep ?? 2 ** 31 - 1,
           MAX_FLUCTUATION_ROWS,
         );
-        return fluctuation(rows, args.window, args.maxPoints);
+        // An EXTERNAL run may log loss or accuracy on some steps only: the statistics need both.
+        const both = rows.flatMap((row) =>
+          row.loss === null || row.accuracy === null
+            ? []
+            : [{ step: row.step, loss: row.loss, accuracy: row.accuracy }],
+        );
+        return fluctuation(both, args.window, args.maxPoints);
       },
     }),
     checkpoints: t.relation("checkpoints", { query: { orderBy: { step: "asc" } } }),

@@ -1,6 +1,7 @@
 // RunSeries: compareRuns(ids, metric, maxPoints): each run's metric on a shared x axis, the fraction
 // of its training done, so a 100-step and a 10-step run (batch 10 vs 100) line up end to end.
 import type { Metric, Run } from "../db/index.ts";
+import { CUSTOM_NAME } from "../db/sql.ts";
 import { builder } from "./builder.ts";
 import { ValidationError } from "./errors.ts";
 import { MetricEnum } from "./Metric.ts";
@@ -25,13 +26,17 @@ const SeriesPointType = builder.objectRef<SeriesPoint>("SeriesPoint").implement(
   }),
 });
 
-export const RunSeriesType = builder.objectRef<{ run: Run; metric: Metric; points: SeriesPoint[] }>(
-  "RunSeries",
-);
+export const RunSeriesType = builder.objectRef<{
+  run: Run;
+  metric: Metric | null;
+  customMetric: string | null;
+  points: SeriesPoint[];
+}>("RunSeries");
 RunSeriesType.implement({
   fields: (t) => ({
     run: t.field({ type: RunType, resolve: (s) => s.run }),
-    metric: t.field({ type: MetricEnum, resolve: (s) => s.metric }),
+    metric: t.field({ type: MetricEnum, nullable: true, resolve: (s) => s.metric }),
+    customMetric: t.string({ nullable: true, resolve: (s) => s.customMetric }),
     points: t.field({ type: [SeriesPointType], resolve: (s) => s.points }),
   }),
 });
@@ -42,26 +47,38 @@ builder.queryField("compareRuns", (t) =>
     args: {
       ids: t.arg.idList({ required: true }),
       metric: t.arg({ type: MetricEnum, defaultValue: "loss", required: true }),
+      customMetric: t.arg.string({ description: "Compare this custom metric (by name) instead of `metric`" }),
       maxPoints: t.arg.int({ defaultValue: 200, required: true }),
     },
-    resolve: async (_root, { ids, metric, maxPoints }, ctx) => {
+    resolve: async (_root, { ids, metric, customMetric, maxPoints }, ctx) => {
       if (ids.length < 1 || ids.length > 20)
         throw new ValidationError("ids", `give 1 to 20 run ids, got ${ids.length}`);
       const max = ctx.config.limits.maxPoints;
       if (maxPoints < 1 || maxPoints > max) {
         throw new ValidationError("maxPoints", `maxPoints must be from 1 to ${max}, got ${maxPoints}`);
       }
+      if (customMetric != null && !CUSTOM_NAME.test(customMetric)) {
+        throw new ValidationError(
+          "customMetric",
+          `customMetric ${JSON.stringify(customMetric.slice(0, 100))} is not a custom metric name (letters, digits and _ . / -)`,
+        );
+      }
       const m = metric as Metric;
       return Promise.all(
         ids.map(async (id) => {
           const run = await loadRun(ctx, id);
-          const h = await ctx.db.history(run.id, { metrics: [m], maxPoints });
-          const total = Math.max(1, run.totalSteps);
+          const h = await ctx.db.history(run.id, {
+            metrics: customMetric == null ? [m] : [],
+            custom: customMetric == null ? [] : [customMetric],
+            maxPoints,
+          });
+          // An EXTERNAL run may not know its length: its x axis ends at its highest step so far.
+          const total = Math.max(1, run.totalSteps, (run.lastStep ?? -1) + 1);
           const points = h.buckets.flatMap((b) => {
-            const s = b.values[m];
+            const s = customMetric == null ? b.values[m] : b.custom[customMetric];
             return s ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...s }] : [];
           });
-          return { run, metric: m, points };
+          return { run, metric: customMetric == null ? m : null, customMetric: customMetric ?? null, points };
         }),
       );
     },

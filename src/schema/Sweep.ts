@@ -86,7 +86,7 @@ const SweepType = builder.objectRef<SweepReport>("Sweep").implement({
               const v = b.values[m];
               return v ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...v }] : [];
             });
-            return { run, metric: m, points };
+            return { run, metric: m, customMetric: null, points };
           }),
         );
       },

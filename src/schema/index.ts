@@ -23,5 +23,6 @@ import "./BatchMetricChunk.ts";
 import "./RunEvent.ts";
 import "./RunsChangedEvent.ts";
 import "./Sweep.ts";
+import "./ExternalRun.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -9,7 +9,8 @@ import { GraphQLError } from "graphql";
 import { maskError, type Plugin } from "graphql-yoga";
 import { type Db, openDatabase } from "../db/index.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
-import { createRunManager } from "../runs/manager.ts";
+import { ExternalRuns } from "../runs/external.ts";
+import { createRunManager, GradstreamRunManager } from "../runs/manager.ts";
 import type { RunManager } from "../runs/types.ts";
 import { NotFoundError, UnsupportedModelError, ValidationError } from "../schema/errors.ts";
 import { schema } from "../schema/index.ts";
@@ -104,12 +105,27 @@ function uploadLimit(maxBytes: number): Plugin {
 
 const EXPORT_ROUTE = /^\/exports\/run-(\d{1,15})\.onnx$/;
 
+/** The EXTERNAL-run service over the run manager's buses (so logged rows reach batchMetrics). */
+export function externalRunsFor(db: Db, runs: RunManager, config: Config): ExternalRuns {
+  return new ExternalRuns({
+    db,
+    buses: runs instanceof GradstreamRunManager ? runs.buses : null,
+    limits: {
+      maxLogRows: config.limits.maxLogRows,
+      maxCustomMetrics: config.limits.maxCustomMetrics,
+      maxMetricNameLength: config.limits.maxMetricNameLength,
+      idleMs: config.limits.externalIdleMs,
+    },
+  });
+}
+
 export function buildApp(config: Config, options: BuildOptions = {}): App {
   const log = options.log ?? ((line: string) => console.log(line));
   let db: Db | null = null;
   let runs: RunManager | null = null;
   let transport: Transport | null = null;
   let auth: Auth | null = null;
+  let external: ExternalRuns | null = null;
 
   async function serveExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = (req.url ?? "").split("?")[0];
@@ -176,6 +192,8 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
           });
       const openDb = db;
       const openRuns = runs;
+      const openExternal = externalRunsFor(openDb, openRuns, config).start();
+      external = openExternal;
       const openAuth = createAuth(openDb, config);
       auth = openAuth;
       for (const line of await authStartup(openDb, config)) log(line);
@@ -195,7 +213,13 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       const limits = config.limits;
       transport = createTransport({
         schema,
-        context: createContextFactory({ db: openDb, runs: openRuns, config, auth: openAuth }),
+        context: createContextFactory({
+          db: openDb,
+          runs: openRuns,
+          external: openExternal,
+          config,
+          auth: openAuth,
+        }),
         plugins: [
           useAuth(openAuth, { graphiql: config.graphiql }),
           useRequestSizeLimit(limits.maxRequestBytes),
@@ -223,6 +247,8 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       transport = null;
       auth = null;
       if (t) await t.close();
+      external?.close();
+      external = null;
       const r = runs;
       runs = null;
       if (r) {

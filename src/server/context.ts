@@ -2,6 +2,7 @@
 // same services. Pub/sub topics are typed and keyed by run id inside the RunManager (src/runs/), so
 // the schema never names a topic string itself.
 import type { Db } from "../db/index.ts";
+import type { ExternalRuns } from "../runs/external.ts";
 import type { RunManager } from "../runs/types.ts";
 import { type Auth, type Principal, principalOf } from "./auth.ts";
 import type { Config } from "./config.ts";
@@ -9,6 +10,8 @@ import type { Config } from "./config.ts";
 export interface Context {
   db: Db;
   runs: RunManager;
+  /** EXTERNAL runs: createRun, logMetrics, logEpoch, finishRun (src/runs/external.ts). */
+  external: ExternalRuns;
   config: Config;
   /** Origin the client reached us on (e.g. http://localhost:4000), for URLs the API hands out. */
   origin: string;
@@ -19,6 +22,7 @@ export interface Context {
 export interface ContextDeps {
   db: Db;
   runs: RunManager;
+  external: ExternalRuns;
   config: Config;
   /** Resolves the caller; without it the context carries no principal (tests, benches). */
   auth?: Auth;
