@@ -21,6 +21,7 @@ import type { Config } from "./config.ts";
 import { createContextFactory } from "./context.ts";
 import { createTransport, type Transport } from "./http.ts";
 import { createRateLimiter, useArmor, useRequestSizeLimit, useRunRateLimit } from "./limits.ts";
+import { METRICS_EXPORT_ROUTE, streamMetrics } from "./metrics-export.ts";
 import { registerBuiltins } from "./registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
 import { serveStatic } from "./static.ts";
@@ -168,6 +169,27 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
     return true;
   }
 
+  /** GET /runs/{id}/metrics.ndjson|csv (src/server/metrics-export.ts): any valid token (read scope). */
+  async function serveMetricsExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const m = METRICS_EXPORT_ROUTE.exec((req.url ?? "").split("?")[0]);
+    if (!m || !db || !auth) return false;
+    try {
+      await auth.authenticate(req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      res
+        .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="gradstream"' })
+        .end(`${err.message}\n`);
+      return true;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return true;
+    }
+    await streamMetrics(db, Number(m[1]), m[2] as "ndjson" | "csv", req, res);
+    return true;
+  }
+
   return {
     get db() {
       return db;
@@ -231,7 +253,8 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
         maskedErrors: { maskError: maskClientErrors },
         cors: { origin: config.corsOrigins },
         graphiql: config.graphiql,
-        routes: async (req, res) => (await serveExport(req, res)) || serveStatic(req, res),
+        routes: async (req, res) =>
+          (await serveExport(req, res)) || (await serveMetricsExport(req, res)) || serveStatic(req, res),
         connectionInitWaitTimeout: config.wsInitTimeoutMs,
         onConnect: (params) => wsVerdict(params),
         onOperation: (operation, params) => wsVerdict(params, operation),
