@@ -15,7 +15,7 @@ const RUN = `query Run($id: ID!) {
     __typename
     ... on NotFoundError { message }
     ... on Run {
-      id name status totalSteps stepsCompleted stepsPerChunk lastStep errorMessage failedAtStep
+      id name kind customMetrics status totalSteps stepsCompleted stepsPerChunk lastStep errorMessage failedAtStep
       providerRequested providerUsed createdAt startedAt finishedAt tags hyperparameters bestValAccuracy
       model { id name parameterCount } dataset { id name kind trainSize valSize classes }
       progress { step totalSteps epoch fraction samplesPerSecond etaSeconds }
@@ -33,6 +33,9 @@ const HISTORY = `query History($id: ID!, $from: Int, $to: Int, $n: Int!) {
       }
     }
   }
+}`;
+const CUSTOM = `query Custom($id: ID!, $name: String!) {
+  run(id: $id) { ... on Run { history(metrics: [], custom: [$name], maxPoints: 1000) { buckets { lastStep custom { mean } } } } }
 }`;
 const FLUCTUATION = `query Fluctuation($id: ID!, $window: Int!, $from: Int, $to: Int) {
   run(id: $id) {
@@ -76,6 +79,50 @@ export function runPage(view, id) {
     })
     .catch((err) => showError(view, err));
   return cleanup;
+}
+
+/**
+ * The custom metrics an EXTERNAL run logged by name: pick one, see its downsampled mean per step.
+ * Refreshed every 2 s while the run is active. Returns its disposer.
+ */
+function customPanel(view, run, mk, isAlive) {
+  const select = h(
+    "select",
+    { name: "customMetric", title: "Custom metric" },
+    run.customMetrics.map((n) => h("option", { value: n }, n)),
+  );
+  const grid = h("div", { class: "charts" });
+  view.append(
+    h("div", { class: "row section" }, h("h2", {}, "Custom metrics"), h("span", { class: "grow" }), select),
+    grid,
+  );
+  const chart = mk(
+    grid,
+    "custom",
+    "Custom metric per batch",
+    "A metric the trainer logged by name (mean per point)",
+    {
+      yLabel: "value",
+      series: [{ label: "mean", color: COLORS[1] }],
+    },
+  );
+  const load = async () => {
+    const { run: r } = await gql(CUSTOM, { id: run.id, name: select.value });
+    if (!isAlive()) return;
+    const b = r.history.buckets.filter((x) => x.custom.length);
+    chart.setData(
+      b.map((x) => x.lastStep),
+      [b.map((x) => x.custom[0].mean)],
+    );
+    chart.el.dataset.points = String(b.length);
+  };
+  const reload = () => load().catch((err) => showError(view, err));
+  select.addEventListener("change", reload);
+  reload();
+  const timer = setInterval(() => {
+    if (ACTIVE.includes(run.status)) reload();
+  }, 2_000);
+  return () => clearInterval(timer);
 }
 
 function mount(view, initial) {
@@ -164,6 +211,7 @@ function mount(view, initial) {
     },
   );
   stepCharts.push(lossChart, accChart);
+  if (run.customMetrics.length) disposers.push(customPanel(grid.parentElement ?? view, run, mk, () => alive));
   const epochLoss = mk(epochsGrid, "epochLoss", "Loss per epoch", "Mean training loss vs validation loss", {
     xLabel: "epoch",
     yLabel: "loss",
@@ -297,8 +345,10 @@ function mount(view, initial) {
       );
     const actions = [];
     if (ACTIVE.includes(run.status)) actions.push(act("Cancel", "cancel"));
-    if (["INTERRUPTED", "CANCELLED", "FAILED"].includes(run.status)) actions.push(act("Resume", "resume"));
-    if (store.lastStep >= 0 || run.stepsCompleted > 0) {
+    const external = run.kind === "EXTERNAL";
+    if (!external && ["INTERRUPTED", "CANCELLED", "FAILED"].includes(run.status))
+      actions.push(act("Resume", "resume"));
+    if (!external && (store.lastStep >= 0 || run.stepsCompleted > 0)) {
       actions.push(
         h(
           "button",
@@ -313,10 +363,19 @@ function mount(view, initial) {
     }
     actions.push(h("a", { class: "button", href: `#/compare?ids=${id}` }, "Compare…"));
     actions.push(act("Delete", "delete", "danger"));
+    const source = external
+      ? [["Source", "external trainer (logMetrics, gradstream log)"]]
+      : [
+          ["Model", `${run.model.name} (${run.model.parameterCount.toLocaleString()} params)`],
+          // A dataset registered from a spec is named by the whole spec: show its kind and size.
+          [
+            "Data",
+            `${run.dataset.kind} · ${run.dataset.trainSize.toLocaleString()} samples`,
+            run.dataset.name,
+          ],
+        ];
     const facts = [
-      ["Model", `${run.model.name} (${run.model.parameterCount.toLocaleString()} params)`],
-      // A dataset registered from a spec is named by the whole spec: show its kind and size.
-      ["Data", `${run.dataset.kind} · ${run.dataset.trainSize.toLocaleString()} samples`, run.dataset.name],
+      ...source,
       ["Settings", describeConfig(run.hyperparameters)],
       ["Provider", run.providerUsed ?? run.providerRequested],
       ["Speed", p.samplesPerSecond ? `${Math.round(p.samplesPerSecond).toLocaleString()} samples/s` : "–"],

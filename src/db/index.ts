@@ -290,6 +290,19 @@ export class Db {
     return rows;
   }
 
+  /**
+   * A run's kind, status and highest step, read by the driver (no Prisma query compilation): the
+   * logMetrics hot path asks this on every call.
+   */
+  async runState(
+    runId: number,
+  ): Promise<{ kind: RunKind; status: RunStatus; lastStep: number | null } | null> {
+    const rows = await this.#store.all<{ kind: RunKind; status: RunStatus; lastStep: number | null }>(
+      `SELECT "kind", "status", "lastStep" FROM "Run" WHERE "id" = ${int(runId, "run id")}`,
+    );
+    return rows[0] ?? null;
+  }
+
   /** The names of a run's custom metrics, sorted. */
   async customMetricNames(runId: number): Promise<string[]> {
     return (await this.#store.all<{ name: string }>(customNamesSql(runId))).map((r) => r.name);

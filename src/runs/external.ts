@@ -219,8 +219,8 @@ export class ExternalRuns {
     return run;
   }
 
-  async #externalRun(runId: number): Promise<Run> {
-    const run = await this.#db.getRun(runId);
+  async #externalRun(runId: number): Promise<Pick<Run, "kind" | "status" | "lastStep">> {
+    const run = await this.#db.runState(runId);
     if (!run) throw new ExternalNotFoundError(`unknown run id ${runId}`);
     if (run.kind !== RunKind.EXTERNAL) {
       throw new ExternalInputError(
@@ -363,12 +363,13 @@ export class ExternalRuns {
       if (newRows.length === 0) return { stored: 0, ignored: rows.length, lastStep: run.lastStep };
       if (run.status !== RunStatus.RUNNING) {
         // INTERRUPTED (idle, or the server restarted): logging again takes it up where it was.
-        run = await this.#db.updateRun(runId, {
+        const resumed = await this.#db.updateRun(runId, {
           status: RunStatus.RUNNING,
           errorMessage: null,
           finishedAt: null,
         });
-        this.#publishStatus(run);
+        run = resumed;
+        this.#publishStatus(resumed);
         this.#buses.changes.publish("runs", { kind: "started", runId, status: RunStatus.RUNNING });
       }
       const newSteps = new Set(newRows.map((r) => r.step));
@@ -436,7 +437,7 @@ export class ExternalRuns {
     return this.#serial(runId, async () => {
       const run = await this.#externalRun(runId);
       if (FINISHED.includes(run.status)) {
-        if (run.status === status) return run;
+        if (run.status === status) return (await this.#db.getRun(runId)) as Run;
         throw new ExternalInputError(
           "status",
           `run ${runId} already finished ${run.status}; it cannot become ${status}`,
