@@ -71,7 +71,7 @@ describe("README: metrics from any trainer", () => {
       {
         firstStep: 0,
         lastStep: 0,
-        loss: { mean: 0.6931 },
+        loss: { mean: 6931 / 1e4 },
         custom: [{ name: "perplexity", min: 2, max: 2, mean: 2 }],
       },
       {
@@ -84,7 +84,7 @@ describe("README: metrics from any trainer", () => {
     expect(h.run.batchMetrics.edges.map((e) => e.node)).toEqual([
       {
         step: 0,
-        loss: 0.6931,
+        loss: 6931 / 1e4,
         accuracy: 0.5,
         custom: [
           { name: "grad_norm_fc1", value: 0.41 },

@@ -6,14 +6,17 @@ import { normalizeKey, parseLine, StepCounter } from "../../scripts/lib/log-pars
 describe("gradstream log line parsing", () => {
   it("reads the reference format of examples 1 and 3: epoch, batch loss and batch accuracy", () => {
     expect(parseLine("Epoch: 1, Batch Loss: 0.6931, Batch Accuracy: 0.5000")).toEqual({
-      row: { epoch: 1, loss: 0.6931, accuracy: 0.5, custom: {} },
+      row: { epoch: 1, loss: 6931 / 1e4, accuracy: 0.5, custom: {} },
       warnings: [],
     });
   });
 
   it("reads example 2's loss-only lines and takes its header line for no row", () => {
     expect(parseLine("Batch Size 10 Training:")).toEqual({ row: null, warnings: [] });
-    expect(parseLine("Batch Loss: 0.6931")).toEqual({ row: { loss: 0.6931, custom: {} }, warnings: [] });
+    expect(parseLine("Batch Loss: 0.6931")).toEqual({
+      row: { loss: 6931 / 1e4, custom: {} },
+      warnings: [],
+    });
   });
 
   it("reads JSON lines: numeric fields, its own step, custom names kept as written", () => {

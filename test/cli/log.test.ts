@@ -225,8 +225,11 @@ describe("gradstream log across a server crash", () => {
       });
       return ((await res.json()) as { data: { run: { stepsCompleted: number } } }).data.run.stepsCompleted;
     };
-    let stored = 0;
-    while ((stored = await progress()) < 20_000) await new Promise((r) => setTimeout(r, 50));
+    let stored = await progress();
+    while (stored < 20_000) {
+      await new Promise((r) => setTimeout(r, 50));
+      stored = await progress();
+    }
     expect(stored).toBeLessThan(100_000);
     server.kill("SIGKILL");
     await new Promise((r) => server.once("close", r));
