@@ -144,9 +144,9 @@ describe("README: metrics from any trainer", () => {
       curl.replace("http://localhost:4000", base()).replace("/runs/1/", `/runs/${id}/`),
     ]);
     expect(stdout.split("\n").slice(0, 3)).toEqual([
-      "step,epoch,batch,loss,accuracy,lr,gradNorm,confidence,trueClassProb,samples,timeMs",
-      "0,1,0,0.6931,0,,,,,0,0",
-      "1,1,1,0.7872,0.7,,,,,0,0",
+      "step,epoch,batch,samples,loss,accuracy,lr,gradNorm,confidence,trueClassProb,timeMs",
+      "0,1,0,0,0.6931,0,,,,,0",
+      "1,1,1,0,0.7872,0.7,,,,,0",
     ]);
   });
 });

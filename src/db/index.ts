@@ -54,7 +54,7 @@ export { getDatamodel } from "../generated/pothos-types.ts";
 export type { Checkpoint, Dataset, EpochMetric, Model, Prisma, Run } from "../generated/sqlite/client.ts";
 export { ModelSource, RunKind, RunStatus } from "../generated/sqlite/client.ts";
 export type * from "./types.ts";
-export { METRICS } from "./types.ts";
+export { METRICS, ROW_FIELDS } from "./types.ts";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };

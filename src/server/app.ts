@@ -120,6 +120,27 @@ export function externalRunsFor(db: Db, runs: RunManager, config: Config): Exter
   });
 }
 
+/**
+ * The checks every download route shares: a valid token (any scope reads) and GET or HEAD. Answers
+ * 401 or 405 itself and resolves false when the request must go no further.
+ */
+async function readableRoute(auth: Auth, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  try {
+    await auth.authenticate(req.headers.authorization);
+  } catch (err) {
+    if (!(err instanceof AuthError)) throw err;
+    res
+      .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="gradstream"' })
+      .end(`${err.message}\n`);
+    return false;
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { allow: "GET, HEAD" }).end();
+    return false;
+  }
+  return true;
+}
+
 export function buildApp(config: Config, options: BuildOptions = {}): App {
   const log = options.log ?? ((line: string) => console.log(line));
   let db: Db | null = null;
@@ -132,19 +153,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
     const path = (req.url ?? "").split("?")[0];
     const m = EXPORT_ROUTE.exec(path);
     if (!m || !runs || !db || !auth) return false;
-    try {
-      await auth.authenticate(req.headers.authorization);
-    } catch (err) {
-      if (!(err instanceof AuthError)) throw err;
-      res
-        .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="gradstream"' })
-        .end(`${err.message}\n`);
-      return true;
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD" }).end();
-      return true;
-    }
+    if (!(await readableRoute(auth, req, res))) return true;
     const runId = Number(m[1]);
     const run = await db.getRun(runId);
     if (!run) {
@@ -173,19 +182,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
   async function serveMetricsExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const m = METRICS_EXPORT_ROUTE.exec((req.url ?? "").split("?")[0]);
     if (!m || !db || !auth) return false;
-    try {
-      await auth.authenticate(req.headers.authorization);
-    } catch (err) {
-      if (!(err instanceof AuthError)) throw err;
-      res
-        .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="gradstream"' })
-        .end(`${err.message}\n`);
-      return true;
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD" }).end();
-      return true;
-    }
+    if (!(await readableRoute(auth, req, res))) return true;
     await streamMetrics(db, Number(m[1]), m[2] as "ndjson" | "csv", req, res);
     return true;
   }

@@ -2,23 +2,12 @@
 // Rows are read in keyset pages and written as they come, waiting for the socket to drain, so a
 // 10,000,000-step run streams in constant memory. Needs read scope, like a query.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { BatchRow, Db } from "../db/index.ts";
+import { type BatchRow, type Db, ROW_FIELDS } from "../db/index.ts";
 
 export const METRICS_EXPORT_ROUTE = /^\/runs\/(\d{1,15})\/metrics\.(ndjson|csv)$/;
 
-const COLUMNS = [
-  "step",
-  "epoch",
-  "batch",
-  "loss",
-  "accuracy",
-  "lr",
-  "gradNorm",
-  "confidence",
-  "trueClassProb",
-  "samples",
-  "timeMs",
-] as const;
+/** The stored columns, in the database's order; then one column per custom metric. */
+const COLUMNS = ROW_FIELDS;
 
 const PAGE = 5_000;
 

@@ -157,7 +157,7 @@ describe("external runs through the API, tokens required", () => {
     ]);
     const csv = await fetch(`${base}/runs/${runId}/metrics.csv`, { headers: auth });
     expect(await csv.text()).toBe(
-      "step,epoch,batch,loss,accuracy,lr,gradNorm,confidence,trueClassProb,samples,timeMs\n0,0,0,0.7,,,,,,0,0\n1,0,1,0.5,,,,,,0,0\n",
+      "step,epoch,batch,samples,loss,accuracy,lr,gradNorm,confidence,trueClassProb,timeMs\n0,0,0,0,0.7,,,,,,0\n1,0,1,0,0.5,,,,,,0\n",
     );
     const missing = await fetch(`${base}/runs/999/metrics.csv`, { headers: auth });
     expect([missing.status, await missing.text()]).toEqual([404, "unknown run id 999\n"]);
