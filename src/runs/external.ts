@@ -320,7 +320,7 @@ export class ExternalRuns {
   }
 
   /** logMetrics: persists the new rows, then publishes them; see the file comment for idempotency. */
-  log(runId: number, input: readonly LogRow[]): Promise<LogResult> {
+  async log(runId: number, input: readonly LogRow[]): Promise<LogResult> {
     const { rows, custom } = this.#normalize(input);
     return this.#serial(runId, async () => {
       let run = await this.#externalRun(runId);
@@ -387,7 +387,7 @@ export class ExternalRuns {
   }
 
   /** logEpoch: upserts per-epoch train/validation values (a re-sent epoch replaces its values). */
-  logEpoch(runId: number, epochs: readonly LogEpochInput[]): Promise<number> {
+  async logEpoch(runId: number, epochs: readonly LogEpochInput[]): Promise<number> {
     if (epochs.length > 10_000)
       throw new ExternalInputError("epochs", `${epochs.length} epochs in one call; at most 10000`);
     const rows: EpochRow[] = epochs.map((e, i) => {
@@ -425,7 +425,7 @@ export class ExternalRuns {
    * finishRun: commits the terminal status, then publishes it and the final chunk (streams complete).
    * Finishing again with the same status returns the run unchanged (a retried call).
    */
-  finish(runId: number, status: RunStatus, message: string | null): Promise<Run> {
+  async finish(runId: number, status: RunStatus, message: string | null): Promise<Run> {
     if (!FINISHED.includes(status)) {
       throw new ExternalInputError("status", `status must be COMPLETED, FAILED or CANCELLED, got ${status}`);
     }

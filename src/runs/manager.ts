@@ -338,6 +338,15 @@ export class GradstreamRunManager implements RunManager {
   }
 
   async cancel(runId: number): Promise<Run> {
+    // Hook (external runs): nothing trains an EXTERNAL run here, so cancelling is only its status.
+    const run = await this.db.getRun(runId);
+    if (run?.kind === RunKind.EXTERNAL) {
+      if (!ACTIVE.concat(RunStatus.INTERRUPTED).includes(run.status))
+        throw new RunStateError(
+          `run ${runId} is ${run.status}; only a RUNNING or INTERRUPTED run can be cancelled`,
+        );
+      return this.finish(runId, RunStatus.CANCELLED, "cancelled", null);
+    }
     return this.stop(runId, "cancel");
   }
 
@@ -355,9 +364,6 @@ export class GradstreamRunManager implements RunManager {
       return this.getRunOrThrow(runId);
     }
     const run = await this.getRunOrThrow(runId);
-    // Hook (external runs): nothing trains an EXTERNAL run here, so cancelling is only its status.
-    if (run.kind === RunKind.EXTERNAL && ACTIVE.concat(RunStatus.INTERRUPTED).includes(run.status))
-      return this.finish(runId, RunStatus.CANCELLED, "cancelled", null);
     if (run.status === RunStatus.INTERRUPTED || reason === "delete") {
       return run.status === RunStatus.INTERRUPTED
         ? this.finish(runId, RunStatus.CANCELLED, "cancelled while interrupted", null)

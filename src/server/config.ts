@@ -76,7 +76,7 @@ export interface Limits {
   maxModelNodes: number;
   /** MAX_BATCH_ELEMENTS (16777216): batchSize × input elements per sample for startRun (memory). */
   maxBatchElements: number;
-  /** RUN_RATE_LIMIT (30): startRun/startExperiment calls per token (or per client address when
+  /** RUN_RATE_LIMIT (30): startRun/startExperiment/createRun calls per token (or per client address when
    * open) within RUN_RATE_WINDOW_MS (60000). */
   runRateLimit: number;
   runRateWindowMs: number;

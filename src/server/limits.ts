@@ -113,7 +113,7 @@ export function createRateLimiter(
   };
 }
 
-export const RATE_LIMITED_FIELDS: readonly string[] = ["startRun", "startExperiment"];
+export const RATE_LIMITED_FIELDS: readonly string[] = ["startRun", "startExperiment", "createRun"];
 
 /** The key a caller is rate-limited under: its token, or one shared key for anonymous callers. */
 export function rateKey(principal: Principal | undefined): string {
@@ -143,7 +143,7 @@ export function useRunRateLimit(limiter: RateLimiter, limits: Limits): Plugin {
           setResultAndStopExecution({
             errors: [
               new GraphQLError(
-                `rate limit: at most ${limits.runRateLimit} startRun/startExperiment calls per ${limits.runRateWindowMs} ms per token (RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS); retry in ${seconds} s`,
+                `rate limit: at most ${limits.runRateLimit} startRun/startExperiment/createRun calls per ${limits.runRateWindowMs} ms per token (RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS); retry in ${seconds} s`,
                 {
                   extensions: {
                     code: "RATE_LIMITED",

@@ -198,7 +198,7 @@ describe("resource limits", () => {
       retryAfterMs: expect.any(Number),
     });
     expect(limited.body.errors?.[0].message).toMatch(
-      /at most 3 startRun\/startExperiment calls per 600000 ms per token \(RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS\)/,
+      /at most 3 startRun\/startExperiment\/createRun calls per 600000 ms per token \(RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS\)/,
     );
     expect((root(other.body).startRun as { __typename: string }).__typename).toBe("Run");
   });
