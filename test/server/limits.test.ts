@@ -356,6 +356,10 @@ describe("limit settings", () => {
       runRateLimit: 30,
       runRateWindowMs: 60_000,
       maxSubscriptionsPerConnection: 50,
+      maxLogRows: 10_000,
+      maxCustomMetrics: 100,
+      maxMetricNameLength: 64,
+      externalIdleMs: 300_000,
     });
     expect(loadConfig({}).wsInitTimeoutMs).toBe(3_000);
   });
