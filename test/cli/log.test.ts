@@ -261,5 +261,6 @@ describe("gradstream log across a server crash", () => {
       server.kill("SIGTERM");
       await new Promise((r) => server.once("close", r));
     }
-  });
+    // Two server starts and 100,000 rows on a loaded 2-core machine: minutes, not the default minute.
+  }, 300_000);
 });
