@@ -96,7 +96,7 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-async function stopProc(p: Proc, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+export async function stopProc(p: Proc, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   p.child.kill(signal);
   const timer = setTimeout(() => p.child.kill("SIGKILL"), 15_000);

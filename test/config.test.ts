@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../src/server/config.ts";
 
@@ -45,6 +46,49 @@ describe("scale-out config", () => {
     );
     expect(() => loadConfig({ REDIS_URL: "localhost:6379" })).toThrow(
       /REDIS_URL must look like redis:\/\/host:6379/,
+    );
+  });
+});
+
+describe("server edge config", () => {
+  it("defaults to same-origin only, no extra hosts, no public URL and ./data/datasets", () => {
+    expect(loadConfig({})).toMatchObject({
+      corsOrigins: [],
+      allowedHosts: [],
+      publicUrl: null,
+      dataDirs: [resolve("data/datasets")],
+    });
+  });
+  it("reads CORS_ORIGINS, ALLOWED_HOSTS, PUBLIC_URL and several DATA_DIR roots", () => {
+    expect(
+      loadConfig({
+        CORS_ORIGINS: "https://Dash.example.com, http://localhost:3000",
+        ALLOWED_HOSTS: "gradstream.lan,10.0.0.5:4000",
+        PUBLIC_URL: "https://gs.example.com/base/",
+        DATA_DIR: "/srv/data:relative/dir",
+      }),
+    ).toMatchObject({
+      corsOrigins: ["https://dash.example.com", "http://localhost:3000"],
+      allowedHosts: ["gradstream.lan", "10.0.0.5:4000"],
+      publicUrl: "https://gs.example.com/base",
+      dataDirs: ["/srv/data", resolve("relative/dir")],
+    });
+  });
+  it('refuses CORS_ORIGINS="*" on an open server, and accepts it when tokens are required', () => {
+    expect(() => loadConfig({ CORS_ORIGINS: "*" })).toThrow(
+      'CORS_ORIGINS="*" is accepted only when API tokens are required (GRADSTREAM_AUTH=required or a non-loopback HOST); list the origins instead, like CORS_ORIGINS=http://localhost:3000',
+    );
+    expect(loadConfig({ CORS_ORIGINS: "*", GRADSTREAM_AUTH: "required" }).corsOrigins).toBe("*");
+  });
+  it("names the variable and the accepted form for a bad origin, host or public URL", () => {
+    expect(() => loadConfig({ CORS_ORIGINS: "https://a.example/path" })).toThrow(
+      'CORS_ORIGINS must be comma-separated origins like http://localhost:3000 (scheme://host[:port], no path), got "https://a.example/path"',
+    );
+    expect(() => loadConfig({ ALLOWED_HOSTS: "a b" })).toThrow(
+      /^ALLOWED_HOSTS must be comma-separated host names/,
+    );
+    expect(() => loadConfig({ PUBLIC_URL: "ftp://x" })).toThrow(
+      'PUBLIC_URL must be an http(s) URL like https://gradstream.example.com, got "ftp://x"',
     );
   });
 });

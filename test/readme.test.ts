@@ -2,7 +2,9 @@
 // examples work as written (with the port changed), and every environment variable that
 // src/server/config.ts reads is documented in its configuration table.
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,13 +29,18 @@ function named(kind: string, name: string): string {
 let live: Live;
 let app: Live["app"];
 let url: string;
+let dataDir: string;
 
 beforeAll(async () => {
-  live = await startLive();
+  dataDir = mkdtempSync(join(tmpdir(), "gradstream-readme-data-"));
+  live = await startLive({ DATA_DIR: dataDir });
   ({ app, url } = live);
 });
 
-afterAll(() => live?.close());
+afterAll(async () => {
+  await live?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 /** Runs a README shell block as written, pointed at the test server (and with other literal swaps). */
 function shell(block: string | undefined, swaps: Record<string, string>) {
@@ -79,6 +86,34 @@ describe("README", () => {
       (data.executionProviders as { name: string; available: boolean }[]).find((p) => p.name === "CPU")
         ?.available,
     ).toBe(true);
+  });
+
+  it("uploads a dataset with the README's curl example and trains on the path it answers", async () => {
+    const csvDir = mkdtempSync(join(tmpdir(), "gradstream-readme-csv-"));
+    const rows = ["species,a,b,c,d,e,f,g,h,i,j"];
+    for (let i = 0; i < 20; i++)
+      rows.push([i % 2, ...Array.from({ length: 10 }, (_, j) => (i + j) % 5)].join(","));
+    writeFileSync(join(csvDir, "iris.csv"), `${rows.join("\n")}\n`);
+    const upload = blocks("sh").find((b) => b.includes("uploadDataset"));
+    const { stdout } = await shell(upload, { "0=@iris.csv": `0=@${join(csvDir, "iris.csv")}` });
+    rmSync(csvDir, { recursive: true, force: true });
+    const stored = JSON.parse(stdout).data.uploadDataset as { path: string; bytes: number };
+    expect(stored.path).toMatch(/^uploads\/[0-9a-f]{16}-iris\.csv$/);
+    expect(stored.bytes).toBe(`${rows.join("\n")}\n`.length);
+    const { models } = await post("{ models { id name } }");
+    const linear = (models as { id: string; name: string }[]).find((m) => m.name === "linear");
+    const started = await post(
+      `mutation($input: StartRunInput!) { startRun(input: $input) { __typename ... on Error { message } } }`,
+      {
+        input: {
+          model: linear?.id,
+          datasetSpec: `csv:path=${stored.path},labelColumn=species`,
+          batchSize: 5,
+          epochs: 1,
+        },
+      },
+    );
+    expect(started.startRun).toEqual({ __typename: "Run" });
   });
 
   it("runs the curl query example as written, against the test server's port", async () => {

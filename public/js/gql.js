@@ -7,15 +7,52 @@ const endpoint = "/graphql";
 
 export class GraphQLRequestError extends Error {}
 
+// The API token lives in sessionStorage (this tab only, gone when it closes), never in a URL: it goes
+// out as the Authorization header over HTTP and in connection_init's payload over graphql-ws.
+const TOKEN_KEY = "gradstream.token";
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  // Reconnect the socket with the new credentials the next time a subscription needs it.
+  client.terminate();
+}
+
+/** Headers that carry the token (for fetches outside gql(), such as uploads). */
+export function authHeaders() {
+  const token = getToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+const authListeners = new Set();
+/** fn(message) runs when the server refuses our credentials (HTTP 401, graphql-ws close 4401). */
+export function onAuthRequired(fn) {
+  authListeners.add(fn);
+  return () => authListeners.delete(fn);
+}
+const authRequired = (message) => {
+  for (const fn of authListeners) fn(message);
+};
+
 /** Runs a query or mutation; throws with the server's messages on errors. */
 export async function gql(query, variables = {}) {
   const res = await fetch(endpoint, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/graphql-response+json" },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/graphql-response+json",
+      ...authHeaders(),
+    },
     body: JSON.stringify({ query, variables }),
   });
   const body = await res.json();
-  if (body.errors?.length) throw new GraphQLRequestError(body.errors.map((e) => e.message).join("; "));
+  const message = body.errors?.map((e) => e.message).join("; ");
+  if (res.status === 401) authRequired(message);
+  if (body.errors?.length) throw new GraphQLRequestError(message);
   return body.data;
 }
 
@@ -23,7 +60,16 @@ const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.hos
 
 // retryAttempts 0: the client would resend the original afterStep on reconnect; resubscribing here
 // lets each retry carry the latest step instead. lazy: the socket opens for the first subscription.
-const client = createClient({ url: wsUrl, retryAttempts: 0, lazy: true, lazyCloseTimeout: 1000 });
+const client = createClient({
+  url: wsUrl,
+  retryAttempts: 0,
+  lazy: true,
+  lazyCloseTimeout: 1000,
+  connectionParams: () => {
+    const token = getToken();
+    return token ? { authorization: `Bearer ${token}` } : {};
+  },
+});
 
 const listeners = new Set();
 export function onConnectionChange(fn) {
@@ -34,7 +80,10 @@ const notify = (state) => {
   for (const fn of listeners) fn(state);
 };
 client.on("connected", () => notify("connected"));
-client.on("closed", () => notify("closed"));
+client.on("closed", (event) => {
+  notify("closed");
+  if (event?.code === 4401) authRequired(event.reason || "the server needs an API token");
+});
 
 /** For tests: drops the WebSocket as a network failure would. */
 export function dropConnection() {

@@ -4,7 +4,7 @@
 
 import { runAction } from "./actions.js";
 import { describeConfig, h, showError, statusBadge } from "./dom.js";
-import { gql, subscribe } from "./gql.js";
+import { authHeaders, gql, subscribe } from "./gql.js";
 
 const RUN_ROW = `fragment RunRow on Run {
   id name kind status totalSteps stepsCompleted createdAt hyperparameters errorMessage
@@ -321,7 +321,12 @@ function uploadForm(reload) {
     body.append("0", file.files[0]);
     submit.disabled = true;
     try {
-      const res = await fetch("/graphql", { method: "POST", body });
+      // The header forces a CORS preflight: the server refuses multipart without it (cross-site forms).
+      const res = await fetch("/graphql", {
+        method: "POST",
+        headers: { ...authHeaders(), "x-graphql-yoga-csrf": "1" },
+        body,
+      });
       const json = await res.json();
       if (json.errors?.length) throw new Error(json.errors.map((e) => e.message).join("; "));
       const r = json.data.registerModel;

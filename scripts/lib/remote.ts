@@ -60,6 +60,8 @@ export async function graphql<T>(
       headers: {
         "content-type": "application/json",
         accept: "application/json",
+        // Required on multipart uploads (it forces a browser's CORS preflight); harmless on JSON.
+        "x-graphql-yoga-csrf": "1",
         ...authHeaders(remote.token),
       },
       body: JSON.stringify({ query, variables }),

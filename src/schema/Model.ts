@@ -4,6 +4,7 @@ import { decodeModel } from "../graph/onnx.ts";
 import { inspectModel, ModelInspectionError } from "../server/registry.ts";
 import { builder } from "./builder.ts";
 import { intId, NotFoundError, UnsupportedModelError, ValidationError } from "./errors.ts";
+import { checkUpload } from "./resolve-helpers.ts";
 import { JSONScalar, UploadScalar } from "./scalars.ts";
 import { intList } from "./shapes.ts";
 
@@ -52,8 +53,6 @@ builder.queryField("model", (t) =>
   }),
 );
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-
 builder.mutationField("registerModel", (t) =>
   t.prismaField({
     type: "Model",
@@ -65,19 +64,7 @@ builder.mutationField("registerModel", (t) =>
       name: t.arg.string({ required: true }),
     },
     resolve: async (query, _root, { file, name }, ctx) => {
-      if (!NAME.test(name)) {
-        throw new ValidationError(
-          "name",
-          `name must be 1–100 characters of letters, digits, "_", "." or "-", starting with a letter or digit; got ${JSON.stringify(name.slice(0, 120))}`,
-        );
-      }
-      const limit = ctx.config.maxUploadBytes;
-      if (file.size > limit) {
-        throw new ValidationError(
-          "file",
-          `file is ${file.size} bytes; the upload limit is ${limit} bytes (MAX_UPLOAD_BYTES)`,
-        );
-      }
+      checkUpload(file, name, ctx.config.maxUploadBytes);
       if (await ctx.db.findModelByName(name)) {
         throw new ValidationError("name", `a model named "${name}" already exists; choose another name`);
       }

@@ -3,7 +3,8 @@
 import type { JsonObject } from "../db/index.ts";
 import type { StartRunInput } from "../runs/types.ts";
 import { OPTIMIZER_KINDS, RunConfigError, validateRunConfig } from "../train/config.ts";
-import { type DatasetSpec, knownSize, parseDatasetSpec, validateDatasetSpec } from "../train/data/spec.ts";
+import { apiDatasetSpec } from "../train/data/files.ts";
+import { type DatasetSpec, knownSize } from "../train/data/spec.ts";
 import { builder } from "./builder.ts";
 import { ProviderNameEnum } from "./ExecutionProvider.ts";
 import { intId, NotFoundError, ValidationError } from "./errors.ts";
@@ -71,9 +72,10 @@ function defined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 }
 
-function specFrom(raw: unknown): DatasetSpec {
+/** A caller's (or a stored row's) spec, validated and with its files confined to DATA_DIR. */
+export function specFrom(raw: unknown, dataDirs: readonly string[]): DatasetSpec {
   try {
-    return typeof raw === "string" ? parseDatasetSpec(raw) : validateDatasetSpec(raw);
+    return apiDatasetSpec(raw, dataDirs);
   } catch (err) {
     throw new ValidationError("datasetSpec", err instanceof Error ? err.message : String(err));
   }
@@ -99,10 +101,10 @@ builder.mutationField("startRun", (t) =>
       if (input.dataset != null) {
         const row = await ctx.db.getDataset(intId("dataset", input.dataset));
         if (!row) throw new NotFoundError("dataset", String(input.dataset));
-        spec = specFrom(row.parameters);
+        spec = specFrom(row.parameters, ctx.config.dataDirs);
         dataset = { id: row.id };
       } else {
-        spec = specFrom(input.datasetSpec);
+        spec = specFrom(input.datasetSpec, ctx.config.dataDirs);
         dataset = { spec };
       }
       const size = knownSize(spec);

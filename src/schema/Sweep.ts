@@ -10,6 +10,7 @@ import { MetricEnum } from "./Metric.ts";
 import { MAX_POINTS, RunType } from "./Run.ts";
 import { RunSeriesType } from "./RunSeries.ts";
 import { managed } from "./resolve-helpers.ts";
+import { specFrom } from "./StartRunInput.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
 
 const SweepStrategyEnum = builder.enumType("SweepStrategy", {
@@ -121,8 +122,16 @@ builder.mutationField("startSweep", (t) =>
           "dataset",
           "give exactly one of dataset (a registered dataset id) or datasetSpec",
         );
-      const dataset: StartRunInput["dataset"] =
-        input.dataset != null ? { id: intId("dataset", input.dataset) } : { spec: input.datasetSpec };
+      let dataset: StartRunInput["dataset"];
+      if (input.dataset != null) {
+        const row = await ctx.db.getDataset(intId("dataset", input.dataset));
+        if (!row) throw new NotFoundError("dataset", String(input.dataset));
+        specFrom(row.parameters, ctx.config.dataDirs);
+        dataset = { id: row.id };
+      } else {
+        // Files confined to DATA_DIR before any run (or file read) exists.
+        dataset = { spec: specFrom(input.datasetSpec, ctx.config.dataDirs) };
+      }
       const base = input.base ?? {};
       if (typeof base !== "object" || base === null || Array.isArray(base))
         throw new ValidationError(

@@ -8,6 +8,8 @@ import "./UnsupportedModelError.ts";
 import "./Metric.ts";
 import "./Model.ts";
 import "./Dataset.ts";
+import "./DatasetUpload.ts";
+import "./Viewer.ts";
 import "./BatchMetric.ts";
 import "./History.ts";
 import "./Fluctuation.ts";

@@ -4,9 +4,26 @@ import type { BatchRow, Run } from "../db/index.ts";
 import { NotFoundError as RunNotFound, RunStateError } from "../runs/manager.ts";
 import type { Context } from "../server/context.ts";
 import { RunConfigError } from "../train/config.ts";
+import { UPLOAD_NAME } from "../train/data/files.ts";
 import { DatasetSpecError } from "../train/data/spec.ts";
 import { ProviderUnavailableError } from "../train/providers.ts";
 import { intId, NotFoundError, ValidationError } from "./errors.ts";
+
+/** Refuses a bad upload name or a file over MAX_UPLOAD_BYTES, naming the field and what is accepted. */
+export function checkUpload(file: { size: number }, name: string, maxBytes: number): void {
+  if (!UPLOAD_NAME.test(name)) {
+    throw new ValidationError(
+      "name",
+      `name must be 1–100 characters of letters, digits, "_", "." or "-", starting with a letter or digit; got ${JSON.stringify(name.slice(0, 120))}`,
+    );
+  }
+  if (file.size > maxBytes) {
+    throw new ValidationError(
+      "file",
+      `file is ${file.size} bytes; the upload limit is ${maxBytes} bytes (MAX_UPLOAD_BYTES)`,
+    );
+  }
+}
 
 export async function loadRun(ctx: Context, id: string | number): Promise<Run> {
   const run = await ctx.db.getRun(intId("run", id));

@@ -19,6 +19,7 @@ import { DatasetSpecError } from "../train/data/spec.ts";
 import { type Auth, AuthError, authStartup, createAuth, scopeError, useAuth } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { createContextFactory } from "./context.ts";
+import { createEdges } from "./edges.ts";
 import { createTransport, type Transport } from "./http.ts";
 import { createRateLimiter, useArmor, useRequestSizeLimit, useRunRateLimit } from "./limits.ts";
 import { METRICS_EXPORT_ROUTE, streamMetrics } from "./metrics-export.ts";
@@ -148,6 +149,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
   let transport: Transport | null = null;
   let auth: Auth | null = null;
   let external: ExternalRuns | null = null;
+  let closeLimiter: () => Promise<void> = async () => {};
 
   async function serveExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = (req.url ?? "").split("?")[0];
@@ -230,6 +232,12 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
         }
       };
       const limits = config.limits;
+      const rateLimiter = await createRateLimiter(
+        limits.runRateLimit,
+        limits.runRateWindowMs,
+        config.redisUrl,
+      );
+      closeLimiter = () => rateLimiter.close();
       transport = createTransport({
         schema,
         context: createContextFactory({
@@ -243,12 +251,15 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
           useAuth(openAuth, { graphiql: config.graphiql }),
           useRequestSizeLimit(limits.maxRequestBytes),
           useArmor(limits),
-          useRunRateLimit(createRateLimiter(limits.runRateLimit, limits.runRateWindowMs), limits),
+          useRunRateLimit(rateLimiter, limits),
           uploadLimit(config.maxUploadBytes),
           useSharedSubscriptionExecution({ fields: ["batchMetrics"], keyOf: chunkKey }),
         ],
         maskedErrors: { maskError: maskClientErrors },
-        cors: { origin: config.corsOrigins },
+        edges: createEdges(config, () => {
+          const addr = transport?.server.address();
+          return typeof addr === "object" && addr ? addr.port : config.port;
+        }),
         graphiql: config.graphiql,
         routes: async (req, res) =>
           (await serveExport(req, res)) || (await serveMetricsExport(req, res)) || serveStatic(req, res),
@@ -282,6 +293,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
         await Promise.race([r.close(), timeout]);
         clearTimeout(timer);
       }
+      await closeLimiter();
       const d = db;
       db = null;
       if (d) await d.close();

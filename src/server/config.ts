@@ -1,4 +1,5 @@
 // The only reader of process.env: every setting, its default, and its validation live here.
+import { delimiter, resolve } from "node:path";
 export interface Config {
   /** PORT (4000). */
   port: number;
@@ -10,9 +11,21 @@ export interface Config {
   environment: "development" | "production" | "test";
   /** GRAPHIQL (on in development, off otherwise): serve GraphiQL at GET /graphql from a browser. */
   graphiql: boolean;
-  /** CORS_ORIGINS: comma-separated origins allowed to call the API from a browser, or "*" (default "*"). */
+  /**
+   * CORS_ORIGINS (none: same-origin only): other origins whose web pages may call the API, or "*" (only
+   * accepted when tokens are required, since then a page still needs a token).
+   */
   corsOrigins: string[] | "*";
-  /** MAX_UPLOAD_BYTES (64 MiB): largest ONNX file registerModel accepts. */
+  /** ALLOWED_HOSTS (none): extra names the Host header may carry (`name` any port, or `name:port`). */
+  allowedHosts: string[];
+  /** PUBLIC_URL (unset): the URL clients reach the server on (e.g. behind a proxy); its host is allowed. */
+  publicUrl: string | null;
+  /**
+   * DATA_DIR (./data/datasets; several joined by ":"): the only directories whose files API callers
+   * may name in dataset specs; uploadDataset stores into the first. Absolute paths.
+   */
+  dataDirs: string[];
+  /** MAX_UPLOAD_BYTES (64 MiB): largest file registerModel and uploadDataset accept. */
   maxUploadBytes: number;
   /** SUBSCRIBER_MAX_QUEUED (256): chunks a subscriber may fall behind before it is told to resubscribe. */
   subscriberMaxQueued: number;
@@ -110,21 +123,69 @@ function boolFrom(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boole
   throw new Error(`${key} must be true or false, got "${raw}"`);
 }
 
-function origins(env: NodeJS.ProcessEnv): string[] | "*" {
-  const raw = env.CORS_ORIGINS;
-  if (raw === undefined || raw.trim() === "" || raw.trim() === "*") return "*";
-  const list = raw
+function listOf(raw: string | undefined): string[] {
+  return (raw ?? "")
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1", "[::1]"];
+
+function origins(env: NodeJS.ProcessEnv, tokensRequired: boolean): string[] | "*" {
+  const raw = (env.CORS_ORIGINS ?? "").trim();
+  if (raw === "*") {
+    // Without tokens, "*" would let every web page the user visits drive the server.
+    if (!tokensRequired) {
+      throw new Error(
+        'CORS_ORIGINS="*" is accepted only when API tokens are required (GRADSTREAM_AUTH=required or a non-loopback HOST); list the origins instead, like CORS_ORIGINS=http://localhost:3000',
+      );
+    }
+    return "*";
+  }
+  const list = listOf(raw);
   for (const o of list) {
     if (!/^https?:\/\/[^/\s]+$/.test(o)) {
       throw new Error(
-        `CORS_ORIGINS must be "*" or comma-separated origins like http://localhost:3000, got "${o}"`,
+        `CORS_ORIGINS must be comma-separated origins like http://localhost:3000 (scheme://host[:port], no path), got "${o}"`,
+      );
+    }
+  }
+  return list.map((o) => o.toLowerCase());
+}
+
+function allowedHostsFrom(env: NodeJS.ProcessEnv): string[] {
+  const list = listOf(env.ALLOWED_HOSTS).map((h) => h.toLowerCase());
+  for (const h of list) {
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/.test(h)) {
+      throw new Error(
+        `ALLOWED_HOSTS must be comma-separated host names, optionally with a port (gradstream.example.com, 10.0.0.5:4000), got "${h}"`,
       );
     }
   }
   return list;
+}
+
+function publicUrlFrom(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.PUBLIC_URL;
+  if (raw === undefined || raw === "") return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) {
+    throw new Error(`PUBLIC_URL must be an http(s) URL like https://gradstream.example.com, got "${raw}"`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+function dataDirsFrom(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.DATA_DIR;
+  const list = (raw === undefined || raw === "" ? "./data/datasets" : raw).split(delimiter).filter(Boolean);
+  if (list.length === 0) throw new Error(`DATA_DIR must name at least one directory, got "${raw}"`);
+  return list.map((d) => resolve(d));
 }
 
 function authMode(env: NodeJS.ProcessEnv): AuthMode {
@@ -175,13 +236,19 @@ function redisFrom(env: NodeJS.ProcessEnv): string | null {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const environment =
     env.NODE_ENV === "production" ? "production" : env.NODE_ENV === "test" ? "test" : "development";
+  const host = env.HOST || "localhost";
+  const auth = authMode(env);
+  const tokensRequired = auth === "required" || !LOOPBACK_HOSTS.includes(host.toLowerCase());
   return {
     port: intIn(env, "PORT", 4000, 0, 65535),
-    host: env.HOST || "localhost",
+    host,
     databaseUrl: env.DATABASE_URL || "file:./data/gradstream.db",
     environment,
     graphiql: boolFrom(env, "GRAPHIQL", environment === "development"),
-    corsOrigins: origins(env),
+    corsOrigins: origins(env, tokensRequired),
+    allowedHosts: allowedHostsFrom(env),
+    publicUrl: publicUrlFrom(env),
+    dataDirs: dataDirsFrom(env),
     maxUploadBytes: intIn(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024, 1, 2 ** 31 - 1),
     subscriberMaxQueued: intIn(env, "SUBSCRIBER_MAX_QUEUED", 256, 1, 1_000_000),
     maxConcurrentRuns: intIn(env, "MAX_CONCURRENT_RUNS", 1, 1, 64),
@@ -193,7 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: intIn(env, "LEASE_MS", 5_000, 100, 3_600_000),
     queuePollMs: intIn(env, "QUEUE_POLL_MS", 250, 10, 60_000),
     checkpointEvery: intIn(env, "CHECKPOINT_EVERY", 500, 1, 1_000_000_000),
-    auth: authMode(env),
+    auth,
     limits: limitsFrom(env),
   };
 }

@@ -13,8 +13,13 @@ export interface Context {
   /** EXTERNAL runs: createRun, logMetrics, logEpoch, finishRun (src/runs/external.ts). */
   external: ExternalRuns;
   config: Config;
-  /** Origin the client reached us on (e.g. http://localhost:4000), for URLs the API hands out. */
+  /**
+   * Base of the URLs the API hands out (e.g. http://localhost:4000): PUBLIC_URL when set, else the Host
+   * the client used, which the server's edges (edges.ts) only let through when it names this server.
+   */
   origin: string;
+  /** The peer's network address, when the call came over a transport (rate limits use it). */
+  clientAddress?: string;
   /** Who is calling (src/server/auth.ts); absent for in-process callers that bypass the transports. */
   auth?: Principal;
 }
@@ -30,15 +35,20 @@ export interface ContextDeps {
 
 export function createContextFactory(
   deps: ContextDeps,
-): (init: { request: Request; connectionParams?: Record<string, unknown> }) => Promise<Context> {
-  const { auth, ...services } = deps;
-  return async ({ request, connectionParams }) => {
+): (init: {
+  request: Request;
+  connectionParams?: Record<string, unknown>;
+  clientAddress?: string;
+}) => Promise<Context> {
+  const { auth, ...shared } = deps;
+  return async ({ request, connectionParams, clientAddress }) => {
+    const services = { ...shared, clientAddress };
     const url = new URL(request.url);
     // graphql-ws requests are rebuilt from the upgrade request with a placeholder host; the Host
     // header is the one the client actually used.
     const host = request.headers.get("host") ?? url.host;
     const proto = url.protocol === "https:" || url.protocol === "wss:" ? "https:" : "http:";
-    const origin = `${proto}//${host}`;
+    const origin = services.config.publicUrl ?? `${proto}//${host}`;
     if (!auth) return { ...services, origin };
     // HTTP and SSE were authenticated in onRequest; graphql-ws sends its token in connection_init.
     const principal =

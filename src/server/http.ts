@@ -15,6 +15,7 @@ import {
 import { useServer } from "graphql-ws/use/ws";
 import { createYoga, type Plugin, type YogaInitialContext, type YogaServerOptions } from "graphql-yoga";
 import { WebSocketServer } from "ws";
+import type { Edges } from "./edges.ts";
 import { SharedSerializer } from "./shared-serialization.ts";
 
 export interface TransportOptions<Ctx extends object> {
@@ -24,9 +25,15 @@ export interface TransportOptions<Ctx extends object> {
     request: Request;
     params?: unknown;
     connectionParams?: Record<string, unknown>;
+    /** The peer's address (rate limits key anonymous callers by it). */
+    clientAddress?: string;
   }) => Promise<Ctx> | Ctx;
   plugins?: Plugin[];
-  cors?: { origin: string[] | "*" };
+  /**
+   * Host/Origin/content-type rules checked before anything else on HTTP and on the WebSocket upgrade;
+   * a refusal is a 403 naming the rule. CORS headers then echo only origins these rules let through.
+   */
+  edges?: Edges;
   graphiql?: boolean;
   /** yoga's error masking (e.g. a maskError that lets typed, client-facing errors through). */
   maskedErrors?: YogaServerOptions<Record<string, unknown>, Ctx>["maskedErrors"];
@@ -68,17 +75,39 @@ export function createTransport<Ctx extends object>(opts: TransportOptions<Ctx>)
     graphiql: opts.graphiql ?? false,
     landingPage: false,
     maskedErrors: opts.maskedErrors ?? true,
-    cors: opts.cors
-      ? { origin: opts.cors.origin === "*" ? "*" : opts.cors.origin, credentials: true }
-      : undefined,
-    context: (init: YogaInitialContext & { connectionParams?: Record<string, unknown> }) =>
-      opts.context({ request: init.request, params: init.params, connectionParams: init.connectionParams }),
+    // Every Origin that reaches yoga passed `edges` (own origin or CORS_ORIGINS), so echoing it is safe.
+    // No credentials: gradstream has no cookies; tokens travel in the Authorization header.
+    cors: (request) => {
+      const origin = request.headers.get("origin");
+      return origin ? { origin, credentials: false } : false;
+    },
+    context: (
+      init: YogaInitialContext & {
+        connectionParams?: Record<string, unknown>;
+        clientAddress?: string;
+        req?: IncomingMessage;
+      },
+    ) =>
+      opts.context({
+        request: init.request,
+        params: init.params,
+        connectionParams: init.connectionParams,
+        // HTTP: node's request is yoga's server context; graphql-ws passes the upgrade's address below.
+        clientAddress: init.clientAddress ?? init.req?.socket.remoteAddress,
+      }),
     // The app's plugins first: graphql-sse answers /graphql/stream inside its own onRequest, so auth and
     // size limits must run before it.
     plugins: [...(opts.plugins ?? []), useGraphQLSSE({ endpoint: "/graphql/stream" })],
   });
 
   const server = createServer(async (req, res) => {
+    const refusal = opts.edges?.check(req.method ?? "GET", req.headers, "http");
+    if (refusal) {
+      res
+        .writeHead(403, { "content-type": "application/json; charset=utf-8" })
+        .end(JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] }));
+      return;
+    }
     try {
       if (opts.routes && (await opts.routes(req, res))) return;
     } catch (err) {
@@ -89,7 +118,16 @@ export function createTransport<Ctx extends object>(opts: TransportOptions<Ctx>)
     yoga(req, res);
   });
 
-  const wss = new WebSocketServer({ server, path: "/graphql" });
+  const wss = new WebSocketServer({
+    server,
+    path: "/graphql",
+    // Browsers apply no CORS to WebSockets: the upgrade's Host and Origin are checked here instead.
+    verifyClient: (info, done) => {
+      const refusal = opts.edges?.check("GET", info.req.headers, "websocket");
+      if (refusal) done(false, 403, refusal.message, { "content-type": "text/plain; charset=utf-8" });
+      else done(true);
+    },
+  });
   // Registered before graphql-ws's own listener: every outgoing message passes through expand(),
   // which splices in a shared result's JSON serialized once for all subscribers.
   const serializer = new SharedSerializer();
@@ -135,6 +173,7 @@ export function createTransport<Ctx extends object>(opts: TransportOptions<Ctx>)
           // POST: yoga refuses mutations on a GET request, and a WebSocket message is not one.
           request: new Request(`http://localhost${request.url ?? "/graphql"}`, { method: "POST", headers }),
           connectionParams: ctx.connectionParams,
+          clientAddress: request.socket.remoteAddress,
           socket: ctx.extra.socket,
           params: payload,
         });

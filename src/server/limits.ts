@@ -3,12 +3,20 @@
 //   aliases and directives per operation, on HTTP, SSE and graphql-ws alike (they share the envelop
 //   pipeline's parse and validate);
 // - the size of a non-multipart request body (uploads have their own limit, MAX_UPLOAD_BYTES);
-// - a per-token rate limit on the mutations that start training (startRun, startExperiment).
+// - a rate limit on the mutations that start training (startRun, startExperiment), per token or per
+//   client address, shared through Redis when REDIS_URL is set.
 // `first`/`maxPoints`, model parameters and batchSize × input size are checked by the resolvers that
 // own those arguments (src/schema/), against the same Limits; sockets' operation count by http.ts.
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { GraphQLError, getOperationAST, Kind } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { Redis } from "ioredis";
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from "rate-limiter-flexible";
 import type { Principal } from "./auth.ts";
 import type { Limits } from "./config.ts";
 
@@ -85,39 +93,56 @@ export function useRequestSizeLimit(maxBytes: number): Plugin {
 }
 
 export interface RateLimiter {
-  /** Counts one call for key; returns 0 when allowed, else the ms until the next call is allowed. */
-  take(key: string): number;
+  /** Counts one call for key; resolves to 0 when allowed, else the ms until the next call is allowed. */
+  take(key: string): Promise<number>;
+  close(): Promise<void>;
 }
 
-/** A sliding-window log: at most `limit` calls per key in any `windowMs`. */
-export function createRateLimiter(
+/**
+ * At most `limit` calls per key in each window of `windowMs` (rate-limiter-flexible's fixed window),
+ * kept in memory, or in Redis when redisUrl is set so every API process shares the count (Redis keeps
+ * whole seconds: the window rounds up to one).
+ */
+export async function createRateLimiter(
   limit: number,
   windowMs: number,
-  now: () => number = Date.now,
-): RateLimiter {
-  const log = new Map<string, number[]>();
+  redisUrl: string | null = null,
+): Promise<RateLimiter> {
+  let limiter: RateLimiterAbstract;
+  let redis: Redis | null = null;
+  if (redisUrl) {
+    redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: false });
+    await redis.connect();
+    limiter = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: "gradstream:runrate",
+      points: limit,
+      duration: Math.max(1, Math.ceil(windowMs / 1000)),
+    });
+  } else {
+    limiter = new RateLimiterMemory({ keyPrefix: "runrate", points: limit, duration: windowMs / 1000 });
+  }
   return {
-    take(key) {
-      const t = now();
-      const kept = (log.get(key) ?? []).filter((at) => t - at < windowMs);
-      if (kept.length >= limit) {
-        log.set(key, kept);
-        return windowMs - (t - kept[0]);
+    async take(key) {
+      try {
+        await limiter.consume(key);
+        return 0;
+      } catch (res) {
+        if (res instanceof RateLimiterRes) return Math.max(1, res.msBeforeNext);
+        throw res;
       }
-      kept.push(t);
-      log.set(key, kept);
-      // Forget idle keys so the map does not grow with every token ever seen.
-      if (log.size > 10_000) for (const [k, v] of log) if (v.every((at) => t - at >= windowMs)) log.delete(k);
-      return 0;
+    },
+    async close() {
+      if (redis) await redis.quit().catch(() => {});
     },
   };
 }
 
 export const RATE_LIMITED_FIELDS: readonly string[] = ["startRun", "startExperiment", "createRun"];
 
-/** The key a caller is rate-limited under: its token, or one shared key for anonymous callers. */
-export function rateKey(principal: Principal | undefined): string {
-  return principal?.tokenId != null ? `token:${principal.tokenId}` : "anonymous";
+/** The key a caller is rate-limited under: its token, or its client address when anonymous. */
+export function rateKey(principal: Principal | undefined, clientAddress: string | undefined): string {
+  return principal?.tokenId != null ? `token:${principal.tokenId}` : `address:${clientAddress ?? "unknown"}`;
 }
 
 /**
@@ -127,7 +152,7 @@ export function rateKey(principal: Principal | undefined): string {
  */
 export function useRunRateLimit(limiter: RateLimiter, limits: Limits): Plugin {
   return {
-    onExecute({ args, setResultAndStopExecution }) {
+    async onExecute({ args, setResultAndStopExecution }) {
       const op = getOperationAST(args.document, args.operationName);
       if (op?.operation !== "mutation") return;
       let calls = 0;
@@ -135,15 +160,16 @@ export function useRunRateLimit(limiter: RateLimiter, limits: Limits): Plugin {
         if (sel.kind === Kind.FIELD && RATE_LIMITED_FIELDS.includes(sel.name.value)) calls++;
       }
       if (calls === 0) return;
-      const key = rateKey((args.contextValue as { auth?: Principal }).auth);
+      const ctx = args.contextValue as { auth?: Principal; clientAddress?: string };
+      const key = rateKey(ctx.auth, ctx.clientAddress);
       for (let i = 0; i < calls; i++) {
-        const wait = limiter.take(key);
+        const wait = await limiter.take(key);
         if (wait > 0) {
           const seconds = Math.ceil(wait / 1000);
           setResultAndStopExecution({
             errors: [
               new GraphQLError(
-                `rate limit: at most ${limits.runRateLimit} startRun/startExperiment/createRun calls per ${limits.runRateWindowMs} ms per token (RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS); retry in ${seconds} s`,
+                `rate limit: at most ${limits.runRateLimit} startRun/startExperiment/createRun calls per ${limits.runRateWindowMs} ms per token, or per client address without one (RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS); retry in ${seconds} s`,
                 {
                   extensions: {
                     code: "RATE_LIMITED",

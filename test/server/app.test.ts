@@ -87,7 +87,7 @@ describe("the real server on a free port", () => {
     );
     form.set("map", JSON.stringify({ 0: ["variables.f"] }));
     form.set("0", new File([new Uint8Array(300_000)], "big.onnx"));
-    const res = await fetch(url, { method: "POST", body: form });
+    const res = await fetch(url, { method: "POST", headers: { "x-graphql-yoga-csrf": "1" }, body: form });
     expect(res.status).toBe(413);
     const body = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
     expect(body.errors[0].extensions.code).toBe("PAYLOAD_TOO_LARGE");

@@ -66,7 +66,7 @@ describe("with GRADSTREAM_AUTH=required", () => {
   let runId: string;
 
   beforeAll(async () => {
-    live = await startLive({ GRADSTREAM_AUTH: "required" });
+    live = await startLive({ GRADSTREAM_AUTH: "required", CORS_ORIGINS: "http://dashboard.example" });
     const db = live.app.db;
     if (!db) throw new Error("server has no database");
     read = (await createToken(db, { name: "dashboard", scope: "read" })).token;
@@ -205,7 +205,7 @@ describe("with GRADSTREAM_AUTH=required", () => {
     expect(steps(chunks)).toEqual(range(100));
   });
 
-  it("refuses a model export without a token and lets CORS preflights through", async () => {
+  it("refuses a model export without a token and lets CORS preflights from CORS_ORIGINS through", async () => {
     const exported = await fetch(live.url.replace("/graphql", `/exports/run-${runId}.onnx`));
     expect(exported.status).toBe(401);
     await exported.body?.cancel();
@@ -218,6 +218,7 @@ describe("with GRADSTREAM_AUTH=required", () => {
       },
     });
     expect(preflight.status).toBeLessThan(300);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://dashboard.example");
     await preflight.body?.cancel();
   });
 });

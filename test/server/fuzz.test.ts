@@ -1,8 +1,10 @@
 // Property-based fuzzing (fast-check) of the running server: generated bad inputs thrown at
-// registerModel (multipart), startRun (HTTP) and the subscriptions (graphql-ws and SSE). Every input is
+// registerModel (multipart), startRun (HTTP), dataset file paths that leave DATA_DIR, cross-site
+// requests (foreign Origin or Host, simple content types) and the subscriptions (graphql-ws and SSE). Every input is
 // built to be invalid in at least one way, so the properties are: every response is a well-formed
 // GraphQL error (an `errors` list of messages, or a typed error object in `data`), the server keeps
 // answering, and no database row is added, changed in number, or removed. The totals are printed.
+import { request } from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -49,7 +51,7 @@ let live: Live;
 let linearId: string;
 let existingRunIds: Set<string>;
 let before: Record<string, number>;
-const tried = { registerModel: 0, startRun: 0, graphqlWs: 0, sse: 0 };
+const tried = { registerModel: 0, startRun: 0, filePaths: 0, crossSite: 0, graphqlWs: 0, sse: 0 };
 
 async function alive(): Promise<boolean> {
   const res = await fetch(live.url, {
@@ -162,7 +164,7 @@ async function register(bytes: Uint8Array, name: string): Promise<{ status: numb
   form.set("operations", JSON.stringify({ query: REGISTER, variables: { file: null, name } }));
   form.set("map", JSON.stringify({ 0: ["variables.file"] }));
   form.set("0", new File([Uint8Array.from(bytes)], "m.onnx"));
-  const res = await fetch(live.url, { method: "POST", body: form });
+  const res = await fetch(live.url, { method: "POST", headers: { "x-graphql-yoga-csrf": "1" }, body: form });
   return { status: res.status, body: await res.json() };
 }
 
@@ -230,6 +232,65 @@ const brokenInput = fc.oneof(
 /** Replaces numbers in a JSON text with NaN/Infinity spellings JSON.parse accepts or rejects. */
 function withNonFinite(text: string, spelling: string): string {
   return text.replace(/"batchSize":10/, `"batchSize":${spelling}`);
+}
+
+// ── dataset files outside DATA_DIR ─────────────────────────────────────────────────────────────
+const REFUSED_FILE =
+  "not a file inside the data directory (DATA_DIR); copy the file there or upload it with the uploadDataset mutation, and name it by its path relative to DATA_DIR";
+const segment = fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/).filter((s) => s !== "." && s !== "..");
+const outsidePath = fc.oneof(
+  fc.constantFrom(
+    "/etc/passwd",
+    "/etc/shadow",
+    "/proc/self/environ",
+    "/proc/self/cmdline",
+    "/",
+    "/root/.ssh/id_rsa",
+  ),
+  fc.array(segment, { minLength: 1, maxLength: 4 }).map((p) => `/${p.join("/")}`),
+  fc
+    .tuple(fc.integer({ min: 1, max: 8 }), fc.array(segment, { maxLength: 3 }))
+    .map(([n, p]) => [...Array(n).fill(".."), ...p].join("/")),
+  fc.tuple(segment, segment).map(([a, b]) => `${a}/../../${b}`),
+  fc.tuple(segment, fc.integer({ min: 1, max: 4 })).map(([a, n]) => `${"..\\".repeat(n)}${a}`),
+  segment.map((a) => `${a}\u0000.csv`),
+  // Relative names that do not exist in DATA_DIR: refused the same way, so existence does not show.
+  fc.array(segment, { minLength: 1, maxLength: 3 }).map((p) => `nope-${p.join("/")}`),
+);
+const fileSpec = fc.oneof(
+  outsidePath.map((path) => ({ field: "path", spec: { kind: "csv", path, labelColumn: 0 } })),
+  outsidePath.map((images) => ({ field: "images", spec: { kind: "idx", images, labels: images } })),
+  outsidePath.map((f) => ({ field: "files[0]", spec: { kind: "cifar10", files: [f] } })),
+);
+
+// ── cross-site requests ─────────────────────────────────────────────────────────────────────────
+const foreignName = fc.domain().filter((d) => !["localhost", "127.0.0.1"].includes(d.toLowerCase()));
+const crossSite = fc.oneof(
+  foreignName.map((d) => ({ origin: `https://${d}`, "content-type": "application/json" })),
+  fc
+    .tuple(foreignName, fc.integer({ min: 1, max: 65535 }))
+    .map(([d, p]) => ({ host: `${d}:${p}`, "content-type": "application/json" })),
+  fc
+    .constantFrom("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "")
+    .map((t): Record<string, string> => (t ? { "content-type": t } : {})),
+);
+
+function rawPost(headers: Record<string, string>, body: string): Promise<{ status: number; body: unknown }> {
+  const url = new URL(live.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, method: "POST", path: url.pathname, headers },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 // ── subscriptions ───────────────────────────────────────────────────────────────────────────────
@@ -373,6 +434,42 @@ describe("fuzzing the running server with generated bad inputs", () => {
         ).toBe(true);
       }),
       { numRuns: 500, seed: 8 },
+    );
+    expect(await alive()).toBe(true);
+    expect(await rowCounts(live)).toEqual(before);
+  });
+
+  it("refuses 300 generated dataset paths outside DATA_DIR with one message, creating nothing", async () => {
+    await fc.assert(
+      fc.asyncProperty(fileSpec, async ({ field, spec }) => {
+        tried.filePaths++;
+        const input = { model: linearId, datasetSpec: spec, batchSize: 10 };
+        const r = await live.gql<{ startRun: { __typename: string; message?: string } }>(
+          `mutation($input: StartRunInput!) { startRun(input: $input) { __typename ... on Error { message } } }`,
+          { input },
+        );
+        expect(r.data?.startRun, JSON.stringify(spec)).toEqual({
+          __typename: "ValidationError",
+          message: `dataset.${field}: ${REFUSED_FILE}`,
+        });
+      }),
+      { numRuns: 300, seed: 8 },
+    );
+    expect(await alive()).toBe(true);
+    expect(await rowCounts(live)).toEqual(before);
+  });
+
+  it("refuses 200 generated cross-site mutations (foreign Origin or Host, simple content types) with 403", async () => {
+    const body = JSON.stringify({ query: 'mutation { startExperiment(name: "linear") { __typename } }' });
+    await fc.assert(
+      fc.asyncProperty(crossSite, async (headers) => {
+        tried.crossSite++;
+        const r = await rawPost(headers, body);
+        expect(r.status, JSON.stringify(headers)).toBe(403);
+        const code = (r.body as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code;
+        expect(["FORBIDDEN_ORIGIN", "FORBIDDEN_HOST", "FORBIDDEN_CONTENT_TYPE"]).toContain(code);
+      }),
+      { numRuns: 200, seed: 8 },
     );
     expect(await alive()).toBe(true);
     expect(await rowCounts(live)).toEqual(before);

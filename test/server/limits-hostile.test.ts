@@ -61,7 +61,7 @@ async function upload(bytes: Uint8Array, name: string): Promise<Record<string, u
   form.set("operations", JSON.stringify({ query: REGISTER, variables: { file: null, name } }));
   form.set("map", JSON.stringify({ 0: ["variables.file"] }));
   form.set("0", new File([Uint8Array.from(bytes)], `${name}.onnx`));
-  const res = await fetch(live.url, { method: "POST", body: form });
+  const res = await fetch(live.url, { method: "POST", headers: { "x-graphql-yoga-csrf": "1" }, body: form });
   const body = (await res.json()) as GqlBody;
   if (!body.data) throw new Error(JSON.stringify(body));
   return body.data.registerModel as Record<string, unknown>;

@@ -1,12 +1,13 @@
 // Every limit against the real server, each set low through its environment variable: query depth,
 // cost, tokens and aliases (GraphQL Armor), request size, `first`/`maxPoints`, model parameters and
-// input size, batchSize × input size, the per-token startRun rate, operations per graphql-ws
+// input size, batchSize × input size, the per-token startRun rate (in memory and through Redis), operations per graphql-ws
 // connection and the connection-init timeout. Each refusal is a clear error naming the setting, and
 // the server keeps answering.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { freePort, spawnReady, stopProc } from "../../scripts/cluster.ts";
 import { createToken } from "../../src/db/tokens.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
@@ -198,7 +199,7 @@ describe("resource limits", () => {
       retryAfterMs: expect.any(Number),
     });
     expect(limited.body.errors?.[0].message).toMatch(
-      /at most 3 startRun\/startExperiment\/createRun calls per 600000 ms per token \(RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS\)/,
+      /at most 3 startRun\/startExperiment\/createRun calls per 600000 ms per token, or per client address without one \(RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS\)/,
     );
     expect((root(other.body).startRun as { __typename: string }).__typename).toBe("Run");
   });
@@ -241,7 +242,7 @@ describe("resource limits", () => {
     form.set("0", new File([Uint8Array.from(bytes)], `${name}.onnx`));
     const res = await fetch(live.url, {
       method: "POST",
-      headers: { authorization: `Bearer ${tokenB}` },
+      headers: { authorization: `Bearer ${tokenB}`, "x-graphql-yoga-csrf": "1" },
       body: form,
     });
     return { status: res.status, body: (await res.json()) as GqlBody };
@@ -329,14 +330,40 @@ describe("resource limits", () => {
 });
 
 describe("the rate limiter", () => {
-  it("allows limit calls per sliding window per key, then says how long to wait", () => {
-    let now = 0;
-    const limiter = createRateLimiter(2, 1_000, () => now);
-    expect([limiter.take("a"), limiter.take("a"), limiter.take("b")]).toEqual([0, 0, 0]);
-    now = 400;
-    expect(limiter.take("a")).toBe(600);
-    now = 1_000;
-    expect(limiter.take("a")).toBe(0);
+  it("allows limit calls per window per key, then says how long to wait", async () => {
+    const limiter = await createRateLimiter(2, 60_000);
+    const first = [await limiter.take("a"), await limiter.take("a"), await limiter.take("b")];
+    const wait = await limiter.take("a");
+    expect(first).toEqual([0, 0, 0]);
+    expect(wait).toBeGreaterThan(0);
+    expect(wait).toBeLessThanOrEqual(60_000);
+    await limiter.close();
+  });
+
+  it("shares one count between processes through Redis when REDIS_URL is set", async () => {
+    const port = await freePort();
+    const redis = await spawnReady(
+      "redis",
+      "/usr/bin/redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      {},
+      /Ready to accept connections/,
+    );
+    try {
+      const url = `redis://127.0.0.1:${port}`;
+      // Two limiters stand for two API processes: calls through either count against one window.
+      const one = await createRateLimiter(3, 60_000, url);
+      const two = await createRateLimiter(3, 60_000, url);
+      const calls = [await one.take("token:1"), await two.take("token:1"), await one.take("token:1")];
+      const fourth = await two.take("token:1");
+      const otherKey = await two.take("token:2");
+      await Promise.all([one.close(), two.close()]);
+      expect(calls).toEqual([0, 0, 0]);
+      expect(fourth).toBeGreaterThan(0);
+      expect(otherKey).toBe(0);
+    } finally {
+      await stopProc(redis);
+    }
   });
 });
 

@@ -15,13 +15,15 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(): Promise<TestServer> {
+/** `env` adds settings (e.g. GRADSTREAM_AUTH=required for the sign-in test). */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "gradstream-web-"));
   const config = loadConfig({
     DATABASE_URL: `file:${join(dir, "web.db")}`,
     PORT: "0",
     HOST: "127.0.0.1",
     NODE_ENV: "test",
+    ...env,
   });
   const app = buildApp(config, {
     createRunManager: ({ db }) =>

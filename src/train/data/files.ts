@@ -1,9 +1,26 @@
 // The one place where datasets touch the file system. Everything else in src/train/data is pure and
 // receives bytes or text from here (or from a test).
-import { existsSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import { gunzipSync } from "node:zlib";
+import {
+  type DatasetSpec,
+  DatasetSpecError,
+  isNamedDataset,
+  mapSpecPaths,
+  parseDatasetSpec,
+  validateDatasetSpec,
+} from "./spec.ts";
 
 export interface DataFiles {
   /** File contents; gzip files (magic 1f 8b) are decompressed whatever their name. */
@@ -61,3 +78,75 @@ export function readMnistDigits(): Float32Array[] {
 }
 
 export const nodeFiles: DataFiles = { readBytes, readText, readMnistDigits };
+
+function inside(path: string, root: string): boolean {
+  return path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/**
+ * The real path of `given` inside one of the data directories, else a DatasetSpecError whose message
+ * is the same for every failure (outside, "..", a symlink escaping, missing, not a file), so an API
+ * caller learns nothing about files it may not read. Absolute paths outside and ".." are refused
+ * before the file system is touched; relative paths are tried against each root in order.
+ */
+export function resolveDataFile(given: string, roots: readonly string[], field = "path"): string {
+  const refuse = () =>
+    new DatasetSpecError(
+      `dataset.${field}: not a file inside the data directory (DATA_DIR); copy the file there or upload it with the uploadDataset mutation, and name it by its path relative to DATA_DIR`,
+    );
+  if (given.includes("\0") || given.split(/[\\/]/).includes("..")) throw refuse();
+  const candidates = roots
+    .map((root) => ({ root, file: isAbsolute(given) ? normalize(given) : join(root, given) }))
+    .filter(({ root, file }) => inside(file, root));
+  for (const { root, file } of candidates) {
+    try {
+      const realRoot = realpathSync(root);
+      const real = realpathSync(file);
+      if (inside(real, realRoot) && statSync(real).isFile()) return real;
+    } catch {
+      // Missing or unreadable: try the next root, then refuse with the one message.
+    }
+  }
+  throw refuse();
+}
+
+/**
+ * A dataset spec from an API caller (a named dataset, the compact string, JSON text or an object),
+ * validated, with every file path resolved inside the data directories (resolveDataFile).
+ */
+export function apiDatasetSpec(raw: unknown, roots: readonly string[]): DatasetSpec {
+  const spec = typeof raw === "string" ? parseDatasetSpec(raw) : validateDatasetSpec(raw);
+  // Named datasets' files are chosen by the server, not by the caller.
+  if (isNamedDataset(spec)) return spec;
+  return mapSpecPaths(spec, (path, field) => resolveDataFile(path, roots, field));
+}
+
+/** What uploadDataset stored: `path` is relative to the data directory, as dataset specs name files. */
+export interface StoredDataFile {
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Names an upload may take: no "/" and no leading ".", so a stored file stays in its folder. */
+export const UPLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+/**
+ * Stores uploaded bytes as <root>/uploads/<sha256 prefix>-<name> (written to a temporary name, then
+ * renamed, so a reader never sees half a file).
+ */
+export function storeDataFile(root: string, name: string, bytes: Uint8Array): StoredDataFile {
+  if (!UPLOAD_NAME.test(name))
+    throw new DatasetSpecError(`upload name ${JSON.stringify(name)} is not accepted`);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const rel = `uploads/${sha256.slice(0, 16)}-${name}`;
+  const dir = join(root, "uploads");
+  mkdirSync(dir, { recursive: true });
+  const file = join(root, rel);
+  if (!existsSync(file)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, file);
+  }
+  return { path: rel, bytes: bytes.byteLength, sha256 };
+}

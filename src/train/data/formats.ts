@@ -1,5 +1,6 @@
 // Pure parsers for the on-disk dataset formats. They take bytes or text (read by files.ts) and
-// return typed arrays, so every format is testable with small in-memory files.
+// return typed arrays, so every format is testable with small in-memory files. Their errors never
+// quote a file's bytes (cells, header names, label values): no one may read a file through them.
 
 /** An array of examples: `count` samples of `shape`, stored row-major. */
 export interface RawImages {
@@ -108,7 +109,7 @@ export function idxExamples(
   const y = new Int32Array(count);
   for (let i = 0; i < count; i++) {
     const v = labels.data[i];
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${what}: label ${i} is ${v}, not a class index ≥ 0`);
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${what}: label ${i} is not a class index ≥ 0`);
     y[i] = v;
   }
   const data = images.data instanceof Float32Array ? images.data : Float32Array.from(images.data);
@@ -135,7 +136,7 @@ export function parseCifar10(chunks: { bytes: Uint8Array; name: string }[]): { x
   for (const { bytes, name } of chunks) {
     for (let o = 0; o < bytes.length; o += CIFAR_RECORD, n++) {
       const label = bytes[o];
-      if (label > 9) throw new Error(`${name}: record ${n} has label ${label}; CIFAR-10 labels are 0..9`);
+      if (label > 9) throw new Error(`${name}: record ${n} has a label outside CIFAR-10's 0..9`);
       y[n] = label;
       const px = bytes.subarray(o + 1, o + CIFAR_RECORD);
       data.set(px, n * (CIFAR_RECORD - 1));
@@ -179,7 +180,9 @@ export function parseCsv(
       );
     labelIndex = first.indexOf(options.labelColumn);
     if (labelIndex < 0) {
-      throw new Error(`${what}: no column named "${options.labelColumn}"; columns: ${first.join(", ")}`);
+      throw new Error(
+        `${what}: no column named "${options.labelColumn}" in its header row (of ${first.length} columns)`,
+      );
     }
   }
   const rows = hasHeader ? lines.slice(1) : lines;
@@ -197,11 +200,11 @@ export function parseCsv(
     cells.forEach((cell, c) => {
       const v = Number(cell);
       if (cell === "" || !Number.isFinite(v)) {
-        throw new Error(`${what} line ${lineNo} column ${c + 1}: "${cell}" is not a finite number`);
+        throw new Error(`${what} line ${lineNo} column ${c + 1}: not a finite number`);
       }
       if (c === labelIndex) {
         if (!Number.isInteger(v) || v < 0) {
-          throw new Error(`${what} line ${lineNo}: label "${cell}" is not a class index (an integer ≥ 0)`);
+          throw new Error(`${what} line ${lineNo}: the label is not a class index (an integer ≥ 0)`);
         }
         y[r] = v;
       } else {

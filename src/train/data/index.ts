@@ -1,6 +1,6 @@
 // Public surface of the datasets module.
 export * from "./batches.ts";
-export { type DataFiles, nodeFiles } from "./files.ts";
+export { apiDatasetSpec, type DataFiles, nodeFiles, resolveDataFile } from "./files.ts";
 export * from "./formats.ts";
 export * from "./load.ts";
 export * from "./prng.ts";

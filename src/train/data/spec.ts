@@ -354,6 +354,43 @@ export function formatDatasetSpec(spec: DatasetSpec): string {
   return parts.length ? `${spec.kind}:${parts.join(",")}` : spec.kind;
 }
 
+/**
+ * The spec with every file path replaced by `fn(path, field)` (field as in error messages, e.g.
+ * "files[1]"). A new file-based kind must list its path fields here: the API confines them to DATA_DIR.
+ */
+export function mapSpecPaths(spec: DatasetSpec, fn: (path: string, field: string) => string): DatasetSpec {
+  const opt = (p: string | undefined, field: string) => (p === undefined ? undefined : fn(p, field));
+  const list = (ps: string[], field: string) => ps.map((p, i) => fn(p, `${field}[${i}]`));
+  const strip = <T extends object>(o: T): T =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  switch (spec.kind) {
+    case "idx":
+      return strip({
+        ...spec,
+        images: fn(spec.images, "images"),
+        labels: fn(spec.labels, "labels"),
+        testImages: opt(spec.testImages, "testImages"),
+        testLabels: opt(spec.testLabels, "testLabels"),
+      });
+    case "cifar10":
+      return strip({
+        ...spec,
+        files: list(spec.files, "files"),
+        testFiles: spec.testFiles ? list(spec.testFiles, "testFiles") : undefined,
+      });
+    case "csv":
+      return strip({ ...spec, path: fn(spec.path, "path"), testPath: opt(spec.testPath, "testPath") });
+    default:
+      return spec;
+  }
+}
+
+/** Whether the spec is one of the named DATASETS (chosen by the server, not by a caller). */
+export function isNamedDataset(spec: DatasetSpec): boolean {
+  const text = formatDatasetSpec(spec);
+  return Object.values(DATASETS).some((d) => formatDatasetSpec(validateDatasetSpec(d)) === text);
+}
+
 const FASHION = "/usr/share/datasets/fashion-mnist";
 
 /**

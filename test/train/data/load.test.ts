@@ -235,11 +235,13 @@ describe("file formats", () => {
     const opts = { labelColumn: 0, header: "auto" as const, delimiter: ";" };
     expect(Array.from(parseCsv("1;0.5\n0;0.25\n", opts).x.data)).toEqual([0.5, 0.25]);
     expect(() => parseCsv("y;v\n1;2\n0;abc\n", opts, "f.csv")).toThrow(
-      'f.csv line 3 column 2: "abc" is not a finite number',
+      "f.csv line 3 column 2: not a finite number",
     );
-    expect(() => parseCsv("y;v\n1.5;2\n", opts, "f.csv")).toThrow(/label "1.5" is not a class index/);
+    expect(() => parseCsv("y;v\n1.5;2\n", opts, "f.csv")).toThrow(
+      "f.csv line 2: the label is not a class index (an integer ≥ 0)",
+    );
     expect(() => parseCsv("y;v\n1;2\n", { ...opts, labelColumn: "z" }, "f.csv")).toThrow(
-      'f.csv: no column named "z"; columns: y, v',
+      'f.csv: no column named "z" in its header row (of 2 columns)',
     );
   });
 
