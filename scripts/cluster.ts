@@ -7,26 +7,13 @@
 // PostgreSQL runs as a throwaway cluster (test/helpers/postgres.ts; GRADSTREAM_TEST_PG_URL reuses a
 // server), Redis with persistence off (`--save '' --appendonly no`).
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { testPostgres } from "../test/helpers/postgres.ts";
+import { freePort, testPostgres } from "../test/helpers/postgres.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const BIN = join(ROOT, "bin", "gradstream.js");
 const REDIS = process.env.REDIS_SERVER ?? "/usr/bin/redis-server";
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Proc {
   name: string;

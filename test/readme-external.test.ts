@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Live, startLive } from "./server/live.ts";
+import { type Live, startLive } from "./helpers/live-server.ts";
 
 const exec = promisify(execFile);
 const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");

@@ -7,9 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { createClient } from "graphql-ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type Live, startLive } from "./server/live.ts";
+import { gqlData } from "./helpers/gql.ts";
+import { type Live, useLiveServer } from "./helpers/live-server.ts";
 
 const run = promisify(execFile);
 const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
@@ -26,20 +27,10 @@ function named(kind: string, name: string): string {
   return found;
 }
 
-let live: Live;
 let app: Live["app"];
 let url: string;
-let dataDir: string;
-
-beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "gradstream-readme-data-"));
-  live = await startLive({ DATA_DIR: dataDir });
+useLiveServer({}, (live) => {
   ({ app, url } = live);
-});
-
-afterAll(async () => {
-  await live?.close();
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** Runs a README shell block as written, pointed at the test server (and with other literal swaps). */
@@ -51,19 +42,7 @@ function shell(block: string | undefined, swaps: Record<string, string>) {
 }
 
 /** POSTs a README operation; fails the test with the server's errors when there are any. */
-async function post(
-  query: string,
-  variables: Record<string, unknown> = {},
-): Promise<Record<string, unknown>> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
-  expect(body.errors).toBeUndefined();
-  return body.data ?? {};
-}
+const post = (query: string, variables: Record<string, unknown> = {}) => gqlData(url, query, variables);
 
 describe("README", () => {
   it("documents every environment variable that config.ts reads, with its default", () => {

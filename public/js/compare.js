@@ -34,6 +34,105 @@ export function compareRuns(view, params) {
   let charts = [];
   let timer = null;
   const smoothing = smoothingControl(() => draw());
+  const { axisSelect, extraSelect, picker, grid, summary } = compareLayout(view, smoothing);
+
+  let candidates = [];
+  let series = { LOSS: [], ACCURACY: [], EXTRA: [] };
+
+  function renderPicker() {
+    picker.replaceChildren(
+      ...candidates.map((r) =>
+        h(
+          "label",
+          { class: `pick ${selected.has(r.id) ? "on" : ""}` },
+          h("input", {
+            type: "checkbox",
+            value: r.id,
+            checked: selected.has(r.id),
+            onchange: (e) => {
+              if (e.target.checked) selected.add(r.id);
+              else selected.delete(r.id);
+              history.replaceState(null, "", `#/compare?ids=${[...selected].join(",")}`);
+              renderPicker();
+              load();
+            },
+          }),
+          `#${r.id} ${r.name}`,
+          h("small", { class: "muted" }, ` ${describeConfig(r.hyperparameters)}`),
+        ),
+      ),
+    );
+  }
+
+  function rebuildCharts(runs) {
+    for (const c of charts) c.destroy();
+    charts = buildCharts(grid, runs, axisSelect.value, extraSelect);
+  }
+
+  function draw() {
+    drawSeries(charts, series, smoothing.value, axisSelect.value);
+  }
+
+  let shownIds = "";
+  async function load() {
+    clearTimeout(timer);
+    const ids = [...selected];
+    if (ids.length === 0) {
+      series = { LOSS: [], ACCURACY: [], EXTRA: [] };
+      shownIds = "";
+      rebuildCharts([]);
+      summary.replaceChildren();
+      return;
+    }
+    try {
+      const [loss, acc, extra] = await Promise.all(
+        ["LOSS", "ACCURACY", extraSelect.value].map((metric) => gql(SERIES, { ids, metric, n: 1000 })),
+      );
+      if (!alive) return;
+      series = { LOSS: loss.compareRuns, ACCURACY: acc.compareRuns, EXTRA: extra.compareRuns };
+      const runs = series.LOSS.map((s) => s.run);
+      const key = `${runs.map((r) => r.id).join(",")}|${axisSelect.value}`;
+      if (key !== shownIds) {
+        shownIds = key;
+        rebuildCharts(runs);
+      }
+      draw();
+      await summarize(runs);
+      // Running runs keep growing: poll until they have all ended.
+      if (alive && runs.some((r) => r.status === "RUNNING" || r.status === "QUEUED")) {
+        timer = setTimeout(load, 1500);
+      }
+    } catch (err) {
+      showError(view, err);
+    }
+  }
+
+  async function summarize(runs) {
+    const rows = await summaryRows(runs);
+    if (alive) summary.replaceChildren(...rows);
+  }
+
+  axisSelect.addEventListener("change", load);
+  extraSelect.addEventListener("change", load);
+
+  gql(RUNS)
+    .then((data) => {
+      if (!alive) return;
+      candidates = data.runs.edges.map((e) => e.node);
+      renderPicker();
+    })
+    .catch((err) => showError(view, err));
+  load();
+
+  return () => {
+    alive = false;
+    clearTimeout(timer);
+    for (const c of charts) c.destroy();
+  };
+}
+
+/** The page's controls, chart grid and fluctuation summary table, appended to `view`. */
+function compareLayout(view, smoothing) {
   const axisSelect = h(
     "select",
     { name: "axis" },
@@ -92,175 +191,93 @@ export function compareRuns(view, params) {
     summaryCard,
   );
 
-  let candidates = [];
-  let series = { LOSS: [], ACCURACY: [], EXTRA: [] };
+  return { axisSelect, extraSelect, picker, grid, summary };
+}
 
-  function renderPicker() {
-    picker.replaceChildren(
-      ...candidates.map((r) =>
-        h(
-          "label",
-          { class: `pick ${selected.has(r.id) ? "on" : ""}` },
-          h("input", {
-            type: "checkbox",
-            value: r.id,
-            checked: selected.has(r.id),
-            onchange: (e) => {
-              if (e.target.checked) selected.add(r.id);
-              else selected.delete(r.id);
-              history.replaceState(null, "", `#/compare?ids=${[...selected].join(",")}`);
-              renderPicker();
-              load();
-            },
-          }),
-          `#${r.id} ${r.name}`,
-          h("small", { class: "muted" }, ` ${describeConfig(r.hyperparameters)}`),
-        ),
-      ),
-    );
+/** Loss, accuracy and a chosen extra metric, one faint raw and one smoothed line per run. */
+function buildCharts(grid, runs, axis, extraSelect) {
+  const charts = [];
+  grid.replaceChildren();
+  if (runs.length === 0) {
+    grid.append(h("p", { class: "muted card" }, "Pick two or more runs above to overlay them."));
+    return charts;
   }
-
-  function rebuildCharts(runs) {
-    for (const c of charts) c.destroy();
-    charts = [];
-    grid.replaceChildren();
-    if (runs.length === 0) {
-      grid.append(h("p", { class: "muted card" }, "Pick two or more runs above to overlay them."));
-      return;
-    }
-    const lines = runs.flatMap((r, i) => {
-      const color = COLORS[i % COLORS.length];
-      const label = `#${r.id} ${describeConfig(r.hyperparameters) || r.name}`;
-      return [
-        { label: `${label} (raw)`, color, faint: true },
-        { label, color },
-      ];
+  const lines = runs.flatMap((r, i) => {
+    const color = COLORS[i % COLORS.length];
+    const label = `#${r.id} ${describeConfig(r.hyperparameters) || r.name}`;
+    return [
+      { label: `${label} (raw)`, color, faint: true },
+      { label, color },
+    ];
+  });
+  const xLabel = axis === "progress" ? "fraction of training" : "step";
+  const mk = (key, title, yLabel, yRange) => {
+    const c = chartCard(grid, title);
+    const chart = new Chart(c.el, {
+      readout: c.readout,
+      xLabel,
+      yLabel,
+      yRange,
+      series: lines,
+      sync: "compare",
+      legend: false,
     });
-    const xLabel = axisSelect.value === "progress" ? "fraction of training" : "step";
-    const mk = (key, title, yLabel, yRange) => {
-      const c = chartCard(grid, title);
-      const chart = new Chart(c.el, {
-        readout: c.readout,
-        xLabel,
-        yLabel,
-        yRange,
-        series: lines,
-        sync: "compare",
-        legend: false,
-      });
-      window.__gradstream.charts[key] = chart;
-      charts.push(chart);
-      return chart;
-    };
-    mk("compareLoss", "Loss per batch", "loss");
-    mk("compareAccuracy", "Accuracy per batch", "accuracy", [0, 1]);
-    const extra = mk("compareExtra", "", "");
-    const title = extra.el.closest(".card").querySelector("h3");
-    title.replaceChildren(extraSelect);
-    legend(runs);
-  }
-
-  function legend(runs) {
-    const items = runs.map((r, i) =>
-      h(
-        "span",
-        { class: "legend-item" },
-        h("i", { style: `background:${COLORS[i % COLORS.length]}` }),
-        `#${r.id} ${r.name} · ${describeConfig(r.hyperparameters)}`,
-      ),
-    );
-    grid.prepend(h("div", { class: "legend" }, ...items));
-  }
-
-  function draw() {
-    const w = smoothing.value;
-    const x = axisSelect.value;
-    const table = (list) =>
-      list.map((s) => {
-        const ys = s.points.map((p) => p.mean);
-        return [s.points.map((p) => p[x]), ys, debiasedEma(ys, w)];
-      });
-    const put = (chart, list) => {
-      if (!chart || !list.length) return;
-      const joined = alignTables(table(list));
-      chart.setData(joined[0], joined.slice(1));
-    };
-    put(charts[0], series.LOSS);
-    put(charts[1], series.ACCURACY);
-    put(charts[2], series.EXTRA);
-  }
-
-  let shownIds = "";
-  async function load() {
-    clearTimeout(timer);
-    const ids = [...selected];
-    if (ids.length === 0) {
-      series = { LOSS: [], ACCURACY: [], EXTRA: [] };
-      shownIds = "";
-      rebuildCharts([]);
-      summary.replaceChildren();
-      return;
-    }
-    try {
-      const [loss, acc, extra] = await Promise.all(
-        ["LOSS", "ACCURACY", extraSelect.value].map((metric) => gql(SERIES, { ids, metric, n: 1000 })),
-      );
-      if (!alive) return;
-      series = { LOSS: loss.compareRuns, ACCURACY: acc.compareRuns, EXTRA: extra.compareRuns };
-      const runs = series.LOSS.map((s) => s.run);
-      const key = `${runs.map((r) => r.id).join(",")}|${axisSelect.value}`;
-      if (key !== shownIds) {
-        shownIds = key;
-        rebuildCharts(runs);
-      }
-      draw();
-      await summarize(runs);
-      // Running runs keep growing: poll until they have all ended.
-      if (alive && runs.some((r) => r.status === "RUNNING" || r.status === "QUEUED")) {
-        timer = setTimeout(load, 1500);
-      }
-    } catch (err) {
-      showError(view, err);
-    }
-  }
-
-  async function summarize(runs) {
-    const rows = await Promise.all(
-      runs.map(async (r, i) => {
-        const data = await gql(FLUC, { id: r.id });
-        const o = data.run.fluctuation.overall;
-        return h(
-          "tr",
-          { dataset: { runId: r.id } },
-          h("td", {}, h("i", { class: "swatch", style: `background:${COLORS[i % COLORS.length]}` })),
-          h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id} ${r.name}`)),
-          h("td", { class: "muted" }, describeConfig(r.hyperparameters)),
-          h("td", {}, statusBadge(r.status)),
-          h("td", { class: "num" }, num(o.loss.mean, 4)),
-          h("td", { class: "num" }, num(o.loss.cv, 3)),
-          h("td", { class: "num" }, num(o.accuracy.mean, 3)),
-          h("td", { class: "num" }, num(o.accuracy.cv, 3)),
-        );
-      }),
-    );
-    if (alive) summary.replaceChildren(...rows);
-  }
-
-  axisSelect.addEventListener("change", load);
-  extraSelect.addEventListener("change", load);
-
-  gql(RUNS)
-    .then((data) => {
-      if (!alive) return;
-      candidates = data.runs.edges.map((e) => e.node);
-      renderPicker();
-    })
-    .catch((err) => showError(view, err));
-  load();
-
-  return () => {
-    alive = false;
-    clearTimeout(timer);
-    for (const c of charts) c.destroy();
+    window.__gradstream.charts[key] = chart;
+    charts.push(chart);
+    return chart;
   };
+  mk("compareLoss", "Loss per batch", "loss");
+  mk("compareAccuracy", "Accuracy per batch", "accuracy", [0, 1]);
+  const extra = mk("compareExtra", "", "");
+  const title = extra.el.closest(".card").querySelector("h3");
+  title.replaceChildren(extraSelect);
+  const items = runs.map((r, i) =>
+    h(
+      "span",
+      { class: "legend-item" },
+      h("i", { style: `background:${COLORS[i % COLORS.length]}` }),
+      `#${r.id} ${r.name} · ${describeConfig(r.hyperparameters)}`,
+    ),
+  );
+  grid.prepend(h("div", { class: "legend" }, ...items));
+  return charts;
+}
+
+/** Each chart's runs aligned on the chosen x (progress or step), raw and smoothed with weight `w`. */
+function drawSeries(charts, series, w, x) {
+  const table = (list) =>
+    list.map((s) => {
+      const ys = s.points.map((p) => p.mean);
+      return [s.points.map((p) => p[x]), ys, debiasedEma(ys, w)];
+    });
+  const put = (chart, list) => {
+    if (!chart || !list.length) return;
+    const joined = alignTables(table(list));
+    chart.setData(joined[0], joined.slice(1));
+  };
+  put(charts[0], series.LOSS);
+  put(charts[1], series.ACCURACY);
+  put(charts[2], series.EXTRA);
+}
+
+/** One summary row per run: its overall loss and accuracy, mean and CV (window 10). */
+function summaryRows(runs) {
+  return Promise.all(
+    runs.map(async (r, i) => {
+      const data = await gql(FLUC, { id: r.id });
+      const o = data.run.fluctuation.overall;
+      return h(
+        "tr",
+        { dataset: { runId: r.id } },
+        h("td", {}, h("i", { class: "swatch", style: `background:${COLORS[i % COLORS.length]}` })),
+        h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id} ${r.name}`)),
+        h("td", { class: "muted" }, describeConfig(r.hyperparameters)),
+        h("td", {}, statusBadge(r.status)),
+        h("td", { class: "num" }, num(o.loss.mean, 4)),
+        h("td", { class: "num" }, num(o.loss.cv, 3)),
+        h("td", { class: "num" }, num(o.accuracy.mean, 3)),
+        h("td", { class: "num" }, num(o.accuracy.cv, 3)),
+      );
+    }),
+  );
 }

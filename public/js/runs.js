@@ -52,6 +52,87 @@ export function runsPage(view) {
   const disposers = [];
   let alive = true;
 
+  const { aside, tbody, compareBtn, empty, main } = runsLayout(view);
+
+  compareBtn.addEventListener("click", () => {
+    location.hash = `#/compare?ids=${[...selected].join(",")}`;
+  });
+
+  function renderRows() {
+    const rows = [...runs.values()].sort((a, b) => Number(b.id) - Number(a.id));
+    empty.hidden = rows.length > 0;
+    tbody.replaceChildren(...rows.map(row));
+    compareBtn.disabled = selected.size < 2;
+    compareBtn.textContent = selected.size >= 2 ? `Compare ${selected.size} runs` : "Compare selected";
+  }
+
+  const row = (r) =>
+    runRow(r, selected.has(r.id), {
+      select: (on) => {
+        if (on) selected.add(r.id);
+        else selected.delete(r.id);
+        renderRows();
+      },
+      act: async (kind) => {
+        try {
+          await runAction(kind, r.id);
+          if (kind === "delete") {
+            runs.delete(r.id);
+            selected.delete(r.id);
+          }
+          await refresh();
+        } catch (err) {
+          showError(main, err);
+        }
+      },
+    });
+
+  async function refresh(filter) {
+    const data = await gql(RUNS, { filter });
+    if (!alive) return;
+    if (!filter) runs.clear();
+    for (const { node } of data.runs.edges) runs.set(node.id, node);
+    renderRows();
+  }
+
+  // Live list: runsChanged carries the run as it is now.
+  disposers.push(
+    subscribe(CHANGES, () => ({}), {
+      next: (data) => {
+        const e = data.runsChanged;
+        if (e.kind === "deleted" || !e.run) {
+          runs.delete(e.runId);
+          selected.delete(e.runId);
+        } else runs.set(e.run.id, e.run);
+        renderRows();
+      },
+    }),
+  );
+  const poll = setInterval(() => {
+    if ([...runs.values()].some((r) => r.status === "RUNNING"))
+      refresh({ status: ["RUNNING"] }).catch(() => {});
+  }, 1000);
+  disposers.push(() => clearInterval(poll));
+
+  refresh().catch((err) => showError(main, err));
+  const loadAside = () =>
+    gql(HOME)
+      .then((home) => {
+        if (!alive) return;
+        aside.replaceChildren();
+        renderAside(aside, home, main, loadAside);
+      })
+      .catch((err) => showError(main, err));
+  loadAside();
+
+  return () => {
+    alive = false;
+    for (const d of disposers) d();
+  };
+}
+
+/** The run table (with its compare button) beside the start-a-run aside, appended to `view`. */
+function runsLayout(view) {
   const aside = h("aside", { class: "side" });
   const tbody = h("tbody");
   const compareBtn = h(
@@ -96,135 +177,65 @@ export function runsPage(view) {
   );
   view.append(h("div", { class: "layout" }, aside, main));
 
-  compareBtn.addEventListener("click", () => {
-    location.hash = `#/compare?ids=${[...selected].join(",")}`;
+  return { aside, tbody, compareBtn, empty, main };
+}
+
+/** One row of the run table; `on.select(checked)` and `on.act(kind)` handle its controls. */
+function runRow(r, isSelected, on) {
+  const frac = r.totalSteps ? r.stepsCompleted / r.totalSteps : 0;
+  const check = h("input", {
+    type: "checkbox",
+    checked: isSelected,
+    title: "Select to compare",
+    "aria-label": `select run ${r.id} to compare`,
+    onchange: (e) => on.select(e.target.checked),
   });
-
-  function renderRows() {
-    const rows = [...runs.values()].sort((a, b) => Number(b.id) - Number(a.id));
-    empty.hidden = rows.length > 0;
-    tbody.replaceChildren(...rows.map(row));
-    compareBtn.disabled = selected.size < 2;
-    compareBtn.textContent = selected.size >= 2 ? `Compare ${selected.size} runs` : "Compare selected";
-  }
-
-  function row(r) {
-    const frac = r.totalSteps ? r.stepsCompleted / r.totalSteps : 0;
-    const check = h("input", {
-      type: "checkbox",
-      checked: selected.has(r.id),
-      title: "Select to compare",
-      "aria-label": `select run ${r.id} to compare`,
-      onchange: (e) => {
-        if (e.target.checked) selected.add(r.id);
-        else selected.delete(r.id);
-        renderRows();
-      },
-    });
-    const actions = h("td", { class: "actions" });
-    const act = (label, kind, cls = "") =>
-      h(
-        "button",
-        {
-          class: `small ${cls}`,
-          dataset: { action: kind },
-          onclick: async () => {
-            if (kind === "delete" && !confirm(`Delete run #${r.id} with its metrics and checkpoints?`))
-              return;
-            try {
-              await runAction(kind, r.id);
-              if (kind === "delete") {
-                runs.delete(r.id);
-                selected.delete(r.id);
-              }
-              await refresh();
-            } catch (err) {
-              showError(main, err);
-            }
-          },
+  const actions = h("td", { class: "actions" });
+  const act = (label, kind, cls = "") =>
+    h(
+      "button",
+      {
+        class: `small ${cls}`,
+        dataset: { action: kind },
+        onclick: () => {
+          if (kind === "delete" && !confirm(`Delete run #${r.id} with its metrics and checkpoints?`)) return;
+          return on.act(kind);
         },
-        label,
-      );
-    if (r.status === "QUEUED" || r.status === "RUNNING") actions.append(act("Cancel", "cancel"));
-    // An EXTERNAL run (logged by its own trainer) goes on when that trainer logs again.
-    const external = r.kind === "EXTERNAL";
-    if (!external && ["INTERRUPTED", "CANCELLED", "FAILED"].includes(r.status))
-      actions.append(act("Resume", "resume"));
-    actions.append(act("Delete", "delete", "danger"));
-    return h(
-      "tr",
-      { dataset: { runId: r.id, status: r.status } },
-      h("td", {}, check),
-      h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id} ${r.name}`)),
-      external
-        ? h(
-            "td",
-            { class: "muted", title: "Logged by an external trainer (logMetrics, gradstream log)" },
-            h("span", { class: "badge external" }, "external"),
-          )
-        : h(
-            "td",
-            { class: "muted", title: r.dataset.name },
-            `${r.model.name} · ${shortName(r.dataset.name)}`,
-          ),
-      h("td", { class: "muted settings" }, describeConfig(r.hyperparameters)),
-      h("td", { title: r.errorMessage ?? "" }, statusBadge(r.status)),
-      h(
-        "td",
-        { class: "progress-col" },
-        h("div", { class: "bar" }, h("span", { style: `width:${(frac * 100).toFixed(1)}%` })),
-        h(
-          "small",
-          { class: "muted" },
-          `${r.stepsCompleted.toLocaleString()} / ${r.totalSteps.toLocaleString()}`,
-        ),
-      ),
-      actions,
-    );
-  }
-
-  async function refresh(filter) {
-    const data = await gql(RUNS, { filter });
-    if (!alive) return;
-    if (!filter) runs.clear();
-    for (const { node } of data.runs.edges) runs.set(node.id, node);
-    renderRows();
-  }
-
-  // Live list: runsChanged carries the run as it is now.
-  disposers.push(
-    subscribe(CHANGES, () => ({}), {
-      next: (data) => {
-        const e = data.runsChanged;
-        if (e.kind === "deleted" || !e.run) {
-          runs.delete(e.runId);
-          selected.delete(e.runId);
-        } else runs.set(e.run.id, e.run);
-        renderRows();
       },
-    }),
+      label,
+    );
+  if (r.status === "QUEUED" || r.status === "RUNNING") actions.append(act("Cancel", "cancel"));
+  // An EXTERNAL run (logged by its own trainer) goes on when that trainer logs again.
+  const external = r.kind === "EXTERNAL";
+  if (!external && ["INTERRUPTED", "CANCELLED", "FAILED"].includes(r.status))
+    actions.append(act("Resume", "resume"));
+  actions.append(act("Delete", "delete", "danger"));
+  return h(
+    "tr",
+    { dataset: { runId: r.id, status: r.status } },
+    h("td", {}, check),
+    h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id} ${r.name}`)),
+    external
+      ? h(
+          "td",
+          { class: "muted", title: "Logged by an external trainer (logMetrics, gradstream log)" },
+          h("span", { class: "badge external" }, "external"),
+        )
+      : h("td", { class: "muted", title: r.dataset.name }, `${r.model.name} · ${shortName(r.dataset.name)}`),
+    h("td", { class: "muted settings" }, describeConfig(r.hyperparameters)),
+    h("td", { title: r.errorMessage ?? "" }, statusBadge(r.status)),
+    h(
+      "td",
+      { class: "progress-col" },
+      h("div", { class: "bar" }, h("span", { style: `width:${(frac * 100).toFixed(1)}%` })),
+      h(
+        "small",
+        { class: "muted" },
+        `${r.stepsCompleted.toLocaleString()} / ${r.totalSteps.toLocaleString()}`,
+      ),
+    ),
+    actions,
   );
-  const poll = setInterval(() => {
-    if ([...runs.values()].some((r) => r.status === "RUNNING"))
-      refresh({ status: ["RUNNING"] }).catch(() => {});
-  }, 1000);
-  disposers.push(() => clearInterval(poll));
-
-  refresh().catch((err) => showError(main, err));
-  const loadAside = () =>
-    gql(HOME)
-      .then((home) => {
-        if (!alive) return;
-        aside.replaceChildren();
-        renderAside(aside, home, main, loadAside);
-      })
-      .catch((err) => showError(main, err));
-  loadAside();
-
-  return () => {
-    alive = false;
-    for (const d of disposers) d();
-  };
 }
 
 function renderAside(aside, home, main, reload) {
@@ -341,15 +352,8 @@ function uploadForm(reload) {
   return form;
 }
 
-function startForm(home, go) {
-  const field = (label, control, hint) =>
-    h(
-      "label",
-      { class: "field" },
-      h("span", { class: "label" }, label),
-      control,
-      hint ? h("small", { class: "muted" }, hint) : null,
-    );
+/** The start form's inputs, with the defaults and the model → fitting datasets link wired. */
+function formControls(home) {
   const model = h(
     "select",
     { name: "model" },
@@ -401,8 +405,6 @@ function startForm(home, go) {
     value: "0",
   });
   const name = h("input", { name: "name", type: "text", placeholder: "optional" });
-  const message = h("p", { class: "form-error", role: "alert" });
-
   // Only datasets whose samples fit the model's input are offered.
   const syncDatasets = () => {
     const m = home.models.find((x) => x.id === model.value);
@@ -427,6 +429,22 @@ function startForm(home, go) {
   });
   const cpu = home.executionProviders.find((p) => p.name === "CPU");
   if (cpu) provider.value = "CPU";
+
+  return { model, dataset, optimizer, lr, batchSize, epochs, provider, k, valFraction, name };
+}
+
+function startForm(home, go) {
+  const field = (label, control, hint) =>
+    h(
+      "label",
+      { class: "field" },
+      h("span", { class: "label" }, label),
+      control,
+      hint ? h("small", { class: "muted" }, hint) : null,
+    );
+  const { model, dataset, optimizer, lr, batchSize, epochs, provider, k, valFraction, name } =
+    formControls(home);
+  const message = h("p", { class: "form-error", role: "alert" });
 
   const submit = h("button", { class: "primary", type: "submit" }, "Start run");
   const form = h(

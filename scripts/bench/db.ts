@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type Db, openDatabase } from "../../src/db/index.ts";
 import { rawHistorySql } from "../../src/db/sql.ts";
-import { makeRows, makeRun } from "../../test/db/fixtures.ts";
+import { makeRows, makeRun } from "../../test/helpers/fixtures.ts";
 import { testPostgres } from "../../test/helpers/postgres.ts";
 
 const HISTORY_STEPS = Number(process.argv[2] ?? 1_000_000);
@@ -18,7 +18,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const print = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: "db", ...o }));
 
 async function writeThroughput(db: Db, chunk: number, total: number) {
-  const run = await makeRun(db, total);
+  const run = await makeRun(db, { totalSteps: total });
   const rows = makeRows(0, total);
   const blocks: number[] = [];
   // How long the main thread was unavailable: the delay of a 1 ms timer while chunks are written.
@@ -41,7 +41,7 @@ async function writeThroughput(db: Db, chunk: number, total: number) {
 }
 
 async function createManyThroughput(db: Db, chunk: number, total: number) {
-  const run = await makeRun(db, total);
+  const run = await makeRun(db, { totalSteps: total });
   const rows = makeRows(0, total);
   const t0 = performance.now();
   for (let s = 0; s < total; s += chunk) {
@@ -72,7 +72,7 @@ async function bench(name: string, url: string) {
       });
     }
 
-    const run = await makeRun(db, HISTORY_STEPS);
+    const run = await makeRun(db, { totalSteps: HISTORY_STEPS });
     const l0 = performance.now();
     for (let s = 0; s < HISTORY_STEPS; s += 5000)
       await db.writeBatchChunk(run.id, makeRows(s, Math.min(5000, HISTORY_STEPS - s), s));

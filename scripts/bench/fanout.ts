@@ -171,6 +171,7 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
     throw new Error("not used by the fan-out bench");
   };
   const runs: RunManager = {
+    admit: unused,
     start: unused,
     startExperiment: unused,
     cancel: unused,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildApp } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
-import { makeRows, makeRun } from "../../test/db/fixtures.ts";
+import { makeRows, makeRun } from "../../test/helpers/fixtures.ts";
 import { testPostgres } from "../../test/helpers/postgres.ts";
 
 const TOTAL = Number(process.argv[2] ?? 200_000);
@@ -82,7 +82,7 @@ async function bench(name: string, databaseUrl: string) {
         const apiSecs = (performance.now() - t0) / 1000;
         if (stored !== TOTAL) throw new Error(`stored ${stored} of ${TOTAL}`);
 
-        const run = await makeRun(db, TOTAL);
+        const run = await makeRun(db, { totalSteps: TOTAL });
         const rows = makeRows(0, TOTAL);
         const n0 = performance.now();
         for (let s = 0; s < TOTAL; s += batch) await db.writeBatchChunk(run.id, rows.slice(s, s + batch));

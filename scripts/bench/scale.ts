@@ -7,22 +7,13 @@
 // a worker (claim latency), and how long cancelRun takes to stop a run on a remote worker.
 // Prints JSON lines; ratios are against the baseline measured in this same run.
 import pg from "pg";
-import { BIN, freePort, type Proc, spawnReady, startLocalCluster } from "../cluster.ts";
+import { gqlData as gql } from "../../test/helpers/gql.ts";
+import { freePort } from "../../test/helpers/postgres.ts";
+import { BIN, type Proc, spawnReady, startLocalCluster } from "../cluster.ts";
 
 const RUNS = 4;
 const EPOCHS = Number(process.env.SCALE_EPOCHS ?? 10);
 const STEPS = 100 * EPOCHS; // blobs 1000 samples, batch 10
-
-async function gql<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown };
-  if (!body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 async function startRuns(url: string, n: number, epochs: number): Promise<number[]> {
   const { models } = await gql<{ models: { id: string; name: string }[] }>(url, "{ models { id name } }");

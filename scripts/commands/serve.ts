@@ -1,7 +1,6 @@
 // gradstream serve: the GraphQL API on PORT (4000) with training, until SIGINT/SIGTERM; then a graceful
 // shutdown (subscriptions completed, running runs checkpointed and left INTERRUPTED, resumable).
 // Every setting comes from the environment (src/server/config.ts documents each one and its default).
-import { createClusterManagerFromConfig } from "../../src/runs/worker-role.ts";
 import { buildApp } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 
@@ -38,13 +37,9 @@ export async function main(args: string[]): Promise<number> {
     );
     return 2;
   }
-  const train = config.role === "all" && !noTrain;
-  // One process with no Redis keeps the in-memory queue and pub/sub; anything else joins the cluster.
-  const cluster = !train || config.redisUrl !== null;
-  const app = buildApp(
-    config,
-    cluster ? { createRunManager: ({ db }) => createClusterManagerFromConfig(db, config, train) } : {},
-  );
+  // One process with no Redis keeps the in-memory queue and pub/sub; anything else joins the cluster
+  // (src/runs/factory.ts decides).
+  const app = buildApp(config, { role: noTrain ? "api" : config.role });
   const { url } = await app.start();
   console.log(`subscriptions: ws://${url.slice("http://".length)} (graphql-ws), ${url}/stream (SSE)`);
   await new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@
 // their latest checkpoint). Needs DATABASE_URL=postgres://… and REDIS_URL (live batches reach the API
 // instances through Redis). MAX_CONCURRENT_RUNS is this worker's capacity.
 import { openDatabase } from "../../src/db/index.ts";
-import { createClusterManagerFromConfig } from "../../src/runs/worker-role.ts";
+import { createRunManagerFromConfig } from "../../src/runs/factory.ts";
 import { loadConfig } from "../../src/server/config.ts";
 
 const USAGE = `usage: gradstream worker
@@ -27,15 +27,15 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const db = await openDatabase(config.databaseUrl);
-  let runs: Awaited<ReturnType<typeof createClusterManagerFromConfig>>;
+  let runs: Awaited<ReturnType<typeof createRunManagerFromConfig>>;
   try {
-    runs = await createClusterManagerFromConfig(db, config, true);
+    runs = await createRunManagerFromConfig(db, config, "worker");
   } catch (err) {
     await db.close();
     console.error(`gradstream worker: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
-  console.log(`gradstream worker ${runs.workerId} training up to ${runs.maxConcurrent} run(s) at once`);
+  console.log(`gradstream worker ${runs.queue.name} training up to ${runs.maxConcurrent} run(s) at once`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`${signal}: handing running runs back to the queue…`);

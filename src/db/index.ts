@@ -29,7 +29,6 @@ import {
   edgeRowSql,
   historySql,
   int,
-  lastRowsSql,
   pageSql,
   rowsAtStepsSql,
 } from "./sql.ts";
@@ -110,9 +109,15 @@ export interface RunUpdate {
 
 export interface ListRunsOptions {
   first: number;
-  /** Keyset: runs with id < before (newest first). */
-  before?: number;
-  status?: RunStatus;
+  /** Keyset: runs after this id in `order` (ids below it newest first, above it oldest first). */
+  after?: number | null;
+  /** "desc" (newest first, the default) or "asc". */
+  order?: "asc" | "desc";
+  /** Any of these statuses. */
+  status?: RunStatus[];
+  modelId?: number;
+  /** Runs carrying this tag. */
+  tag?: string | null;
 }
 
 export interface Recovery {
@@ -190,15 +195,29 @@ export class Db {
   getRun(id: number): Promise<Run | null> {
     return this.prisma.run.findUnique({ where: { id } });
   }
-  listRuns(opts: ListRunsOptions): Promise<Run[]> {
-    return this.prisma.run.findMany({
-      where: {
-        ...(opts.status ? { status: opts.status } : {}),
-        ...(opts.before ? { id: { lt: opts.before } } : {}),
-      },
-      orderBy: { id: "desc" },
-      take: opts.first,
-    });
+  /** Up to `first` runs, keyset-paginated by id (stable under concurrent inserts), filtered. */
+  async listRuns(opts: ListRunsOptions): Promise<Run[]> {
+    const dir = opts.order ?? "desc";
+    const tag = opts.tag ?? null;
+    const matched: Run[] = [];
+    let cursor = opts.after ?? null;
+    // Tags live in a JSON column: filter them here, reading id-ordered batches until a page is full.
+    for (;;) {
+      const batch = await this.prisma.run.findMany({
+        where: {
+          ...(opts.status?.length ? { status: { in: opts.status } } : {}),
+          ...(opts.modelId !== undefined ? { modelId: opts.modelId } : {}),
+          ...(cursor !== null ? { id: dir === "desc" ? { lt: cursor } : { gt: cursor } } : {}),
+        },
+        orderBy: { id: dir },
+        take: tag === null ? opts.first : 200,
+      });
+      for (const r of batch)
+        if (tag === null || (Array.isArray(r.tags) && r.tags.includes(tag))) matched.push(r);
+      if (matched.length >= opts.first || batch.length === 0 || tag === null)
+        return matched.slice(0, opts.first);
+      cursor = batch[batch.length - 1].id;
+    }
   }
   /** Throws `unknown run id N` when the run does not exist. */
   async updateRun(id: number, data: RunUpdate): Promise<Run> {
@@ -398,14 +417,6 @@ export class Db {
     if (hasNextPage) rows.pop();
     await this.withCustom(runId, rows);
     return { rows, hasNextPage, endStep: rows.length ? rows[rows.length - 1].step : null };
-  }
-
-  /** The newest `count` batches of a run, in ascending step order (a dashboard's initial tail). */
-  async lastBatches(runId: number, count: number): Promise<BatchRow[]> {
-    if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) {
-      throw new Error(`count must be an integer from 1 to 10000, got ${String(count)}`);
-    }
-    return this.withCustom(runId, (await this.#store.all<BatchRow>(lastRowsSql(runId, count))).reverse());
   }
 
   /**

@@ -153,10 +153,6 @@ export function customAtStepsSql(runId: number, steps: readonly number[]): strin
   );
 }
 
-export function lastRowsSql(runId: number, limit: number): string {
-  return `SELECT ${ROW_COLUMNS} FROM "BatchMetric" WHERE "runId" = ${int(runId)} ORDER BY "step" DESC LIMIT ${int(limit)}`;
-}
-
 /**
  * Rejects a row the database would silently mangle (NaN becomes NULL in SQLite), naming step and field.
  * A metric may be null (left out by an EXTERNAL run's trainer); a present one must be finite.

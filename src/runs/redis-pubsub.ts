@@ -17,7 +17,7 @@
 // yoga's createPubSub, whose per-subscriber Repeater is what broadcast.ts exists to avoid.
 import { Redis } from "ioredis";
 import { Broadcaster } from "./broadcast.ts";
-import type { Bus, RunBuses } from "./manager.ts";
+import type { Bus, RunBuses } from "./events.ts";
 import type { BatchChunkEvent, RunEvent, RunsChangedEvent } from "./types.ts";
 
 const PREFIX = "gradstream:";

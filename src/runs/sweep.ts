@@ -1,10 +1,10 @@
 // Hyperparameter sweeps: a grid or a random search over learning rate, batch size, optimizer, dropout
 // on/off and seed, expanded into ordinary runs that whichever workers are free train (in a cluster the
 // PostgreSQL queue shares them out; in one process the FIFO queue runs them in turn). The batch-size
-// question of DESIGN.md becomes one call: batchSize [10, 100] over a base config.
-import type { Db, JsonObject, Run } from "../db/index.ts";
+// question (how much noisier is batch 10 than batch 100?) becomes one call: batchSize [10, 100].
+import type { Db, JsonObject, Model, Run } from "../db/index.ts";
 import { attachRunsToSweep, createSweep, getSweep, type Sweep, sweepRuns } from "../db/sweeps.ts";
-import { OPTIMIZER_KINDS, RunConfigError, validateRunConfig } from "../train/config.ts";
+import { OPTIMIZER_KINDS, RunConfigError } from "../train/config.ts";
 import { mulberry32 } from "../train/data/prng.ts";
 import type { RunManager, StartRunInput } from "./types.ts";
 
@@ -46,11 +46,12 @@ function checkSpace(space: SweepSpace): void {
   for (const d of DIMS) {
     const v = space[d];
     if (v !== undefined && (!Array.isArray(v) || v.length === 0))
-      throw new RunConfigError(`space.${d} must be a non-empty list or left out`);
+      throw new RunConfigError(`space.${d}`, `space.${d} must be a non-empty list or left out`);
   }
   for (const o of space.optimizer ?? [])
     if (!(OPTIMIZER_KINDS as readonly string[]).includes(o))
       throw new RunConfigError(
+        "space.optimizer",
         `space.optimizer: unknown optimizer "${o}"; known: ${OPTIMIZER_KINDS.join(", ")}`,
       );
 }
@@ -68,12 +69,15 @@ export function expandSweep(
       const values = input.space[d] as (number | string | boolean)[];
       points = points.flatMap((p) => values.map((v) => ({ ...p, [d]: v })));
       if (points.length > MAX_SWEEP_RUNS)
-        throw new RunConfigError(`the grid has more than ${MAX_SWEEP_RUNS} points; narrow the space`);
+        throw new RunConfigError(
+          "space",
+          `the grid has more than ${MAX_SWEEP_RUNS} points; narrow the space`,
+        );
     }
   } else if (input.strategy === "random") {
     const n = input.samples ?? 8;
     if (!Number.isInteger(n) || n < 1 || n > MAX_SWEEP_RUNS)
-      throw new RunConfigError(`samples must be an integer from 1 to ${MAX_SWEEP_RUNS}, got ${n}`);
+      throw new RunConfigError("samples", `samples must be an integer from 1 to ${MAX_SWEEP_RUNS}, got ${n}`);
     const rand = mulberry32(input.samplerSeed ?? 0);
     points = Array.from({ length: n }, () => {
       const p: SweepPoint = {};
@@ -84,7 +88,10 @@ export function expandSweep(
       return p;
     });
   } else {
-    throw new RunConfigError(`strategy must be grid or random, got ${JSON.stringify(input.strategy)}`);
+    throw new RunConfigError(
+      "strategy",
+      `strategy must be grid or random, got ${JSON.stringify(input.strategy)}`,
+    );
   }
   return points;
 }
@@ -123,14 +130,12 @@ export async function startSweep(
   input: SweepInput,
 ): Promise<{ sweep: Sweep; runs: Run[] }> {
   const points = expandSweep(input);
-  // Every point is checked before any run exists, so a bad one leaves no half-started sweep.
-  if ("spec" in input.dataset) {
-    for (const p of points) {
-      const { dropout: _dropout, ...config } = pointConfig(input.base ?? {}, p);
-      validateRunConfig({ ...config, dataset: input.dataset.spec });
-    }
+  // Every point is admitted before any run exists, so a bad one leaves no half-started sweep.
+  let model: Model | null = null;
+  for (const p of points) {
+    const config = pointConfig(input.base ?? {}, p);
+    model = (await runs.admit({ modelId: input.modelId, dataset: input.dataset, config })).model;
   }
-  const model = await db.getModel(input.modelId);
   const name =
     input.name ?? `sweep ${model?.name ?? input.modelId} (${input.strategy}, ${points.length} runs)`;
   const sweep = await createSweep(db, {

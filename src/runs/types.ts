@@ -1,7 +1,8 @@
 // The run lifecycle's contract with the GraphQL layer: what the schema calls and what it streams.
-// src/runs/manager.ts implements it (queue, concurrency limit, start/cancel/resume, persist-then-
-// publish); src/schema/ only calls it. Ids are the database's integer ids.
+// src/runs/manager.ts implements it (admission, queue, start/cancel/resume, persist-then-publish);
+// src/schema/ only calls it. Ids are the database's integer ids.
 import type { BatchRow, EpochRow, Run, RunStatus } from "../db/index.ts";
+import type { AdmittedRun } from "./admission.ts";
 import type { StepChunk } from "./stream.ts";
 
 /** One event per persisted runner chunk (K batches in step order), never one per batch. */
@@ -23,7 +24,7 @@ export interface StartRunInput {
   name?: string;
   modelId: number;
   /** A dataset row id, or a dataset spec / spec string (src/train/data/spec.ts) registered on the fly. */
-  dataset: { id: number } | { spec: unknown };
+  dataset: { id: number | string } | { spec: unknown };
   /** Untrusted; validated by validateRunConfig (src/train/config.ts), errors name the field. */
   config: unknown;
   tags?: string[];
@@ -45,6 +46,8 @@ export interface RunProgress {
 }
 
 export interface RunManager {
+  /** Validates a start request fully (src/runs/admission.ts) without creating anything. */
+  admit(input: StartRunInput): Promise<AdmittedRun>;
   /** Creates the run QUEUED and enqueues it; resolves with the QUEUED row. */
   start(input: StartRunInput): Promise<Run>;
   /** Starts every run of a named experiment (src/train/config.ts EXPERIMENTS); batch-size starts two. */

@@ -2,11 +2,11 @@
 // in step order). Replays what is persisted after afterStep, then continues live with no gap and no
 // duplicate, and completes after the chunk marked final.
 import { GraphQLError } from "graphql";
+import { ValidationError } from "../errors.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
 import type { BatchChunkEvent } from "../runs/types.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
 import { builder } from "./builder.ts";
-import { ValidationError } from "./errors.ts";
 import { loadRun } from "./resolve-helpers.ts";
 
 export const BatchMetricChunkType = builder.objectRef<BatchChunkEvent>("BatchMetricChunk").implement({

@@ -1,9 +1,9 @@
 // DatasetUpload and the uploadDataset mutation: the way an API caller gets a data file onto the server.
 // The file lands under the first DATA_DIR, and its `path` is what a startRun dataset spec names.
-import { storeDataFile } from "../train/data/files.ts";
+import { ValidationError } from "../errors.ts";
+import { checkUpload } from "../models/inspect.ts";
+import { storeDataFile } from "../runs/catalog.ts";
 import { builder } from "./builder.ts";
-import { ValidationError } from "./errors.ts";
-import { checkUpload } from "./resolve-helpers.ts";
 import { UploadScalar } from "./scalars.ts";
 
 interface DatasetUpload {
@@ -38,7 +38,7 @@ builder.mutationField("uploadDataset", (t) =>
     },
     resolve: async (_root, { file, name }, ctx) => {
       const chosen = name ?? file.name;
-      checkUpload(file, chosen, ctx.config.maxUploadBytes);
+      checkUpload(chosen, file.size, ctx.config.maxUploadBytes);
       return storeDataFile(ctx.config.dataDirs[0], chosen, new Uint8Array(await file.arrayBuffer()));
     },
   }),

@@ -1,6 +1,7 @@
 // ExecutionProvider: where onnxruntime can run (CPU always; CUDA/WebGPU when installed).
+
+import { PROVIDERS } from "../runs/catalog.ts";
 import type { ProviderInfo } from "../runs/types.ts";
-import { PROVIDERS } from "../train/config.ts";
 import { builder } from "./builder.ts";
 
 export const ProviderNameEnum = builder.enumType("ExecutionProviderName", { values: PROVIDERS });

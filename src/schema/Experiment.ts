@@ -1,10 +1,10 @@
 // Experiment: the named reference experiments (and their learnable twins). Query `experiments`,
 // mutation `startExperiment(name)` (batch-size starts both of its runs).
-import { EXPERIMENTS, type Experiment } from "../train/config.ts";
+
+import { ValidationError } from "../errors.ts";
+import { EXPERIMENTS, type Experiment } from "../runs/catalog.ts";
 import { builder } from "./builder.ts";
-import { ValidationError } from "./errors.ts";
 import { RunType } from "./Run.ts";
-import { managed } from "./resolve-helpers.ts";
 import { JSONScalar } from "./scalars.ts";
 
 export const ExperimentType = builder.objectRef<Experiment>("Experiment").implement({
@@ -13,7 +13,8 @@ export const ExperimentType = builder.objectRef<Experiment>("Experiment").implem
     description: t.exposeString("description"),
     model: t.exposeString("model", { description: "Name of the built-in model it trains" }),
     reference: t.exposeBoolean("reference", {
-      description: "One of DESIGN.md's three reference experiments",
+      description:
+        "One of the three reference experiments (linear, batch-size, cnn-dropout); false for their learnable twins",
     }),
     twin: t.exposeString("twin", { description: "Its learnable (or random-data) counterpart" }),
     runs: t.field({
@@ -52,7 +53,7 @@ builder.mutationField("startExperiment", (t) =>
           `unknown experiment ${JSON.stringify(name)}; known: ${Object.keys(EXPERIMENTS).join(", ")}`,
         );
       }
-      const runs = await managed("", "name", () => ctx.runs.startExperiment(name));
+      const runs = await ctx.runs.startExperiment(name);
       return { experiment, runs };
     },
   }),

@@ -2,22 +2,10 @@
 // (src/runs/external.ts). Rows take the trained runs' path, so batchMetrics, history, fluctuation and
 // compareRuns serve both kinds.
 import { RunStatus } from "../db/index.ts";
-import { ExternalInputError, ExternalNotFoundError } from "../runs/external.ts";
+import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { builder } from "./builder.ts";
-import { intId, NotFoundError, ValidationError } from "./errors.ts";
 import { RunType } from "./Run.ts";
 import { JSONScalar } from "./scalars.ts";
-
-/** Maps the external-run service's errors onto the typed GraphQL errors. */
-async function external<T>(runId: string | number, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof ExternalInputError) throw new ValidationError(err.field, err.message);
-    if (err instanceof ExternalNotFoundError) throw new NotFoundError("run", String(runId));
-    throw err;
-  }
-}
 
 const CreateRunInput = builder.inputType("CreateRunInput", {
   description: "An EXTERNAL run: its trainer runs elsewhere and logs metrics with logMetrics",
@@ -91,14 +79,12 @@ builder.mutationField("createRun", (t) =>
     errors: { types: [ValidationError], directResult: true },
     args: { input: t.arg({ type: CreateRunInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      external(0, () =>
-        ctx.external.create({
-          name: input.name,
-          tags: input.tags ?? [],
-          config: input.config ?? {},
-          totalSteps: input.totalSteps,
-        }),
-      ),
+      ctx.external.create({
+        name: input.name,
+        tags: input.tags ?? [],
+        config: input.config ?? {},
+        totalSteps: input.totalSteps,
+      }),
   }),
 );
 
@@ -112,8 +98,7 @@ builder.mutationField("logMetrics", (t) =>
       runId: t.arg.id({ required: true }),
       rows: t.arg({ type: [MetricRowInput], required: true }),
     },
-    resolve: (_root, { runId, rows }, ctx) =>
-      external(runId, () => ctx.external.log(intId("run", runId), rows)),
+    resolve: (_root, { runId, rows }, ctx) => ctx.external.log(intId("run", runId), rows),
   }),
 );
 
@@ -126,8 +111,7 @@ builder.mutationField("logEpoch", (t) =>
       runId: t.arg.id({ required: true }),
       epochs: t.arg({ type: [EpochInput], required: true }),
     },
-    resolve: (_root, { runId, epochs }, ctx) =>
-      external(runId, () => ctx.external.logEpoch(intId("run", runId), epochs)),
+    resolve: (_root, { runId, epochs }, ctx) => ctx.external.logEpoch(intId("run", runId), epochs),
   }),
 );
 
@@ -143,6 +127,6 @@ builder.mutationField("finishRun", (t) =>
       message: t.arg.string({ description: "Why it ended (e.g. the exit code and last stderr lines)" }),
     },
     resolve: (_root, { runId, status, message }, ctx) =>
-      external(runId, () => ctx.external.finish(intId("run", runId), status, message ?? null)),
+      ctx.external.finish(intId("run", runId), status, message ?? null),
   }),
 );

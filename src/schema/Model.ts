@@ -1,10 +1,8 @@
 // Model: a forward ONNX graph that runs train. Queries `models`, `model(id)`; mutation `registerModel`.
 import { ModelSource } from "../db/index.ts";
-import { decodeModel } from "../graph/onnx.ts";
-import { inspectModel, ModelInspectionError } from "../server/registry.ts";
+import { intId, NotFoundError, UnsupportedModelError, ValidationError } from "../errors.ts";
+import { admitModel } from "../models/inspect.ts";
 import { builder } from "./builder.ts";
-import { intId, NotFoundError, UnsupportedModelError, ValidationError } from "./errors.ts";
-import { checkUpload } from "./resolve-helpers.ts";
 import { JSONScalar, UploadScalar } from "./scalars.ts";
 import { intList } from "./shapes.ts";
 
@@ -64,54 +62,10 @@ builder.mutationField("registerModel", (t) =>
       name: t.arg.string({ required: true }),
     },
     resolve: async (query, _root, { file, name }, ctx) => {
-      checkUpload(file, name, ctx.config.maxUploadBytes);
-      if (await ctx.db.findModelByName(name)) {
-        throw new ValidationError("name", `a model named "${name}" already exists; choose another name`);
-      }
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      // Count nodes before compiling: compile time grows with them and blocks the event loop.
-      let nodes = 0;
-      try {
-        nodes = decodeModel(bytes).graph.nodes.length;
-      } catch {
-        // Unreadable: inspectModel below names the problem.
-      }
-      if (nodes > ctx.config.limits.maxModelNodes) {
-        throw new ValidationError(
-          "file",
-          `the model has ${nodes} nodes; the limit is ${ctx.config.limits.maxModelNodes} (MAX_MODEL_NODES)`,
-        );
-      }
-      let inspected: ReturnType<typeof inspectModel>;
-      try {
-        inspected = inspectModel(bytes);
-      } catch (err) {
-        if (err instanceof ModelInspectionError) {
-          if (err.malformed) throw new ValidationError("file", err.message);
-          throw new UnsupportedModelError(err.message, err.ops);
-        }
-        throw err;
-      }
-      const { maxModelParameters, maxBatchElements } = ctx.config.limits;
-      if (inspected.parameterCount > maxModelParameters) {
-        throw new ValidationError(
-          "file",
-          `the model has ${inspected.parameterCount} parameters; the limit is ${maxModelParameters} (MAX_MODEL_PARAMETERS)`,
-        );
-      }
-      const sampleElements = inspected.inputShape.reduce((a, b) => a * b, 1);
-      if (sampleElements > maxBatchElements) {
-        throw new ValidationError(
-          "file",
-          `one input sample of shape [${inspected.inputShape}] has ${sampleElements} elements; batchSize × input size may be at most ${maxBatchElements} (MAX_BATCH_ELEMENTS)`,
-        );
-      }
-      const created = await ctx.db.createModel({
-        name,
-        source: ModelSource.UPLOAD,
-        onnx: bytes,
-        ...inspected,
-      });
+      const limits = { ...ctx.config.limits, maxUploadBytes: ctx.config.maxUploadBytes };
+      const read = async () => new Uint8Array(await file.arrayBuffer());
+      const model = await admitModel(ctx.db, limits, { name, size: file.size, read });
+      const created = await ctx.db.createModel({ name, source: ModelSource.UPLOAD, ...model });
       return ctx.db.prisma.model.findUniqueOrThrow({ ...query, where: { id: created.id } });
     },
   }),

@@ -1,6 +1,6 @@
+import { NotFoundError } from "../errors.ts";
 import { builder } from "./builder.ts";
 import { ErrorInterface } from "./Error.ts";
-import { NotFoundError } from "./errors.ts";
 
 builder.objectType(NotFoundError, {
   name: "NotFoundError",

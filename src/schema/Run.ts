@@ -1,17 +1,23 @@
 // Run: one training run. Queries `runs` (keyset Relay connection) and `run(id)`; mutations startRun,
 // cancelRun, resumeRun, deleteRun, exportModel. Its history fields read the database, never the runner.
-import { type Metric, type Run, RunKind, RunStatus } from "../db/index.ts";
-import { CUSTOM_NAME } from "../db/sql.ts";
+import { type Metric, RunKind, RunStatus } from "../db/index.ts";
+import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { fluctuation } from "../stats/fluctuation.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
 import { builder } from "./builder.ts";
 import { EpochMetricType } from "./EpochMetric.ts";
-import { intId, NotFoundError, ValidationError } from "./errors.ts";
 import { FluctuationType } from "./Fluctuation.ts";
 import { HistoryType } from "./History.ts";
 import { MetricEnum } from "./Metric.ts";
 import { RunProgressType } from "./RunProgress.ts";
-import { loadRun, managed, readRows } from "./resolve-helpers.ts";
+import {
+  checkCustomNames,
+  checkMaxPoints,
+  idPage,
+  loadRun,
+  readRows,
+  withLossAndAccuracy,
+} from "./resolve-helpers.ts";
 import { JSONScalar } from "./scalars.ts";
 import { decodeCursor, encodeCursor, stringList } from "./shapes.ts";
 
@@ -22,9 +28,6 @@ export const RunKindEnum = builder.enumType(RunKind, {
     "TRAINED: compiled and trained by gradstream; EXTERNAL: logged by any trainer (createRun/logMetrics)",
 });
 
-/** Defaults of MAX_PAGE_SIZE and MAX_POINTS (the limits in force are ctx.config.limits). */
-export const MAX_PAGE = 10_000;
-export const MAX_POINTS = 10_000;
 const MAX_FLUCTUATION_ROWS = 200_000;
 
 function pageSize(first: number | null | undefined, dflt: number, max: number): number {
@@ -122,27 +125,8 @@ export const RunType = builder.prismaObject("Run", {
         maxPoints: t.arg.int({ defaultValue: 500, required: true }),
       },
       resolve: (r, args, ctx) => {
-        const custom = args.custom ?? [];
-        if (custom.length > ctx.config.limits.maxCustomMetrics) {
-          throw new ValidationError(
-            "custom",
-            `at most ${ctx.config.limits.maxCustomMetrics} custom metrics per request (MAX_CUSTOM_METRICS), got ${custom.length}`,
-          );
-        }
-        for (const name of custom) {
-          if (!CUSTOM_NAME.test(name)) {
-            throw new ValidationError(
-              "custom",
-              `custom metric name ${JSON.stringify(name)} is not valid: letters, digits and _ . / - (first a letter or _)`,
-            );
-          }
-        }
-        if (args.maxPoints < 1 || args.maxPoints > ctx.config.limits.maxPoints) {
-          throw new ValidationError(
-            "maxPoints",
-            `maxPoints must be from 1 to ${ctx.config.limits.maxPoints}, got ${args.maxPoints}`,
-          );
-        }
+        const custom = checkCustomNames(ctx, args.custom ?? []);
+        checkMaxPoints(ctx, args.maxPoints);
         return ctx.db.history(r.id, {
           metrics: args.metrics as Metric[],
           custom,
@@ -169,12 +153,7 @@ export const RunType = builder.prismaObject("Run", {
             `window must be an integer from 2 to 10000, got ${args.window}`,
           );
         }
-        if (args.maxPoints < 1 || args.maxPoints > ctx.config.limits.maxPoints) {
-          throw new ValidationError(
-            "maxPoints",
-            `maxPoints must be from 1 to ${ctx.config.limits.maxPoints}, got ${args.maxPoints}`,
-          );
-        }
+        checkMaxPoints(ctx, args.maxPoints);
         const rows = await readRows(
           ctx,
           r.id,
@@ -182,13 +161,7 @@ export const RunType = builder.prismaObject("Run", {
           args.toStep ?? 2 ** 31 - 1,
           MAX_FLUCTUATION_ROWS,
         );
-        // An EXTERNAL run may log loss or accuracy on some steps only: the statistics need both.
-        const both = rows.flatMap((row) =>
-          row.loss === null || row.accuracy === null
-            ? []
-            : [{ step: row.step, loss: row.loss, accuracy: row.accuracy }],
-        );
-        return fluctuation(both, args.window, args.maxPoints);
+        return fluctuation(withLossAndAccuracy(rows), args.window, args.maxPoints);
       },
     }),
     checkpoints: t.relation("checkpoints", { query: { orderBy: { step: "asc" } } }),
@@ -226,38 +199,15 @@ builder.queryField("runs", (t) =>
         const after = decodeCursor("run", args.after);
         if (Number.isNaN(after))
           throw new ValidationError("after", "after is not a cursor this connection issued");
-        const dir = args.orderBy;
-        const modelId = args.filter?.model != null ? intId("model", args.filter.model) : undefined;
-        const tag = args.filter?.tag ?? null;
-        const status = args.filter?.status;
-        const matched: Run[] = [];
-        let cursor = after;
-        // Tags live in a JSON column: filter them here, reading id-ordered batches until a page is full.
-        for (;;) {
-          const batch = await ctx.db.prisma.run.findMany({
-            where: {
-              ...(status?.length ? { status: { in: status } } : {}),
-              ...(modelId !== undefined ? { modelId } : {}),
-              ...(cursor !== null ? { id: dir === "desc" ? { lt: cursor } : { gt: cursor } } : {}),
-            },
-            orderBy: { id: dir },
-            take: tag === null ? first + 1 : 200,
-          });
-          for (const r of batch) if (tag === null || stringList(r.tags).includes(tag)) matched.push(r);
-          if (matched.length > first || batch.length === 0 || tag === null) break;
-          cursor = batch[batch.length - 1].id;
-        }
-        const page = matched.slice(0, first);
-        const edges = page.map((node) => ({ cursor: encodeCursor("run", node.id), node }));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: matched.length > first,
-            hasPreviousPage: after !== null,
-            startCursor: edges[0]?.cursor ?? null,
-            endCursor: edges.at(-1)?.cursor ?? null,
-          },
-        };
+        const matched = await ctx.db.listRuns({
+          first: first + 1,
+          after,
+          order: args.orderBy,
+          status: args.filter?.status ?? undefined,
+          modelId: args.filter?.model != null ? intId("model", args.filter.model) : undefined,
+          tag: args.filter?.tag,
+        });
+        return idPage("run", matched, first, after);
       },
     },
     { name: "RunConnection" },
@@ -287,7 +237,7 @@ builder.mutationField("cancelRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      return managed(id, "id", () => ctx.runs.cancel(run.id));
+      return ctx.runs.cancel(run.id);
     },
   }),
 );
@@ -301,7 +251,7 @@ builder.mutationField("resumeRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      return managed(id, "id", () => ctx.runs.resume(run.id));
+      return ctx.runs.resume(run.id);
     },
   }),
 );
@@ -314,8 +264,7 @@ builder.mutationField("deleteRun", (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
       const run = await loadRun(ctx, id);
-      const deleted = await managed(id, "id", () => ctx.runs.delete(run.id));
-      if (!deleted) throw new NotFoundError("run", String(id));
+      if (!(await ctx.runs.delete(run.id))) throw new NotFoundError("run", String(id));
       return String(run.id);
     },
   }),

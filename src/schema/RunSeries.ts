@@ -1,12 +1,11 @@
 // RunSeries: compareRuns(ids, metric, maxPoints): each run's metric on a shared x axis, the fraction
 // of its training done, so a 100-step and a 10-step run (batch 10 vs 100) line up end to end.
 import type { Metric, Run } from "../db/index.ts";
-import { CUSTOM_NAME } from "../db/sql.ts";
+import { ValidationError } from "../errors.ts";
 import { builder } from "./builder.ts";
-import { ValidationError } from "./errors.ts";
 import { MetricEnum } from "./Metric.ts";
 import { RunType } from "./Run.ts";
-import { loadRun } from "./resolve-helpers.ts";
+import { checkCustomNames, checkMaxPoints, loadRun, runSeries } from "./resolve-helpers.ts";
 
 interface SeriesPoint {
   step: number;
@@ -53,33 +52,12 @@ builder.queryField("compareRuns", (t) =>
     resolve: async (_root, { ids, metric, customMetric, maxPoints }, ctx) => {
       if (ids.length < 1 || ids.length > 20)
         throw new ValidationError("ids", `give 1 to 20 run ids, got ${ids.length}`);
-      const max = ctx.config.limits.maxPoints;
-      if (maxPoints < 1 || maxPoints > max) {
-        throw new ValidationError("maxPoints", `maxPoints must be from 1 to ${max}, got ${maxPoints}`);
-      }
-      if (customMetric != null && !CUSTOM_NAME.test(customMetric)) {
-        throw new ValidationError(
-          "customMetric",
-          `customMetric ${JSON.stringify(customMetric.slice(0, 100))} is not a custom metric name (letters, digits and _ . / -)`,
-        );
-      }
-      const m = metric as Metric;
+      checkMaxPoints(ctx, maxPoints);
+      if (customMetric != null) checkCustomNames(ctx, [customMetric], "customMetric");
       return Promise.all(
-        ids.map(async (id) => {
-          const run = await loadRun(ctx, id);
-          const h = await ctx.db.history(run.id, {
-            metrics: customMetric == null ? [m] : [],
-            custom: customMetric == null ? [] : [customMetric],
-            maxPoints,
-          });
-          // An EXTERNAL run may not know its length: its x axis ends at its highest step so far.
-          const total = Math.max(1, run.totalSteps, (run.lastStep ?? -1) + 1);
-          const points = h.buckets.flatMap((b) => {
-            const s = customMetric == null ? b.values[m] : b.custom[customMetric];
-            return s ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...s }] : [];
-          });
-          return { run, metric: customMetric == null ? m : null, customMetric: customMetric ?? null, points };
-        }),
+        ids.map(async (id) =>
+          runSeries(ctx, await loadRun(ctx, id), metric as Metric, maxPoints, customMetric),
+        ),
       );
     },
   }),

@@ -1,17 +1,13 @@
-// StartRunInput and the startRun mutation: every field is validated (src/train/config.ts) before a
-// run exists, and an error names the field and what is accepted.
-import type { JsonObject } from "../db/index.ts";
+// StartRunInput and the startRun mutation: every field is validated once (src/runs/admission.ts)
+// before a run exists, and an error names the field and what is accepted.
+import { intId, NotFoundError, ValidationError } from "../errors.ts";
+import { chooseDataset } from "../runs/admission.ts";
+import { OPTIMIZER_KINDS } from "../runs/catalog.ts";
 import type { StartRunInput } from "../runs/types.ts";
-import { OPTIMIZER_KINDS, RunConfigError, validateRunConfig } from "../train/config.ts";
-import { apiDatasetSpec } from "../train/data/files.ts";
-import { type DatasetSpec, knownSize } from "../train/data/spec.ts";
 import { builder } from "./builder.ts";
 import { ProviderNameEnum } from "./ExecutionProvider.ts";
-import { intId, NotFoundError, ValidationError } from "./errors.ts";
 import { RunType } from "./Run.ts";
-import { fieldOf, managed } from "./resolve-helpers.ts";
 import { JSONScalar } from "./scalars.ts";
-import { intList } from "./shapes.ts";
 
 const OptimizerKindEnum = builder.enumType("OptimizerKind", {
   values: Object.fromEntries(OPTIMIZER_KINDS.map((k) => [k.toUpperCase(), { value: k }])),
@@ -67,18 +63,34 @@ export const StartRunInputType = builder.inputType("StartRunInput", {
   }),
 });
 
-/** Drops null/undefined so validateRunConfig fills its documented defaults. */
+/** Drops null/undefined so admission fills its documented defaults. */
 function defined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 }
 
-/** A caller's (or a stored row's) spec, validated and with its files confined to DATA_DIR. */
-export function specFrom(raw: unknown, dataDirs: readonly string[]): DatasetSpec {
-  try {
-    return apiDatasetSpec(raw, dataDirs);
-  } catch (err) {
-    throw new ValidationError("datasetSpec", err instanceof Error ? err.message : String(err));
-  }
+type StartRunArgs = typeof StartRunInputType.$inferInput;
+
+/** The GraphQL input as the run manager's request; src/runs/admission.ts validates all of it. */
+function startRequest(input: StartRunArgs): StartRunInput {
+  const config = defined({
+    optimizer: input.optimizer ? defined({ ...input.optimizer }) : undefined,
+    epochs: input.epochs,
+    batchSize: input.batchSize,
+    seed: input.seed,
+    k: input.k,
+    provider: input.provider,
+    validation: input.validation ? defined({ ...input.validation }) : undefined,
+    schedule: input.schedule,
+    // dropout rides beside the config (not a runner config field); absent means on.
+    dropout: input.dropout === false ? false : undefined,
+  });
+  return {
+    name: input.name ?? undefined,
+    modelId: intId("model", input.model),
+    dataset: chooseDataset(input.dataset, input.datasetSpec),
+    config,
+    tags: input.tags ?? undefined,
+  };
 }
 
 builder.mutationField("startRun", (t) =>
@@ -87,87 +99,6 @@ builder.mutationField("startRun", (t) =>
     description: "Validates the input, creates the run QUEUED and enqueues it",
     errors: { types: [ValidationError, NotFoundError], directResult: true },
     args: { input: t.arg({ type: StartRunInputType, required: true }) },
-    resolve: async (_root, { input }, ctx) => {
-      const model = await ctx.db.getModel(intId("model", input.model));
-      if (!model) throw new NotFoundError("model", String(input.model));
-      if ((input.dataset == null) === (input.datasetSpec == null)) {
-        throw new ValidationError(
-          "dataset",
-          "give exactly one of dataset (a registered dataset id) or datasetSpec",
-        );
-      }
-      let spec: DatasetSpec;
-      let dataset: StartRunInput["dataset"];
-      if (input.dataset != null) {
-        const row = await ctx.db.getDataset(intId("dataset", input.dataset));
-        if (!row) throw new NotFoundError("dataset", String(input.dataset));
-        spec = specFrom(row.parameters, ctx.config.dataDirs);
-        dataset = { id: row.id };
-      } else {
-        spec = specFrom(input.datasetSpec, ctx.config.dataDirs);
-        dataset = { spec };
-      }
-      const size = knownSize(spec);
-      const modelShape = intList(model.inputShape);
-      if (size && size.shape.join("x") !== modelShape.join("x")) {
-        throw new ValidationError(
-          "dataset",
-          `model "${model.name}" takes inputs of shape [${modelShape}] but the dataset's samples have shape [${size.shape}]`,
-        );
-      }
-      const batchElements = input.batchSize * modelShape.reduce((a, b) => a * b, 1);
-      if (batchElements > ctx.config.limits.maxBatchElements) {
-        throw new ValidationError(
-          "batchSize",
-          `batchSize ${input.batchSize} × input size ${modelShape.join("×")} = ${batchElements} elements; the limit is ${ctx.config.limits.maxBatchElements} (MAX_BATCH_ELEMENTS): use a smaller batch`,
-        );
-      }
-      if (size && size.classes > model.classes) {
-        throw new ValidationError(
-          "dataset",
-          `the dataset has ${size.classes} classes but model "${model.name}" outputs ${model.classes}`,
-        );
-      }
-      const config = defined({
-        optimizer: input.optimizer ? defined({ ...input.optimizer }) : undefined,
-        epochs: input.epochs,
-        batchSize: input.batchSize,
-        seed: input.seed,
-        k: input.k,
-        provider: input.provider,
-        validation: input.validation ? defined({ ...input.validation }) : undefined,
-        schedule: input.schedule,
-      });
-      try {
-        validateRunConfig({ ...config, dataset: spec });
-      } catch (err) {
-        if (err instanceof RunConfigError)
-          throw new ValidationError(fieldOf(err.message, "input"), err.message);
-        throw err;
-      }
-      const tags = input.tags ?? [];
-      for (const tag of tags) {
-        if (tag.length < 1 || tag.length > 64) {
-          throw new ValidationError(
-            "tags",
-            `each tag must be 1–64 characters, got ${JSON.stringify(tag.slice(0, 80))}`,
-          );
-        }
-      }
-      if (tags.length > 32) throw new ValidationError("tags", `at most 32 tags, got ${tags.length}`);
-      if (input.name != null && (input.name.length < 1 || input.name.length > 200)) {
-        throw new ValidationError("name", "name must be 1–200 characters");
-      }
-      return managed("", "input", () =>
-        ctx.runs.start({
-          name: input.name ?? undefined,
-          modelId: model.id,
-          dataset,
-          // The run manager carries dropout beside the validated config (not a runner config field).
-          config: (input.dropout === false ? { ...config, dropout: false } : config) as JsonObject,
-          tags,
-        }),
-      );
-    },
+    resolve: (_root, { input }, ctx) => ctx.runs.start(startRequest(input)),
   }),
 );

@@ -2,15 +2,14 @@
 // on/off and seed into runs the workers share; sweep(id) reports its runs and the best by validation
 // accuracy; Sweep.compare is compareRuns over every run of the sweep.
 import type { Metric } from "../db/index.ts";
-import { MAX_SWEEP_RUNS, type SweepReport, startSweep, sweepReport } from "../runs/sweep.ts";
-import type { StartRunInput } from "../runs/types.ts";
+import { intId, NotFoundError, ValidationError } from "../errors.ts";
+import { chooseDataset } from "../runs/admission.ts";
+import { MAX_SWEEP_RUNS, type SweepInput, type SweepReport, startSweep, sweepReport } from "../runs/sweep.ts";
 import { builder } from "./builder.ts";
-import { intId, NotFoundError, ValidationError } from "./errors.ts";
 import { MetricEnum } from "./Metric.ts";
-import { MAX_POINTS, RunType } from "./Run.ts";
+import { RunType } from "./Run.ts";
 import { RunSeriesType } from "./RunSeries.ts";
-import { managed } from "./resolve-helpers.ts";
-import { specFrom } from "./StartRunInput.ts";
+import { checkMaxPoints, runSeries } from "./resolve-helpers.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
 
 const SweepStrategyEnum = builder.enumType("SweepStrategy", {
@@ -73,23 +72,9 @@ const SweepType = builder.objectRef<SweepReport>("Sweep").implement({
         maxPoints: t.arg.int({ defaultValue: 200, required: true }),
       },
       resolve: async (s, { metric, maxPoints }, ctx) => {
-        if (maxPoints < 1 || maxPoints > MAX_POINTS)
-          throw new ValidationError(
-            "maxPoints",
-            `maxPoints must be from 1 to ${MAX_POINTS}, got ${maxPoints}`,
-          );
-        const m = metric as Metric;
-        return Promise.all(
-          s.runs.map(async (run) => {
-            const h = await ctx.db.history(run.id, { metrics: [m], maxPoints });
-            const total = Math.max(1, run.totalSteps);
-            const points = h.buckets.flatMap((b) => {
-              const v = b.values[m];
-              return v ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...v }] : [];
-            });
-            return { run, metric: m, customMetric: null, points };
-          }),
-        );
+        // The limit in force (MAX_POINTS), as history and compareRuns check it.
+        checkMaxPoints(ctx, maxPoints);
+        return Promise.all(s.runs.map((run) => runSeries(ctx, run, metric as Metric, maxPoints)));
       },
     }),
   }),
@@ -108,6 +93,26 @@ builder.queryField("sweep", (t) =>
   }),
 );
 
+type StartSweepArgs = typeof StartSweepInput.$inferInput;
+
+/** The GraphQL input as a sweep request; every point is admitted (src/runs/admission.ts) before any run. */
+function sweepRequest(input: StartSweepArgs): SweepInput {
+  const base = input.base ?? {};
+  if (typeof base !== "object" || base === null || Array.isArray(base))
+    throw new ValidationError("base", 'base must be a run config object like {"epochs":2,"batchSize":10}');
+  return {
+    name: input.name ?? undefined,
+    modelId: intId("model", input.model),
+    dataset: chooseDataset(input.dataset, input.datasetSpec),
+    base: base as Record<string, unknown>,
+    strategy: input.strategy,
+    space: Object.fromEntries(Object.entries(input.space).filter(([, v]) => v != null)),
+    samples: input.samples ?? undefined,
+    samplerSeed: input.samplerSeed ?? undefined,
+    tags: input.tags ?? undefined,
+  };
+}
+
 builder.mutationField("startSweep", (t) =>
   t.field({
     type: SweepType,
@@ -115,43 +120,7 @@ builder.mutationField("startSweep", (t) =>
     errors: { types: [ValidationError, NotFoundError], directResult: true },
     args: { input: t.arg({ type: StartSweepInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const modelId = intId("model", input.model);
-      if (!(await ctx.db.getModel(modelId))) throw new NotFoundError("model", String(input.model));
-      if ((input.dataset == null) === (input.datasetSpec == null))
-        throw new ValidationError(
-          "dataset",
-          "give exactly one of dataset (a registered dataset id) or datasetSpec",
-        );
-      let dataset: StartRunInput["dataset"];
-      if (input.dataset != null) {
-        const row = await ctx.db.getDataset(intId("dataset", input.dataset));
-        if (!row) throw new NotFoundError("dataset", String(input.dataset));
-        specFrom(row.parameters, ctx.config.dataDirs);
-        dataset = { id: row.id };
-      } else {
-        // Files confined to DATA_DIR before any run (or file read) exists.
-        dataset = { spec: specFrom(input.datasetSpec, ctx.config.dataDirs) };
-      }
-      const base = input.base ?? {};
-      if (typeof base !== "object" || base === null || Array.isArray(base))
-        throw new ValidationError(
-          "base",
-          'base must be a run config object like {"epochs":2,"batchSize":10}',
-        );
-      const space = Object.fromEntries(Object.entries(input.space).filter(([, v]) => v != null));
-      const started = await managed("", "space", () =>
-        startSweep(ctx.runs, ctx.db, {
-          name: input.name ?? undefined,
-          modelId,
-          dataset,
-          base: base as Record<string, unknown>,
-          strategy: input.strategy,
-          space,
-          samples: input.samples ?? undefined,
-          samplerSeed: input.samplerSeed ?? undefined,
-          tags: input.tags ?? undefined,
-        }),
-      );
+      const started = await startSweep(ctx.runs, ctx.db, sweepRequest(input));
       return (await sweepReport(ctx.db, started.sweep.id)) ?? { ...started, best: null };
     },
   }),

@@ -1,6 +1,6 @@
+import { UnsupportedModelError } from "../errors.ts";
 import { builder } from "./builder.ts";
 import { ErrorInterface } from "./Error.ts";
-import { UnsupportedModelError } from "./errors.ts";
 
 builder.objectType(UnsupportedModelError, {
   name: "UnsupportedModelError",

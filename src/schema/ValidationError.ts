@@ -1,6 +1,6 @@
+import { ValidationError } from "../errors.ts";
 import { builder } from "./builder.ts";
 import { ErrorInterface } from "./Error.ts";
-import { ValidationError } from "./errors.ts";
 
 builder.objectType(ValidationError, {
   name: "ValidationError",

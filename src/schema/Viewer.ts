@@ -1,6 +1,5 @@
 // Viewer: who the caller is (query `viewer`), so a client such as the dashboard can ask for a token
 // when the server requires one and disable the controls a read-only token may not use.
-import { authRequired } from "../server/auth.ts";
 import { builder } from "./builder.ts";
 
 interface Viewer {
@@ -29,7 +28,7 @@ builder.queryField("viewer", (t) =>
     resolve: (_root, _args, ctx) => ({
       name: ctx.auth?.name ?? "anonymous",
       canWrite: (ctx.auth?.scope ?? "write") === "write",
-      tokensRequired: authRequired(ctx.config),
+      tokensRequired: ctx.tokensRequired ?? false,
     }),
   }),
 );

@@ -6,7 +6,7 @@ import RelayPlugin from "@pothos/plugin-relay";
 import type { JsonValue } from "../db/index.ts";
 import type PrismaTypes from "../generated/pothos-types.ts";
 import { getDatamodel } from "../generated/pothos-types.ts";
-import type { Context } from "../server/context.ts";
+import type { Context } from "./context.ts";
 
 export const builder = new SchemaBuilder<{
   Context: Context;

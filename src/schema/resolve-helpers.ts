@@ -1,29 +1,10 @@
-// Shared resolver plumbing: loading a run or failing with NotFoundError, reading every row of a range,
-// and turning the run manager's and validators' plain errors into typed ones.
-import type { BatchRow, Run } from "../db/index.ts";
-import { NotFoundError as RunNotFound, RunStateError } from "../runs/manager.ts";
-import type { Context } from "../server/context.ts";
-import { RunConfigError } from "../train/config.ts";
-import { UPLOAD_NAME } from "../train/data/files.ts";
-import { DatasetSpecError } from "../train/data/spec.ts";
-import { ProviderUnavailableError } from "../train/providers.ts";
-import { intId, NotFoundError, ValidationError } from "./errors.ts";
-
-/** Refuses a bad upload name or a file over MAX_UPLOAD_BYTES, naming the field and what is accepted. */
-export function checkUpload(file: { size: number }, name: string, maxBytes: number): void {
-  if (!UPLOAD_NAME.test(name)) {
-    throw new ValidationError(
-      "name",
-      `name must be 1–100 characters of letters, digits, "_", "." or "-", starting with a letter or digit; got ${JSON.stringify(name.slice(0, 120))}`,
-    );
-  }
-  if (file.size > maxBytes) {
-    throw new ValidationError(
-      "file",
-      `file is ${file.size} bytes; the upload limit is ${maxBytes} bytes (MAX_UPLOAD_BYTES)`,
-    );
-  }
-}
+// Shared resolver plumbing: loading a run or failing with NotFoundError, reading every row of a range.
+// Errors need no mapping here: every layer throws the typed errors of src/errors.ts.
+import type { BatchRow, Metric, Run } from "../db/index.ts";
+import { CUSTOM_NAME } from "../db/sql.ts";
+import { intId, NotFoundError, ValidationError } from "../errors.ts";
+import type { Context } from "./context.ts";
+import { encodeCursor } from "./shapes.ts";
 
 export async function loadRun(ctx: Context, id: string | number): Promise<Run> {
   const run = await ctx.db.getRun(intId("run", id));
@@ -58,32 +39,82 @@ export async function readRows(
   }
 }
 
-/** The first field name a RunConfigError / DatasetSpecError message names ("optimizer.lr must be …"). */
-export function fieldOf(message: string, fallback: string): string {
-  const unknown = /unknown field "([^"]+)"/.exec(message);
-  if (unknown) {
-    const scope = /^([A-Za-z.]+?)(?: \([a-z]+\))?:/.exec(message)?.[1];
-    return scope && scope !== "run configuration" ? `${scope}.${unknown[1]}` : unknown[1];
-  }
-  const m = /^([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)[ :]/.exec(message);
-  return m ? m[1] : fallback;
+/** The rows holding both loss and accuracy (an EXTERNAL run may log either on some steps only). */
+export function withLossAndAccuracy(
+  rows: readonly BatchRow[],
+): { step: number; loss: number; accuracy: number }[] {
+  return rows.flatMap((row) =>
+    row.loss === null || row.accuracy === null
+      ? []
+      : [{ step: row.step, loss: row.loss, accuracy: row.accuracy }],
+  );
 }
 
-/** Runs a RunManager call, mapping its errors (unknown ids, wrong state, bad config) onto typed ones. */
-export async function managed<T>(runId: string | number, field: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof NotFoundError || err instanceof ValidationError) throw err;
-    if (err instanceof RunConfigError || err instanceof DatasetSpecError) {
-      throw new ValidationError(fieldOf(err.message, field), err.message);
-    }
-    if (err instanceof RunNotFound) {
-      if (/^unknown run id/.test(err.message)) throw new NotFoundError("run", String(runId));
-      throw new ValidationError(field, err.message);
-    }
-    if (err instanceof RunStateError) throw new ValidationError(field, err.message);
-    if (err instanceof ProviderUnavailableError) throw new ValidationError("provider", err.message);
-    throw err;
+/** maxPoints of history, fluctuation and compare series against the MAX_POINTS in force. */
+export function checkMaxPoints(ctx: Context, maxPoints: number): void {
+  const max = ctx.config.limits.maxPoints;
+  if (maxPoints < 1 || maxPoints > max)
+    throw new ValidationError("maxPoints", `maxPoints must be from 1 to ${max}, got ${maxPoints}`);
+}
+
+/** Custom metric names a query asks for: valid names, at most MAX_CUSTOM_METRICS of them. */
+export function checkCustomNames(ctx: Context, names: readonly string[], field = "custom"): string[] {
+  const max = ctx.config.limits.maxCustomMetrics;
+  if (names.length > max)
+    throw new ValidationError(
+      field,
+      `at most ${max} custom metrics per request (MAX_CUSTOM_METRICS), got ${names.length}`,
+    );
+  for (const name of names) {
+    if (!CUSTOM_NAME.test(name))
+      throw new ValidationError(
+        field,
+        `custom metric name ${JSON.stringify(name.slice(0, 100))} is not valid: letters, digits and _ . / - (first a letter or _)`,
+      );
   }
+  return [...names];
+}
+
+/**
+ * One run's metric (or custom metric, by name) over its progress, at most maxPoints points
+ * (compareRuns and Sweep.compare).
+ */
+export async function runSeries(
+  ctx: Context,
+  run: Run,
+  metric: Metric,
+  maxPoints: number,
+  customMetric: string | null = null,
+) {
+  const h = await ctx.db.history(run.id, {
+    metrics: customMetric === null ? [metric] : [],
+    custom: customMetric === null ? [] : [customMetric],
+    maxPoints,
+  });
+  // An EXTERNAL run may not know its length: its x axis ends at its highest step so far.
+  const total = Math.max(1, run.totalSteps, (run.lastStep ?? -1) + 1);
+  const points = h.buckets.flatMap((b) => {
+    const s = customMetric === null ? b.values[metric] : b.custom[customMetric];
+    return s ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...s }] : [];
+  });
+  return { run, metric: customMetric === null ? metric : null, customMetric, points };
+}
+
+/** A Relay page of id-keyed nodes from `first + 1` fetched ones (the extra one says a next page exists). */
+export function idPage<T extends { id: number }>(
+  kind: string,
+  fetched: T[],
+  first: number,
+  after: number | null,
+) {
+  const edges = fetched.slice(0, first).map((node) => ({ cursor: encodeCursor(kind, node.id), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: fetched.length > first,
+      hasPreviousPage: after !== null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
 }

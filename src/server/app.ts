@@ -8,14 +8,13 @@ import { fileURLToPath } from "node:url";
 import { GraphQLError } from "graphql";
 import { maskError, type Plugin } from "graphql-yoga";
 import { type Db, openDatabase } from "../db/index.ts";
+import { NotFoundError, UnsupportedModelError, ValidationError } from "../errors.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
 import { ExternalRuns } from "../runs/external.ts";
-import { createRunManager, GradstreamRunManager } from "../runs/manager.ts";
+import { createRunManagerFromConfig } from "../runs/factory.ts";
+import { GradstreamRunManager } from "../runs/manager.ts";
 import type { RunManager } from "../runs/types.ts";
-import { NotFoundError, UnsupportedModelError, ValidationError } from "../schema/errors.ts";
 import { schema } from "../schema/index.ts";
-import { RunConfigError } from "../train/config.ts";
-import { DatasetSpecError } from "../train/data/spec.ts";
 import { type Auth, AuthError, authStartup, createAuth, scopeError, useAuth } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { createContextFactory } from "./context.ts";
@@ -35,8 +34,10 @@ export interface RunManagerDeps {
 }
 
 export interface BuildOptions {
-  /** Builds the run lifecycle over the opened database (default: src/runs/manager.ts). */
+  /** Builds the run lifecycle over the opened database (default: src/runs/factory.ts from the config). */
   createRunManager?: (deps: RunManagerDeps) => RunManager | Promise<RunManager>;
+  /** all: serve and train; api: serve only (runs go to workers). Default GRADSTREAM_ROLE. */
+  role?: "all" | "api";
   /** Where the built-in models live (models/*.onnx). */
   modelsDir?: string;
   /** Logs start-up and shutdown lines (default: console.log; tests pass a no-op). */
@@ -58,8 +59,6 @@ function clientError(err: unknown): { code: string; extensions: Record<string, u
   if (err instanceof ValidationError) return { code: "BAD_USER_INPUT", extensions: { field: err.field } };
   if (err instanceof UnsupportedModelError)
     return { code: "UNSUPPORTED_MODEL", extensions: { ops: err.ops } };
-  if (err instanceof RunConfigError || err instanceof DatasetSpecError)
-    return { code: "BAD_USER_INPUT", extensions: {} };
   if (err instanceof SubscriberOverflowError) return { code: "SUBSCRIBER_OVERFLOW", extensions: {} };
   return null;
 }
@@ -206,11 +205,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       }
       runs = options.createRunManager
         ? await options.createRunManager({ db, config })
-        : await createRunManager({
-            db,
-            maxConcurrent: config.maxConcurrentRuns,
-            maxQueued: config.subscriberMaxQueued,
-          });
+        : await createRunManagerFromConfig(db, config, options.role ?? config.role);
       const openDb = db;
       const openRuns = runs;
       const openExternal = externalRunsFor(openDb, openRuns, config).start();

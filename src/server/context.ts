@@ -4,20 +4,13 @@
 import type { Db } from "../db/index.ts";
 import type { ExternalRuns } from "../runs/external.ts";
 import type { RunManager } from "../runs/types.ts";
-import { type Auth, type Principal, principalOf } from "./auth.ts";
+import type { Context as SchemaContext } from "../schema/context.ts";
+import { type Auth, authRequired, type Principal, principalOf } from "./auth.ts";
 import type { Config } from "./config.ts";
 
-export interface Context {
-  db: Db;
-  runs: RunManager;
-  /** EXTERNAL runs: createRun, logMetrics, logEpoch, finishRun (src/runs/external.ts). */
-  external: ExternalRuns;
+/** The schema's context (src/schema/context.ts) with the server's full config and the caller. */
+export interface Context extends SchemaContext {
   config: Config;
-  /**
-   * Base of the URLs the API hands out (e.g. http://localhost:4000): PUBLIC_URL when set, else the Host
-   * the client used, which the server's edges (edges.ts) only let through when it names this server.
-   */
-  origin: string;
   /** The peer's network address, when the call came over a transport (rate limits use it). */
   clientAddress?: string;
   /** Who is calling (src/server/auth.ts); absent for in-process callers that bypass the transports. */
@@ -42,7 +35,7 @@ export function createContextFactory(
 }) => Promise<Context> {
   const { auth, ...shared } = deps;
   return async ({ request, connectionParams, clientAddress }) => {
-    const services = { ...shared, clientAddress };
+    const services = { ...shared, clientAddress, tokensRequired: authRequired(shared.config) };
     const url = new URL(request.url);
     // graphql-ws requests are rebuilt from the upgrade request with a placeholder host; the Host
     // header is the one the client actually used.

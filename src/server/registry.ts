@@ -1,76 +1,11 @@
-// What the server registers and how it judges an uploaded model: the built-in models (models/*.onnx),
-// the named datasets (src/train/data DATASETS), and the inspection every uploaded ONNX file goes
-// through (parse, supported ops, compile) before it is stored.
-import { createHash } from "node:crypto";
+// What the server registers at start: the built-in models (models/*.onnx, inspected as uploads are by
+// src/models/inspect.ts) and the named datasets (src/train/data DATASETS).
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { Db, JsonObject, ModelInput } from "../db/index.ts";
+import type { Db, JsonObject } from "../db/index.ts";
 import { ModelSource } from "../db/index.ts";
-import { compile } from "../graph/compile.ts";
-import { decodeModel } from "../graph/onnx.ts";
-import { OPS } from "../graph/ops/index.ts";
+import { inspectModel } from "../models/inspect.ts";
 import { DATASETS, knownSize } from "../train/data/spec.ts";
-
-export class ModelInspectionError extends Error {
-  override name = "ModelInspectionError";
-  constructor(
-    message: string,
-    /** Unsupported op types ([] when the file is malformed or its shapes are wrong). */
-    readonly ops: string[],
-    /** true when the bytes are not an ONNX model at all. */
-    readonly malformed: boolean,
-  ) {
-    super(message);
-  }
-}
-
-export type InspectedModel = Omit<ModelInput, "name" | "source" | "onnx" | "path">;
-
-/**
- * Parses and compiles an ONNX forward model. Throws ModelInspectionError listing every unsupported op
- * (not just the first), or naming the shape/structure problem the compiler found.
- */
-export function inspectModel(bytes: Uint8Array): InspectedModel {
-  let model: ReturnType<typeof decodeModel>;
-  try {
-    model = decodeModel(bytes);
-  } catch (err) {
-    throw new ModelInspectionError(
-      `the file is not a readable ONNX model (${err instanceof Error ? err.message : String(err)}); upload a ModelProto as written by torch.onnx.export or onnx.save`,
-      [],
-      true,
-    );
-  }
-  const opSummary: Record<string, number> = {};
-  const unsupported = new Set<string>();
-  for (const n of model.graph.nodes) {
-    const standard = n.domain === "" || n.domain === "ai.onnx";
-    const op = standard ? n.op : `${n.domain}.${n.op}`;
-    opSummary[op] = (opSummary[op] ?? 0) + 1;
-    if (!standard || !Object.hasOwn(OPS, n.op)) unsupported.add(op);
-  }
-  if (unsupported.size > 0) {
-    const ops = [...unsupported].sort();
-    throw new ModelInspectionError(
-      `unsupported ops: ${ops.join(", ")}; supported ops: ${Object.keys(OPS).sort().join(", ")}`,
-      ops,
-      false,
-    );
-  }
-  let compiled: ReturnType<typeof compile>;
-  try {
-    compiled = compile(bytes, { optimizer: { kind: "sgd" } });
-  } catch (err) {
-    throw new ModelInspectionError(err instanceof Error ? err.message : String(err), [], false);
-  }
-  return {
-    contentHash: createHash("sha256").update(bytes).digest("hex"),
-    inputShape: compiled.input.shape,
-    classes: compiled.classes,
-    parameterCount: compiled.parameterCount,
-    opSummary,
-  };
-}
 
 export interface Registered {
   models: string[];

@@ -1,9 +1,7 @@
 // What the run lifecycle needs to know about models and datasets before training: the built-in model
 // files, a model's shape and size, a dataset's split sizes. The file reads for models live here (the
 // datasets' in src/train/data/files.ts), so src/runs/ never touches the file system.
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { compile } from "../graph/compile.ts";
 import { RunConfigError, trainSamplesOf } from "./config.ts";
 import {
   checkInputShape,
@@ -31,26 +29,6 @@ export function builtinModelBytes(name: string): Uint8Array {
 export function readModelFile(path: string): Uint8Array {
   if (!existsSync(path)) throw new Error(`model file not found: ${path}`);
   return new Uint8Array(readFileSync(path));
-}
-
-export interface ModelDescription {
-  contentHash: string;
-  inputShape: number[];
-  classes: number;
-  parameterCount: number;
-  opSummary: Record<string, number>;
-}
-
-/** Parses and compiles the model once (which is what validates it) and describes it for a Model row. */
-export function describeModel(bytes: Uint8Array): ModelDescription {
-  const c = compile(bytes, { optimizer: { kind: "sgd" } });
-  return {
-    contentHash: createHash("sha256").update(bytes).digest("hex"),
-    inputShape: c.input.shape,
-    classes: c.classes,
-    parameterCount: c.parameterCount,
-    opSummary: c.opSummary,
-  };
 }
 
 export interface DatasetDescription {
@@ -105,6 +83,7 @@ export function checkDataFitsModel(
   checkInputShape(data.shape, [null, ...model.inputShape], `${model.name}'s input`);
   if (data.classes > model.classes) {
     throw new RunConfigError(
+      "dataset",
       `the dataset has ${data.classes} classes but model ${model.name} outputs ${model.classes} logits`,
     );
   }

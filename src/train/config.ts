@@ -1,6 +1,7 @@
 // Run-configuration validation (pure): turns untrusted input (GraphQL, CLI, JSON) into a normalized
 // RunConfig with every default filled in, or throws a RunConfigError naming the field, the bad value
 // and what is accepted. Nothing here touches the file system or onnxruntime.
+import { ValidationError } from "../errors.ts";
 import {
   type DatasetSpec,
   hasTestFiles,
@@ -8,7 +9,7 @@ import {
   parseDatasetSpec,
   validateDatasetSpec,
 } from "./data/spec.ts";
-import { type ScheduleSpec, validateSchedule } from "./schedule.ts";
+import { ScheduleError, type ScheduleSpec, validateSchedule } from "./schedule.ts";
 
 export const OPTIMIZER_KINDS = ["sgd", "adam", "adamw", "rmsprop"] as const;
 export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
@@ -72,7 +73,8 @@ export interface RunConfig {
   provider: Provider;
 }
 
-export class RunConfigError extends Error {
+/** A bad run configuration value; `field` is its dotted path ("optimizer.lr"). */
+export class RunConfigError extends ValidationError {
   override name = "RunConfigError";
 }
 
@@ -99,7 +101,7 @@ function show(v: unknown): string {
 }
 
 function fail(field: string, value: unknown, accepted: string): never {
-  throw new RunConfigError(`${field} must be ${accepted}, got ${show(value)}`);
+  throw new RunConfigError(field, `${field} must be ${accepted}, got ${show(value)}`);
 }
 
 type Obj = Record<string, unknown>;
@@ -109,10 +111,14 @@ function object(v: unknown, field: string, example: string): Obj {
   return v as Obj;
 }
 
-function noUnknown(o: Obj, path: string, allowed: readonly string[]): void {
+/** `scope` is the field's parent path ("" at the top), `path` how the message names it. */
+function noUnknown(o: Obj, path: string, allowed: readonly string[], scope = path): void {
   for (const key of Object.keys(o)) {
     if (!allowed.includes(key) && o[key] !== undefined) {
-      throw new RunConfigError(`${path}: unknown field "${key}"; accepted: ${allowed.join(", ")}`);
+      throw new RunConfigError(
+        scope ? `${scope}.${key}` : key,
+        `${path}: unknown field "${key}"; accepted: ${allowed.join(", ")}`,
+      );
     }
   }
 }
@@ -173,7 +179,12 @@ export function validateOptimizer(input: unknown): OptimizerConfig {
   const lr = num(o, "lr", p, DEFAULT_LR[k], LIMITS.lr.min, LIMITS.lr.max, true);
   switch (k) {
     case "sgd": {
-      noUnknown(o, "optimizer (sgd)", ["kind", "lr", "momentum", "dampening", "nesterov", "weightDecay"]);
+      noUnknown(
+        o,
+        "optimizer (sgd)",
+        ["kind", "lr", "momentum", "dampening", "nesterov", "weightDecay"],
+        "optimizer",
+      );
       const cfg: SgdConfig = {
         kind: k,
         lr,
@@ -185,6 +196,7 @@ export function validateOptimizer(input: unknown): OptimizerConfig {
       // Same rule as torch.optim.SGD: Nesterov needs momentum and no dampening.
       if (cfg.nesterov && (cfg.momentum === 0 || cfg.dampening !== 0)) {
         throw new RunConfigError(
+          "optimizer.nesterov",
           `optimizer.nesterov requires momentum > 0 and dampening = 0, got momentum ${cfg.momentum} and dampening ${cfg.dampening}`,
         );
       }
@@ -192,7 +204,7 @@ export function validateOptimizer(input: unknown): OptimizerConfig {
     }
     case "adam":
     case "adamw":
-      noUnknown(o, `optimizer (${k})`, ["kind", "lr", "beta1", "beta2", "eps", "weightDecay"]);
+      noUnknown(o, `optimizer (${k})`, ["kind", "lr", "beta1", "beta2", "eps", "weightDecay"], "optimizer");
       return {
         kind: k,
         lr,
@@ -202,15 +214,12 @@ export function validateOptimizer(input: unknown): OptimizerConfig {
         weightDecay: num(o, "weightDecay", p, k === "adamw" ? 0.01 : 0, 0, 10),
       };
     case "rmsprop":
-      noUnknown(o, "optimizer (rmsprop)", [
-        "kind",
-        "lr",
-        "alpha",
-        "eps",
-        "momentum",
-        "centered",
-        "weightDecay",
-      ]);
+      noUnknown(
+        o,
+        "optimizer (rmsprop)",
+        ["kind", "lr", "alpha", "eps", "momentum", "centered", "weightDecay"],
+        "optimizer",
+      );
       return {
         kind: k,
         lr,
@@ -280,7 +289,7 @@ export function validateRunConfig(input: unknown, options: ValidateOptions = {})
     "run configuration",
     '{"optimizer":{"kind":"sgd","lr":0.01},"epochs":1,"batchSize":10}',
   );
-  noUnknown(o, "run configuration", RUN_FIELDS);
+  noUnknown(o, "run configuration", RUN_FIELDS, "");
   let dataset: DatasetSpec | undefined;
   if (o.dataset !== undefined) {
     // A name from DATASETS, the compact CLI form, JSON text, or an object.
@@ -312,7 +321,8 @@ export function validateRunConfig(input: unknown, options: ValidateOptions = {})
   try {
     schedule = validateSchedule(o.schedule);
   } catch (e) {
-    throw new RunConfigError(e instanceof Error ? e.message : String(e));
+    if (e instanceof ScheduleError) throw new RunConfigError(e.field, e.message);
+    throw e;
   }
   const cfg: RunConfig = {
     optimizer,
@@ -353,7 +363,7 @@ function experiment(
 const sgd001 = { kind: "sgd", lr: 0.01 };
 const adam0001 = { kind: "adam", lr: 0.001 };
 
-/** DESIGN.md's reference experiments and their learnable twins. */
+/** The three reference experiments (linear, batch-size, cnn-dropout) and their learnable twins. */
 export const EXPERIMENTS: Record<string, Experiment> = Object.fromEntries(
   [
     experiment(

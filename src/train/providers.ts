@@ -5,6 +5,7 @@
 // process (provider-probe.cjs): a failed Dawn/Vulkan load was seen to abort the process outright.
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { ValidationError } from "../errors.ts";
 import { encodeModel } from "../graph/onnx.ts";
 import { PROVIDERS, type Provider } from "./config.ts";
 import { createSession, ORT_PROVIDER } from "./session.ts";
@@ -106,8 +107,12 @@ export function detectProviders(): Promise<ProviderStatus[]> {
   return cached;
 }
 
-export class ProviderUnavailableError extends Error {
+/** The requested execution provider is not usable here; the message says how to install it. */
+export class ProviderUnavailableError extends ValidationError {
   override name = "ProviderUnavailableError";
+  constructor(message: string) {
+    super("provider", message);
+  }
 }
 
 /** Resolves when `name` is usable, else rejects with its reason and install hint. */

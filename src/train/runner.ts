@@ -126,7 +126,8 @@ interface Prepared {
 /** Validates the job against its data and model; throws RunConfigError / a shape error naming the problem. */
 export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
   const first = validateRunConfig(job.config);
-  if (!first.dataset) throw new RunConfigError("dataset is required: a name, a spec string or a spec object");
+  if (!first.dataset)
+    throw new RunConfigError("dataset", "dataset is required: a name, a spec string or a spec object");
   const data = loadDataset(first.dataset, { validation: first.validation.fraction, files });
   const cfg = validateRunConfig(job.config, { trainSamples: data.train.count });
   const compiled = compile(job.model, {
@@ -138,6 +139,7 @@ export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
   checkInputShape(data.shape, [null, ...compiled.input.shape], compiled.input.name);
   if (data.classes > compiled.classes) {
     throw new RunConfigError(
+      "dataset",
       `the dataset has ${data.classes} classes but the model outputs ${compiled.classes} logits; use a model with at least ${data.classes} outputs`,
     );
   }
@@ -331,7 +333,10 @@ export class Trainer {
       job.checkpointEvery !== null &&
       (!Number.isInteger(job.checkpointEvery) || job.checkpointEvery < 1)
     ) {
-      throw new RunConfigError(`checkpointEvery must be an integer ≥ 1 or null, got ${job.checkpointEvery}`);
+      throw new RunConfigError(
+        "checkpointEvery",
+        `checkpointEvery must be an integer ≥ 1 or null, got ${job.checkpointEvery}`,
+      );
     }
     const p = prepareJob(job, files);
     const tensors: Record<string, Float32Array> = {};

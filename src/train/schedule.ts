@@ -25,8 +25,15 @@ export type ScheduleSpec =
   | { kind: "step"; stepSize: number; gamma: number; warmup?: Warmup }
   | { kind: "cosine"; tMax?: number; etaMin: number; warmup?: Warmup };
 
+/** A bad schedule value; `field` is its dotted path ("schedule.gamma"). */
 export class ScheduleError extends Error {
   override name = "ScheduleError";
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 function show(v: unknown): string {
@@ -38,7 +45,7 @@ function show(v: unknown): string {
 }
 
 function bad(field: string, value: unknown, accepted: string): never {
-  throw new ScheduleError(`${field} must be ${accepted}, got ${show(value)}`);
+  throw new ScheduleError(field, `${field} must be ${accepted}, got ${show(value)}`);
 }
 
 function finite(
@@ -92,6 +99,7 @@ export function validateSchedule(input: unknown, path = "schedule"): ScheduleSpe
   for (const key of Object.keys(o)) {
     if (!fields.includes(key) && o[key] !== undefined) {
       throw new ScheduleError(
+        `${path}.${key}`,
         `${path}: unknown field "${key}" for kind ${kind}; accepted: ${fields.join(", ")}`,
       );
     }

@@ -32,6 +32,8 @@ export type HostMessage = { type: "ack"; index: number } | { type: "abort" };
 export interface SerializedError {
   name: string;
   message: string;
+  /** The input field of a RunConfigError. */
+  field?: string;
   step?: number;
   metric?: string;
   value?: number;
@@ -99,6 +101,7 @@ export function unpackRows(packed: Float64Array): TrainedRow[] {
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof DivergenceError)
     return { name: err.name, message: err.message, step: err.step, metric: err.metric, value: err.value };
+  if (err instanceof RunConfigError) return { name: err.name, message: err.message, field: err.field };
   if (err instanceof Error) return { name: err.name, message: err.message };
   return { name: "Error", message: String(err) };
 }
@@ -106,7 +109,7 @@ export function serializeError(err: unknown): SerializedError {
 export function deserializeError(e: SerializedError): Error {
   if (e.name === "DivergenceError" && e.step !== undefined)
     return new DivergenceError(e.step, e.metric ?? "loss", e.value ?? Number.NaN);
-  if (e.name === "RunConfigError") return new RunConfigError(e.message);
+  if (e.name === "RunConfigError") return new RunConfigError(e.field ?? "config", e.message);
   const err = new Error(e.message);
   err.name = e.name;
   return err;
@@ -156,6 +159,9 @@ async function startInline(job: TrainJob, options: StartOptions): Promise<Traini
   return { info: trainer.info, chunks: chunks(), terminate: () => trainer.release(), buffered: () => 0 };
 }
 
+/** How long a stopping training thread may take to finish its session.run and leave by itself. */
+const TERMINATE_GRACE_MS = 30_000;
+
 /** Starts a job (in a worker thread unless `inline`) and resolves once its data and sessions are ready. */
 export async function startTraining(job: TrainJob, options: StartOptions = {}): Promise<TrainingRun> {
   if (options.inline) return startInline(job, options);
@@ -184,10 +190,21 @@ export async function startTraining(job: TrainJob, options: StartOptions = {}): 
       wake = null;
     }
   };
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  // Ask the thread to stop and let it leave by itself; terminate it only if it does not. A thread
+  // terminated inside session.run aborts the whole process: onnxruntime's asynchronous completion then
+  // throws a Napi::Error into a dead environment ("terminate called after throwing…").
   const terminate = async () => {
     finished = true;
     options.signal?.removeEventListener("abort", onAbort);
-    await worker.terminate();
+    worker.postMessage({ type: "abort" } satisfies HostMessage);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), TERMINATE_GRACE_MS);
+    });
+    const how = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (how === "late") await worker.terminate();
   };
   const first = await next();
   if (first.type !== "ready") {

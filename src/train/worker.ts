@@ -24,7 +24,7 @@ try {
   const it = trainer.chunks(controller.signal);
   for (let i = 0; ; i++) {
     // Chunk i may start once chunk i−2 is durable: one chunk being written, one being computed.
-    while (acked < i - 2) {
+    while (acked < i - 2 && !controller.signal.aborted) {
       await new Promise<void>((resolve) => {
         wake = resolve;
       });
@@ -47,3 +47,6 @@ try {
 } catch (err) {
   post({ type: "error", error: serializeError(err) });
 }
+// Nothing is left to do: closing the port lets the thread end by itself (the host waits for that
+// rather than terminating a thread that might be inside onnxruntime).
+port.close();

@@ -2,8 +2,8 @@
 // bin/gradstream.js talking to the real server on a free port.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Live, startLive } from "../server/live.ts";
+import { describe, expect, it } from "vitest";
+import { type Live, useLiveServer } from "../helpers/live-server.ts";
 
 const BIN = new URL("../../bin/gradstream.js", import.meta.url).pathname;
 const exec = promisify(execFile);
@@ -19,16 +19,11 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-let live: Live;
 let app: Live["app"];
 let url: string;
-
-beforeAll(async () => {
-  live = await startLive();
+useLiveServer({}, (live) => {
   ({ app, url } = live);
 });
-
-afterAll(() => live?.close());
 
 describe("gradstream runs and watch against a running server", () => {
   it("watch prints all 100 batches of example 1 in the reference style and exits 0 when the run completes", async () => {

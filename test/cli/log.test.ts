@@ -3,11 +3,11 @@
 // graphql-ws subscriber watching the rows arrive.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Chunk, type Live, startLive, wsClient } from "../server/live.ts";
+import { type Chunk, type Live, startLive, wsClient } from "../helpers/live-server.ts";
+import { freePort } from "../helpers/postgres.ts";
 
 const BIN = new URL("../../bin/gradstream.js", import.meta.url).pathname;
 const FIXTURES = new URL("../fixtures/external/", import.meta.url).pathname;
@@ -170,15 +170,6 @@ describe("gradstream log with the seed article's scripts, unchanged", () => {
     });
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function startServer(port: number, db: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [BIN, "serve"], {

@@ -3,6 +3,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import { type Db, openDatabase } from "../../src/db/index.ts";
 import { type TestPostgresServer, testPostgresServer } from "../helpers/postgres.ts";
 
 export interface Backend {
@@ -41,3 +43,17 @@ export function postgresBackend(): Backend {
 }
 
 export const BACKENDS = [sqliteBackend, postgresBackend];
+
+/** Opens a fresh database on `backend` for the enclosing describe block and closes it after. */
+export function useDatabase(backend: Backend, ready: (db: Db, url: string) => void): void {
+  let db: Db | undefined;
+  beforeAll(async () => {
+    const url = await backend.newUrl();
+    db = await openDatabase(url);
+    ready(db, url);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await backend.stop();
+  });
+}

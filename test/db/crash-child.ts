@@ -2,7 +2,7 @@
 // For each chunk: await writeBatchChunk (durable), then "publish" by printing its steps; a checkpoint
 // every 10 chunks. Runs until killed. (The lead will switch this to the real runner when it exists.)
 import { openDatabase } from "../../src/db/index.ts";
-import { makeRows } from "./fixtures.ts";
+import { makeRows } from "../helpers/fixtures.ts";
 
 const [url, runIdText, startText] = process.argv.slice(2);
 const runId = Number(runIdText);

@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase, RunStatus } from "../../src/db/index.ts";
+import { makeRows, makeRun } from "../helpers/fixtures.ts";
 import { BACKENDS } from "./backends.ts";
-import { makeRows, makeRun } from "./fixtures.ts";
 
 const child = fileURLToPath(new URL("./crash-child.ts", import.meta.url));
 
@@ -41,7 +41,7 @@ for (const makeBackend of BACKENDS) {
     it("keeps every published step exactly once, marks the run INTERRUPTED, and resumes from its checkpoint", async () => {
       const url = await backend.newUrl();
       let db = await openDatabase(url);
-      const run = await makeRun(db, 1_000_000);
+      const run = await makeRun(db, { totalSteps: 1_000_000 });
       await db.updateRun(run.id, { status: RunStatus.RUNNING, startedAt: new Date() });
       await db.close();
 

@@ -2,8 +2,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/index.ts";
 import { committedMigrations } from "../../src/db/migrate.ts";
 import { migrateSqlite, sqlitePath } from "../../src/db/sqlite.ts";
+import { makeRows, makeRun } from "../helpers/fixtures.ts";
 import { BACKENDS, sqliteBackend } from "./backends.ts";
-import { makeRows, makeRun } from "./fixtures.ts";
 
 for (const makeBackend of BACKENDS) {
   const backend = makeBackend();

@@ -1,22 +1,16 @@
 // A PostgreSQL server that ends idle connections (restart, failover, pg_terminate_backend) must not
 // crash gradstream: the pool drops the dead client and the next query opens a new one.
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Db, openDatabase } from "../../src/db/index.ts";
-import { postgresBackend } from "./backends.ts";
+import { describe, expect, it } from "vitest";
+import type { Db } from "../../src/db/index.ts";
+import { postgresBackend, useDatabase } from "./backends.ts";
 
 const backend = postgresBackend();
 let db: Db;
 let url: string;
-
-beforeAll(async () => {
-  url = await backend.newUrl();
-  db = await openDatabase(url);
-});
-
-afterAll(async () => {
-  await db?.close();
-  await backend.stop();
+useDatabase(backend, (d, u) => {
+  db = d;
+  url = u;
 });
 
 describe("PostgreSQL connection loss", () => {

@@ -7,8 +7,8 @@ import SchemaBuilder from "@pothos/core";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Db, getDatamodel, openDatabase, type PrismaTypes } from "../../src/db/index.ts";
+import { makeRun } from "../helpers/fixtures.ts";
 import { BACKENDS } from "./backends.ts";
-import { makeRun } from "./fixtures.ts";
 
 // Pothos is loaded by Node, which resolves graphql's CommonJS build; vite would hand this file the ESM
 // build, and graphql refuses a schema "from another module or realm". Load the same copy Pothos uses.

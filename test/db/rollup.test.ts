@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LEVELS, planHistory, rollupDeltas } from "../../src/db/rollup.ts";
-import { makeRows } from "./fixtures.ts";
+import { makeRows } from "../helpers/fixtures.ts";
 
 describe("history plan", () => {
   it("covers exactly the range with contiguous segments, aligned rollups and at most maxPoints buckets", () => {

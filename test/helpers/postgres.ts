@@ -17,18 +17,6 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function asPostgres(cmd: string, args: string[]): void {
   const root = process.getuid?.() === 0;
   execFileSync(root ? "runuser" : cmd, root ? ["-u", "postgres", "--", cmd, ...args] : args, {
@@ -81,6 +69,19 @@ export interface TestPostgresServer {
 }
 
 /** One server per test file: the CI one when GRADSTREAM_TEST_PG_URL is set, else a throwaway cluster. */
+/** A TCP port free on 127.0.0.1 right now (the one helper every test and script uses). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 export async function testPostgresServer(): Promise<TestPostgresServer> {
   const fromEnv = process.env.GRADSTREAM_TEST_PG_URL;
   const cluster = fromEnv ? null : await startCluster();

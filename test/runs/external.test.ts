@@ -3,8 +3,9 @@
 // idle interruption and finishing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Db, openDatabase, RunKind, RunStatus } from "../../src/db/index.ts";
+import { ValidationError } from "../../src/errors.ts";
 import { Broadcaster } from "../../src/runs/broadcast.ts";
-import { ExternalInputError, ExternalRuns, type LogRow } from "../../src/runs/external.ts";
+import { ExternalRuns, type LogRow } from "../../src/runs/external.ts";
 import type { BatchChunkEvent, RunEvent, RunsChangedEvent } from "../../src/runs/types.ts";
 import { BACKENDS } from "../db/backends.ts";
 
@@ -136,7 +137,7 @@ for (const makeBackend of BACKENDS) {
         try {
           await ext.log(run.id, rows);
         } catch (err) {
-          if (err instanceof ExternalInputError) return [err.field, err.message];
+          if (err instanceof ValidationError) return [err.field, err.message];
           throw err;
         }
         throw new Error("accepted");

@@ -44,6 +44,20 @@ describe("run manager", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("describes a built-in model it registers by its forward graph's nodes, as an upload is described", async () => {
+    // Model.opSummary once counted the compiled training graph's ops when the manager created the row.
+    expect((await m.builtinModel("linear")).opSummary).toEqual({ Gemm: 1 });
+    expect((await m.builtinModel("cnn")).opSummary).toEqual({
+      Conv: 2,
+      Relu: 3,
+      MaxPool: 2,
+      Constant: 3,
+      Reshape: 1,
+      Gemm: 2,
+      Dropout: 1,
+    });
+  });
+
   it("runs the three reference experiments to completion with exactly the expected batches and epochs", async () => {
     const linear = await m.startExperiment("linear");
     const bs = await m.startExperiment("batch-size");
@@ -190,7 +204,9 @@ describe("run manager", () => {
     expect(await start({ batchSize: 10, optimizer: "lbfgs" })).toMatch(
       /optimizer.kind must be one of sgd, adam/,
     );
-    expect(await start({ batchSize: 10 }, "cnn-dropout")).toMatch(/dataset samples have shape \[3, 32, 32\]/);
+    expect(await start({ batchSize: 10 }, "cnn-dropout")).toMatch(
+      /takes inputs of shape \[10\] but the dataset.s samples have shape \[3,32,32\]/,
+    );
     const err = await m
       .start({ modelId: model.id, dataset: { spec: "csv:path=/nonexistent.csv" }, config: { batchSize: 1 } })
       .catch((e: unknown) => e);

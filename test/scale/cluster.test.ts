@@ -6,24 +6,14 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalCluster, startLocalCluster } from "../../scripts/cluster.ts";
-import { type Chunk, range, steps, wsClient } from "../server/live.ts";
+import { gqlData as gql } from "../helpers/gql.ts";
+import { type Chunk, range, steps, wsClient } from "../helpers/live-server.ts";
 
 const CHUNKS = `subscription($runId: ID!, $afterStep: Int! = -1) {
   batchMetrics(runId: $runId, afterStep: $afterStep) { runId lastStep final rows { step epoch loss accuracy } } }`;
 
 let cluster: LocalCluster;
 let db: pg.Client;
-
-async function gql<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown };
-  if (!body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

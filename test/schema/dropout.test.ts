@@ -1,30 +1,17 @@
 // startRun(input: { dropout: false }) trains example 3's CNN with Dropout off: the flag is stored with
 // the run and reaches the compiled graph (same seed, same data, different first-batch losses), which
 // is what lets the dashboard and compareRuns show how much noise dropout adds.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Live, startLive } from "../server/live.ts";
+import { describe, expect, it } from "vitest";
+import { gqlData } from "../helpers/gql.ts";
+import { type Live, useLiveServer } from "../helpers/live-server.ts";
 
-let live: Live;
 let app: Live["app"];
 let url: string;
-
-beforeAll(async () => {
-  live = await startLive();
+useLiveServer({}, (live) => {
   ({ app, url } = live);
 });
 
-afterAll(() => live?.close());
-
-async function gql(query: string, variables: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
-  expect(body.errors).toBeUndefined();
-  return body.data ?? {};
-}
+const gql = (query: string, variables: Record<string, unknown> = {}) => gqlData(url, query, variables);
 
 const START = `mutation ($model: ID!, $dropout: Boolean) {
   startRun(input: { model: $model, datasetSpec: "cnn-dropout", batchSize: 32, epochs: 1, seed: 7,

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createYoga } from "graphql-yoga";
-import { type Db, openDatabase, type Run, type TrainedRow } from "../../src/db/index.ts";
+import { type Db, openDatabase, type TrainedRow } from "../../src/db/index.ts";
 import { createRunManager } from "../../src/runs/manager.ts";
 import type { RunManager } from "../../src/runs/types.ts";
 import { schema } from "../../src/schema/index.ts";
@@ -83,24 +83,5 @@ export function rows(fromStep: number, count: number, perEpoch = 10): TrainedRow
       samples: 10,
       timeMs: 0.1,
     };
-  });
-}
-
-export async function makeRun(
-  db: Db,
-  opts: { totalSteps?: number; tags?: string[]; model?: string } = {},
-): Promise<Run> {
-  const model = await db.findModelByName(opts.model ?? "linear");
-  const dataset = await db.findDatasetByName("linear");
-  if (!model || !dataset) throw new Error("built-ins not registered");
-  return db.createRun({
-    name: "test run",
-    modelId: model.id,
-    datasetId: dataset.id,
-    hyperparameters: { optimizer: { kind: "sgd", lr: 0.01 }, batchSize: 10, epochs: 10 },
-    seed: 0,
-    stepsPerChunk: 10,
-    totalSteps: opts.totalSteps ?? 100,
-    tags: opts.tags ?? [],
   });
 }

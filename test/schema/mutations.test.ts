@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
-import { type Harness, makeRun, openHarness } from "./harness.ts";
+import { makeRun } from "../helpers/fixtures.ts";
+import { type Harness, openHarness } from "./harness.ts";
 
 let h: Harness;
 beforeAll(async () => {

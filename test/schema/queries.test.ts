@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, makeRun, openHarness, rows } from "./harness.ts";
+import { makeRun } from "../helpers/fixtures.ts";
+import { type Harness, openHarness, rows } from "./harness.ts";
 
 let h: Harness;
 beforeAll(async () => {

@@ -5,26 +5,11 @@ import { createClient as createWsClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createToken, revokeToken } from "../../src/db/tokens.ts";
-import { CHUNKS, type Chunk, type Live, range, startLive, steps } from "./live.ts";
+import { postGql } from "../helpers/gql.ts";
+import { CHUNKS, type Chunk, type Live, range, startLive, steps } from "../helpers/live-server.ts";
 
-interface GqlBody {
-  data?: Record<string, unknown> | null;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
-
-async function post(
-  url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string | null,
-  rawAuth?: string,
-): Promise<{ status: number; body: GqlBody; headers: Headers }> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (rawAuth) headers.authorization = rawAuth;
-  const res = await fetch(url, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, body: (await res.json()) as GqlBody, headers: res.headers };
-}
+const post = (url: string, query: string, variables = {}, token?: string | null, authorization?: string) =>
+  postGql(url, query, variables, { token, authorization });
 
 /** Opens a raw graphql-transport-ws socket, sends connection_init, and reports the ack or the close. */
 function wsInit(

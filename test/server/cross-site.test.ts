@@ -5,8 +5,8 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { type Live, startLive } from "../helpers/live-server.ts";
 import { rowCounts } from "./hostile-models.ts";
-import { type Live, startLive } from "./live.ts";
 
 const MUTATION = 'mutation { startExperiment(name: "linear") { __typename } }';
 const EVIL = "https://evil.example";

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveDataFile } from "../../src/train/data/files.ts";
+import { type Live, startLive } from "../helpers/live-server.ts";
 import { rowCounts } from "./hostile-models.ts";
-import { type Live, startLive } from "./live.ts";
 
 const REFUSED =
   "not a file inside the data directory (DATA_DIR); copy the file there or upload it with the uploadDataset mutation, and name it by its path relative to DATA_DIR";

@@ -2,21 +2,11 @@
 // typed errors for bad input, and a trained run that refuses logged rows.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../src/db/tokens.ts";
-import { type Live, startLive } from "./live.ts";
+import { postGql } from "../helpers/gql.ts";
+import { type Live, startLive } from "../helpers/live-server.ts";
 
-async function post(
-  url: string,
-  query: string,
-  variables: Record<string, unknown>,
-  token: string | null,
-): Promise<{ status: number; body: { data?: Record<string, unknown>; errors?: { message: string }[] } }> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: res.status, body: (await res.json()) as never };
-}
+const post = (url: string, query: string, variables: Record<string, unknown>, token: string | null) =>
+  postGql(url, query, variables, { token });
 
 const CREATE = `mutation($name: String!) { createRun(input: { name: $name }) { ... on Run { id kind status model { id } } } }`;
 const LOG = `mutation($id: ID!, $rows: [MetricRowInput!]!) {

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { OPS } from "../../src/graph/ops/index.ts";
-import { inspectModel } from "../../src/server/registry.ts";
+import { inspectModel } from "../../src/models/inspect.ts";
+import { type Live, startLive } from "../helpers/live-server.ts";
 import {
   externalDataModel,
   linearBytes,
@@ -19,7 +20,6 @@ import {
   reluChain,
   rowCounts,
 } from "./hostile-models.ts";
-import { type Live, startLive } from "./live.ts";
 
 interface GqlError {
   message?: unknown;

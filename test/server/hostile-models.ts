@@ -7,7 +7,7 @@ import onnxProto from "onnx-proto";
 import type { Model } from "../../src/graph/ir.ts";
 import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
-import type { Live } from "./live.ts";
+import type { Live } from "../helpers/live-server.ts";
 
 const { onnx } = onnxProto;
 

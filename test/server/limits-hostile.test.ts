@@ -2,6 +2,7 @@
 // files, wrong-type variables, huge strings, invalid cursors and NaN/Infinity hyperparameters. Each gets
 // a clear GraphQL error, the server keeps serving, and no database row changes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Live, startLive } from "../helpers/live-server.ts";
 import {
   externalDataModel,
   linearBytes,
@@ -10,7 +11,6 @@ import {
   poolModel,
   rowCounts,
 } from "./hostile-models.ts";
-import { type Live, startLive } from "./live.ts";
 
 interface GqlError {
   message: string;

@@ -7,13 +7,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { freePort, spawnReady, stopProc } from "../../scripts/cluster.ts";
+import { spawnReady, stopProc } from "../../scripts/cluster.ts";
 import { createToken } from "../../src/db/tokens.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 import { createRateLimiter } from "../../src/server/limits.ts";
+import { type GqlBody, postGql } from "../helpers/gql.ts";
+import { type Live, startLive } from "../helpers/live-server.ts";
+import { freePort } from "../helpers/postgres.ts";
 import { reluChain } from "./hostile-models.ts";
-import { type Live, startLive } from "./live.ts";
 
 /** The data of a response that must have some (throws with the errors otherwise). */
 function root(body: GqlBody): Record<string, unknown> {
@@ -21,22 +23,8 @@ function root(body: GqlBody): Record<string, unknown> {
   return body.data;
 }
 
-interface GqlBody {
-  data?: Record<string, unknown> | null;
-  errors?: { message: string; extensions?: Record<string, unknown> }[];
-}
-
-async function post(
-  url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<{ status: number; body: GqlBody; headers: Headers }> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(url, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, body: (await res.json()) as GqlBody, headers: res.headers };
-}
+const post = (url: string, query: string, variables = {}, token?: string) =>
+  postGql(url, query, variables, { token });
 
 const ALIVE = "{ models { name } }";
 
@@ -219,6 +207,27 @@ describe("resource limits", () => {
       tokenA,
     );
     expect(h.body.errors?.[0].message).toBe("maxPoints must be from 1 to 20, got 21");
+    // Sweep.compare checks the same MAX_POINTS in force (it once checked a constant 10,000).
+    const sweep = await post(
+      live.url,
+      `mutation($m: ID!) { startSweep(input: { model: $m, datasetSpec: "linear", base: { batchSize: 10, epochs: 1 },
+        strategy: GRID, space: { seed: [0] } }) { __typename ... on Sweep { id } ... on Error { message } } }`,
+      { m: linearId },
+      tokenA,
+    );
+    const sweepId = (root(sweep.body).startSweep as { id: string }).id;
+    const compare = (maxPoints: number) =>
+      post(
+        live.url,
+        `query($id: ID!) { sweep(id: $id) { ... on Sweep { compare(maxPoints: ${maxPoints}) { points { step } } } } }`,
+        { id: sweepId },
+        tokenA,
+      );
+    expect((await compare(21)).body.errors?.[0]).toMatchObject({
+      message: "maxPoints must be from 1 to 20, got 21",
+      extensions: { code: "BAD_USER_INPUT", field: "maxPoints" },
+    });
+    expect((await compare(20)).body.errors).toBeUndefined();
     const ok = await post(
       live.url,
       `query($id: ID!) { run(id: $id) { ... on Run { batchMetrics(first: 50) { edges { cursor } } } } }`,

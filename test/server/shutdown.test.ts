@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/index.ts";
-import { CHUNKS, type Chunk, startLive, wsClient } from "./live.ts";
+import { CHUNKS, type Chunk, startLive, wsClient } from "../helpers/live-server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-shutdown-"));
 const DATABASE_URL = `file:${join(dir, "s.db")}`;

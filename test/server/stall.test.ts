@@ -3,7 +3,7 @@
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type Chunk, collectWs, type Live, range, startLive, steps } from "./live.ts";
+import { type Chunk, collectWs, type Live, range, startLive, steps } from "../helpers/live-server.ts";
 
 let live: Live;
 beforeAll(async () => {

@@ -3,7 +3,16 @@
 // mutations act on real runs.
 import { createClient as createSseClient } from "graphql-sse";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHUNKS, type Chunk, collectWs, type Live, range, startLive, steps, wsClient } from "./live.ts";
+import {
+  CHUNKS,
+  type Chunk,
+  collectWs,
+  type Live,
+  range,
+  startLive,
+  steps,
+  wsClient,
+} from "../helpers/live-server.ts";
 
 let live: Live;
 beforeAll(async () => {

@@ -143,7 +143,7 @@ describe("named experiments", () => {
       return planBatches(train, r.batchSize, r.epochs).totalSteps;
     });
 
-  it("reproduces DESIGN.md's reference configurations and batch counts", () => {
+  it("reproduces the reference configurations and batch counts of the README's table", () => {
     const linear = EXPERIMENTS.linear.runs[0];
     expect(EXPERIMENTS.linear.model).toBe("linear");
     expect(linear.optimizer).toMatchObject({ kind: "sgd", lr: 0.01, momentum: 0 });

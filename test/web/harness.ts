@@ -1,12 +1,10 @@
 // Starts the real gradstream server in-process on a free port with a temporary SQLite file, and
 // Debian's Chromium through playwright-core, for the dashboard's browser tests.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
-import { createRunManager } from "../../src/runs/manager.ts";
-import { type App, buildApp } from "../../src/server/app.ts";
-import { loadConfig } from "../../src/server/config.ts";
+import type { App } from "../../src/server/app.ts";
+import { startLive } from "../helpers/live-server.ts";
 
 export interface TestServer {
   app: App;
@@ -15,34 +13,10 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** `env` adds settings (e.g. GRADSTREAM_AUTH=required for the sign-in test). */
+/** The live-server fixture (test/helpers/live-server.ts), addressed by origin for the browser. */
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), "gradstream-web-"));
-  const config = loadConfig({
-    DATABASE_URL: `file:${join(dir, "web.db")}`,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    NODE_ENV: "test",
-    ...env,
-  });
-  const app = buildApp(config, {
-    createRunManager: ({ db }) =>
-      createRunManager({
-        db,
-        maxConcurrent: config.maxConcurrentRuns,
-        maxQueued: config.subscriberMaxQueued,
-      }),
-    log: () => {},
-  });
-  const { url } = await app.start();
-  return {
-    app,
-    origin: url.replace(/\/graphql$/, ""),
-    async stop() {
-      await app.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const live = await startLive(env);
+  return { app: live.app, origin: live.url.replace(/\/graphql$/, ""), stop: () => live.close() };
 }
 
 export const CHROMIUM = "/usr/bin/chromium";

@@ -12,6 +12,8 @@
 //   csv:path=iris.csv,labelColumn=species,header=auto,delimiter=;
 // Every kind also takes normalize=none|scale|standardize, seed=<int> and limit=<int>.
 
+import { ValidationError } from "../../errors.ts";
+
 export const NORMALIZATIONS = ["none", "scale", "standardize"] as const;
 export type Normalization = (typeof NORMALIZATIONS)[number];
 
@@ -99,8 +101,12 @@ const MAX_SAMPLES = 10_000_000;
 const MAX_FEATURES = 16_777_216;
 const MAX_CLASSES = 100_000;
 
-export class DatasetSpecError extends Error {
+/** A bad dataset spec; `field` is the spec field at fault ("dataset.shape"), or "dataset". */
+export class DatasetSpecError extends ValidationError {
   override name = "DatasetSpecError";
+  constructor(message: string, field = "dataset") {
+    super(field, message);
+  }
 }
 
 function show(v: unknown): string {
@@ -114,7 +120,7 @@ function show(v: unknown): string {
 }
 
 function fail(field: string, value: unknown, accepted: string): never {
-  throw new DatasetSpecError(`dataset.${field} must be ${accepted}, got ${show(value)}`);
+  throw new DatasetSpecError(`dataset.${field} must be ${accepted}, got ${show(value)}`, `dataset.${field}`);
 }
 
 function int(o: Record<string, unknown>, field: string, min: number, max: number, dflt?: number): number {
@@ -394,7 +400,7 @@ export function isNamedDataset(spec: DatasetSpec): boolean {
 const FASHION = "/usr/share/datasets/fashion-mnist";
 
 /**
- * Named datasets. The first three are the reference experiments' random data (DESIGN.md); the others
+ * Named datasets. The first three are the reference experiments' random data (see the README); the others
  * are their learnable twins.
  */
 export const DATASETS: Record<string, DatasetSpec> = {

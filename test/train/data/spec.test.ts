@@ -91,7 +91,7 @@ describe("dataset specs", () => {
       expect(parseDatasetSpec(formatDatasetSpec(spec))).toEqual(spec);
   });
 
-  it("names the reference experiments' data with the sizes in DESIGN.md", () => {
+  it("names the reference experiments' data with the sizes the README's reference table gives", () => {
     expect(knownSize(DATASETS.linear)).toEqual({ samples: 100, shape: [10], classes: 2 });
     expect(knownSize(DATASETS["batch-size"])).toEqual({ samples: 1000, shape: [10], classes: 2 });
     expect(knownSize(DATASETS["cnn-dropout"])).toEqual({ samples: 1000, shape: [3, 32, 32], classes: 10 });

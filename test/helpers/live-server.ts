@@ -1,14 +1,19 @@
-// Helpers for integration tests against a real server: HTTP queries and subscription collectors.
+// The live-server fixture: the real server in-process on a free port with a temporary SQLite file,
+// plus subscription collectors for integration tests.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient as createWsClient } from "graphql-ws";
+import { afterAll, beforeAll } from "vitest";
 import WebSocket from "ws";
 import { type App, buildApp } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
+import { postGql } from "./gql.ts";
 
 export interface Live {
   app: App;
+  /** The server's DATA_DIR (a temporary folder unless `env` names one). */
+  dataDir: string;
   url: string;
   wsUrl: string;
   gql<T = Record<string, unknown>>(
@@ -28,27 +33,37 @@ export async function startLive(
     PORT: "0",
     HOST: "127.0.0.1",
     NODE_ENV: "test",
+    DATA_DIR: join(dir, "datasets"),
     ...env,
   });
   const app = buildApp(config, { log });
   const { url } = await app.start();
   return {
     app,
+    dataDir: config.dataDirs[0],
     url,
     wsUrl: url.replace(/^http/, "ws"),
     async gql(query, variables) {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ query, variables }),
-      });
-      return res.json() as never;
+      return (await postGql(url, query, variables)).body as never;
     },
     async close() {
       await app.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Starts one live server for the file (beforeAll) and closes it after (afterAll); `ready` sees it. */
+export function useLiveServer(
+  env: Record<string, string> = {},
+  ready: (live: Live) => void = () => {},
+): void {
+  let live: Live | undefined;
+  beforeAll(async () => {
+    live = await startLive(env);
+    ready(live);
+  });
+  afterAll(() => live?.close());
 }
 
 export interface Chunk {

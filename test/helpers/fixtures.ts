@@ -1,10 +1,31 @@
-// Small builders shared by the db tests and the crash child.
+// Row builders shared by the tests (and the db crash child): one makeRun, deterministic batch rows.
 import { type Db, ModelSource, type Run, type TrainedRow } from "../../src/db/index.ts";
 import { mulberry32 } from "../../src/train/data/prng.ts";
 
 let counter = 0;
 
-export async function makeRun(db: Db, totalSteps = 1000): Promise<Run> {
+/**
+ * A QUEUED run row. On a database with the built-ins registered it is a run of model "linear" on
+ * dataset "linear"; on a bare one it gets a fresh placeholder model and dataset of its own.
+ */
+export async function makeRun(db: Db, opts: { totalSteps?: number; tags?: string[] } = {}): Promise<Run> {
+  const builtin = await db.findModelByName("linear");
+  const builtinData = await db.findDatasetByName("linear");
+  const { modelId, datasetId } =
+    builtin && builtinData ? { modelId: builtin.id, datasetId: builtinData.id } : await placeholders(db);
+  return db.createRun({
+    name: "test run",
+    modelId,
+    datasetId,
+    hyperparameters: { optimizer: { kind: "sgd", lr: 0.01 }, batchSize: 10, epochs: 10 },
+    seed: 0,
+    stepsPerChunk: 10,
+    totalSteps: opts.totalSteps ?? 100,
+    tags: opts.tags ?? [],
+  });
+}
+
+async function placeholders(db: Db): Promise<{ modelId: number; datasetId: number }> {
   counter++;
   const tag = `${process.pid}-${counter}-${Math.random().toString(36).slice(2, 7)}`;
   const model = await db.createModel({
@@ -26,16 +47,7 @@ export async function makeRun(db: Db, totalSteps = 1000): Promise<Run> {
     trainSize: 100,
     valSize: 0,
   });
-  return db.createRun({
-    name: `run-${tag}`,
-    modelId: model.id,
-    datasetId: dataset.id,
-    hyperparameters: { optimizer: "sgd", lr: 0.01, batchSize: 10, epochs: 10 },
-    seed: 7,
-    stepsPerChunk: 10,
-    totalSteps,
-    tags: ["test"],
-  });
+  return { modelId: model.id, datasetId: dataset.id };
 }
 
 /** Deterministic pseudo-random rows (mulberry32), so a failing case can be replayed. */

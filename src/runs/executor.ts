@@ -1,0 +1,187 @@
+// Training in this process: one thread per running run (src/train/thread.ts) and the persist-then-
+// publish loop that turns its chunks into database rows and events. Which runs it trains, and when,
+// is the queue's business (queue.ts); how a run's end is recorded is the manager's (finish).
+//
+// Orderings the streams rely on (src/runs/stream.ts):
+//   1. RUNNING is committed before the first chunk is written;
+//   2. each chunk is committed (db.writeBatchChunk resolved) before it is published, and published
+//      before the training thread is acknowledged (which bounds it to two chunks ahead);
+//   3. the terminal status is committed before the final (empty) chunk is published (finish).
+import type { Db, EpochRow, JsonObject, Model, Run } from "../db/index.ts";
+import { RunStatus } from "../db/index.ts";
+import { readModelFile } from "../train/catalog.ts";
+import { validateRunConfig } from "../train/config.ts";
+import { requireProvider } from "../train/providers.ts";
+import { DivergenceError, type EpochSummary, type TrainEnd } from "../train/runner.ts";
+import { startTraining, type TrainingRun } from "../train/thread.ts";
+import type { RunEvents } from "./events.ts";
+import { type ActiveRun, newActiveRun, recordChunk, type StopReason } from "./progress.ts";
+
+export type Finish = (
+  runId: number,
+  status: RunStatus,
+  error: string | null,
+  failedAtStep: number | null,
+) => Promise<Run>;
+
+export interface ExecutorOptions {
+  /** Checkpoint every N steps; null: only at the end, on cancel, on shutdown and every interval. */
+  checkpointEvery: number | null;
+  /** Also checkpoint when this many ms passed since the last one (bounds what a crash loses). */
+  checkpointIntervalMs: number | null;
+  /** onnxruntime threads per run. */
+  threads: number;
+}
+
+/** The forward ONNX bytes of a Model row (stored, or the file it names). */
+export function modelBytes(model: Model): Uint8Array {
+  if (model.onnx) return model.onnx;
+  if (model.path) return readModelFile(model.path);
+  throw new Error(`model ${model.id} (${model.name}) has neither ONNX bytes nor a path`);
+}
+
+/** Run.hyperparameters without the `dropout` flag (not a runner config field), and that flag. */
+export function splitDropout(hp: unknown): { config: JsonObject; dropout: boolean } {
+  const { dropout, ...config } = hp as JsonObject;
+  return { config, dropout: dropout !== false };
+}
+
+function toEpochRow(e: EpochSummary): EpochRow {
+  const { epoch, trainLoss, trainAccuracy, valLoss, valAccuracy, batches, timeMs } = e;
+  return { epoch, trainLoss, trainAccuracy, valLoss, valAccuracy, batches, timeMs };
+}
+
+export class Executor {
+  readonly active = new Map<number, ActiveRun>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly events: RunEvents,
+    private readonly options: ExecutorOptions,
+    private readonly finish: Finish,
+    /** Called when a launched run has ended here (its thread is gone): room for another. */
+    private readonly ended: (runId: number) => void,
+  ) {}
+
+  running(): number[] {
+    return [...this.active.keys()];
+  }
+
+  /** Trains a run in this process (a thread). */
+  launch(runId: number): void {
+    const a = newActiveRun();
+    this.active.set(runId, a);
+    a.done = this.execute(runId, a)
+      .catch((err: unknown) => {
+        // Only a database failure while finishing lands here; the run stays as the database has it.
+        console.error(`gradstream: run ${runId}: ${err instanceof Error ? err.message : String(err)}`);
+      })
+      .finally(() => {
+        this.active.delete(runId);
+        this.ended(runId);
+      });
+  }
+
+  /** Stops a run training here; resolves once it has ended (and its status was recorded, unless lost). */
+  async stop(runId: number, reason: StopReason | null): Promise<void> {
+    const a = this.active.get(runId);
+    if (!a) return;
+    if (reason) a.reason ??= reason;
+    a.controller.abort();
+    await a.done;
+  }
+
+  async stopAll(reason: StopReason): Promise<void> {
+    await Promise.all(this.running().map((id) => this.stop(id, reason)));
+  }
+
+  private async execute(runId: number, a: ActiveRun): Promise<void> {
+    const run = await this.db.getRun(runId);
+    if (!run) return; // deleted while queued
+    let end: TrainEnd | null = null;
+    let training: TrainingRun | null = null;
+    try {
+      training = await this.begin(run, a);
+      if (a.totalSteps !== run.totalSteps) await this.db.updateRun(runId, { totalSteps: a.totalSteps });
+      for (;;) {
+        const r = await training.chunks.next();
+        if (r.done) {
+          end = r.value;
+          break;
+        }
+        const c = r.value;
+        if (c.rows.length) {
+          await this.db.writeBatchChunk(runId, c.rows);
+          const last = c.rows[c.rows.length - 1];
+          this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false });
+          recordChunk(a, last);
+        }
+        if (c.epoch) {
+          const epoch = toEpochRow(c.epoch);
+          await this.db.writeEpoch(runId, epoch);
+          this.events.epoch(runId, epoch);
+        }
+        if (c.checkpoint) await this.db.saveCheckpoint(runId, c.checkpoint);
+      }
+      await this.db.saveCheckpoint(runId, end.checkpoint);
+    } catch (err) {
+      // A failed write leaves the training thread waiting for its acknowledgement: stop it.
+      await training?.terminate();
+      const message = err instanceof Error ? err.message : String(err);
+      const step = err instanceof DivergenceError ? err.step : null;
+      if ((await this.db.getRun(runId)) === null) return;
+      await this.finish(runId, RunStatus.FAILED, message, step);
+      return;
+    }
+    if ((await this.db.getRun(runId)) === null) return;
+    if (end.status === "completed") await this.finish(runId, RunStatus.COMPLETED, null, null);
+    else if (a.reason === "shutdown")
+      await this.finish(
+        runId,
+        RunStatus.INTERRUPTED,
+        "interrupted: the server shut down; resume to continue",
+        null,
+      );
+    else await this.finish(runId, RunStatus.CANCELLED, a.reason === "delete" ? "deleted" : "cancelled", null);
+  }
+
+  /** Commits RUNNING and starts the thread from the latest checkpoint (same step numbers). */
+  private async begin(run: Run, a: ActiveRun): Promise<TrainingRun> {
+    // Only TRAINED runs reach here; an EXTERNAL run's null ids would mean it lost them just the same.
+    const model = run.modelId === null ? null : await this.db.getModel(run.modelId);
+    const dataset = run.datasetId === null ? null : await this.db.getDataset(run.datasetId);
+    if (!model || !dataset) throw new Error(`run ${run.id} lost its model or dataset`);
+    const hp = splitDropout(run.hyperparameters);
+    const config = { ...hp.config, dataset: dataset.parameters };
+    const cfg = validateRunConfig(config);
+    await requireProvider(cfg.provider);
+    const checkpoint = await this.db.latestCheckpoint(run.id);
+    const started = await this.db.updateRun(run.id, {
+      status: RunStatus.RUNNING,
+      startedAt: run.startedAt ?? new Date(),
+      providerUsed: cfg.provider,
+      errorMessage: null,
+      failedAtStep: null,
+    });
+    this.events.statusOf(started);
+    this.events.changed("started", run.id, RunStatus.RUNNING);
+    const training = await startTraining(
+      {
+        model: modelBytes(model),
+        config,
+        checkpoint: checkpoint?.state ?? null,
+        checkpointEvery: this.options.checkpointEvery,
+        checkpointIntervalMs: this.options.checkpointIntervalMs,
+        threads: this.options.threads,
+        spinning: false,
+        dropout: hp.dropout,
+      },
+      { signal: a.controller.signal },
+    );
+    const info = training.info;
+    a.step = info.startStep;
+    a.totalSteps = info.totalSteps;
+    a.epoch = Math.floor(info.startStep / info.batchesPerEpoch);
+    return training;
+  }
+}
