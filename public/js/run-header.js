@@ -28,8 +28,11 @@ function actions(page) {
     );
   const out = [];
   if (ACTIVE.includes(run.status)) out.push(act("Cancel", "cancel"));
-  if (["INTERRUPTED", "CANCELLED", "FAILED"].includes(run.status)) out.push(act("Resume", "resume"));
-  if (page.hasSteps()) {
+  // An EXTERNAL run goes on when its trainer logs again, and has no model here to download.
+  const external = run.kind === "EXTERNAL";
+  if (!external && ["INTERRUPTED", "CANCELLED", "FAILED"].includes(run.status))
+    out.push(act("Resume", "resume"));
+  if (!external && page.hasSteps()) {
     out.push(
       h(
         "button",
@@ -49,10 +52,20 @@ function actions(page) {
 
 function facts(run) {
   const p = run.progress;
+  const source =
+    run.kind === "EXTERNAL"
+      ? [["Source", "external trainer (logMetrics, gradstream log)"]]
+      : [
+          ["Model", `${run.model.name} (${run.model.parameterCount.toLocaleString()} params)`],
+          // A dataset registered from a spec is named by the whole spec: show its kind and size.
+          [
+            "Data",
+            `${run.dataset.kind} · ${run.dataset.trainSize.toLocaleString()} samples`,
+            run.dataset.name,
+          ],
+        ];
   return [
-    ["Model", `${run.model.name} (${run.model.parameterCount.toLocaleString()} params)`],
-    // A dataset registered from a spec is named by the whole spec: show its kind and size.
-    ["Data", `${run.dataset.kind} · ${run.dataset.trainSize.toLocaleString()} samples`, run.dataset.name],
+    ...source,
     ["Settings", describeConfig(run.hyperparameters)],
     ["Provider", run.providerUsed ?? run.providerRequested],
     ["Speed", p.samplesPerSecond ? `${Math.round(p.samplesPerSecond).toLocaleString()} samples/s` : "–"],

@@ -5,6 +5,7 @@
 // run-fluctuation.js; this file holds its state, the zoom and the batch stream.
 import { h, showError } from "./dom.js";
 import { gql, streamBatches, subscribe } from "./gql.js";
+import { customPanel } from "./run-custom.js";
 import { fluctuationPanel } from "./run-fluctuation.js";
 import { drawHeader, drawProgress } from "./run-header.js";
 import { drawEpochs, runCharts, runLayout } from "./run-layout.js";
@@ -17,7 +18,7 @@ const RUN = `query Run($id: ID!) {
     __typename
     ... on NotFoundError { message }
     ... on Run {
-      id name status totalSteps stepsCompleted stepsPerChunk lastStep errorMessage failedAtStep
+      id name kind customMetrics status totalSteps stepsCompleted stepsPerChunk lastStep errorMessage failedAtStep
       providerRequested providerUsed createdAt startedAt finishedAt tags hyperparameters bestValAccuracy
       model { id name parameterCount } dataset { id name kind trainSize valSize classes }
       progress { step totalSteps epoch fraction samplesPerSecond etaSeconds }
@@ -89,6 +90,7 @@ function mount(view, initial) {
     els,
     page.charts.cv,
   );
+  if (initial.customMetrics.length) disposers.push(customPanel(page));
   page.header = {
     id: page.id,
     view,

@@ -7,7 +7,7 @@ import { describeConfig, h, showError, statusBadge } from "./dom.js";
 import { authHeaders, gql, subscribe } from "./gql.js";
 
 const RUN_ROW = `fragment RunRow on Run {
-  id name status totalSteps stepsCompleted createdAt hyperparameters errorMessage
+  id name kind status totalSteps stepsCompleted createdAt hyperparameters errorMessage
   model { name } dataset { name }
 }`;
 
@@ -205,14 +205,23 @@ function runRow(r, isSelected, on) {
       label,
     );
   if (r.status === "QUEUED" || r.status === "RUNNING") actions.append(act("Cancel", "cancel"));
-  if (["INTERRUPTED", "CANCELLED", "FAILED"].includes(r.status)) actions.append(act("Resume", "resume"));
+  // An EXTERNAL run (logged by its own trainer) goes on when that trainer logs again.
+  const external = r.kind === "EXTERNAL";
+  if (!external && ["INTERRUPTED", "CANCELLED", "FAILED"].includes(r.status))
+    actions.append(act("Resume", "resume"));
   actions.append(act("Delete", "delete", "danger"));
   return h(
     "tr",
     { dataset: { runId: r.id, status: r.status } },
     h("td", {}, check),
     h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id} ${r.name}`)),
-    h("td", { class: "muted", title: r.dataset.name }, `${r.model.name} · ${shortName(r.dataset.name)}`),
+    external
+      ? h(
+          "td",
+          { class: "muted", title: "Logged by an external trainer (logMetrics, gradstream log)" },
+          h("span", { class: "badge external" }, "external"),
+        )
+      : h("td", { class: "muted", title: r.dataset.name }, `${r.model.name} · ${shortName(r.dataset.name)}`),
     h("td", { class: "muted settings" }, describeConfig(r.hyperparameters)),
     h("td", { title: r.errorMessage ?? "" }, statusBadge(r.status)),
     h(

@@ -27,7 +27,7 @@ import { type BatchRow, openDatabase } from "../../src/db/index.ts";
 import { Broadcaster } from "../../src/runs/broadcast.ts";
 import type { BatchChunkEvent, RunManager } from "../../src/runs/types.ts";
 import { schema } from "../../src/schema/index.ts";
-import { buildApp, MODELS_DIR } from "../../src/server/app.ts";
+import { buildApp, externalRunsFor, MODELS_DIR } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 import { createContextFactory } from "../../src/server/context.ts";
 import { createTransport } from "../../src/server/http.ts";
@@ -195,7 +195,7 @@ async function measure(mode: Mode): Promise<Record<string, number | string | boo
   const shared = useSharedSubscriptionExecution({ fields: ["batchMetrics"], keyOf: chunkKey });
   const transport = createTransport({
     schema,
-    context: createContextFactory({ db, runs, config }),
+    context: createContextFactory({ db, runs, external: externalRunsFor(db, runs, config), config }),
     plugins: mode === "gradstream" ? [shared] : [],
     // 1,000 handshakes on 2 busy cores can take longer than the default 3 s init timeout.
     connectionInitWaitTimeout: 120_000,

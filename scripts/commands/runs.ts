@@ -1,9 +1,32 @@
-// gradstream runs: lists the runs of a running server, newest first.
-import { graphql, parseRemoteArgs, UsageError } from "../lib/remote.ts";
+// gradstream runs: lists the runs of a running server, newest first; `runs export ID` streams one run's
+// rows (GET /runs/ID/metrics.csv|ndjson) to standard output.
+import { Writable } from "node:stream";
+import { authHeaders, graphql, parseRemoteArgs, type Remote, UsageError } from "../lib/remote.ts";
 
 const HELP = `usage: gradstream runs [--url http://localhost:4000/graphql] [--token T] [--first N] [--json]
+       gradstream runs export <runId> [--format csv|ndjson] [--url …] [--token T]
 
-Lists the newest runs of a running gradstream server: id, status, progress, last loss, name.`;
+Lists the newest runs of a running gradstream server: id, status, progress, last loss, name.
+"export" writes every batch row of a run to standard output as CSV (default) or NDJSON, streamed.`;
+
+/** Streams GET /runs/{id}/metrics.{format} to stdout (constant memory: the body is piped). */
+async function exportRun(remote: Remote, runId: string, format: string): Promise<number> {
+  const url = `${remote.url.replace(/\/graphql\/?$/, "")}/runs/${runId}/metrics.${format}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: authHeaders(remote.token) });
+  } catch (err) {
+    const why = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+    console.error(`gradstream runs export: cannot reach ${url} (${why})`);
+    return 1;
+  }
+  if (!res.ok || !res.body) {
+    console.error(`gradstream runs export: ${url} answered HTTP ${res.status}: ${(await res.text()).trim()}`);
+    return 1;
+  }
+  await res.body.pipeTo(Writable.toWeb(process.stdout));
+  return 0;
+}
 
 interface RunNode {
   id: string;
@@ -22,7 +45,20 @@ const QUERY = `query Runs($first: Int!) {
 export async function main(args: string[]): Promise<number> {
   let remote: ReturnType<typeof parseRemoteArgs>;
   try {
-    remote = parseRemoteArgs(args, { first: { type: "string" }, json: { type: "boolean" } });
+    remote = parseRemoteArgs(args, {
+      first: { type: "string" },
+      json: { type: "boolean" },
+      format: { type: "string" },
+    });
+    if (remote !== "help" && remote.positionals[0] === "export") {
+      const [, runId, ...more] = remote.positionals;
+      if (!runId || !/^\d+$/.test(runId) || more.length)
+        throw new UsageError("runs export takes exactly one run id (a positive integer)");
+      const format = typeof remote.flags.format === "string" ? remote.flags.format : "csv";
+      if (format !== "csv" && format !== "ndjson")
+        throw new UsageError(`--format must be csv or ndjson, got "${format}"`);
+      return await exportRun(remote, runId, format);
+    }
     if (remote !== "help" && remote.positionals.length) {
       throw new UsageError(`unexpected argument "${remote.positionals[0]}"`);
     }

@@ -15,9 +15,12 @@ interface Row {
   step: number;
   epoch: number;
   batch: number;
-  loss: number;
-  accuracy: number;
+  loss: number | null;
+  accuracy: number | null;
 }
+
+/** An EXTERNAL run's step may leave a metric out (null). */
+const fixed = (v: number | null) => (v === null ? "-" : v.toFixed(4));
 
 const SUBSCRIPTION = `subscription Watch($runId: ID!, $afterStep: Int!) {
   batchMetrics(runId: $runId, afterStep: $afterStep) { lastStep final rows { step epoch batch loss accuracy } }
@@ -72,7 +75,7 @@ export async function main(args: string[]): Promise<number> {
             console.log(
               json
                 ? JSON.stringify(r)
-                : `Epoch: ${r.epoch + 1}, Batch Loss: ${r.loss.toFixed(4)}, Batch Accuracy: ${r.accuracy.toFixed(4)}`,
+                : `Epoch: ${r.epoch + 1}, Batch Loss: ${fixed(r.loss)}, Batch Accuracy: ${fixed(r.accuracy)}`,
             );
           }
           after = Math.max(after, chunk.lastStep);

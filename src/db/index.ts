@@ -15,21 +15,35 @@ import {
   Prisma,
   PrismaClient,
   type Run,
+  RunKind,
   RunStatus,
 } from "../generated/sqlite/client.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { mergePartials, type PartialBucket, planHistory } from "./rollup.ts";
-import { edgeRowSql, historySql, int, pageSql } from "./sql.ts";
+import {
+  CUSTOM_NAME,
+  customAtStepsSql,
+  customHistorySql,
+  customNamesSql,
+  customValuesSql,
+  edgeRowSql,
+  historySql,
+  int,
+  pageSql,
+  rowsAtStepsSql,
+} from "./sql.ts";
 import { openSqliteStore, sqlitePath } from "./sqlite.ts";
 import { StorageError, storageFailure } from "./storage.ts";
 import {
   type BatchPage,
   type BatchRow,
   type CheckpointRow,
+  type CustomValue,
   type EpochRow,
   type History,
   type HistoryOptions,
   METRICS,
+  type MetricStats,
   type Store,
 } from "./types.ts";
 
@@ -38,10 +52,10 @@ import {
 export type { default as PrismaTypes } from "../generated/pothos-types.ts";
 export { getDatamodel } from "../generated/pothos-types.ts";
 export type { Checkpoint, Dataset, EpochMetric, Model, Prisma, Run } from "../generated/sqlite/client.ts";
-export { ModelSource, RunStatus } from "../generated/sqlite/client.ts";
+export { ModelSource, RunKind, RunStatus } from "../generated/sqlite/client.ts";
 export { StorageError, storageFailure } from "./storage.ts";
 export type * from "./types.ts";
-export { METRICS } from "./types.ts";
+export { METRICS, ROW_FIELDS } from "./types.ts";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -70,8 +84,10 @@ export interface DatasetInput {
 
 export interface RunInput {
   name: string;
-  modelId: number;
-  datasetId: number;
+  /** TRAINED (default) or EXTERNAL (no model or dataset: modelId and datasetId null). */
+  kind?: RunKind;
+  modelId: number | null;
+  datasetId: number | null;
   hyperparameters: JsonObject;
   providerRequested?: string;
   seed: number;
@@ -169,7 +185,9 @@ export class Db {
   async createRun(input: RunInput): Promise<Run> {
     await this.assertWritable();
     try {
-      return await this.prisma.run.create({ data: { ...input, tags: input.tags ?? [] } });
+      return await this.prisma.run.create({
+        data: { ...input, kind: input.kind ?? RunKind.TRAINED, tags: input.tags ?? [] },
+      });
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2003") {
         throw new Error(
@@ -314,8 +332,12 @@ export class Db {
    * chunk adds nothing. Resolves to the number of rows newly stored. Updates the run's stepsCompleted and
    * lastStep and the rollups in the same transaction. Rejects non-finite metrics naming step and field.
    */
-  async writeBatchChunk(runId: number, rows: readonly BatchRow[]): Promise<number> {
-    const stored = await this.#storing(() => this.#store.writeChunk(runId, rows));
+  async writeBatchChunk(
+    runId: number,
+    rows: readonly BatchRow[],
+    custom?: readonly CustomValue[],
+  ): Promise<number> {
+    const stored = await this.#storing(() => this.#store.writeChunk(runId, rows, custom));
     this.#writeFailure = null;
     return stored;
   }
@@ -340,6 +362,63 @@ export class Db {
       this.#writeFailure = reason;
       throw new StorageError(reason);
     }
+  }
+
+  /** The stored rows at these steps, each with its custom values (to check a re-sent step against). */
+  async rowsAtSteps(runId: number, steps: readonly number[]): Promise<BatchRow[]> {
+    if (steps.length === 0) return [];
+    const [rows, values] = await Promise.all([
+      this.#store.all<BatchRow>(rowsAtStepsSql(runId, steps)),
+      this.#store.all<CustomValue>(customAtStepsSql(runId, steps)),
+    ]);
+    const byStep = new Map(rows.map((r) => [Number(r.step), r]));
+    for (const v of values) {
+      const r = byStep.get(Number(v.step));
+      if (r) r.custom = { ...r.custom, [v.name]: v.value };
+    }
+    return rows;
+  }
+
+  /**
+   * A run's kind, status and highest step, read by the driver (no Prisma query compilation): the
+   * logMetrics hot path asks this on every call.
+   */
+  async runState(
+    runId: number,
+  ): Promise<{ kind: RunKind; status: RunStatus; lastStep: number | null } | null> {
+    const rows = await this.#store.all<{ kind: RunKind; status: RunStatus; lastStep: number | null }>(
+      `SELECT "kind", "status", "lastStep" FROM "Run" WHERE "id" = ${int(runId, "run id")}`,
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The names of a run's custom metrics, sorted. */
+  async customMetricNames(runId: number): Promise<string[]> {
+    return (await this.#store.all<{ name: string }>(customNamesSql(runId))).map((r) => r.name);
+  }
+
+  /** Attaches each row's custom metric values (`row.custom`), read for the rows' step range. */
+  private async withCustom(runId: number, rows: BatchRow[]): Promise<BatchRow[]> {
+    if (rows.length === 0) return rows;
+    const values = await this.#store.all<CustomValue>(
+      customValuesSql(runId, rows[0].step, rows[rows.length - 1].step),
+    );
+    if (values.length === 0) return rows;
+    const byStep = new Map<number, Record<string, number>>();
+    for (const v of values) {
+      const step = Number(v.step);
+      let m = byStep.get(step);
+      if (!m) {
+        m = {};
+        byStep.set(step, m);
+      }
+      m[v.name] = v.value;
+    }
+    for (const r of rows) {
+      const c = byStep.get(r.step);
+      if (c) r.custom = c;
+    }
+    return rows;
   }
 
   /** Upserts an epoch's aggregates and raises the run's epochsCompleted and bestValAccuracy. */
@@ -417,6 +496,7 @@ export class Db {
     const rows = await this.#store.all<BatchRow>(pageSql(runId, afterStep, first + 1));
     const hasNextPage = rows.length > first;
     if (hasNextPage) rows.pop();
+    await this.withCustom(runId, rows);
     return { rows, hasNextPage, endStep: rows.length ? rows[rows.length - 1].step : null };
   }
 
@@ -431,6 +511,11 @@ export class Db {
     for (const m of metrics) {
       if (!(METRICS as readonly string[]).includes(m))
         throw new Error(`unknown metric "${m}"; known: ${METRICS.join(", ")}`);
+    }
+    const custom = [...new Set(opts.custom ?? [])];
+    for (const name of custom) {
+      if (!CUSTOM_NAME.test(name))
+        throw new Error(`custom metric name ${JSON.stringify(name)} must be letters, digits and _ . / -`);
     }
     if (!Number.isSafeInteger(opts.maxPoints) || opts.maxPoints < 1 || opts.maxPoints > 100_000) {
       throw new Error(`maxPoints must be an integer from 1 to 100000, got ${String(opts.maxPoints)}`);
@@ -450,21 +535,63 @@ export class Db {
     const last = lastRows[0];
     if (!first || !last) return empty;
     const plan = planHistory(first.step, last.step, opts.maxPoints);
-    type Raw = { ob: number; n: number; firstStep: number; lastStep: number } & Record<string, number>;
-    const raw = await this.#store.all<Raw>(historySql(runId, plan, metrics));
+    type Raw = { ob: number; n: number; firstStep: number; lastStep: number } & Record<string, number | null>;
+    const [raw, rawCustom] = await Promise.all([
+      this.#store.all<Raw>(historySql(runId, plan, metrics)),
+      custom.length
+        ? this.#store.all<Raw & { name: string }>(customHistorySql(runId, plan, custom))
+        : Promise.resolve([]),
+    ]);
     const parts: PartialBucket[] = raw.map((r) => ({
-      ob: r.ob,
-      n: r.n,
+      ob: Number(r.ob),
+      n: Number(r.n),
       firstStep: r.firstStep,
       lastStep: r.lastStep,
       stats: r,
     }));
+    // Custom series: partials keyed by name, merged per output bucket like the built-in ones.
+    const customParts = new Map<number, Record<string, MetricStats>>();
+    for (const name of custom) {
+      const mine = rawCustom
+        .filter((r) => r.name === name)
+        .map((r) => ({
+          ob: Number(r.ob),
+          n: Number(r.n),
+          firstStep: r.firstStep,
+          lastStep: r.lastStep,
+          stats: { n_v: Number(r.n), min_v: r.min, max_v: r.max, sum_v: r.sum },
+        }));
+      for (const p of mergePartials(mine, ["v"])) {
+        let at = customParts.get(p.ob);
+        if (!at) {
+          at = {};
+          customParts.set(p.ob, at);
+        }
+        at[name] = {
+          min: Number(p.stats.min_v),
+          max: Number(p.stats.max_v),
+          mean: Number(p.stats.sum_v) / p.n,
+        };
+      }
+    }
     const buckets = mergePartials(parts, metrics).map((p) => {
       const values: History["buckets"][number]["values"] = {};
       for (const m of metrics) {
-        values[m] = { min: p.stats[`min_${m}`], max: p.stats[`max_${m}`], mean: p.stats[`sum_${m}`] / p.n };
+        const n = Number(p.stats[`n_${m}`] ?? 0);
+        if (n === 0) continue;
+        values[m] = {
+          min: Number(p.stats[`min_${m}`]),
+          max: Number(p.stats[`max_${m}`]),
+          mean: Number(p.stats[`sum_${m}`]) / n,
+        };
       }
-      return { firstStep: p.firstStep, lastStep: p.lastStep, count: p.n, values };
+      return {
+        firstStep: p.firstStep,
+        lastStep: p.lastStep,
+        count: p.n,
+        values,
+        custom: customParts.get(p.ob) ?? {},
+      };
     });
     return { bucketWidth: plan.width, sourceLevel: plan.level, buckets, first, last };
   }

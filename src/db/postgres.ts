@@ -8,12 +8,17 @@ import pg from "pg";
 import { checkDatabaseIsOurs, committedMigrations, MIGRATIONS_TABLE, pendingMigrations } from "./migrate.ts";
 import { LEVELS } from "./rollup.ts";
 import { int, validateRows } from "./sql.ts";
-import { type BatchRow, METRICS, ROW_FIELDS, type Store } from "./types.ts";
+import { type BatchRow, type CustomValue, METRICS, ROW_FIELDS, type Store } from "./types.ts";
 
 const cap = (m: string) => m[0].toUpperCase() + m.slice(1);
 const PG_TYPES: Record<string, string> = { step: "int4", epoch: "int4", batch: "int4", samples: "int4" };
 
-const rollupCols = METRICS.flatMap((m) => [`"min${cap(m)}"`, `"max${cap(m)}"`, `"sum${cap(m)}"`]);
+const rollupCols = METRICS.flatMap((m) => [
+  `"n${cap(m)}"`,
+  `"min${cap(m)}"`,
+  `"max${cap(m)}"`,
+  `"sum${cap(m)}"`,
+]);
 const WRITE_SQL = `
 WITH ins AS (
   INSERT INTO "BatchMetric" ("runId", ${ROW_FIELDS.map((f) => `"${f}"`).join(", ")})
@@ -23,7 +28,7 @@ WITH ins AS (
 ), roll AS (
   INSERT INTO "MetricRollup" ("runId", "level", "bucket", "count", "firstStep", "lastStep", ${rollupCols.join(", ")})
   SELECT $1::int4, l.level, ins."step" / l.level, COUNT(*), MIN(ins."step"), MAX(ins."step"),
-    ${METRICS.map((m) => `MIN(ins."${m}"), MAX(ins."${m}"), SUM(ins."${m}")`).join(", ")}
+    ${METRICS.map((m) => `COUNT(ins."${m}"), MIN(ins."${m}"), MAX(ins."${m}"), SUM(ins."${m}")`).join(", ")}
   FROM ins CROSS JOIN (VALUES ${LEVELS.map((l) => `(${l})`).join(", ")}) AS l(level)
   GROUP BY l.level, ins."step" / l.level
   -- A fixed order takes the rollup rows' locks in the same order in every transaction (no deadlock).
@@ -34,7 +39,12 @@ WITH ins AS (
     "lastStep" = GREATEST("MetricRollup"."lastStep", excluded."lastStep"),
     ${METRICS.map((m) => {
       const c = cap(m);
-      return `"min${c}" = LEAST("MetricRollup"."min${c}", excluded."min${c}"), "max${c}" = GREATEST("MetricRollup"."max${c}", excluded."max${c}"), "sum${c}" = "MetricRollup"."sum${c}" + excluded."sum${c}"`;
+      // LEAST/GREATEST skip NULLs (a metric no row carried yet); a sum stays NULL only while both are.
+      return (
+        `"n${c}" = "MetricRollup"."n${c}" + excluded."n${c}", ` +
+        `"min${c}" = LEAST("MetricRollup"."min${c}", excluded."min${c}"), "max${c}" = GREATEST("MetricRollup"."max${c}", excluded."max${c}"), ` +
+        `"sum${c}" = COALESCE("MetricRollup"."sum${c}" + excluded."sum${c}", "MetricRollup"."sum${c}", excluded."sum${c}")`
+      );
     }).join(",\n    ")}
 ), bump AS (
   UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + (SELECT COUNT(*) FROM ins),
@@ -45,6 +55,29 @@ WITH ins AS (
   WHERE "id" = $1::int4
 )
 SELECT CAST(COUNT(*) AS int4) AS n FROM ins`;
+
+// Custom metric values: the same shape for CustomMetric/CustomRollup, keyed by name as well. Sent in
+// the chunk's transaction before WRITE_SQL (only when the chunk has any).
+const CUSTOM_SQL = `
+WITH ins AS (
+  INSERT INTO "CustomMetric" ("runId", "step", "name", "value")
+  SELECT $1::int4, * FROM unnest($2::int4[], $3::text[], $4::float8[])
+  ON CONFLICT ("runId", "step", "name") DO NOTHING
+  RETURNING *
+)
+INSERT INTO "CustomRollup" ("runId", "name", "level", "bucket", "count", "firstStep", "lastStep", "min", "max", "sum")
+SELECT $1::int4, ins."name", l.level, ins."step" / l.level, COUNT(*), MIN(ins."step"), MAX(ins."step"),
+  MIN(ins."value"), MAX(ins."value"), SUM(ins."value")
+FROM ins CROSS JOIN (VALUES ${LEVELS.map((l) => `(${l})`).join(", ")}) AS l(level)
+GROUP BY ins."name", l.level, ins."step" / l.level
+ORDER BY ins."name", l.level, ins."step" / l.level
+ON CONFLICT ("runId", "name", "level", "bucket") DO UPDATE SET
+  "count" = "CustomRollup"."count" + excluded."count",
+  "firstStep" = LEAST("CustomRollup"."firstStep", excluded."firstStep"),
+  "lastStep" = GREATEST("CustomRollup"."lastStep", excluded."lastStep"),
+  "min" = LEAST("CustomRollup"."min", excluded."min"),
+  "max" = GREATEST("CustomRollup"."max", excluded."max"),
+  "sum" = "CustomRollup"."sum" + excluded."sum"`;
 
 export async function openPostgresStore(url: string): Promise<{ store: Store; pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -78,7 +111,7 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
   const store: Store = {
     dialect: "postgresql",
     applied,
-    writeChunk: (runId, rows) => track(() => writeChunk(runId, rows)),
+    writeChunk: (runId, rows, custom = []) => track(() => writeChunk(runId, rows, custom)),
     all: <T>(sql: string) => track(async () => (await pool.query(sql)).rows as T[]),
     deleteRun: (runId) =>
       track(async () => {
@@ -95,8 +128,12 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
       await pool.end();
     },
   };
-  async function writeChunk(runId: number, rows: readonly BatchRow[]): Promise<number> {
-    validateRows(runId, rows);
+  async function writeChunk(
+    runId: number,
+    rows: readonly BatchRow[],
+    custom: readonly CustomValue[],
+  ): Promise<number> {
+    validateRows(runId, rows, custom);
     int(runId, "run id");
     if (rows.length === 0) {
       const r = await pool.query(`SELECT 1 FROM "Run" WHERE "id" = $1`, [runId]);
@@ -107,11 +144,29 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
     // exact (JS prints the shortest string that round-trips; validateRows excluded NaN and ±Infinity).
     const params: unknown[] = [
       runId,
-      ...ROW_FIELDS.map((f) => `{${rows.map((r: BatchRow) => r[f]).join(",")}}`),
+      ...ROW_FIELDS.map((f) => `{${rows.map((r: BatchRow) => r[f] ?? "NULL").join(",")}}`),
     ];
     try {
-      const r = await pool.query<{ n: number }>({ text: WRITE_SQL, values: params });
-      return r.rows[0].n;
+      if (custom.length === 0) {
+        const r = await pool.query<{ n: number }>({ text: WRITE_SQL, values: params });
+        return r.rows[0].n;
+      }
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query({
+          text: CUSTOM_SQL,
+          values: [runId, custom.map((c) => c.step), custom.map((c) => c.name), custom.map((c) => c.value)],
+        });
+        const r = await client.query<{ n: number }>({ text: WRITE_SQL, values: params });
+        await client.query("COMMIT");
+        return r.rows[0].n;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
     } catch (err) {
       // 23503: foreign_key_violation, i.e. the run does not exist (or was deleted mid-run).
       if (err instanceof Error && "code" in err && err.code === "23503")

@@ -1,6 +1,6 @@
 // Multi-resolution rollups (maintained at write time) and the bucket plan for downsampled history.
 // Pure functions: no SQL execution here.
-import { type BatchRow, METRICS, type Metric } from "./types.ts";
+import { type BatchRow, type CustomValue, METRICS } from "./types.ts";
 
 /** Rollup widths in steps. Bucket b of level L covers steps [b·L, (b+1)·L − 1]. */
 export const LEVELS = [10, 100, 1000, 10_000] as const;
@@ -11,10 +11,11 @@ export interface RollupDelta {
   count: number;
   firstStep: number;
   lastStep: number;
-  /** Indexed like METRICS. */
-  min: number[];
-  max: number[];
-  sum: number[];
+  /** Indexed like METRICS: rows carrying the metric, and min/max/sum over them (null when n is 0). */
+  n: number[];
+  min: (number | null)[];
+  max: (number | null)[];
+  sum: (number | null)[];
 }
 
 /** Aggregates newly inserted rows per (level, bucket); the store adds these onto stored rollups. */
@@ -32,9 +33,10 @@ export function rollupDeltas(rows: readonly BatchRow[]): RollupDelta[] {
           count: 0,
           firstStep: row.step,
           lastStep: row.step,
-          min: METRICS.map(() => Number.POSITIVE_INFINITY),
-          max: METRICS.map(() => Number.NEGATIVE_INFINITY),
-          sum: METRICS.map(() => 0),
+          n: METRICS.map(() => 0),
+          min: METRICS.map(() => null),
+          max: METRICS.map(() => null),
+          sum: METRICS.map(() => null),
         };
         byKey.set(key, d);
       }
@@ -43,10 +45,59 @@ export function rollupDeltas(rows: readonly BatchRow[]): RollupDelta[] {
       if (row.step > d.lastStep) d.lastStep = row.step;
       for (let i = 0; i < METRICS.length; i++) {
         const v = row[METRICS[i]];
-        if (v < d.min[i]) d.min[i] = v;
-        if (v > d.max[i]) d.max[i] = v;
-        d.sum[i] += v;
+        if (v === null) continue;
+        const lo = d.min[i];
+        const hi = d.max[i];
+        d.n[i]++;
+        d.min[i] = lo === null || v < lo ? v : lo;
+        d.max[i] = hi === null || v > hi ? v : hi;
+        d.sum[i] = (d.sum[i] ?? 0) + v;
       }
+    }
+  }
+  return [...byKey.values()];
+}
+
+export interface CustomRollupDelta {
+  name: string;
+  level: number;
+  bucket: number;
+  count: number;
+  firstStep: number;
+  lastStep: number;
+  min: number;
+  max: number;
+  sum: number;
+}
+
+/** rollupDeltas for custom metric values: one aggregate per (name, level, bucket). */
+export function customRollupDeltas(values: readonly CustomValue[]): CustomRollupDelta[] {
+  const byKey = new Map<string, CustomRollupDelta>();
+  for (const { step, name, value } of values) {
+    for (const level of LEVELS) {
+      const bucket = Math.floor(step / level);
+      const key = `${level}:${bucket}:${name}`;
+      const d = byKey.get(key);
+      if (!d) {
+        byKey.set(key, {
+          name,
+          level,
+          bucket,
+          count: 1,
+          firstStep: step,
+          lastStep: step,
+          min: value,
+          max: value,
+          sum: value,
+        });
+        continue;
+      }
+      d.count++;
+      if (step < d.firstStep) d.firstStep = step;
+      if (step > d.lastStep) d.lastStep = step;
+      if (value < d.min) d.min = value;
+      if (value > d.max) d.max = value;
+      d.sum += value;
     }
   }
   return [...byKey.values()];
@@ -100,16 +151,23 @@ function cover(a: number, b: number, levels: readonly number[], i: number): Segm
   return [...cover(a, s - 1, levels, i - 1), { level, from: s, to: e }, ...cover(e + 1, b, levels, i - 1)];
 }
 
-/** One partial aggregate row as returned by the history SQL (min/max/sum per requested metric). */
+/**
+ * One partial aggregate row as returned by the history SQL: n_x, min_x, max_x, sum_x per requested
+ * series x (min/max/sum null when n_x is 0).
+ */
 export interface PartialBucket {
   ob: number;
   n: number;
   firstStep: number;
   lastStep: number;
-  stats: Record<string, number>;
+  stats: Record<string, number | null>;
 }
 
-export function mergePartials(parts: readonly PartialBucket[], metrics: readonly Metric[]) {
+const least = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+const most = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+const plus = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : a + b);
+
+export function mergePartials(parts: readonly PartialBucket[], metrics: readonly string[]) {
   const merged = new Map<number, PartialBucket>();
   for (const p of parts) {
     const m = merged.get(p.ob);
@@ -121,9 +179,10 @@ export function mergePartials(parts: readonly PartialBucket[], metrics: readonly
     m.firstStep = Math.min(m.firstStep, p.firstStep);
     m.lastStep = Math.max(m.lastStep, p.lastStep);
     for (const metric of metrics) {
-      m.stats[`min_${metric}`] = Math.min(m.stats[`min_${metric}`], p.stats[`min_${metric}`]);
-      m.stats[`max_${metric}`] = Math.max(m.stats[`max_${metric}`], p.stats[`max_${metric}`]);
-      m.stats[`sum_${metric}`] += p.stats[`sum_${metric}`];
+      m.stats[`n_${metric}`] = Number(m.stats[`n_${metric}`] ?? 0) + Number(p.stats[`n_${metric}`] ?? 0);
+      m.stats[`min_${metric}`] = least(m.stats[`min_${metric}`], p.stats[`min_${metric}`]);
+      m.stats[`max_${metric}`] = most(m.stats[`max_${metric}`], p.stats[`max_${metric}`]);
+      m.stats[`sum_${metric}`] = plus(m.stats[`sum_${metric}`], p.stats[`sum_${metric}`]);
     }
   }
   return [...merged.values()].sort((a, b) => a.ob - b.ob);

@@ -13,7 +13,7 @@ port.on("message", (req: WorkerRequest) => {
   try {
     const value =
       req.kind === "write"
-        ? writer.write(req.runId, req.packed)
+        ? writer.write(req.runId, req.packed, req.names, req.custom)
         : req.kind === "delete"
           ? writer.deleteRun(req.runId)
           : req.kind === "close"

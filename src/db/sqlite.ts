@@ -22,9 +22,9 @@ import {
   type Migration,
   pendingMigrations,
 } from "./migrate.ts";
-import { rollupDeltas } from "./rollup.ts";
+import { customRollupDeltas, rollupDeltas } from "./rollup.ts";
 import { validateRows } from "./sql.ts";
-import { type BatchRow, METRICS, ROW_FIELDS, type Store } from "./types.ts";
+import { type BatchRow, type CustomValue, METRICS, ROW_FIELDS, type Store } from "./types.ts";
 
 const cap = (m: string) => m[0].toUpperCase() + m.slice(1);
 const WIDTH = ROW_FIELDS.length;
@@ -45,21 +45,25 @@ function connect(path: string): Database.Database {
   return db;
 }
 
-/** Rows ⇄ one Float64Array in ROW_FIELDS order (integers up to 2^53 are exact in float64). */
+/**
+ * Rows ⇄ one Float64Array in ROW_FIELDS order (integers up to 2^53 are exact in float64). A metric left
+ * out (null) travels as NaN, which validateRows keeps out of real values.
+ */
 export function packRows(rows: readonly BatchRow[]): Float64Array {
   const out = new Float64Array(rows.length * WIDTH);
   let k = 0;
-  for (const r of rows) for (const f of ROW_FIELDS) out[k++] = r[f];
+  for (const r of rows) for (const f of ROW_FIELDS) out[k++] = r[f] ?? Number.NaN;
   return out;
 }
 export function unpackRows(packed: Float64Array): BatchRow[] {
   const rows: BatchRow[] = [];
   for (let k = 0; k < packed.length; k += WIDTH) {
-    const row = {} as Record<(typeof ROW_FIELDS)[number], number>;
+    const row = {} as Record<(typeof ROW_FIELDS)[number], number | null>;
     ROW_FIELDS.forEach((f, i) => {
-      row[f] = packed[k + i];
+      const v = packed[k + i];
+      row[f] = Number.isNaN(v) ? null : v;
     });
-    rows.push(row);
+    rows.push(row as BatchRow);
   }
   return rows;
 }
@@ -67,6 +71,31 @@ export function unpackRows(packed: Float64Array): BatchRow[] {
 // What hasRoom asks for before new runs are let in again after a full disk: a few chunks' worth.
 const ROOM_PAGES = 256;
 const ROOM_BYTES = 4 * 1024 * 1024;
+
+/** Custom values ⇄ their distinct names and one Float64Array of (name index, step, value) triples. */
+export function packCustom(values: readonly CustomValue[]): { names: string[]; packed: Float64Array } {
+  const index = new Map<string, number>();
+  const packed = new Float64Array(values.length * 3);
+  let k = 0;
+  for (const v of values) {
+    let i = index.get(v.name);
+    if (i === undefined) {
+      i = index.size;
+      index.set(v.name, i);
+    }
+    packed[k++] = i;
+    packed[k++] = v.step;
+    packed[k++] = v.value;
+  }
+  return { names: [...index.keys()], packed };
+}
+function unpackCustom(names: readonly string[], packed: Float64Array): CustomValue[] {
+  const out: CustomValue[] = [];
+  for (let k = 0; k < packed.length; k += 3) {
+    out.push({ name: names[packed[k]], step: packed[k + 1], value: packed[k + 2] });
+  }
+  return out;
+}
 
 /** The synchronous connection the worker owns: one transaction per chunk. */
 export function openSqliteWriter(path: string) {
@@ -77,7 +106,7 @@ export function openSqliteWriter(path: string) {
        .fill("?")
        .join(", ")})`,
   );
-  const cols = METRICS.flatMap((m) => [`"min${cap(m)}"`, `"max${cap(m)}"`, `"sum${cap(m)}"`]);
+  const cols = METRICS.flatMap((m) => [`"n${cap(m)}"`, `"min${cap(m)}"`, `"max${cap(m)}"`, `"sum${cap(m)}"`]);
   const upsertRollup = db.prepare(
     `INSERT INTO "MetricRollup" ("runId", "level", "bucket", "count", "firstStep", "lastStep", ${cols.join(", ")})
      VALUES (${Array(6 + cols.length)
@@ -89,8 +118,26 @@ export function openSqliteWriter(path: string) {
        "lastStep" = max("lastStep", excluded."lastStep"),
        ${METRICS.map((m) => {
          const c = cap(m);
-         return `"min${c}" = min("min${c}", excluded."min${c}"), "max${c}" = max("max${c}", excluded."max${c}"), "sum${c}" = "sum${c}" + excluded."sum${c}"`;
+         // NULL while no row carried the metric: SQLite's two-argument min/max return NULL if either is.
+         return (
+           `"n${c}" = "n${c}" + excluded."n${c}", ` +
+           `"min${c}" = coalesce(min("min${c}", excluded."min${c}"), "min${c}", excluded."min${c}"), ` +
+           `"max${c}" = coalesce(max("max${c}", excluded."max${c}"), "max${c}", excluded."max${c}"), ` +
+           `"sum${c}" = coalesce("sum${c}" + excluded."sum${c}", "sum${c}", excluded."sum${c}")`
+         );
        }).join(",\n       ")}`,
+  );
+  const insertCustom = db.prepare(
+    `INSERT OR IGNORE INTO "CustomMetric" ("runId", "step", "name", "value") VALUES (?, ?, ?, ?)`,
+  );
+  const upsertCustomRollup = db.prepare(
+    `INSERT INTO "CustomRollup" ("runId", "name", "level", "bucket", "count", "firstStep", "lastStep", "min", "max", "sum")
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT ("runId", "name", "level", "bucket") DO UPDATE SET
+       "count" = "count" + excluded."count",
+       "firstStep" = min("firstStep", excluded."firstStep"),
+       "lastStep" = max("lastStep", excluded."lastStep"),
+       "min" = min("min", excluded."min"), "max" = max("max", excluded."max"), "sum" = "sum" + excluded."sum"`,
   );
   const bumpRun = db.prepare(
     `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?), "crashes" = 0 WHERE "id" = ?`,
@@ -101,30 +148,59 @@ export function openSqliteWriter(path: string) {
 
   // Only the rows that were new (by step) feed the rollups and the progress counters: a replayed
   // chunk changes nothing.
-  const writeTx = db.transaction((runId: number, packed: Float64Array): number => {
-    if (runExists.get(runId) === undefined) throw new Error(`unknown run id ${runId}`);
+  const writeTx = db.transaction(
+    (runId: number, packed: Float64Array, names: readonly string[], customPacked: Float64Array): number => {
+      if (runExists.get(runId) === undefined) throw new Error(`unknown run id ${runId}`);
+      heartbeat.run(new Date().toISOString().replace("Z", "+00:00"), runId);
+      const newCustom = unpackCustom(names, customPacked).filter(
+        (c) => insertCustom.run(runId, c.step, c.name, c.value).changes === 1,
+      );
+      for (const d of customRollupDeltas(newCustom)) {
+        upsertCustomRollup.run(
+          runId,
+          d.name,
+          d.level,
+          d.bucket,
+          d.count,
+          d.firstStep,
+          d.lastStep,
+          d.min,
+          d.max,
+          d.sum,
+        );
+      }
+      return writeRows(runId, packed);
+    },
+  );
+  const writeRows = (runId: number, packed: Float64Array): number => {
     const inserted: BatchRow[] = [];
-    heartbeat.run(new Date().toISOString().replace("Z", "+00:00"), runId);
     const rows = unpackRows(packed);
     for (let i = 0; i < rows.length; i++) {
-      if (insertRow.run(runId, ...packed.subarray(i * WIDTH, (i + 1) * WIDTH)).changes === 1)
-        inserted.push(rows[i]);
+      const r = rows[i];
+      if (insertRow.run(runId, ...ROW_FIELDS.map((f) => r[f])).changes === 1) inserted.push(r);
     }
     if (inserted.length === 0) return 0;
     for (const d of rollupDeltas(inserted)) {
-      const stats: number[] = [];
-      for (let i = 0; i < METRICS.length; i++) stats.push(d.min[i], d.max[i], d.sum[i]);
+      const stats: (number | null)[] = [];
+      for (let i = 0; i < METRICS.length; i++) stats.push(d.n[i], d.min[i], d.max[i], d.sum[i]);
       upsertRollup.run(runId, d.level, d.bucket, d.count, d.firstStep, d.lastStep, ...stats);
     }
     let maxStep = -1;
     for (const r of inserted) if (r.step > maxStep) maxStep = r.step;
     bumpRun.run(inserted.length, maxStep, runId);
     return inserted.length;
-  });
+  };
 
   // Explicit deletes (children first) rather than relying on the connection's foreign_keys pragma.
   const deleteTx = db.transaction((runId: number): boolean => {
-    for (const t of ["MetricRollup", "BatchMetric", "EpochMetric", "Checkpoint"]) {
+    for (const t of [
+      "MetricRollup",
+      "BatchMetric",
+      "CustomRollup",
+      "CustomMetric",
+      "EpochMetric",
+      "Checkpoint",
+    ]) {
       db.prepare(`DELETE FROM "${t}" WHERE "runId" = ?`).run(runId);
     }
     return db.prepare(`DELETE FROM "Run" WHERE "id" = ?`).run(runId).changes === 1;
@@ -140,7 +216,12 @@ export function openSqliteWriter(path: string) {
     },
     deleteRun: (runId: number): boolean => deleteTx.immediate(runId),
     // `.immediate` takes the write lock up front, so it waits for Prisma's writes instead of failing.
-    write: (runId: number, packed: Float64Array): number => writeTx.immediate(runId, packed),
+    write: (
+      runId: number,
+      packed: Float64Array,
+      names: readonly string[] = [],
+      custom: Float64Array = new Float64Array(0),
+    ): number => writeTx.immediate(runId, packed, names, custom),
     all: (sql: string): unknown[] => {
       const stmt = db.prepare(sql);
       if (stmt.reader) return stmt.all();
@@ -155,7 +236,15 @@ export function openSqliteWriter(path: string) {
 }
 
 export type WorkerRequest =
-  | { id: number; kind: "write"; runId: number; packed: Float64Array }
+  | {
+      id: number;
+      kind: "write";
+      runId: number;
+      packed: Float64Array;
+      /** Custom metric values: their distinct names and (name index, step, value) triples. */
+      names: string[];
+      custom: Float64Array;
+    }
   | { id: number; kind: "all"; sql: string }
   | { id: number; kind: "delete"; runId: number }
   | { id: number; kind: "room" }
@@ -220,11 +309,13 @@ export async function openSqliteStore(url: string): Promise<Store> {
   return {
     dialect: "sqlite",
     applied,
-    async writeChunk(runId, rows) {
-      validateRows(runId, rows);
+    async writeChunk(runId, rows, customValues = []) {
+      validateRows(runId, rows, customValues);
       const packed = packRows(rows);
-      return (await call({ id: nextId++, kind: "write", runId, packed }, [
+      const { names, packed: custom } = packCustom(customValues);
+      return (await call({ id: nextId++, kind: "write", runId, packed, names, custom }, [
         packed.buffer as ArrayBuffer,
+        custom.buffer as ArrayBuffer,
       ])) as number;
     },
     async all<T>(sql: string) {

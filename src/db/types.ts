@@ -1,18 +1,39 @@
 // Shapes shared by the write path, the read path and the layers above src/db/.
 
-/** One training step's row, as the runner produces it. */
+/**
+ * One training step's row. The runner fills every metric; an EXTERNAL run's trainer may leave any of
+ * them out (null). `custom` carries the step's named custom metrics when the run has any.
+ */
 export interface BatchRow {
   step: number;
   epoch: number;
   batch: number;
+  loss: number | null;
+  accuracy: number | null;
+  lr: number | null;
+  gradNorm: number | null;
+  confidence: number | null;
+  trueClassProb: number | null;
+  samples: number;
+  timeMs: number;
+  custom?: Record<string, number>;
+}
+
+/** A row as gradstream's own trainer produces it: every metric present. */
+export interface TrainedRow extends BatchRow {
   loss: number;
   accuracy: number;
   lr: number;
   gradNorm: number;
   confidence: number;
   trueClassProb: number;
-  samples: number;
-  timeMs: number;
+}
+
+/** One custom metric value: a named scalar at a step (CustomMetric). */
+export interface CustomValue {
+  step: number;
+  name: string;
+  value: number;
 }
 
 /** The per-step metrics that rollups aggregate and history can return. */
@@ -36,10 +57,14 @@ export interface HistoryBucket {
   /** Rows in the bucket (steps present within [firstStep, lastStep]). */
   count: number;
   values: Partial<Record<Metric, MetricStats>>;
+  /** Custom metrics requested by name that have values in the bucket. */
+  custom: Record<string, MetricStats>;
 }
 
 export interface HistoryOptions {
   metrics: readonly Metric[];
+  /** Custom metric names (CustomMetric) to downsample alongside. */
+  custom?: readonly string[];
   fromStep?: number;
   toStep?: number;
   /** Upper bound on the number of buckets returned (≥ 1). */
@@ -86,8 +111,11 @@ export interface Store {
   readonly dialect: "sqlite" | "postgresql";
   /** Names of the migrations this open applied (empty when the database was up to date). */
   readonly applied: readonly string[];
-  /** Inserts the rows that are new (by step), updates rollups and run progress in one transaction. */
-  writeChunk(runId: number, rows: readonly BatchRow[]): Promise<number>;
+  /**
+   * Inserts the rows that are new (by step) and the custom values that are new (by step and name),
+   * updates rollups and run progress in one transaction.
+   */
+  writeChunk(runId: number, rows: readonly BatchRow[], custom?: readonly CustomValue[]): Promise<number>;
   all<T>(sql: string): Promise<T[]>;
   /** Deletes the run and everything that belongs to it in one transaction; false if it did not exist. */
   deleteRun(runId: number): Promise<boolean>;

@@ -5,7 +5,7 @@
 // A subscriber subscribes to the live topic before its first replay query (stream.ts), so nothing
 // committed between the two is missed; replay reads the database, which every chunk reached first.
 import type { Db, EpochRow, Run, RunStatus } from "../db/index.ts";
-import { RunStatus as Status } from "../db/index.ts";
+import { RunKind, RunStatus as Status } from "../db/index.ts";
 import { NotFoundError } from "../errors.ts";
 import { Broadcaster } from "./broadcast.ts";
 import { resumable } from "./stream.ts";
@@ -33,7 +33,8 @@ export function unknownRun(runId: number): NotFoundError {
 
 export class RunEvents {
   private readonly topics = new Set<string>();
-  private readonly buses: RunBuses;
+  /** Read by src/runs/external.ts, whose runs publish here too. */
+  readonly buses: RunBuses;
 
   constructor(
     private readonly db: Db,
@@ -103,6 +104,8 @@ export class RunEvents {
         if (page.rows.length)
           return { runId, rows: page.rows, lastStep: page.rows[page.rows.length - 1].step, final: false };
         if (ACTIVE.includes(run.status)) return null;
+        // An idle EXTERNAL run is INTERRUPTED but may log again, so its stream stays open.
+        if (run.kind === RunKind.EXTERNAL && run.status === Status.INTERRUPTED) return null;
         return { runId, rows: [], lastStep: after, final: true };
       },
       after: (chunk, after) => ({ ...chunk, rows: chunk.rows.filter((r) => r.step > after) }),

@@ -143,8 +143,9 @@ export class Executor {
 
   /** Commits RUNNING and starts the thread from the latest checkpoint (same step numbers). */
   private async begin(run: Run, a: ActiveRun): Promise<TrainingRun> {
-    const model = await this.db.getModel(run.modelId);
-    const dataset = await this.db.getDataset(run.datasetId);
+    // Only TRAINED runs reach here; an EXTERNAL run's null ids would mean it lost them just the same.
+    const model = run.modelId === null ? null : await this.db.getModel(run.modelId);
+    const dataset = run.datasetId === null ? null : await this.db.getDataset(run.datasetId);
     if (!model || !dataset) throw new Error(`run ${run.id} lost its model or dataset`);
     const hp = splitDropout(run.hyperparameters);
     const config = { ...hp.config, dataset: dataset.parameters };

@@ -6,7 +6,7 @@
 //   progress.ts   step, rate and ETA.
 // This file holds the state changes between them: create QUEUED, cancel, resume, delete, finish.
 import { availableParallelism } from "node:os";
-import { type Db, type Model, ModelSource, type Run, RunStatus } from "../db/index.ts";
+import { type Db, type Model, ModelSource, type Run, RunKind, RunStatus } from "../db/index.ts";
 import { NotFoundError, RunStateError } from "../errors.ts";
 import { compile } from "../graph/compile.ts";
 import { inspectModel } from "../models/inspect.ts";
@@ -17,6 +17,7 @@ import { detectProviders } from "../train/providers.ts";
 import { type AdmissionLimits, type AdmittedRun, admitRun, datasetIdOf } from "./admission.ts";
 import { type RunBuses, RunEvents, unknownRun } from "./events.ts";
 import { Executor, modelBytes, splitDropout } from "./executor.ts";
+import type { RunManagerOptions } from "./options.ts";
 import { liveProgress, type StopReason, storedProgress } from "./progress.ts";
 import { MemoryRunQueue, type QueueHost, type RunQueue } from "./queue.ts";
 import type {
@@ -29,36 +30,7 @@ import type {
   StartRunInput,
 } from "./types.ts";
 
-export type { Bus, RunBuses } from "./events.ts";
-
-export interface RunManagerOptions {
-  db: Db;
-  /** Which runs this process trains; default the in-memory FIFO (MemoryRunQueue). */
-  queue?: RunQueue;
-  /** Runs training at once; default max(1, ⌊cores / 2⌋). Further runs wait in FIFO order. */
-  maxConcurrent?: number;
-  /** Checkpoint every N steps; default null. Runs always checkpoint at the end, on cancel and on shutdown. */
-  checkpointEvery?: number | null;
-  /**
-   * Also checkpoint when this many ms passed since the last one; default 30,000. Bounds the work a
-   * crash loses without a checkpoint row every few ms for fast models (the linear model runs ~25k steps/s).
-   */
-  checkpointIntervalMs?: number | null;
-  /** onnxruntime threads per run; default max(1, ⌊cores / maxConcurrent⌋) so runs do not oversubscribe. */
-  threadsPerRun?: number;
-  /** Events a subscriber may fall behind before it is disconnected (see broadcast.ts); default 256. */
-  maxQueued?: number;
-  /** Rows per replayed chunk when a subscriber catches up from the database; default 1,000. */
-  replayChunk?: number;
-  /** The pub/sub the events go through; default in-process Broadcasters (Redis across processes). */
-  buses?: RunBuses;
-  /** Admission limits; default none beyond the run configuration's own ranges. */
-  limits?: Partial<AdmissionLimits>;
-  /** RESUME_ON_START (default queue): at start resume runs left RUNNING or INTERRUPTED; default off here. */
-  resumeOnStart?: boolean;
-  /** Crashes in a row (no new step between them) after which a run is failed, not resumed; default 3. */
-  maxTrainerCrashes?: number;
-}
+export type { RunManagerOptions } from "./options.ts";
 
 const RESUMABLE: readonly RunStatus[] = [RunStatus.INTERRUPTED, RunStatus.CANCELLED, RunStatus.FAILED];
 
@@ -92,6 +64,11 @@ export class GradstreamRunManager implements RunManager {
     };
     const finish = this.finish.bind(this);
     this.executor = new Executor(this.db, this.events, executorOptions, finish, (id) => this.queue.ended(id));
+  }
+
+  /** External runs (src/runs/external.ts) publish on the same buses as trained ones. */
+  get buses(): RunBuses {
+    return this.events.buses;
   }
 
   /** Recovers what a previous process left (per the queue) and starts training queued runs. */
@@ -172,7 +149,10 @@ export class GradstreamRunManager implements RunManager {
     return run;
   }
 
-  cancel(runId: number): Promise<Run> {
+  async cancel(runId: number): Promise<Run> {
+    const run = await this.getRunOrThrow(runId);
+    if (run.kind === RunKind.EXTERNAL && run.status === RunStatus.RUNNING)
+      return this.finish(runId, RunStatus.CANCELLED, "cancelled", null); // it trains elsewhere
     return this.stop(runId, "cancel");
   }
 
@@ -197,6 +177,8 @@ export class GradstreamRunManager implements RunManager {
   async resume(runId: number): Promise<Run> {
     if (this.closing) throw new RunStateError("the run manager is shutting down");
     const run = await this.getRunOrThrow(runId);
+    if (run.kind === RunKind.EXTERNAL)
+      throw new RunStateError(`run ${runId} is EXTERNAL: it goes on when its trainer logs again`);
     if (!RESUMABLE.includes(run.status) || this.executor.active.has(runId) || this.queue.waiting(runId)) {
       throw new RunStateError(
         `run ${runId} is ${run.status}; only INTERRUPTED, CANCELLED or FAILED runs can be resumed`,
@@ -228,6 +210,7 @@ export class GradstreamRunManager implements RunManager {
     const cp = await this.db.latestCheckpoint(runId);
     if (!cp)
       throw new RunStateError(`run ${runId} has no checkpoint yet (status ${run.status}); nothing to export`);
+    if (run.modelId === null) throw new RunStateError(`run ${runId} is EXTERNAL: it has no model to export`);
     const model = await this.db.getModel(run.modelId);
     if (!model) throw new NotFoundError("model", String(run.modelId), `unknown model id ${run.modelId}`);
     const cfg = validateRunConfig(splitDropout(run.hyperparameters).config);

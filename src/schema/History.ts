@@ -10,8 +10,17 @@ export const MetricStatsType = builder.objectRef<MetricStats>("MetricStats").imp
 const statsField = (metric: Metric) => ({
   type: MetricStatsType,
   nullable: true as const,
-  description: `null unless ${metric} was requested`,
+  description: `null unless ${metric} was requested (or, for an EXTERNAL run, when no step of the bucket logged it)`,
   resolve: (b: HistoryBucket) => b.values[metric] ?? null,
+});
+
+const NamedStatsType = builder.objectRef<{ name: string } & MetricStats>("CustomMetricStats").implement({
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    min: t.exposeFloat("min"),
+    max: t.exposeFloat("max"),
+    mean: t.exposeFloat("mean"),
+  }),
 });
 
 export const HistoryBucketType = builder.objectRef<HistoryBucket>("HistoryBucket").implement({
@@ -25,6 +34,12 @@ export const HistoryBucketType = builder.objectRef<HistoryBucket>("HistoryBucket
     gradNorm: t.field(statsField("gradNorm")),
     confidence: t.field(statsField("confidence")),
     trueClassProb: t.field(statsField("trueClassProb")),
+    custom: t.field({
+      type: [NamedStatsType],
+      description:
+        "The requested custom metrics (history's `custom` argument) that have values in the bucket",
+      resolve: (b) => Object.entries(b.custom).map(([name, s]) => ({ name, ...s })),
+    }),
   }),
 });
 

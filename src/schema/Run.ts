@@ -1,6 +1,6 @@
 // Run: one training run. Queries `runs` (keyset Relay connection) and `run(id)`; mutations startRun,
 // cancelRun, resumeRun, deleteRun, exportModel. Its history fields read the database, never the runner.
-import { type Metric, RunStatus } from "../db/index.ts";
+import { type Metric, RunKind, RunStatus } from "../db/index.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { fluctuation } from "../stats/fluctuation.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
@@ -10,11 +10,23 @@ import { FluctuationType } from "./Fluctuation.ts";
 import { HistoryType } from "./History.ts";
 import { MetricEnum } from "./Metric.ts";
 import { RunProgressType } from "./RunProgress.ts";
-import { checkMaxPoints, idPage, loadRun, readRows } from "./resolve-helpers.ts";
+import {
+  checkCustomNames,
+  checkMaxPoints,
+  idPage,
+  loadRun,
+  readRows,
+  withLossAndAccuracy,
+} from "./resolve-helpers.ts";
 import { JSONScalar } from "./scalars.ts";
 import { decodeCursor, encodeCursor, stringList } from "./shapes.ts";
 
 export const RunStatusEnum = builder.enumType(RunStatus, { name: "RunStatus" });
+export const RunKindEnum = builder.enumType(RunKind, {
+  name: "RunKind",
+  description:
+    "TRAINED: compiled and trained by gradstream; EXTERNAL: logged by any trainer (createRun/logMetrics)",
+});
 
 const MAX_FLUCTUATION_ROWS = 200_000;
 
@@ -40,8 +52,13 @@ export const RunType = builder.prismaObject("Run", {
     id: t.exposeID("id"),
     name: t.exposeString("name"),
     status: t.expose("status", { type: RunStatusEnum }),
-    model: t.relation("model"),
-    dataset: t.relation("dataset"),
+    kind: t.expose("kind", { type: RunKindEnum }),
+    model: t.relation("model", { nullable: true, description: "null for EXTERNAL runs" }),
+    dataset: t.relation("dataset", { nullable: true, description: "null for EXTERNAL runs" }),
+    customMetrics: t.stringList({
+      description: "Names of the run's custom metrics (logMetrics `custom`), sorted",
+      resolve: (r, _args, ctx) => ctx.db.customMetricNames(r.id),
+    }),
     hyperparameters: t.expose("hyperparameters", {
       type: JSONScalar,
       description:
@@ -99,14 +116,20 @@ export const RunType = builder.prismaObject("Run", {
       description: "Metrics downsampled to at most maxPoints buckets over [fromStep, toStep]",
       args: {
         metrics: t.arg({ type: [MetricEnum], defaultValue: ["loss", "accuracy"], required: true }),
+        custom: t.arg.stringList({
+          description:
+            "Custom metrics to downsample too, by name (see customMetrics); on each bucket's `custom`",
+        }),
         fromStep: t.arg.int(),
         toStep: t.arg.int(),
         maxPoints: t.arg.int({ defaultValue: 500, required: true }),
       },
       resolve: (r, args, ctx) => {
+        const custom = checkCustomNames(ctx, args.custom ?? []);
         checkMaxPoints(ctx, args.maxPoints);
         return ctx.db.history(r.id, {
           metrics: args.metrics as Metric[],
+          custom,
           fromStep: args.fromStep ?? undefined,
           toStep: args.toStep ?? undefined,
           maxPoints: args.maxPoints,
@@ -138,7 +161,7 @@ export const RunType = builder.prismaObject("Run", {
           args.toStep ?? 2 ** 31 - 1,
           MAX_FLUCTUATION_ROWS,
         );
-        return fluctuation(rows, args.window, args.maxPoints);
+        return fluctuation(withLossAndAccuracy(rows), args.window, args.maxPoints);
       },
     }),
     checkpoints: t.relation("checkpoints", { query: { orderBy: { step: "asc" } } }),

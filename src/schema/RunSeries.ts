@@ -5,7 +5,7 @@ import { ValidationError } from "../errors.ts";
 import { builder } from "./builder.ts";
 import { MetricEnum } from "./Metric.ts";
 import { RunType } from "./Run.ts";
-import { checkMaxPoints, loadRun, runSeries } from "./resolve-helpers.ts";
+import { checkCustomNames, checkMaxPoints, loadRun, runSeries } from "./resolve-helpers.ts";
 
 interface SeriesPoint {
   step: number;
@@ -25,13 +25,17 @@ const SeriesPointType = builder.objectRef<SeriesPoint>("SeriesPoint").implement(
   }),
 });
 
-export const RunSeriesType = builder.objectRef<{ run: Run; metric: Metric; points: SeriesPoint[] }>(
-  "RunSeries",
-);
+export const RunSeriesType = builder.objectRef<{
+  run: Run;
+  metric: Metric | null;
+  customMetric: string | null;
+  points: SeriesPoint[];
+}>("RunSeries");
 RunSeriesType.implement({
   fields: (t) => ({
     run: t.field({ type: RunType, resolve: (s) => s.run }),
-    metric: t.field({ type: MetricEnum, resolve: (s) => s.metric }),
+    metric: t.field({ type: MetricEnum, nullable: true, resolve: (s) => s.metric }),
+    customMetric: t.string({ nullable: true, resolve: (s) => s.customMetric }),
     points: t.field({ type: [SeriesPointType], resolve: (s) => s.points }),
   }),
 });
@@ -42,14 +46,18 @@ builder.queryField("compareRuns", (t) =>
     args: {
       ids: t.arg.idList({ required: true }),
       metric: t.arg({ type: MetricEnum, defaultValue: "loss", required: true }),
+      customMetric: t.arg.string({ description: "Compare this custom metric (by name) instead of `metric`" }),
       maxPoints: t.arg.int({ defaultValue: 200, required: true }),
     },
-    resolve: async (_root, { ids, metric, maxPoints }, ctx) => {
+    resolve: async (_root, { ids, metric, customMetric, maxPoints }, ctx) => {
       if (ids.length < 1 || ids.length > 20)
         throw new ValidationError("ids", `give 1 to 20 run ids, got ${ids.length}`);
       checkMaxPoints(ctx, maxPoints);
+      if (customMetric != null) checkCustomNames(ctx, [customMetric], "customMetric");
       return Promise.all(
-        ids.map(async (id) => runSeries(ctx, await loadRun(ctx, id), metric as Metric, maxPoints)),
+        ids.map(async (id) =>
+          runSeries(ctx, await loadRun(ctx, id), metric as Metric, maxPoints, customMetric),
+        ),
       );
     },
   }),

@@ -1,6 +1,7 @@
 // What every resolver sees, whatever the transport. The server (src/server/context.ts) builds it; the
 // schema only names the shapes it reads, so it imports nothing from src/server.
 import type { Db } from "../db/index.ts";
+import type { ExternalRuns } from "../runs/external.ts";
 import type { RunManager } from "../runs/types.ts";
 
 /** The limits the schema enforces itself (page and series sizes, uploads), from the server's config. */
@@ -14,12 +15,15 @@ export interface SchemaConfig {
     maxBatchElements: number;
     maxModelNodes: number;
     maxModelParameters: number;
+    maxCustomMetrics: number;
   };
 }
 
 export interface Context {
   db: Db;
   runs: RunManager;
+  /** EXTERNAL runs: createRun, logMetrics, logEpoch, finishRun (src/runs/external.ts). */
+  external: ExternalRuns;
   config: SchemaConfig;
   /**
    * Base of the URLs the API hands out (e.g. http://localhost:4000): PUBLIC_URL when set, else the Host

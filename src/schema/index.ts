@@ -25,5 +25,6 @@ import "./BatchMetricChunk.ts";
 import "./RunEvent.ts";
 import "./RunsChangedEvent.ts";
 import "./Sweep.ts";
+import "./ExternalRun.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,6 +1,7 @@
 // Shared resolver plumbing: loading a run or failing with NotFoundError, reading every row of a range.
 // Errors need no mapping here: every layer throws the typed errors of src/errors.ts.
 import type { BatchRow, Metric, Run } from "../db/index.ts";
+import { CUSTOM_NAME } from "../db/sql.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import type { Context } from "./context.ts";
 import { encodeCursor } from "./shapes.ts";
@@ -38,6 +39,17 @@ export async function readRows(
   }
 }
 
+/** The rows holding both loss and accuracy (an EXTERNAL run may log either on some steps only). */
+export function withLossAndAccuracy(
+  rows: readonly BatchRow[],
+): { step: number; loss: number; accuracy: number }[] {
+  return rows.flatMap((row) =>
+    row.loss === null || row.accuracy === null
+      ? []
+      : [{ step: row.step, loss: row.loss, accuracy: row.accuracy }],
+  );
+}
+
 /** maxPoints of history, fluctuation and compare series against the MAX_POINTS in force. */
 export function checkMaxPoints(ctx: Context, maxPoints: number): void {
   const max = ctx.config.limits.maxPoints;
@@ -45,15 +57,47 @@ export function checkMaxPoints(ctx: Context, maxPoints: number): void {
     throw new ValidationError("maxPoints", `maxPoints must be from 1 to ${max}, got ${maxPoints}`);
 }
 
-/** One run's metric over its progress, at most maxPoints points (compareRuns and Sweep.compare). */
-export async function runSeries(ctx: Context, run: Run, metric: Metric, maxPoints: number) {
-  const h = await ctx.db.history(run.id, { metrics: [metric], maxPoints });
-  const total = Math.max(1, run.totalSteps);
+/** Custom metric names a query asks for: valid names, at most MAX_CUSTOM_METRICS of them. */
+export function checkCustomNames(ctx: Context, names: readonly string[], field = "custom"): string[] {
+  const max = ctx.config.limits.maxCustomMetrics;
+  if (names.length > max)
+    throw new ValidationError(
+      field,
+      `at most ${max} custom metrics per request (MAX_CUSTOM_METRICS), got ${names.length}`,
+    );
+  for (const name of names) {
+    if (!CUSTOM_NAME.test(name))
+      throw new ValidationError(
+        field,
+        `custom metric name ${JSON.stringify(name.slice(0, 100))} is not valid: letters, digits and _ . / - (first a letter or _)`,
+      );
+  }
+  return [...names];
+}
+
+/**
+ * One run's metric (or custom metric, by name) over its progress, at most maxPoints points
+ * (compareRuns and Sweep.compare).
+ */
+export async function runSeries(
+  ctx: Context,
+  run: Run,
+  metric: Metric,
+  maxPoints: number,
+  customMetric: string | null = null,
+) {
+  const h = await ctx.db.history(run.id, {
+    metrics: customMetric === null ? [metric] : [],
+    custom: customMetric === null ? [] : [customMetric],
+    maxPoints,
+  });
+  // An EXTERNAL run may not know its length: its x axis ends at its highest step so far.
+  const total = Math.max(1, run.totalSteps, (run.lastStep ?? -1) + 1);
   const points = h.buckets.flatMap((b) => {
-    const s = b.values[metric];
+    const s = customMetric === null ? b.values[metric] : b.custom[customMetric];
     return s ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...s }] : [];
   });
-  return { run, metric, points };
+  return { run, metric: customMetric === null ? metric : null, customMetric, points };
 }
 
 /** A Relay page of id-keyed nodes from `first + 1` fetched ones (the extra one says a next page exists). */

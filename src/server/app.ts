@@ -10,7 +10,9 @@ import { maskError, type Plugin } from "graphql-yoga";
 import { type Db, openDatabase, StorageError } from "../db/index.ts";
 import { NotFoundError, UnsupportedModelError, ValidationError } from "../errors.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
+import { ExternalRuns } from "../runs/external.ts";
 import { createRunManagerFromConfig } from "../runs/factory.ts";
+import { GradstreamRunManager } from "../runs/manager.ts";
 import type { RunManager } from "../runs/types.ts";
 import { schema } from "../schema/index.ts";
 import { type Auth, AuthError, authStartup, createAuth, scopeError, useAuth } from "./auth.ts";
@@ -19,6 +21,7 @@ import { createContextFactory } from "./context.ts";
 import { createEdges } from "./edges.ts";
 import { createTransport, type Transport } from "./http.ts";
 import { createRateLimiter, useArmor, useRequestSizeLimit, useRunRateLimit } from "./limits.ts";
+import { METRICS_EXPORT_ROUTE, streamMetrics } from "./metrics-export.ts";
 import { registerBuiltins } from "./registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
 import { serveStatic } from "./static.ts";
@@ -105,31 +108,55 @@ function uploadLimit(maxBytes: number): Plugin {
 
 const EXPORT_ROUTE = /^\/exports\/run-(\d{1,15})\.onnx$/;
 
+/** The EXTERNAL-run service over the run manager's buses (so logged rows reach batchMetrics). */
+export function externalRunsFor(db: Db, runs: RunManager, config: Config): ExternalRuns {
+  return new ExternalRuns({
+    db,
+    buses: runs instanceof GradstreamRunManager ? runs.buses : null,
+    limits: {
+      maxLogRows: config.limits.maxLogRows,
+      maxCustomMetrics: config.limits.maxCustomMetrics,
+      maxMetricNameLength: config.limits.maxMetricNameLength,
+      idleMs: config.limits.externalIdleMs,
+    },
+  });
+}
+
+/**
+ * The checks every download route shares: a valid token (any scope reads) and GET or HEAD. Answers
+ * 401 or 405 itself and resolves false when the request must go no further.
+ */
+async function readableRoute(auth: Auth, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  try {
+    await auth.authenticate(req.headers.authorization);
+  } catch (err) {
+    if (!(err instanceof AuthError)) throw err;
+    res
+      .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="gradstream"' })
+      .end(`${err.message}\n`);
+    return false;
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { allow: "GET, HEAD" }).end();
+    return false;
+  }
+  return true;
+}
+
 export function buildApp(config: Config, options: BuildOptions = {}): App {
   const log = options.log ?? ((line: string) => console.log(line));
   let db: Db | null = null;
   let runs: RunManager | null = null;
   let transport: Transport | null = null;
   let auth: Auth | null = null;
+  let external: ExternalRuns | null = null;
   let closeLimiter: () => Promise<void> = async () => {};
 
   async function serveExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = (req.url ?? "").split("?")[0];
     const m = EXPORT_ROUTE.exec(path);
     if (!m || !runs || !db || !auth) return false;
-    try {
-      await auth.authenticate(req.headers.authorization);
-    } catch (err) {
-      if (!(err instanceof AuthError)) throw err;
-      res
-        .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="gradstream"' })
-        .end(`${err.message}\n`);
-      return true;
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD" }).end();
-      return true;
-    }
+    if (!(await readableRoute(auth, req, res))) return true;
     const runId = Number(m[1]);
     const run = await db.getRun(runId);
     if (!run) {
@@ -154,6 +181,15 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
     return true;
   }
 
+  /** GET /runs/{id}/metrics.ndjson|csv (src/server/metrics-export.ts): any valid token (read scope). */
+  async function serveMetricsExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const m = METRICS_EXPORT_ROUTE.exec((req.url ?? "").split("?")[0]);
+    if (!m || !db || !auth) return false;
+    if (!(await readableRoute(auth, req, res))) return true;
+    await streamMetrics(db, Number(m[1]), m[2] as "ndjson" | "csv", req, res);
+    return true;
+  }
+
   return {
     get db() {
       return db;
@@ -174,6 +210,8 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
         : await createRunManagerFromConfig(db, config, options.role ?? config.role);
       const openDb = db;
       const openRuns = runs;
+      const openExternal = externalRunsFor(openDb, openRuns, config).start();
+      external = openExternal;
       const openAuth = createAuth(openDb, config);
       auth = openAuth;
       for (const line of await authStartup(openDb, config)) log(line);
@@ -199,7 +237,13 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       closeLimiter = () => rateLimiter.close();
       transport = createTransport({
         schema,
-        context: createContextFactory({ db: openDb, runs: openRuns, config, auth: openAuth }),
+        context: createContextFactory({
+          db: openDb,
+          runs: openRuns,
+          external: openExternal,
+          config,
+          auth: openAuth,
+        }),
         plugins: [
           useAuth(openAuth, { graphiql: config.graphiql }),
           useRequestSizeLimit(limits.maxRequestBytes),
@@ -214,7 +258,8 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
           return typeof addr === "object" && addr ? addr.port : config.port;
         }),
         graphiql: config.graphiql,
-        routes: async (req, res) => (await serveExport(req, res)) || serveStatic(req, res),
+        routes: async (req, res) =>
+          (await serveExport(req, res)) || (await serveMetricsExport(req, res)) || serveStatic(req, res),
         connectionInitWaitTimeout: config.wsInitTimeoutMs,
         onConnect: (params) => wsVerdict(params),
         onOperation: (operation, params) => wsVerdict(params, operation),
@@ -230,6 +275,8 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       transport = null;
       auth = null;
       if (t) await t.close();
+      external?.close();
+      external = null;
       const r = runs;
       runs = null;
       if (r) {

@@ -93,12 +93,20 @@ export interface Limits {
   maxModelNodes: number;
   /** MAX_BATCH_ELEMENTS (16777216): batchSize × input elements per sample for startRun (memory). */
   maxBatchElements: number;
-  /** RUN_RATE_LIMIT (30): startRun/startExperiment calls per token (or per client address when
+  /** RUN_RATE_LIMIT (30): startRun/startExperiment/createRun calls per token (or per client address when
    * open) within RUN_RATE_WINDOW_MS (60000). */
   runRateLimit: number;
   runRateWindowMs: number;
   /** MAX_SUBSCRIPTIONS_PER_CONNECTION (50): concurrent operations on one graphql-ws socket. */
   maxSubscriptionsPerConnection: number;
+  /** MAX_LOG_ROWS (10000): rows one logMetrics call may carry. */
+  maxLogRows: number;
+  /** MAX_CUSTOM_METRICS (100): distinct custom metric names per run (and per history request). */
+  maxCustomMetrics: number;
+  /** MAX_METRIC_NAME_LENGTH (64): longest custom metric name (characters: letters, digits, _ . / -). */
+  maxMetricNameLength: number;
+  /** EXTERNAL_IDLE_MS (300000): an EXTERNAL run that logs nothing for this long becomes INTERRUPTED. */
+  externalIdleMs: number;
 }
 
 function intIn(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
@@ -207,6 +215,10 @@ function limitsFrom(env: NodeJS.ProcessEnv): Limits {
     runRateLimit: intIn(env, "RUN_RATE_LIMIT", 30, 1, 1_000_000),
     runRateWindowMs: intIn(env, "RUN_RATE_WINDOW_MS", 60_000, 1, 86_400_000),
     maxSubscriptionsPerConnection: intIn(env, "MAX_SUBSCRIPTIONS_PER_CONNECTION", 50, 1, 100_000),
+    maxLogRows: intIn(env, "MAX_LOG_ROWS", 10_000, 1, 1_000_000),
+    maxCustomMetrics: intIn(env, "MAX_CUSTOM_METRICS", 100, 0, 100_000),
+    maxMetricNameLength: intIn(env, "MAX_METRIC_NAME_LENGTH", 64, 1, 1_000),
+    externalIdleMs: intIn(env, "EXTERNAL_IDLE_MS", 300_000, 100, 2 ** 31 - 1),
   };
 }
 

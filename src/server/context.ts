@@ -2,6 +2,7 @@
 // same services. Pub/sub topics are typed and keyed by run id inside the RunManager (src/runs/), so
 // the schema never names a topic string itself.
 import type { Db } from "../db/index.ts";
+import type { ExternalRuns } from "../runs/external.ts";
 import type { RunManager } from "../runs/types.ts";
 import type { Context as SchemaContext } from "../schema/context.ts";
 import { type Auth, authRequired, type Principal, principalOf } from "./auth.ts";
@@ -19,6 +20,7 @@ export interface Context extends SchemaContext {
 export interface ContextDeps {
   db: Db;
   runs: RunManager;
+  external: ExternalRuns;
   config: Config;
   /** Resolves the caller; without it the context carries no principal (tests, benches). */
   auth?: Auth;

@@ -138,7 +138,7 @@ export async function createRateLimiter(
   };
 }
 
-export const RATE_LIMITED_FIELDS: readonly string[] = ["startRun", "startExperiment"];
+export const RATE_LIMITED_FIELDS: readonly string[] = ["startRun", "startExperiment", "createRun"];
 
 /** The key a caller is rate-limited under: its token, or its client address when anonymous. */
 export function rateKey(principal: Principal | undefined, clientAddress: string | undefined): string {
@@ -169,7 +169,7 @@ export function useRunRateLimit(limiter: RateLimiter, limits: Limits): Plugin {
           setResultAndStopExecution({
             errors: [
               new GraphQLError(
-                `rate limit: at most ${limits.runRateLimit} startRun/startExperiment calls per ${limits.runRateWindowMs} ms per token, or per client address without one (RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS); retry in ${seconds} s`,
+                `rate limit: at most ${limits.runRateLimit} startRun/startExperiment/createRun calls per ${limits.runRateWindowMs} ms per token, or per client address without one (RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS); retry in ${seconds} s`,
                 {
                   extensions: {
                     code: "RATE_LIMITED",

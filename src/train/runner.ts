@@ -6,7 +6,7 @@
 // intervals, so every boundary lands on the same step whatever K is. Parameters and optimizer state
 // come back from each run and are fed to the next. The metrics are a pure function of (model, data,
 // config, seed): K, the chunking and a resume from a checkpoint change none of them on CPU.
-import type { BatchRow, EpochRow } from "../db/types.ts";
+import type { EpochRow, TrainedRow } from "../db/types.ts";
 import { type CompiledModel, compile } from "../graph/compile.ts";
 import { decodeCheckpoint, type EpochAccumulator, encodeCheckpoint } from "./checkpoint.ts";
 import { type Provider, type RunConfig, RunConfigError, validateRunConfig } from "./config.ts";
@@ -87,7 +87,7 @@ export interface CheckpointBlob {
 
 export interface TrainChunk {
   /** One row per step, in step order. */
-  rows: BatchRow[];
+  rows: TrainedRow[];
   /** Set when the chunk ended an epoch. */
   epoch: EpochSummary | null;
   /** Evaluations that followed this chunk (every-N-steps and end-of-epoch). */
@@ -248,16 +248,16 @@ interface RowContext {
 }
 
 /**
- * One BatchRow per step from the Loop's per-step metric outputs, or the index of the first step with a
+ * One TrainedRow per step from the Loop's per-step metric outputs, or the index of the first step with a
  * non-finite metric (and which metric) when there is one: the rows before it are still returned.
  */
 function buildRows(
   m: Float32Array[],
   c: RowContext,
-): { rows: BatchRow[]; bad: { i: number; metric: number; value: number } | null } {
+): { rows: TrainedRow[]; bad: { i: number; metric: number; value: number } | null } {
   const [loss, accuracy, gradNorm, confidence, trueProb] = m;
   const n = loss.length;
-  const rows: BatchRow[] = new Array(n);
+  const rows: TrainedRow[] = new Array(n);
   for (let i = 0; i < n; i++) {
     for (let q = 0; q < m.length; q++) {
       const v = m[q][i];
@@ -565,7 +565,7 @@ export class Trainer {
 /** Everything a run produced, collected in memory (the CLI and tests; the server streams instead). */
 export interface TrainResult {
   info: TrainInfo;
-  rows: BatchRow[];
+  rows: TrainedRow[];
   epochs: EpochSummary[];
   evals: EvalResult[];
   checkpoints: CheckpointBlob[];

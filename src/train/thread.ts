@@ -16,7 +16,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { BatchRow } from "../db/types.ts";
+import type { TrainedRow } from "../db/types.ts";
 import { RunConfigError } from "./config.ts";
 import {
   DivergenceError,
@@ -60,14 +60,14 @@ const ROW_KEYS = [
   "trueClassProb",
   "samples",
   "timeMs",
-] as const satisfies readonly (keyof BatchRow)[];
+] as const satisfies readonly (keyof TrainedRow)[];
 
 /**
  * Rows as one Float64Array (row-major, ROW_KEYS order): structured-cloning 100 row objects costs
  * ≈ 260 µs, about 10% of the linear model's K=100 chunk; a transferred buffer costs next to nothing.
  * Every field is an integer below 2^53 or a float32/float64 value, so float64 holds each exactly.
  */
-export function packRows(rows: readonly BatchRow[]): Float64Array {
+export function packRows(rows: readonly TrainedRow[]): Float64Array {
   const w = ROW_KEYS.length;
   const out = new Float64Array(rows.length * w);
   for (let i = 0; i < rows.length; i++) {
@@ -77,9 +77,9 @@ export function packRows(rows: readonly BatchRow[]): Float64Array {
   return out;
 }
 
-export function unpackRows(packed: Float64Array): BatchRow[] {
+export function unpackRows(packed: Float64Array): TrainedRow[] {
   const w = ROW_KEYS.length;
-  const rows: BatchRow[] = [];
+  const rows: TrainedRow[] = [];
   for (let o = 0; o < packed.length; o += w) {
     rows.push({
       step: packed[o],

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { type BatchRow, type Db, METRICS, openDatabase, RunStatus } from "../../src/db/index.ts";
+import { type Db, METRICS, openDatabase, RunStatus, type TrainedRow } from "../../src/db/index.ts";
 import { makeRows, makeRun } from "../helpers/fixtures.ts";
 import { BACKENDS, useDatabase } from "./backends.ts";
 
 /** The reference answer: bucket every row of [from, to] by floor(step / width) in JS. */
-function bruteHistory(rows: BatchRow[], from: number, to: number, width: number) {
-  const buckets = new Map<number, BatchRow[]>();
+function bruteHistory(rows: TrainedRow[], from: number, to: number, width: number) {
+  const buckets = new Map<number, TrainedRow[]>();
   for (const r of rows) {
     if (r.step < from || r.step > to) continue;
     const k = Math.floor(r.step / width);
@@ -135,7 +135,7 @@ for (const makeBackend of BACKENDS) {
     describe("downsampled history", () => {
       const N = 23_457;
       let runId = 0;
-      let rows: BatchRow[] = [];
+      let rows: TrainedRow[] = [];
       beforeAll(async () => {
         const run = await makeRun(db, { totalSteps: N });
         runId = run.id;

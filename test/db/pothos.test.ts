@@ -50,7 +50,7 @@ for (const makeBackend of BACKENDS) {
       const db = await openDatabase(await backend.newUrl());
       try {
         const run = await makeRun(db);
-        const model = await db.getModel(run.modelId);
+        const model = await db.getModel(Number(run.modelId));
         const result = await execute({
           schema: schemaFor(db),
           document: parse("{ runs { id status stepsCompleted model { name classes } } }"),

@@ -1,5 +1,5 @@
 // Row builders shared by the tests (and the db crash child): one makeRun, deterministic batch rows.
-import { type BatchRow, type Db, ModelSource, type Run } from "../../src/db/index.ts";
+import { type Db, ModelSource, type Run, type TrainedRow } from "../../src/db/index.ts";
 import { mulberry32 } from "../../src/train/data/prng.ts";
 
 let counter = 0;
@@ -51,9 +51,9 @@ async function placeholders(db: Db): Promise<{ modelId: number; datasetId: numbe
 }
 
 /** Deterministic pseudo-random rows (mulberry32), so a failing case can be replayed. */
-export function makeRows(fromStep: number, count: number, seed = 1): BatchRow[] {
+export function makeRows(fromStep: number, count: number, seed = 1): TrainedRow[] {
   const rand = mulberry32(seed);
-  const rows: BatchRow[] = [];
+  const rows: TrainedRow[] = [];
   for (let i = 0; i < count; i++) {
     const step = fromStep + i;
     rows.push({

@@ -37,7 +37,7 @@ describe("startRun dropout switch", () => {
     expect(on.hyperparameters.dropout).toBeUndefined();
     const firstLoss = async (id: string) => {
       for await (const chunk of app.runs!.batches(Number(id), -1)) {
-        if (chunk.rows.length) return chunk.rows[0].loss;
+        if (chunk.rows.length) return Number(chunk.rows[0].loss);
       }
       throw new Error(`run ${id} streamed no batch`);
     };

@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createYoga } from "graphql-yoga";
-import { type BatchRow, type Db, openDatabase } from "../../src/db/index.ts";
+import { type Db, openDatabase, type TrainedRow } from "../../src/db/index.ts";
 import { createRunManager } from "../../src/runs/manager.ts";
 import type { RunManager } from "../../src/runs/types.ts";
 import { schema } from "../../src/schema/index.ts";
-import { MODELS_DIR, maskClientErrors } from "../../src/server/app.ts";
+import { externalRunsFor, MODELS_DIR, maskClientErrors } from "../../src/server/app.ts";
 import { type Config, loadConfig } from "../../src/server/config.ts";
 import type { Context } from "../../src/server/context.ts";
 import { registerBuiltins } from "../../src/server/registry.ts";
@@ -36,11 +36,12 @@ export async function openHarness(
   const db = await openDatabase(config.databaseUrl);
   await registerBuiltins(db, MODELS_DIR);
   const runs = await makeManager(db, config);
+  const external = externalRunsFor(db, runs, config);
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     maskedErrors: { maskError: maskClientErrors },
     logging: false,
-    context: (): Context => ({ db, runs, config, origin: "http://test.local" }),
+    context: (): Context => ({ db, runs, external, config, origin: "http://test.local" }),
   });
   const fetchFn = (request: Request) => Promise.resolve(yoga.fetch(request));
   return {
@@ -66,7 +67,7 @@ export async function openHarness(
 }
 
 /** Deterministic rows: loss wobbles around 0.7, accuracy alternates, so statistics are predictable. */
-export function rows(fromStep: number, count: number, perEpoch = 10): BatchRow[] {
+export function rows(fromStep: number, count: number, perEpoch = 10): TrainedRow[] {
   return Array.from({ length: count }, (_, i) => {
     const step = fromStep + i;
     return {

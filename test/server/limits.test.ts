@@ -187,7 +187,7 @@ describe("resource limits", () => {
       retryAfterMs: expect.any(Number),
     });
     expect(limited.body.errors?.[0].message).toMatch(
-      /at most 3 startRun\/startExperiment calls per 600000 ms per token, or per client address without one \(RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS\)/,
+      /at most 3 startRun\/startExperiment\/createRun calls per 600000 ms per token, or per client address without one \(RUN_RATE_LIMIT, RUN_RATE_WINDOW_MS\)/,
     );
     expect((root(other.body).startRun as { __typename: string }).__typename).toBe("Run");
   });
@@ -392,6 +392,10 @@ describe("limit settings", () => {
       runRateLimit: 30,
       runRateWindowMs: 60_000,
       maxSubscriptionsPerConnection: 50,
+      maxLogRows: 10_000,
+      maxCustomMetrics: 100,
+      maxMetricNameLength: 64,
+      externalIdleMs: 300_000,
     });
     expect(loadConfig({}).wsInitTimeoutMs).toBe(3_000);
   });

@@ -1,0 +1,32 @@
+// What a run manager is built from (manager.ts): its database, queue, concurrency, checkpoints,
+// subscriber limits, pub/sub, admission limits and recovery settings.
+import type { Db } from "../db/index.ts";
+import type { AdmissionLimits } from "./admission.ts";
+import type { RunBuses } from "./events.ts";
+import type { RunQueue } from "./queue.ts";
+
+export interface RunManagerOptions {
+  db: Db;
+  /** Which runs this process trains; default the in-memory FIFO (MemoryRunQueue). */
+  queue?: RunQueue;
+  /** Runs training at once; default max(1, ⌊cores / 2⌋). Further runs wait in FIFO order. */
+  maxConcurrent?: number;
+  /** Checkpoint every N steps; default null. Runs always checkpoint at the end, on cancel and on shutdown. */
+  checkpointEvery?: number | null;
+  /** Also checkpoint when this many ms passed since the last; default 30,000 (bounds a crash's loss). */
+  checkpointIntervalMs?: number | null;
+  /** onnxruntime threads per run; default max(1, ⌊cores / maxConcurrent⌋) so runs do not oversubscribe. */
+  threadsPerRun?: number;
+  /** Events a subscriber may fall behind before it is disconnected (see broadcast.ts); default 256. */
+  maxQueued?: number;
+  /** Rows per replayed chunk when a subscriber catches up from the database; default 1,000. */
+  replayChunk?: number;
+  /** The pub/sub the events go through; default in-process Broadcasters (Redis across processes). */
+  buses?: RunBuses;
+  /** Admission limits; default none beyond the run configuration's own ranges. */
+  limits?: Partial<AdmissionLimits>;
+  /** RESUME_ON_START (default queue): at start resume runs left RUNNING or INTERRUPTED; default off here. */
+  resumeOnStart?: boolean;
+  /** Crashes in a row (no new step between them) after which a run is failed, not resumed; default 3. */
+  maxTrainerCrashes?: number;
+}
