@@ -281,7 +281,12 @@ export class Db {
     maxCrashes: number,
     shutdownMessage: string,
   ): Promise<{ resume: number[]; failed: number[] }> {
-    const ids = [...crashed];
+    // Only runs trained here resume: an EXTERNAL run stays INTERRUPTED until its trainer logs again.
+    const trained = await this.prisma.run.findMany({
+      where: { id: { in: [...crashed] }, kind: RunKind.TRAINED },
+      select: { id: true },
+    });
+    const ids = trained.map((r) => r.id);
     if (ids.length)
       await this.prisma.run.updateMany({ where: { id: { in: ids } }, data: { crashes: { increment: 1 } } });
     const looping = await this.prisma.run.findMany({
@@ -303,6 +308,7 @@ export class Db {
     const resume = await this.prisma.run.findMany({
       where: {
         status: RunStatus.INTERRUPTED,
+        kind: RunKind.TRAINED,
         OR: [{ id: { in: ids } }, { errorMessage: shutdownMessage }],
       },
       orderBy: { id: "asc" },
