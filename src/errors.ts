@@ -52,9 +52,31 @@ export class UnsupportedModelError extends Error {
   }
 }
 
-/** Parses a GraphQL ID holding a database integer id, or throws NotFoundError naming it. */
+/** The GraphQL type each entity's global IDs name ("run" → "Run"). */
+const TYPENAMES: Record<string, string> = { run: "Run", model: "Model", dataset: "Dataset", sweep: "Sweep" };
+
+/**
+ * The global opaque ID of a database row (Relay Global Object Identification): base64 of
+ * "<Type>:<id>", the encoding Pothos' relay plugin uses for `id` fields and `node(id:)`.
+ */
+export function globalId(entity: string, id: number): string {
+  return Buffer.from(`${TYPENAMES[entity] ?? entity}:${id}`).toString("base64");
+}
+
+/**
+ * Parses a GraphQL ID naming a database row: the global ID the API returns (base64 "Run:12"), or the
+ * legacy decimal id ("12", deprecated but accepted so clients written before global IDs keep
+ * working). An id of another type, or one that is neither form, is a NotFoundError naming it.
+ */
 export function intId(entity: string, id: string | number): number {
-  const n = typeof id === "number" ? id : /^\d{1,15}$/.test(id) ? Number(id) : Number.NaN;
+  let n = typeof id === "number" ? id : /^\d{1,15}$/.test(id) ? Number(id) : Number.NaN;
+  if (typeof id === "string" && Number.isNaN(n) && /^[A-Za-z0-9+/=_-]{4,64}$/.test(id)) {
+    const m = /^([A-Z][A-Za-z]*):(\d{1,15})$/.exec(Buffer.from(id, "base64").toString());
+    const want = TYPENAMES[entity] ?? entity;
+    if (m && m[1] !== want)
+      throw new NotFoundError(entity, id, `id ${JSON.stringify(id)} names a ${m[1]}, not a ${want}`);
+    if (m) n = Number(m[2]);
+  }
   if (!Number.isSafeInteger(n) || n < 1) throw new NotFoundError(entity, String(id));
   return n;
 }

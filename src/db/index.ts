@@ -29,6 +29,7 @@ import {
   edgeRowSql,
   historySql,
   int,
+  pageBeforeSql,
   pageSql,
   rowsAtStepsSql,
 } from "./sql.ts";
@@ -223,6 +224,17 @@ export class Db {
         return matched.slice(0, opts.first);
       cursor = batch[batch.length - 1].id;
     }
+  }
+  /** How many runs match listRuns' filter (a connection's totalCount). */
+  async countRuns(opts: Pick<ListRunsOptions, "status" | "modelId" | "tag">): Promise<number> {
+    const where = {
+      ...(opts.status?.length ? { status: { in: opts.status } } : {}),
+      ...(opts.modelId !== undefined ? { modelId: opts.modelId } : {}),
+    };
+    const tag = opts.tag ?? null;
+    if (tag === null) return this.prisma.run.count({ where });
+    const rows = await this.prisma.run.findMany({ where, select: { tags: true } });
+    return rows.filter((r) => Array.isArray(r.tags) && r.tags.includes(tag)).length;
   }
   /** Throws `unknown run id N` when the run does not exist. */
   async updateRun(id: number, data: RunUpdate): Promise<Run> {
@@ -504,6 +516,23 @@ export class Db {
     if (hasNextPage) rows.pop();
     await this.withCustom(runId, rows);
     return { rows, hasNextPage, endStep: rows.length ? rows[rows.length - 1].step : null };
+  }
+
+  /** The `last` rows before `beforeStep` in step order; hasPreviousPage when more precede them. */
+  async batchMetricsPageBefore(
+    runId: number,
+    beforeStep: number,
+    last: number,
+  ): Promise<{ rows: BatchRow[]; hasPreviousPage: boolean }> {
+    if (!Number.isSafeInteger(last) || last < 1 || last > 10_000) {
+      throw new Error(`last must be an integer from 1 to 10000, got ${String(last)}`);
+    }
+    const rows = await this.#store.all<BatchRow>(pageBeforeSql(runId, beforeStep, last + 1));
+    const hasPreviousPage = rows.length > last;
+    if (hasPreviousPage) rows.pop();
+    rows.reverse();
+    await this.withCustom(runId, rows);
+    return { rows, hasPreviousPage };
   }
 
   /**

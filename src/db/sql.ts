@@ -137,6 +137,14 @@ export function pageSql(runId: number, afterStep: number, limit: number): string
   );
 }
 
+/** Up to `limit` rows before `beforeStep`, nearest first (backward pages of Run.batchMetrics). */
+export function pageBeforeSql(runId: number, beforeStep: number, limit: number): string {
+  return (
+    `SELECT ${ROW_COLUMNS} FROM "BatchMetric" WHERE "runId" = ${int(runId)} AND "step" < ${int(beforeStep)}` +
+    ` ORDER BY "step" DESC LIMIT ${int(limit)}`
+  );
+}
+
 /** The stored rows at the given steps (each checked as an integer). */
 export function rowsAtStepsSql(runId: number, steps: readonly number[]): string {
   return (

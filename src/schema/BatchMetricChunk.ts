@@ -2,7 +2,7 @@
 // in step order). Replays what is persisted after afterStep, then continues live with no gap and no
 // duplicate, and completes after the chunk marked final.
 import { GraphQLError } from "graphql";
-import { ValidationError } from "../errors.ts";
+import { globalId, ValidationError } from "../errors.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
 import type { BatchChunkEvent } from "../runs/types.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
@@ -13,8 +13,12 @@ export const BatchMetricChunkType = builder.objectRef<BatchChunkEvent>("BatchMet
   description:
     "One persisted chunk of consecutive batches; every field is a pure function of the chunk, so the server executes and serializes it once for all subscribers with the same selection",
   fields: (t) => ({
-    runId: t.id({ resolve: (c) => String(c.runId) }),
-    rows: t.field({ type: [BatchMetricType], resolve: (c) => c.rows }),
+    runId: t.id({ description: "The run's id", resolve: (c) => globalId("run", c.runId) }),
+    rows: t.field({
+      type: [BatchMetricType],
+      description: "The chunk's batches in step order",
+      resolve: (c) => c.rows,
+    }),
     lastStep: t.exposeInt("lastStep", { description: "Pass this as afterStep to resume after this chunk" }),
     final: t.exposeBoolean("final", {
       description: "The run has ended; the subscription completes after this",
@@ -60,8 +64,10 @@ export function resumeHint<T extends { lastStep: number }>(
 builder.subscriptionField("batchMetrics", (t) =>
   t.field({
     type: BatchMetricChunkType,
+    description:
+      "A run's batches, one event per persisted chunk: what is stored after afterStep first, then live; completes after the chunk marked final",
     args: {
-      runId: t.arg.id({ required: true }),
+      runId: t.arg.id({ required: true, description: "The run's id (the legacy number is accepted)" }),
       afterStep: t.arg.int({
         defaultValue: -1,
         required: true,

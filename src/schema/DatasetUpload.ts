@@ -19,7 +19,7 @@ export const DatasetUploadType = builder.objectRef<DatasetUpload>("DatasetUpload
       description:
         'The file\'s path relative to DATA_DIR: name it in a dataset spec, e.g. "csv:path=<path>,labelColumn=0"',
     }),
-    bytes: t.exposeInt("bytes"),
+    bytes: t.exposeInt("bytes", { description: "Size of the stored file in bytes" }),
     sha256: t.exposeString("sha256", {
       description: "Hex SHA-256 of the content (uploads are deduplicated by it)",
     }),
@@ -33,7 +33,7 @@ builder.mutationField("uploadDataset", (t) =>
       "Stores a data file (CSV, IDX, CIFAR-10 batch; gzip allowed) under DATA_DIR (GraphQL multipart request, at most MAX_UPLOAD_BYTES); returns the path a dataset spec names",
     errors: { types: [ValidationError], directResult: true },
     args: {
-      file: t.arg({ type: UploadScalar, required: true }),
+      file: t.arg({ type: UploadScalar, required: true, description: "The data file (multipart part)" }),
       name: t.arg.string({ description: "File name to keep (default: the uploaded file's name)" }),
     },
     resolve: async (_root, { file, name }, ctx) => {

@@ -8,9 +8,10 @@ import { RunType } from "./Run.ts";
 import { JSONScalar } from "./scalars.ts";
 
 export const ExperimentType = builder.objectRef<Experiment>("Experiment").implement({
+  description: "A named, ready-made experiment: a built-in model, data and one or more run configurations",
   fields: (t) => ({
-    name: t.exposeString("name"),
-    description: t.exposeString("description"),
+    name: t.exposeString("name", { description: "Its name, for startExperiment" }),
+    description: t.exposeString("description", { description: "What it trains and what to look at" }),
     model: t.exposeString("model", { description: "Name of the built-in model it trains" }),
     reference: t.exposeBoolean("reference", {
       description:
@@ -26,7 +27,11 @@ export const ExperimentType = builder.objectRef<Experiment>("Experiment").implem
 });
 
 builder.queryField("experiments", (t) =>
-  t.field({ type: [ExperimentType], resolve: () => Object.values(EXPERIMENTS) }),
+  t.field({
+    type: [ExperimentType],
+    description: "The reference experiments and their learnable twins",
+    resolve: () => Object.values(EXPERIMENTS),
+  }),
 );
 
 const ExperimentStartType = builder.objectRef<{
@@ -34,17 +39,27 @@ const ExperimentStartType = builder.objectRef<{
   runs: import("../db/index.ts").Run[];
 }>("ExperimentStart");
 ExperimentStartType.implement({
+  description: "A started experiment and its runs, all QUEUED",
   fields: (t) => ({
-    experiment: t.field({ type: ExperimentType, resolve: (s) => s.experiment }),
-    runs: t.field({ type: [RunType], resolve: (s) => s.runs }),
+    experiment: t.field({
+      type: ExperimentType,
+      description: "The experiment",
+      resolve: (s) => s.experiment,
+    }),
+    runs: t.field({
+      type: [RunType],
+      description: "The runs it created, in its order",
+      resolve: (s) => s.runs,
+    }),
   }),
 });
 
 builder.mutationField("startExperiment", (t) =>
   t.field({
     type: ExperimentStartType,
+    description: "Starts every run of a named experiment (batch-size starts two)",
     errors: { types: [ValidationError], directResult: true },
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: "The experiment's name (see experiments)" }) },
     resolve: async (_root, { name }, ctx) => {
       const experiment = Object.hasOwn(EXPERIMENTS, name) ? EXPERIMENTS[name] : undefined;
       if (!experiment) {

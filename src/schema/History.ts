@@ -2,9 +2,15 @@
 import type { History, HistoryBucket, Metric, MetricStats } from "../db/index.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
 import { builder } from "./builder.ts";
+import { PositiveIntScalar } from "./scalars.ts";
 
 export const MetricStatsType = builder.objectRef<MetricStats>("MetricStats").implement({
-  fields: (t) => ({ min: t.exposeFloat("min"), max: t.exposeFloat("max"), mean: t.exposeFloat("mean") }),
+  description: "A metric over a bucket of steps",
+  fields: (t) => ({
+    min: t.exposeFloat("min", { description: "Smallest value in the bucket" }),
+    max: t.exposeFloat("max", { description: "Largest value in the bucket" }),
+    mean: t.exposeFloat("mean", { description: "Mean over the bucket's steps" }),
+  }),
 });
 
 const statsField = (metric: Metric) => ({
@@ -15,18 +21,20 @@ const statsField = (metric: Metric) => ({
 });
 
 const NamedStatsType = builder.objectRef<{ name: string } & MetricStats>("CustomMetricStats").implement({
+  description: "A custom metric over a bucket of steps",
   fields: (t) => ({
-    name: t.exposeString("name"),
-    min: t.exposeFloat("min"),
-    max: t.exposeFloat("max"),
-    mean: t.exposeFloat("mean"),
+    name: t.exposeString("name", { description: "The custom metric's name" }),
+    min: t.exposeFloat("min", { description: "Smallest value in the bucket" }),
+    max: t.exposeFloat("max", { description: "Largest value in the bucket" }),
+    mean: t.exposeFloat("mean", { description: "Mean over the bucket's steps that logged it" }),
   }),
 });
 
 export const HistoryBucketType = builder.objectRef<HistoryBucket>("HistoryBucket").implement({
+  description: "The requested metrics over a run of consecutive steps",
   fields: (t) => ({
-    firstStep: t.exposeInt("firstStep"),
-    lastStep: t.exposeInt("lastStep"),
+    firstStep: t.exposeInt("firstStep", { description: "First step present in the bucket" }),
+    lastStep: t.exposeInt("lastStep", { description: "Last step present in the bucket" }),
     count: t.exposeInt("count", { description: "Steps present in the bucket" }),
     loss: t.field(statsField("loss")),
     accuracy: t.field(statsField("accuracy")),
@@ -44,11 +52,30 @@ export const HistoryBucketType = builder.objectRef<HistoryBucket>("HistoryBucket
 });
 
 export const HistoryType = builder.objectRef<History>("History").implement({
+  description:
+    "A run's metrics downsampled into buckets on an absolute step grid (the same steps fall in the same bucket on every read)",
   fields: (t) => ({
-    bucketWidth: t.exposeInt("bucketWidth", { description: "Steps per bucket on an absolute grid" }),
+    bucketWidth: t.expose("bucketWidth", {
+      type: PositiveIntScalar,
+      description: "Steps per bucket on an absolute grid",
+    }),
     sourceLevel: t.exposeInt("sourceLevel", { description: "1 = raw rows, else the rollup width read" }),
-    buckets: t.field({ type: [HistoryBucketType], resolve: (h) => h.buckets }),
-    first: t.field({ type: BatchMetricType, nullable: true, resolve: (h) => h.first }),
-    last: t.field({ type: BatchMetricType, nullable: true, resolve: (h) => h.last }),
+    buckets: t.field({
+      type: [HistoryBucketType],
+      description: "At most maxPoints buckets in step order",
+      resolve: (h) => h.buckets,
+    }),
+    first: t.field({
+      type: BatchMetricType,
+      nullable: true,
+      description: "The first raw row of the range; null when it is empty",
+      resolve: (h) => h.first,
+    }),
+    last: t.field({
+      type: BatchMetricType,
+      nullable: true,
+      description: "The last raw row of the range; null when it is empty",
+      resolve: (h) => h.last,
+    }),
   }),
 });

@@ -11,4 +11,7 @@ export const METRIC_VALUES: Record<string, { value: Metric; description: string 
   TRUE_CLASS_PROB: { value: "trueClassProb", description: "Mean softmax probability of the true class" },
 };
 
-export const MetricEnum = builder.enumType("Metric", { values: METRIC_VALUES });
+export const MetricEnum = builder.enumType("Metric", {
+  description: "A per-batch metric that history and compareRuns can chart",
+  values: METRIC_VALUES,
+});

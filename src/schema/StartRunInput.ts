@@ -2,60 +2,68 @@
 // before a run exists, and an error names the field and what is accepted.
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { chooseDataset } from "../runs/admission.ts";
-import { OPTIMIZER_KINDS } from "../runs/catalog.ts";
 import type { StartRunInput } from "../runs/types.ts";
 import { builder } from "./builder.ts";
 import { ProviderNameEnum } from "./ExecutionProvider.ts";
+import { OptimizerKindEnum } from "./OptimizerKind.ts";
 import { RunType } from "./Run.ts";
 import { JSONScalar } from "./scalars.ts";
-
-const OptimizerKindEnum = builder.enumType("OptimizerKind", {
-  values: Object.fromEntries(OPTIMIZER_KINDS.map((k) => [k.toUpperCase(), { value: k }])),
-});
 
 const OptimizerInput = builder.inputType("OptimizerInput", {
   description: "torch.optim semantics; unset fields take PyTorch's defaults",
   fields: (t) => ({
-    kind: t.field({ type: OptimizerKindEnum, required: true }),
-    lr: t.float(),
-    momentum: t.float({ description: "sgd, rmsprop" }),
-    dampening: t.float({ description: "sgd" }),
-    nesterov: t.boolean({ description: "sgd" }),
-    beta1: t.float({ description: "adam, adamw" }),
-    beta2: t.float({ description: "adam, adamw" }),
-    eps: t.float({ description: "adam, adamw, rmsprop" }),
-    alpha: t.float({ description: "rmsprop" }),
-    centered: t.boolean({ description: "rmsprop" }),
-    weightDecay: t.float(),
+    kind: t.field({ type: OptimizerKindEnum, required: true, description: "Which optimizer" }),
+    lr: t.float({
+      description: "Base learning rate, > 0 (default 0.01 for sgd and rmsprop, 0.001 for adam and adamw)",
+    }),
+    momentum: t.float({ description: "sgd, rmsprop: momentum factor, 0 to 1 (default 0)" }),
+    dampening: t.float({ description: "sgd: dampening of momentum (default 0)" }),
+    nesterov: t.boolean({ description: "sgd: Nesterov momentum (default false; needs momentum > 0)" }),
+    beta1: t.float({ description: "adam, adamw: first-moment decay (default 0.9)" }),
+    beta2: t.float({ description: "adam, adamw: second-moment decay (default 0.999)" }),
+    eps: t.float({ description: "adam, adamw, rmsprop: denominator term (default 1e-8)" }),
+    alpha: t.float({ description: "rmsprop: smoothing constant (default 0.99)" }),
+    centered: t.boolean({ description: "rmsprop: centered variant (default false)" }),
+    weightDecay: t.float({ description: "Weight decay, ≥ 0 (default 0; adamw 0.01)" }),
   }),
 });
 
 const ValidationInput = builder.inputType("ValidationInput", {
+  description: "How the run is validated",
   fields: (t) => ({
     fraction: t.float({ description: "Held-out fraction (0 to 0.5) when the dataset has no test split" }),
-    everySteps: t.int({ description: "Also evaluate every N steps" }),
+    everySteps: t.int({ description: "Also evaluate every N steps, ≥ 1 (default: after each epoch only)" }),
   }),
 });
 
 export const StartRunInputType = builder.inputType("StartRunInput", {
+  description:
+    "A run to train: a model, data and its hyperparameters (every field validated before the run exists)",
   fields: (t) => ({
-    name: t.string(),
-    model: t.id({ required: true, description: "A model id (see the models query)" }),
+    name: t.string({ description: "Display name (default: model, optimizer, lr and batch size)" }),
+    model: t.id({
+      required: true,
+      description: "A model id (see the models query; the legacy number is accepted)",
+    }),
     dataset: t.id({ description: "A registered dataset id (see the datasets query); or give datasetSpec" }),
     datasetSpec: t.field({
       type: JSONScalar,
       description:
         'A dataset spec: a name ("mnist"), the CLI form ("blobs:samples=500,shape=10,classes=2") or an object',
     }),
-    optimizer: t.field({ type: OptimizerInput }),
-    epochs: t.int(),
-    batchSize: t.int({ required: true }),
-    seed: t.int(),
+    optimizer: t.field({ type: OptimizerInput, description: "The optimizer (default SGD, lr 0.01)" }),
+    epochs: t.int({ description: "Passes over the training set, ≥ 1 (default 1)" }),
+    batchSize: t.int({ required: true, description: "Samples per batch, 1 to the training set size" }),
+    seed: t.int({ description: "Seed of initialization, shuffling and dropout (default 0)" }),
     k: t.int({ description: "Steps per session.run and per streamed chunk (1–1000, default 10)" }),
-    provider: t.field({ type: ProviderNameEnum }),
-    validation: t.field({ type: ValidationInput }),
-    schedule: t.field({ type: JSONScalar, description: "Learning-rate schedule (src/train/schedule.ts)" }),
-    tags: t.stringList(),
+    provider: t.field({ type: ProviderNameEnum, description: "Execution provider (default CPU)" }),
+    validation: t.field({ type: ValidationInput, description: "Validation split and cadence" }),
+    schedule: t.field({
+      type: JSONScalar,
+      description:
+        'Learning-rate schedule: a kind ("cosine") or an object {"kind":"constant"|"step"|"cosine", stepSize, gamma, tMax, etaMin, warmup: {steps, startFactor}} (default constant); Run.config.schedule shows it typed',
+    }),
+    tags: t.stringList({ description: "Labels for filtering (runs(filter: {tag}))" }),
     dropout: t.boolean({
       description:
         "false trains with every Dropout layer off (default true): compare example 3 with and without its noise",
@@ -98,7 +106,7 @@ builder.mutationField("startRun", (t) =>
     type: RunType,
     description: "Validates the input, creates the run QUEUED and enqueues it",
     errors: { types: [ValidationError, NotFoundError], directResult: true },
-    args: { input: t.arg({ type: StartRunInputType, required: true }) },
+    args: { input: t.arg({ type: StartRunInputType, required: true, description: "The run" }) },
     resolve: (_root, { input }, ctx) => ctx.runs.start(startRequest(input)),
   }),
 );

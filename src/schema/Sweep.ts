@@ -7,69 +7,117 @@ import { chooseDataset } from "../runs/admission.ts";
 import { MAX_SWEEP_RUNS, type SweepInput, type SweepReport, startSweep, sweepReport } from "../runs/sweep.ts";
 import { builder } from "./builder.ts";
 import { MetricEnum } from "./Metric.ts";
+import { OptimizerKindEnum } from "./OptimizerKind.ts";
 import { RunType } from "./Run.ts";
 import { RunSeriesType } from "./RunSeries.ts";
-import { checkMaxPoints, runSeries } from "./resolve-helpers.ts";
-import { DateTimeScalar, JSONScalar } from "./scalars.ts";
+import { arrayConnection, checkMaxPoints, runSeries } from "./resolve-helpers.ts";
+import { DateTimeScalar, JSONObjectScalar, JSONScalar } from "./scalars.ts";
 
 const SweepStrategyEnum = builder.enumType("SweepStrategy", {
-  values: { GRID: { value: "grid" }, RANDOM: { value: "random" } } as const,
+  description: "How a sweep picks its points",
+  values: {
+    GRID: { value: "grid", description: "Every combination of the space's values" },
+    RANDOM: { value: "random", description: "`samples` points drawn from the space (seeded by samplerSeed)" },
+  } as const,
 });
 
 const SweepSpaceInput = builder.inputType("SweepSpaceInput", {
   description: "The values each hyperparameter takes; a dimension left out keeps the base config's value",
   fields: (t) => ({
-    lr: t.floatList(),
-    batchSize: t.intList(),
-    optimizer: t.stringList({ description: "Optimizer kinds: sgd, adam, adamw, rmsprop" }),
+    lr: t.floatList({ description: "Learning rates (> 0)" }),
+    batchSize: t.intList({ description: "Batch sizes, each ≥ 1" }),
+    optimizer: t.field({ type: [OptimizerKindEnum], description: "Optimizers (each with its defaults)" }),
     dropout: t.booleanList({ description: "false trains with Dropout off" }),
-    seed: t.intList(),
+    seed: t.intList({ description: "Seeds (one run per seed: repeats of a point)" }),
   }),
 });
 
 const StartSweepInput = builder.inputType("StartSweepInput", {
+  description: "A hyperparameter search: a model, data, a base config and the space around it",
   fields: (t) => ({
-    name: t.string(),
-    model: t.id({ required: true }),
+    name: t.string({ description: "Display name (default: derived from the model and strategy)" }),
+    model: t.id({ required: true, description: "The model's id (the legacy number is accepted)" }),
     dataset: t.id({ description: "A registered dataset id; or give datasetSpec" }),
     datasetSpec: t.field({ type: JSONScalar, description: "A dataset spec, as in StartRunInput" }),
     base: t.field({
-      type: JSONScalar,
+      type: JSONObjectScalar,
       description: 'The run config each point starts from, e.g. {"epochs":2,"batchSize":10,"k":10}',
     }),
-    strategy: t.field({ type: SweepStrategyEnum, required: true }),
-    space: t.field({ type: SweepSpaceInput, required: true }),
-    samples: t.int({ description: "RANDOM: how many runs to sample (default 8)" }),
+    strategy: t.field({ type: SweepStrategyEnum, required: true, description: "GRID or RANDOM" }),
+    space: t.field({ type: SweepSpaceInput, required: true, description: "The values to search" }),
+    samples: t.int({ description: "RANDOM: how many runs to sample, ≥ 1 (default 8)" }),
     samplerSeed: t.int({ description: "RANDOM: seed of the sampler (default 0)" }),
-    tags: t.stringList(),
+    tags: t.stringList({ description: "Tags every run of the sweep carries" }),
   }),
 });
 
-const SweepType = builder.objectRef<SweepReport>("Sweep").implement({
+const SweepRef = builder.objectRef<SweepReport>("Sweep");
+
+const SweepType = builder.node(SweepRef, {
+  description: "A hyperparameter search: its runs, the best so far, and their curves side by side",
+  id: { resolve: (s) => s.sweep.id },
+  loadOne: (id, ctx) => sweepReport(ctx.db, intId("sweep", id)),
   fields: (t) => ({
-    id: t.id({ resolve: (s) => String(s.sweep.id) }),
-    name: t.string({ resolve: (s) => s.sweep.name }),
-    strategy: t.field({ type: SweepStrategyEnum, resolve: (s) => s.sweep.strategy as "grid" | "random" }),
+    databaseId: t.int({
+      description: "The sweep's number; arguments accept it in place of `id` (deprecated there)",
+      resolve: (s) => s.sweep.id,
+    }),
+    name: t.string({ description: "Display name", resolve: (s) => s.sweep.name }),
+    strategy: t.field({
+      type: SweepStrategyEnum,
+      description: "GRID or RANDOM",
+      resolve: (s) => s.sweep.strategy as "grid" | "random",
+    }),
     spec: t.field({
-      type: JSONScalar,
+      type: JSONObjectScalar,
       description: "The input the sweep was started with",
       resolve: (s) => s.sweep.spec,
     }),
-    createdAt: t.field({ type: DateTimeScalar, resolve: (s) => s.sweep.createdAt }),
-    runs: t.field({ type: [RunType], resolve: (s) => s.runs }),
+    createdAt: t.field({
+      type: DateTimeScalar,
+      description: "When it was started",
+      resolve: (s) => s.sweep.createdAt,
+    }),
+    runs: t.connection(
+      {
+        type: RunType,
+        description: "Its runs, in creation order (at most 256; offset cursors)",
+        resolve: (s, args) => arrayConnection(args, s.runs),
+      },
+      {
+        name: "SweepRunsConnection",
+        description: "A page of a sweep's runs",
+        fields: (c) => ({
+          totalCount: c.int({ description: "Runs in the sweep", resolve: (conn) => conn.totalCount }),
+        }),
+      },
+      { name: "SweepRunsEdge", description: "A run of the sweep and its cursor" },
+    ),
     best: t.field({
       type: RunType,
       nullable: true,
       description: "The run with the highest validation accuracy so far (null before any evaluation)",
       resolve: (s) => s.best,
     }),
-    completed: t.int({ resolve: (s) => s.runs.filter((r) => r.status === "COMPLETED").length }),
+    completed: t.int({
+      description: "Runs COMPLETED so far",
+      resolve: (s) => s.runs.filter((r) => r.status === "COMPLETED").length,
+    }),
     compare: t.field({
       type: [RunSeriesType],
       description: "compareRuns over every run of the sweep",
       args: {
-        metric: t.arg({ type: MetricEnum, defaultValue: "loss", required: true }),
-        maxPoints: t.arg.int({ defaultValue: 200, required: true }),
+        metric: t.arg({
+          type: MetricEnum,
+          defaultValue: "loss",
+          required: true,
+          description: "The metric to compare",
+        }),
+        maxPoints: t.arg.int({
+          defaultValue: 200,
+          required: true,
+          description: "At most this many points per run, 1 to MAX_POINTS",
+        }),
       },
       resolve: async (s, { metric, maxPoints }, ctx) => {
         // The limit in force (MAX_POINTS), as history and compareRuns check it.
@@ -83,13 +131,11 @@ const SweepType = builder.objectRef<SweepReport>("Sweep").implement({
 builder.queryField("sweep", (t) =>
   t.field({
     type: SweepType,
-    errors: { types: [NotFoundError], directResult: true },
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => {
-      const report = await sweepReport(ctx.db, intId("sweep", id));
-      if (!report) throw new NotFoundError("sweep", String(id));
-      return report;
-    },
+    nullable: true,
+    description:
+      "The sweep with this id, or null when there is none (an id that is not a sweep id is an error)",
+    args: { id: t.arg.id({ required: true, description: "The sweep's id (the legacy number is accepted)" }) },
+    resolve: (_root, { id }, ctx) => sweepReport(ctx.db, intId("sweep", id)),
   }),
 );
 
@@ -118,7 +164,7 @@ builder.mutationField("startSweep", (t) =>
     type: SweepType,
     description: `Expands the search into runs (at most ${MAX_SWEEP_RUNS}), all QUEUED; workers share them`,
     errors: { types: [ValidationError, NotFoundError], directResult: true },
-    args: { input: t.arg({ type: StartSweepInput, required: true }) },
+    args: { input: t.arg({ type: StartSweepInput, required: true, description: "The search" }) },
     resolve: async (_root, { input }, ctx) => {
       const started = await startSweep(ctx.runs, ctx.db, sweepRequest(input));
       return (await sweepReport(ctx.db, started.sweep.id)) ?? { ...started, best: null };

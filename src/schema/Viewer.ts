@@ -25,6 +25,7 @@ export const ViewerType = builder.objectRef<Viewer>("Viewer").implement({
 builder.queryField("viewer", (t) =>
   t.field({
     type: ViewerType,
+    description: "Who is calling and what they may do",
     resolve: (_root, _args, ctx) => ({
       name: ctx.auth?.name ?? "anonymous",
       canWrite: (ctx.auth?.scope ?? "write") === "write",

@@ -1,4 +1,5 @@
 // The GraphQL schema: imports every type file (each registers itself on the builder), then builds.
+import { isObjectType } from "graphql";
 import { builder } from "./builder.ts";
 import "./scalars.ts";
 import "./Error.ts";
@@ -26,5 +27,14 @@ import "./RunEvent.ts";
 import "./RunsChangedEvent.ts";
 import "./Sweep.ts";
 import "./ExternalRun.ts";
+import "./OptimizerKind.ts";
+import "./RunConfig.ts";
 
 export const schema = builder.toSchema({ sortSchema: true });
+
+// The Prisma plugin adds `totalCount` to prismaConnection/relatedConnection types without a
+// description; every field has one (test/schema/descriptions.test.ts).
+for (const type of Object.values(schema.getTypeMap())) {
+  const field = isObjectType(type) ? type.getFields().totalCount : undefined;
+  if (field && !field.description) field.description = "How many items the whole connection holds";
+}

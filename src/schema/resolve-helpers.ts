@@ -1,10 +1,12 @@
 // Shared resolver plumbing: loading a run or failing with NotFoundError, reading every row of a range.
 // Errors need no mapping here: every layer throws the typed errors of src/errors.ts.
+
+import { resolveArrayConnection } from "@pothos/plugin-relay";
 import type { BatchRow, Metric, Run } from "../db/index.ts";
 import { CUSTOM_NAME } from "../db/sql.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import type { Context } from "./context.ts";
-import { encodeCursor } from "./shapes.ts";
+import { keysetPage, type PageArgs, pageRequest } from "./paging.ts";
 
 export async function loadRun(ctx: Context, id: string | number): Promise<Run> {
   const run = await ctx.db.getRun(intId("run", id));
@@ -100,21 +102,29 @@ export async function runSeries(
   return { run, metric: customMetric === null ? metric : null, customMetric, points };
 }
 
-/** A Relay page of id-keyed nodes from `first + 1` fetched ones (the extra one says a next page exists). */
-export function idPage<T extends { id: number }>(
-  kind: string,
-  fetched: T[],
-  first: number,
-  after: number | null,
-) {
-  const edges = fetched.slice(0, first).map((node) => ({ cursor: encodeCursor(kind, node.id), node }));
+/**
+ * Run.batchMetrics: keyset pages by step, forward from the start or backward from the end, with
+ * totalCount (the run's persisted steps).
+ */
+export async function batchMetricsConnection(ctx: Context, run: Run, args: PageArgs) {
+  const req = pageRequest("step", args, 100, ctx.config.limits.maxPageSize);
+  if (req.forward) {
+    const page = await ctx.db.batchMetricsPage(run.id, req.cursor ?? -1, req.size);
+    return {
+      ...keysetPage("step", req, page.rows, page.hasNextPage, (row) => row.step),
+      totalCount: run.stepsCompleted,
+    };
+  }
+  const page = await ctx.db.batchMetricsPageBefore(run.id, req.cursor ?? 2 ** 53 - 1, req.size);
+  // keysetPage reverses backward items (fetched nearest first): these arrive in step order.
+  const rows = page.rows.reverse();
   return {
-    edges,
-    pageInfo: {
-      hasNextPage: fetched.length > first,
-      hasPreviousPage: after !== null,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
+    ...keysetPage("step", req, rows, page.hasPreviousPage, (row) => row.step),
+    totalCount: run.stepsCompleted,
   };
+}
+
+/** A connection over a short in-memory list (epochs, a sweep's runs), in both directions, with totalCount. */
+export function arrayConnection<T>(args: PageArgs, items: readonly T[]) {
+  return { ...resolveArrayConnection({ args }, items), totalCount: items.length };
 }

@@ -1,49 +1,54 @@
-// Custom scalars: JSON (hyperparameters, specs, op summaries), DateTime (ISO 8601), Upload (multipart).
-import { GraphQLError, Kind, type ValueNode } from "graphql";
-import type { JsonValue } from "../db/index.ts";
+// Scalars: DateTime, JSON, JSONObject and PositiveInt from graphql-scalars (each names the spec its
+// values follow with @specifiedBy), and Upload (multipart file uploads).
+import { GraphQLError, GraphQLScalarType } from "graphql";
+import { GraphQLDateTime, GraphQLJSON, GraphQLJSONObject, GraphQLPositiveInt } from "graphql-scalars";
 import { builder } from "./builder.ts";
 
-function literal(node: ValueNode, variables: Record<string, unknown> | null | undefined): JsonValue {
-  switch (node.kind) {
-    case Kind.STRING:
-    case Kind.BOOLEAN:
-      return node.value;
-    case Kind.INT:
-    case Kind.FLOAT:
-      return Number(node.value);
-    case Kind.NULL:
-      return null;
-    case Kind.LIST:
-      return node.values.map((v) => literal(v, variables));
-    case Kind.OBJECT:
-      return Object.fromEntries(node.fields.map((f) => [f.name.value, literal(f.value, variables)]));
-    case Kind.VARIABLE:
-      return (variables?.[node.name.value] ?? null) as JsonValue;
-    default:
-      throw new GraphQLError("JSON literal: enums are not JSON values");
-  }
+/** graphql-scalars' scalar with our description and spec URL (printed as @specifiedBy). */
+function specified(scalar: GraphQLScalarType, description: string, specifiedByURL: string) {
+  return new GraphQLScalarType({ ...scalar.toConfig(), description, specifiedByURL });
 }
 
-export const JSONScalar = builder.scalarType("JSON", {
-  description: "Any JSON value",
-  serialize: (v) => v,
-  parseValue: (v) => v as JsonValue,
-  parseLiteral: (node, variables) => literal(node, variables),
-});
+export const DateTimeScalar = builder.addScalarType(
+  "DateTime",
+  specified(
+    GraphQLDateTime,
+    "A point in time as an RFC 3339 string in UTC with milliseconds, e.g. 2026-12-02T09:15:30.123Z",
+    "https://scalars.graphql.org/andimarek/date-time",
+  ),
+);
 
-export const DateTimeScalar = builder.scalarType("DateTime", {
-  description: "An ISO 8601 timestamp (UTC)",
-  serialize: (v) => (v instanceof Date ? v.toISOString() : String(v)),
-  parseValue: (v) => {
-    const d = new Date(String(v));
-    if (Number.isNaN(d.getTime()))
-      throw new GraphQLError(`DateTime must be an ISO 8601 string, got ${String(v)}`);
-    return d;
-  },
-});
+export const JSONScalar = builder.addScalarType(
+  "JSON",
+  specified(
+    GraphQLJSON,
+    "Any JSON value (ECMA-404)",
+    "https://www.ecma-international.org/publications-and-standards/standards/ecma-404/",
+  ),
+);
+
+export const JSONObjectScalar = builder.addScalarType(
+  "JSONObject",
+  specified(
+    GraphQLJSONObject,
+    "A JSON object (ECMA-404): string keys, any JSON values; arrays and plain values are refused",
+    "https://www.ecma-international.org/publications-and-standards/standards/ecma-404/",
+  ),
+);
+
+export const PositiveIntScalar = builder.addScalarType(
+  "PositiveInt",
+  specified(
+    GraphQLPositiveInt,
+    "An integer from 1 to 2147483647; 0 and negative values are refused",
+    "https://the-guild.dev/graphql/scalars/docs/scalars/positive-int",
+  ),
+);
 
 export const UploadScalar = builder.scalarType("Upload", {
-  description: "A file sent with the GraphQL multipart request spec",
+  description:
+    "A file sent as a part of a multipart/form-data request (GraphQL multipart request spec); input only",
+  specifiedByURL: "https://github.com/jaydenseric/graphql-multipart-request-spec",
   serialize: () => {
     throw new GraphQLError("Upload is an input-only scalar");
   },
