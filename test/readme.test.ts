@@ -10,6 +10,7 @@ import { createClient } from "graphql-ws";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { gqlData } from "./helpers/gql.ts";
+import { dbId } from "./helpers/ids.ts";
 import { type Live, useLiveServer } from "./helpers/live-server.ts";
 
 const run = promisify(execFile);
@@ -79,8 +80,10 @@ describe("README", () => {
     const stored = JSON.parse(stdout).data.uploadDataset as { path: string; bytes: number };
     expect(stored.path).toMatch(/^uploads\/[0-9a-f]{16}-iris\.csv$/);
     expect(stored.bytes).toBe(`${rows.join("\n")}\n`.length);
-    const { models } = await post("{ models { id name } }");
-    const linear = (models as { id: string; name: string }[]).find((m) => m.name === "linear");
+    const { models } = await post("{ models { nodes { id name } } }");
+    const linear = (models as { nodes: { id: string; name: string }[] }).nodes.find(
+      (m) => m.name === "linear",
+    );
     const started = await post(
       `mutation($input: StartRunInput!) { startRun(input: $input) { __typename ... on Error { message } } }`,
       {
@@ -132,8 +135,10 @@ describe("README", () => {
   });
 
   it("runs the sweep example: four runs over batch size and seed, each completing, with a best run and a comparison", async () => {
-    const { models } = await post("{ models { id name } }");
-    const linear = (models as { id: string; name: string }[]).find((m) => m.name === "linear");
+    const { models } = await post("{ models { nodes { id name } } }");
+    const linear = (models as { nodes: { id: string; name: string }[] }).nodes.find(
+      (m) => m.name === "linear",
+    );
     const started = await post(named("mutation", "BatchSizeSweep"), { model: linear?.id });
     const sweep = started.startSweep as {
       id: string;
@@ -143,7 +148,7 @@ describe("README", () => {
       10, 10, 100, 100,
     ]);
     for (const r of sweep.runs) {
-      const done = app.runs!.batches(Number(r.id), -1);
+      const done = app.runs!.batches(dbId(r.id), -1);
       for await (const chunk of done) if (chunk.final) break;
     }
     const report = (await post(named("query", "SweepReport"), { id: sweep.id })).sweep as {

@@ -15,18 +15,17 @@ export async function runAction(kind, id) {
   return r;
 }
 
-/** Asks for an export URL and lets the browser download the trained inference model. */
+/** Reads the run's export URL and lets the browser download the trained inference model. */
 export async function downloadModel(runId) {
-  const { exportModel: r } = await gql(
-    `mutation($id: ID!) { exportModel(runId: $id) { __typename ... on MutationExportModelSuccess { data } ${OUTCOME} } }`,
-    { id: runId },
-  );
-  if (r.__typename !== "MutationExportModelSuccess") throw new Error(r.message);
+  const { run } = await gql(`query($id: ID!) { run(id: $id) { databaseId exportUrl } }`, { id: runId });
+  if (!run) throw new Error("the run no longer exists");
+  if (!run.exportUrl)
+    throw new Error("the run has no checkpoint yet: export is available once it has trained a chunk");
   const a = document.createElement("a");
-  a.href = r.data;
-  a.download = `run-${runId}.onnx`;
+  a.href = run.exportUrl;
+  a.download = `run-${run.databaseId}.onnx`;
   document.body.append(a);
   a.click();
   a.remove();
-  return r.data;
+  return run.exportUrl;
 }

@@ -2,7 +2,15 @@
 // render(view, params) returns a cleanup function that closes its subscriptions and charts.
 import { compareRuns } from "./compare.js";
 import { h } from "./dom.js";
-import { dropConnection, getToken, gql, onAuthRequired, onConnectionChange, setToken } from "./gql.js";
+import {
+  dropConnection,
+  getToken,
+  gql,
+  onAuthRequired,
+  onConnectionChange,
+  runGlobalId,
+  setToken,
+} from "./gql.js";
 import { runPage } from "./run.js";
 import { runsPage } from "./runs.js";
 
@@ -22,7 +30,7 @@ function route() {
   const run = /^\/runs\/(\d+)$/.exec(path);
   if (run) {
     page = "run";
-    cleanup = runPage(view, run[1]);
+    cleanup = runPage(view, runGlobalId(run[1]));
   } else if (path === "/compare") {
     page = "compare";
     cleanup = compareRuns(view, params);

@@ -2,16 +2,16 @@
 // run's 100 steps line up with a batch-100 run's 10) or the raw step, smoothed like the run page.
 import { alignTables, Chart, COLORS, chartCard } from "./charts.js";
 import { describeConfig, h, num, showError, statusBadge } from "./dom.js";
-import { gql } from "./gql.js";
+import { gql, runGlobalId } from "./gql.js";
 import { debiasedEma } from "./smooth.js";
 import { smoothingControl } from "./smoothing.js";
 
 const RUNS = `query CompareCandidates {
-  runs(first: 100) { edges { node { id name status totalSteps hyperparameters model { name } dataset { name } } } }
+  runs(first: 100) { edges { node { id databaseId name status totalSteps hyperparameters model { name } dataset { name } } } }
 }`;
 const SERIES = `query Compare($ids: [ID!]!, $metric: Metric!, $n: Int!) {
   compareRuns(ids: $ids, metric: $metric, maxPoints: $n) {
-    run { id name status totalSteps hyperparameters model { name } dataset { name } }
+    run { id databaseId name status totalSteps hyperparameters model { name } dataset { name } }
     points { step progress mean }
   }
 }`;
@@ -29,7 +29,14 @@ const EXTRA = [
 ];
 
 export function compareRuns(view, params) {
-  const selected = new Set((params.get("ids") ?? "").split(",").filter(Boolean));
+  // The URL carries run numbers (databaseId); the API takes global IDs.
+  const selected = new Set(
+    (params.get("ids") ?? "")
+      .split(",")
+      .filter((n) => /^\d+$/.test(n))
+      .map(runGlobalId),
+  );
+  const numbers = () => candidates.filter((r) => selected.has(r.id)).map((r) => r.databaseId);
   let alive = true;
   let charts = [];
   let timer = null;
@@ -52,12 +59,12 @@ export function compareRuns(view, params) {
             onchange: (e) => {
               if (e.target.checked) selected.add(r.id);
               else selected.delete(r.id);
-              history.replaceState(null, "", `#/compare?ids=${[...selected].join(",")}`);
+              history.replaceState(null, "", `#/compare?ids=${numbers().join(",")}`);
               renderPicker();
               load();
             },
           }),
-          `#${r.id} ${r.name}`,
+          `#${r.databaseId} ${r.name}`,
           h("small", { class: "muted" }, ` ${describeConfig(r.hyperparameters)}`),
         ),
       ),
@@ -204,7 +211,7 @@ function buildCharts(grid, runs, axis, extraSelect) {
   }
   const lines = runs.flatMap((r, i) => {
     const color = COLORS[i % COLORS.length];
-    const label = `#${r.id} ${describeConfig(r.hyperparameters) || r.name}`;
+    const label = `#${r.databaseId} ${describeConfig(r.hyperparameters) || r.name}`;
     return [
       { label: `${label} (raw)`, color, faint: true },
       { label, color },
@@ -236,7 +243,7 @@ function buildCharts(grid, runs, axis, extraSelect) {
       "span",
       { class: "legend-item" },
       h("i", { style: `background:${COLORS[i % COLORS.length]}` }),
-      `#${r.id} ${r.name} · ${describeConfig(r.hyperparameters)}`,
+      `#${r.databaseId} ${r.name} · ${describeConfig(r.hyperparameters)}`,
     ),
   );
   grid.prepend(h("div", { class: "legend" }, ...items));
@@ -270,7 +277,7 @@ function summaryRows(runs) {
         "tr",
         { dataset: { runId: r.id } },
         h("td", {}, h("i", { class: "swatch", style: `background:${COLORS[i % COLORS.length]}` })),
-        h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id} ${r.name}`)),
+        h("td", {}, h("a", { href: `#/runs/${r.databaseId}` }, `#${r.databaseId} ${r.name}`)),
         h("td", { class: "muted" }, describeConfig(r.hyperparameters)),
         h("td", {}, statusBadge(r.status)),
         h("td", { class: "num" }, num(o.loss.mean, 4)),

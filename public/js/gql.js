@@ -7,6 +7,12 @@ const endpoint = "/graphql";
 
 export class GraphQLRequestError extends Error {}
 
+/**
+ * The global ID of run number n: the dashboard's URLs carry the short number (Run.databaseId), the
+ * API takes global IDs (base64 of "Run:n", the server's encoding).
+ */
+export const runGlobalId = (n) => btoa(`Run:${n}`);
+
 // The API token lives in sessionStorage (this tab only, gone when it closes), never in a URL: it goes
 // out as the Authorization header over HTTP and in connection_init's payload over graphql-ws.
 const TOKEN_KEY = "gradstream.token";

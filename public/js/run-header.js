@@ -15,7 +15,11 @@ function actions(page) {
         class: cls,
         dataset: { action: kind },
         onclick: async () => {
-          if (kind === "delete" && !confirm(`Delete run #${id} with its metrics and checkpoints?`)) return;
+          if (
+            kind === "delete" &&
+            !confirm(`Delete run #${run.databaseId} with its metrics and checkpoints?`)
+          )
+            return;
           try {
             await runAction(kind, id);
             await page.afterAction(kind);
@@ -45,7 +49,7 @@ function actions(page) {
       ),
     );
   }
-  out.push(h("a", { class: "button", href: `#/compare?ids=${id}` }, "Compare…"));
+  out.push(h("a", { class: "button", href: `#/compare?ids=${run.databaseId}` }, "Compare…"));
   out.push(act("Delete", "delete", "danger"));
   return out;
 }
@@ -67,7 +71,7 @@ function facts(run) {
   return [
     ...source,
     ["Settings", describeConfig(run.hyperparameters)],
-    ["Provider", run.providerUsed ?? run.providerRequested],
+    ["Provider", run.providerUsed ?? run.providerRequested ?? "–"],
     ["Speed", p.samplesPerSecond ? `${Math.round(p.samplesPerSecond).toLocaleString()} samples/s` : "–"],
     ["ETA", ACTIVE.includes(run.status) ? duration(p.etaSeconds) : "–"],
     ["Best val. acc.", run.bestValAccuracy === null ? "–" : num(run.bestValAccuracy, 3)],
@@ -82,7 +86,7 @@ export function drawHeader(header, page) {
     h(
       "div",
       { class: "row" },
-      h("h1", {}, `#${run.id} ${run.name}`),
+      h("h1", {}, `#${run.databaseId} ${run.name}`),
       statusBadge(run.status),
       h("span", { class: "grow" }),
       ...actions(page),

@@ -16,13 +16,12 @@ const EPOCH = "epoch trainLoss trainAccuracy valLoss valAccuracy batches timeMs"
 const RUN = `query Run($id: ID!) {
   run(id: $id) {
     __typename
-    ... on NotFoundError { message }
     ... on Run {
-      id name kind customMetrics status totalSteps stepsCompleted stepsPerChunk lastStep errorMessage failedAtStep
+      id databaseId name kind customMetrics status totalSteps stepsCompleted stepsPerChunk lastStep errorMessage failedAtStep
       providerRequested providerUsed createdAt startedAt finishedAt tags hyperparameters bestValAccuracy
       model { id name parameterCount } dataset { id name kind trainSize valSize classes }
       progress { step totalSteps epoch fraction samplesPerSecond etaSeconds }
-      epochs { ${EPOCH} }
+      epochs(first: 10000) { nodes { ${EPOCH} } }
     }
   }
 }`;
@@ -45,6 +44,9 @@ const EVENTS = `subscription Events($id: ID!) {
   }
 }`;
 
+/** The run as the page keeps it: its epochs as a plain list (the API pages them). */
+const flat = (run) => run && { ...run, epochs: run.epochs.nodes };
+
 export function runPage(view, id) {
   const disposers = [];
   let alive = true;
@@ -53,10 +55,13 @@ export function runPage(view, id) {
     for (const d of disposers.splice(0)) d();
   };
   gql(RUN, { id })
-    .then(({ run }) => {
+    .then((data) => {
+      const run = flat(data.run);
       if (!alive) return;
-      if (run.__typename !== "Run") {
-        view.append(h("div", { class: "card" }, h("h2", {}, "Run not found"), h("p", {}, run.message)));
+      if (!run) {
+        view.append(
+          h("div", { class: "card" }, h("h2", {}, "Run not found"), h("p", {}, "No run has this number.")),
+        );
         return;
       }
       disposers.push(mount(view, run));
@@ -103,8 +108,8 @@ function mount(view, initial) {
   };
   page.refreshRun = async () => {
     const data = await gql(RUN, { id: page.id });
-    if (!page.alive || data.run.__typename !== "Run") return;
-    page.run = data.run;
+    if (!page.alive || !data.run) return;
+    page.run = flat(data.run);
     drawHeader(els.header, page.header);
     drawEpochs(els, page.charts, page.run.epochs);
   };

@@ -7,13 +7,13 @@ import { describeConfig, h, showError, statusBadge } from "./dom.js";
 import { authHeaders, gql, subscribe } from "./gql.js";
 
 const RUN_ROW = `fragment RunRow on Run {
-  id name kind status totalSteps stepsCompleted createdAt hyperparameters errorMessage
+  id databaseId name kind status totalSteps stepsCompleted createdAt hyperparameters errorMessage
   model { name } dataset { name }
 }`;
 
 const HOME = `query Home {
-  models { id name inputShape classes parameterCount }
-  datasets { id name kind trainSize valSize inputShape classes }
+  models { nodes { id name inputShape classes parameterCount } }
+  datasets { nodes { id name kind trainSize valSize inputShape classes } }
   experiments { name description reference twin model runs }
   executionProviders { name available reason }
 }`;
@@ -27,7 +27,7 @@ const CHANGES = `subscription Changes { runsChanged { kind runId run { ...RunRow
 const START_RUN = `mutation Start($input: StartRunInput!) {
   startRun(input: $input) {
     __typename
-    ... on Run { id }
+    ... on Run { id databaseId }
     ... on ValidationError { field message }
     ... on NotFoundError { message }
   }
@@ -36,7 +36,7 @@ const START_RUN = `mutation Start($input: StartRunInput!) {
 const START_EXPERIMENT = `mutation Experiment($name: String!) {
   startExperiment(name: $name) {
     __typename
-    ... on ExperimentStart { runs { id } }
+    ... on ExperimentStart { runs { id databaseId } }
     ... on ValidationError { field message }
   }
 }`;
@@ -55,11 +55,11 @@ export function runsPage(view) {
   const { aside, tbody, compareBtn, empty, main } = runsLayout(view);
 
   compareBtn.addEventListener("click", () => {
-    location.hash = `#/compare?ids=${[...selected].join(",")}`;
+    location.hash = `#/compare?ids=${[...selected].map((id) => runs.get(id)?.databaseId).join(",")}`;
   });
 
   function renderRows() {
-    const rows = [...runs.values()].sort((a, b) => Number(b.id) - Number(a.id));
+    const rows = [...runs.values()].sort((a, b) => b.databaseId - a.databaseId);
     empty.hidden = rows.length > 0;
     tbody.replaceChildren(...rows.map(row));
     compareBtn.disabled = selected.size < 2;
@@ -100,7 +100,7 @@ export function runsPage(view) {
     subscribe(CHANGES, () => ({}), {
       next: (data) => {
         const e = data.runsChanged;
-        if (e.kind === "deleted" || !e.run) {
+        if (e.kind === "DELETED" || !e.run) {
           runs.delete(e.runId);
           selected.delete(e.runId);
         } else runs.set(e.run.id, e.run);
@@ -120,7 +120,9 @@ export function runsPage(view) {
       .then((home) => {
         if (!alive) return;
         aside.replaceChildren();
-        renderAside(aside, home, main, loadAside);
+        // models and datasets are connections: the form wants their nodes.
+        const lists = { ...home, models: home.models.nodes, datasets: home.datasets.nodes };
+        renderAside(aside, lists, main, loadAside);
       })
       .catch((err) => showError(main, err));
   loadAside();
@@ -187,7 +189,7 @@ function runRow(r, isSelected, on) {
     type: "checkbox",
     checked: isSelected,
     title: "Select to compare",
-    "aria-label": `select run ${r.id} to compare`,
+    "aria-label": `select run ${r.databaseId} to compare`,
     onchange: (e) => on.select(e.target.checked),
   });
   const actions = h("td", { class: "actions" });
@@ -198,7 +200,8 @@ function runRow(r, isSelected, on) {
         class: `small ${cls}`,
         dataset: { action: kind },
         onclick: () => {
-          if (kind === "delete" && !confirm(`Delete run #${r.id} with its metrics and checkpoints?`)) return;
+          if (kind === "delete" && !confirm(`Delete run #${r.databaseId} with its metrics and checkpoints?`))
+            return;
           return on.act(kind);
         },
       },
@@ -214,7 +217,7 @@ function runRow(r, isSelected, on) {
     "tr",
     { dataset: { runId: r.id, status: r.status } },
     h("td", {}, check),
-    h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id} ${r.name}`)),
+    h("td", {}, h("a", { href: `#/runs/${r.databaseId}` }, `#${r.databaseId} ${r.name}`)),
     external
       ? h(
           "td",
@@ -239,8 +242,9 @@ function runRow(r, isSelected, on) {
 }
 
 function renderAside(aside, home, main, reload) {
-  const go = (ids) => {
-    location.hash = ids.length > 1 ? `#/compare?ids=${ids.join(",")}` : `#/runs/${ids[0]}`;
+  // `numbers`: the runs' databaseIds, which the dashboard's URLs carry.
+  const go = (numbers) => {
+    location.hash = numbers.length > 1 ? `#/compare?ids=${numbers.join(",")}` : `#/runs/${numbers[0]}`;
   };
   const experimentCard = (e) =>
     h(
@@ -261,7 +265,7 @@ function renderAside(aside, home, main, reload) {
               try {
                 const res = (await gql(START_EXPERIMENT, { name: e.name })).startExperiment;
                 if (res.__typename === "ValidationError") throw new Error(res.message);
-                go(res.runs.map((r) => r.id));
+                go(res.runs.map((r) => r.databaseId));
               } catch (err) {
                 ev.target.disabled = false;
                 showError(main, err);
@@ -481,7 +485,7 @@ function startForm(home, go) {
         message.textContent = res.field ? `${res.field}: ${res.message}` : res.message;
         return;
       }
-      go([res.id]);
+      go([res.databaseId]);
     } catch (err) {
       message.textContent = err instanceof Error ? err.message : String(err);
     } finally {

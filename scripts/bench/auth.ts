@@ -12,7 +12,7 @@ import { loadConfig } from "../../src/server/config.ts";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PER_ROUND = 300;
 // A small, cheap query, so the per-request cost of auth and the limits is what shows.
-const QUERY = JSON.stringify({ query: "{ datasets { id name classes } }" });
+const QUERY = JSON.stringify({ query: "{ datasets { nodes { id name classes } } }" });
 
 async function server(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), "gradstream-bench-auth-"));

@@ -16,13 +16,16 @@ const EPOCHS = Number(process.env.SCALE_EPOCHS ?? 10);
 const STEPS = 100 * EPOCHS; // blobs 1000 samples, batch 10
 
 async function startRuns(url: string, n: number, epochs: number): Promise<number[]> {
-  const { models } = await gql<{ models: { id: string; name: string }[] }>(url, "{ models { id name } }");
-  const model = models.find((m) => m.name === "linear")?.id;
+  const { models } = await gql<{ models: { nodes: { id: string; name: string }[] } }>(
+    url,
+    "{ models { nodes { id name } } }",
+  );
+  const model = models.nodes.find((m) => m.name === "linear")?.id;
   const ids: number[] = [];
   for (let i = 0; i < n; i++) {
-    const r = await gql<{ startRun: { id: string } }>(
+    const r = await gql<{ startRun: { databaseId: number } }>(
       url,
-      `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
+      `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { databaseId } ... on Error { message } } }`,
       {
         input: {
           model,
@@ -34,7 +37,7 @@ async function startRuns(url: string, n: number, epochs: number): Promise<number
         },
       },
     );
-    ids.push(Number(r.startRun.id));
+    ids.push(r.startRun.databaseId);
   }
   return ids;
 }

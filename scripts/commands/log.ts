@@ -123,10 +123,10 @@ async function call<T>(o: Options, query: string, variables: Record<string, unkn
 }
 
 const CREATE = `mutation Create($input: CreateRunInput!) {
-  createRun(input: $input) { __typename ... on Run { id lastStep } ... on ValidationError { message field } }
+  createRun(input: $input) { __typename ... on Run { id databaseId lastStep } ... on ValidationError { message field } }
 }`;
 const FIND = `query Find($id: ID!) {
-  run(id: $id) { __typename ... on Run { id kind status lastStep } ... on NotFoundError { message } }
+  run(id: $id) { id databaseId kind status lastStep }
 }`;
 const LOG = `mutation Log($runId: ID!, $rows: [MetricRowInput!]!) {
   logMetrics(runId: $runId, rows: $rows) { __typename ... on LogResult { stored ignored lastStep } ... on Error { message } ... on ValidationError { field } }
@@ -134,6 +134,13 @@ const LOG = `mutation Log($runId: ID!, $rows: [MetricRowInput!]!) {
 const FINISH = `mutation Finish($runId: ID!, $status: FinishStatus!, $message: String) {
   finishRun(runId: $runId, status: $status, message: $message) { __typename ... on Run { id status } ... on Error { message } }
 }`;
+
+/** A created or found run: its global ID, its number and where its stored steps end. */
+interface Found {
+  id: string;
+  databaseId: number;
+  lastStep: number | null;
+}
 
 interface Row extends Omit<ParsedRow, "step"> {
   step: number;
@@ -150,7 +157,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 class Sender {
   readonly #o: Options;
   readonly #queue: Row[] = [];
+  /** The run's number (what the user sees) and its global ID (what the API takes). */
   #runId: number | null = null;
+  #runGid = "";
   #firstStep = 0;
   #flushing: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -167,7 +176,7 @@ class Sender {
     for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
       const a =
         this.#o.runId === null
-          ? await call<{ createRun: { id: string; lastStep: number | null } }>(this.#o, CREATE, {
+          ? await call<{ createRun: Found }>(this.#o, CREATE, {
               input: {
                 name:
                   this.#o.name ??
@@ -176,14 +185,16 @@ class Sender {
                 config: this.#o.command.length ? { command: this.#o.command } : {},
               },
             })
-          : await call<{ run: { id: string; kind: string; lastStep: number | null } }>(this.#o, FIND, {
+          : await call<{ run: (Found & { kind: string }) | null }>(this.#o, FIND, {
               id: String(this.#o.runId),
             });
       if (a.ok) {
         const run = "createRun" in a.data ? a.data.createRun : a.data.run;
+        if (!run) throw new Error(`unknown run id ${this.#o.runId}; list them with gradstream runs`);
         if ("kind" in run && run.kind !== "EXTERNAL")
-          throw new Error(`run ${run.id} is ${run.kind}; gradstream log adds only to EXTERNAL runs`);
-        this.#runId = Number(run.id);
+          throw new Error(`run ${run.databaseId} is ${run.kind}; gradstream log adds only to EXTERNAL runs`);
+        this.#runId = run.databaseId;
+        this.#runGid = run.id;
         this.#firstStep = (run.lastStep ?? -1) + 1;
         return this.#firstStep;
       }
@@ -226,7 +237,7 @@ class Sender {
     while (this.#queue.length && this.#runId !== null && this.failure === null) {
       const batch = this.#queue.slice(0, this.#o.batchRows);
       const a = await call<{ logMetrics: { stored: number } }>(this.#o, LOG, {
-        runId: String(this.#runId),
+        runId: this.#runGid,
         rows: batch.map(toInput),
       });
       if (a.ok) {
@@ -277,7 +288,7 @@ class Sender {
     if (this.#runId === null) return;
     const started = Date.now();
     for (let wait = 250; ; wait = Math.min(wait * 2, 5_000)) {
-      const a = await call(this.#o, FINISH, { runId: String(this.#runId), status, message });
+      const a = await call(this.#o, FINISH, { runId: this.#runGid, status, message });
       if (a.ok) return;
       if (!a.retry || Date.now() - started > this.#o.giveUpMs) throw new Error(a.message);
       this.#down(a.message);

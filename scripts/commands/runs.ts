@@ -30,6 +30,7 @@ async function exportRun(remote: Remote, runId: string, format: string): Promise
 
 interface RunNode {
   id: string;
+  databaseId: number;
   name: string;
   status: string;
   stepsCompleted: number;
@@ -39,7 +40,7 @@ interface RunNode {
 }
 
 const QUERY = `query Runs($first: Int!) {
-  runs(first: $first) { edges { node { id name status stepsCompleted totalSteps bestValAccuracy createdAt } } }
+  runs(first: $first) { edges { node { id databaseId name status stepsCompleted totalSteps bestValAccuracy createdAt } } }
 }`;
 
 export async function main(args: string[]): Promise<number> {
@@ -94,7 +95,7 @@ export async function main(args: string[]): Promise<number> {
       const steps = `${r.stepsCompleted}/${r.totalSteps}`;
       const best = r.bestValAccuracy === null ? "-" : r.bestValAccuracy.toFixed(4);
       console.log(
-        `${r.id.padStart(5)}  ${r.status.padEnd(11)}  ${steps.padStart(13)}  ${best.padStart(8)}  ${r.name}`,
+        `${String(r.databaseId).padStart(5)}  ${r.status.padEnd(11)}  ${steps.padStart(13)}  ${best.padStart(8)}  ${r.name}`,
       );
     }
     return 0;

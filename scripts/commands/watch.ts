@@ -3,6 +3,7 @@
 // printed step (the server replays from its database), so no batch is printed twice or skipped.
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
+import { globalId } from "../../src/errors.ts";
 import { authHeaders, graphql, parseRemoteArgs, UsageError } from "../lib/remote.ts";
 
 const HELP = `usage: gradstream watch <runId> [--url http://localhost:4000/graphql] [--token T] [--after STEP] [--json]
@@ -35,7 +36,8 @@ export async function main(args: string[]): Promise<number> {
     if (remote !== "help") {
       if (remote.positionals.length !== 1) throw new UsageError("expected exactly one run id");
       runId = remote.positionals[0];
-      if (!/^\d+$/.test(runId)) throw new UsageError(`run id must be a positive integer, got "${runId}"`);
+      if (!/^\d{1,15}$/.test(runId) || Number(runId) < 1)
+        throw new UsageError(`run id must be a positive integer, got "${runId}"`);
       if (remote.flags.after !== undefined) {
         after = Number(remote.flags.after);
         if (!Number.isInteger(after) || after < -1) {
@@ -66,7 +68,7 @@ export async function main(args: string[]): Promise<number> {
       try {
         for await (const result of client.iterate({
           query: SUBSCRIPTION,
-          variables: { runId, afterStep: after },
+          variables: { runId: globalId("run", Number(runId)), afterStep: after },
         })) {
           if (result.errors?.length) throw new Error(result.errors.map((e) => e.message).join("; "));
           const chunk = (result.data as { batchMetrics: { lastStep: number; final: boolean; rows: Row[] } })
@@ -86,14 +88,12 @@ export async function main(args: string[]): Promise<number> {
         if (attempt >= 5 || !/resubscribe|fell .* behind|socket|closed|ECONN/i.test(message)) throw err;
       }
     }
-    const { run } = await graphql<{
-      run: { status?: string; errorMessage?: string | null; message?: string };
-    }>(
+    const { run } = await graphql<{ run: { status: string; errorMessage: string | null } | null }>(
       remote,
-      `query($id: ID!) { run(id: $id) { ... on Run { status errorMessage } ... on Error { message } } }`,
-      { id: runId },
+      `query($id: ID!) { run(id: $id) { status errorMessage } }`,
+      { id: globalId("run", Number(runId)) },
     );
-    if (!run.status) throw new Error(run.message ?? `unknown run ${runId}`);
+    if (!run) throw new Error(`unknown run ${runId}`);
     if (!json) console.error(`run ${runId} ${run.status}${run.errorMessage ? `: ${run.errorMessage}` : ""}`);
     return run.status === "COMPLETED" ? 0 : 1;
   } catch (err) {

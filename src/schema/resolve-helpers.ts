@@ -124,7 +124,13 @@ export async function batchMetricsConnection(ctx: Context, run: Run, args: PageA
   };
 }
 
-/** A connection over a short in-memory list (epochs, a sweep's runs), in both directions, with totalCount. */
+/**
+ * A connection over a short in-memory list (epochs, a sweep's runs) in both directions, with
+ * totalCount: offset cursors, 1,000 items per page unless first/last say otherwise (at most 10,000).
+ */
 export function arrayConnection<T>(args: PageArgs, items: readonly T[]) {
-  return { ...resolveArrayConnection({ args }, items), totalCount: items.length };
+  return {
+    ...resolveArrayConnection({ args, defaultSize: 1000, maxSize: 10_000 }, items),
+    totalCount: items.length,
+  };
 }

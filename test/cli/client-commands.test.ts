@@ -58,9 +58,9 @@ describe("gradstream runs and watch against a running server", () => {
     const runs = json.stdout
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l) as { id: string; status: string });
+      .map((l) => JSON.parse(l) as { id: string; databaseId: number; status: string });
     expect(runs.length).toBeGreaterThanOrEqual(2);
-    expect(Number(runs[0].id)).toBeGreaterThan(Number(runs[1].id));
+    expect(runs[0].databaseId).toBeGreaterThan(runs[1].databaseId);
   });
 
   it("says what is wrong with exit code 2 on bad usage, and exit code 1 when the server is unreachable or the run unknown", async () => {

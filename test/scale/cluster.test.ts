@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalCluster, startLocalCluster } from "../../scripts/cluster.ts";
 import { gqlData as gql } from "../helpers/gql.ts";
+import { dbId, gid } from "../helpers/ids.ts";
 import { type Chunk, range, steps, wsClient } from "../helpers/live-server.ts";
 
 const CHUNKS = `subscription($runId: ID!, $afterStep: Int! = -1) {
@@ -36,18 +37,18 @@ afterAll(async () => {
 describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", () => {
   it("completes a sweep of 8 runs with one worker SIGKILLed mid-run, streaming every step once to subscribers on the other instance", async () => {
     const [apiA, apiB] = cluster.apis;
-    const { models } = await gql<{ models: { id: string; name: string }[] }>(
+    const { models } = await gql<{ models: { nodes: { id: string; name: string }[] } }>(
       apiA.url,
-      "{ models { id name } }",
+      "{ models { nodes { id name } } }",
     );
-    const linear = models.find((m) => m.name === "linear");
+    const linear = models.nodes.find((m) => m.name === "linear");
     expect(linear).toBeDefined();
     const started = await gql<{
-      startSweep: { id: string; runs: { id: string; totalSteps: number; status: string }[] };
+      startSweep: { id: string; runs: { nodes: { id: string; totalSteps: number; status: string }[] } };
     }>(
       apiA.url,
       `mutation($input: StartSweepInput!) { startSweep(input: $input) {
-        ... on Sweep { id runs { id totalSteps status } } ... on Error { message } } }`,
+        ... on Sweep { id runs { nodes { id totalSteps status } } } ... on Error { message } } }`,
       {
         input: {
           name: "scale test",
@@ -59,7 +60,7 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
         },
       },
     );
-    const sweep = started.startSweep;
+    const sweep = { id: started.startSweep.id, runs: started.startSweep.runs.nodes };
     expect(sweep.runs).toHaveLength(8);
     // 800 training samples / batch 10 = 80 steps per epoch, 4 epochs.
     expect(sweep.runs.map((r) => r.totalSteps)).toEqual(Array(8).fill(320));
@@ -115,7 +116,7 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
       stepsCompleted: number;
     }>(
       `SELECT "id", "status", "workerId", "attempts", "stepsCompleted" FROM "Run" WHERE "sweepId" = $1 ORDER BY "id"`,
-      [Number(sweep.id)],
+      [dbId(sweep.id, "Sweep")],
     );
     expect(runs.rows.map((r) => r.status)).toEqual(Array(8).fill("COMPLETED"));
     expect(runs.rows.every((r) => r.stepsCompleted === 320)).toBe(true);
@@ -130,7 +131,7 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
       expect(chunks.at(-1)?.final).toBe(true);
       const rows = await db.query<{ step: number; loss: number; accuracy: number }>(
         `SELECT "step", "loss", "accuracy" FROM "BatchMetric" WHERE "runId" = $1 ORDER BY "step"`,
-        [Number(run.id)],
+        [dbId(run.id)],
       );
       expect(rows.rows).toEqual(
         chunks.flatMap((c) => c.rows.map((r) => ({ step: r.step, loss: r.loss, accuracy: r.accuracy }))),
@@ -152,18 +153,18 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
     expect(report.sweep.completed).toBe(8);
     const best = await db.query<{ id: number }>(
       `SELECT "id" FROM "Run" WHERE "sweepId" = $1 ORDER BY "bestValAccuracy" DESC, "id" ASC LIMIT 1`,
-      [Number(sweep.id)],
+      [dbId(sweep.id, "Sweep")],
     );
-    expect(report.sweep.best?.id).toBe(String(best.rows[0].id));
+    expect(report.sweep.best?.id).toBe(gid("Run", best.rows[0].id));
     expect(report.sweep.compare).toHaveLength(8);
     expect(report.sweep.compare.every((s) => s.points.length > 0 && s.points.length <= 20)).toBe(true);
   }, 240_000);
 
   it("cancels a queued run before any worker claims it, and a run training on a worker from the other API instance", async () => {
     const [apiA, apiB] = cluster.apis;
-    const { models } = await gql<{ models: { id: string; name: string }[] }>(
+    const { models } = await gql<{ models: { nodes: { id: string; name: string }[] } }>(
       apiA.url,
-      "{ models { id name } }",
+      "{ models { nodes { id name } } }",
     );
     const start = async (epochs: number) => {
       const r = await gql<{ startRun: { id: string } }>(
@@ -171,7 +172,7 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
         `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
         {
           input: {
-            model: models.find((m) => m.name === "linear")?.id,
+            model: models.nodes.find((m) => m.name === "linear")?.id,
             datasetSpec: "blobs:samples=1000,shape=10,classes=2",
             batchSize: 10,
             epochs,
@@ -179,13 +180,13 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
           },
         },
       );
-      return Number(r.startRun.id);
+      return dbId(r.startRun.id);
     };
     const cancel = (id: number) =>
       gql<{ cancelRun: { status: string; errorMessage: string | null } }>(
         apiB.url,
         `mutation($id: ID!) { cancelRun(id: $id) { ... on Run { status errorMessage } ... on Error { message } } }`,
-        { id: String(id) },
+        { id: gid("Run", id) },
       );
     // The surviving worker (capacity 1) takes the long run; the second one waits in the queue.
     const long = await start(200);
@@ -230,16 +231,16 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
       LEASE_MS: "2000",
       QUEUE_POLL_MS: "200",
     });
-    const { models } = await gql<{ models: { id: string; name: string }[] }>(
+    const { models } = await gql<{ models: { nodes: { id: string; name: string }[] } }>(
       apiA.url,
-      "{ models { id name } }",
+      "{ models { nodes { id name } } }",
     );
     const r = await gql<{ startRun: { id: string; totalSteps: number } }>(
       apiA.url,
       `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id totalSteps } ... on Error { message } } }`,
       {
         input: {
-          model: models.find((m) => m.name === "linear")?.id,
+          model: models.nodes.find((m) => m.name === "linear")?.id,
           datasetSpec: "blobs:samples=1000,shape=10,classes=2",
           batchSize: 10,
           epochs: 8,
@@ -247,13 +248,13 @@ describe("a cluster of 2 API instances and 2 workers on PostgreSQL and Redis", (
         },
       },
     );
-    const id = Number(r.startRun.id);
+    const id = dbId(r.startRun.id);
     const client = wsClient(apiB.url.replace(/^http/, "ws"));
     const chunks: Chunk[] = [];
     const watching = (async () => {
       for await (const e of client.iterate<{ batchMetrics: Chunk }>({
         query: CHUNKS,
-        variables: { runId: String(id) },
+        variables: { runId: gid("Run", id) },
       })) {
         if (e.errors) throw new Error(JSON.stringify(e.errors));
         if (e.data) chunks.push(e.data.batchMetrics);

@@ -3,6 +3,7 @@
 // is what lets the dashboard and compareRuns show how much noise dropout adds.
 import { describe, expect, it } from "vitest";
 import { gqlData } from "../helpers/gql.ts";
+import { dbId } from "../helpers/ids.ts";
 import { type Live, useLiveServer } from "../helpers/live-server.ts";
 
 let app: Live["app"];
@@ -23,8 +24,8 @@ const START = `mutation ($model: ID!, $dropout: Boolean) {
 
 describe("startRun dropout switch", () => {
   it("stores dropout: false with the run and trains a different first batch than the default with the same seed", async () => {
-    const { models } = await gql("{ models { id name } }");
-    const cnn = (models as { id: string; name: string }[]).find((m) => m.name === "cnn");
+    const { models } = await gql("{ models { nodes { id name } } }");
+    const cnn = (models as { nodes: { id: string; name: string }[] }).nodes.find((m) => m.name === "cnn");
     const off = (await gql(START, { model: cnn?.id, dropout: false })).startRun as {
       id: string;
       hyperparameters: { dropout?: boolean };
@@ -36,7 +37,7 @@ describe("startRun dropout switch", () => {
     expect(off.hyperparameters.dropout).toBe(false);
     expect(on.hyperparameters.dropout).toBeUndefined();
     const firstLoss = async (id: string) => {
-      for await (const chunk of app.runs!.batches(Number(id), -1)) {
+      for await (const chunk of app.runs!.batches(dbId(id), -1)) {
         if (chunk.rows.length) return Number(chunk.rows[0].loss);
       }
       throw new Error(`run ${id} streamed no batch`);

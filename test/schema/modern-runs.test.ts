@@ -16,10 +16,10 @@ const gql = (query: string, variables: Record<string, unknown> = {}) => gqlData(
 
 describe("a character language model through the API", () => {
   it("starts on text:corpus=licenses, streams every step over WebSocket and finishes", async () => {
-    const { models } = await gql("{ models { id name inputShape classes } }");
-    const lm = (models as { id: string; name: string; inputShape: number[]; classes: number }[]).find(
-      (m) => m.name === "transformer-char",
-    );
+    const { models } = await gql("{ models { nodes { id name inputShape classes } } }");
+    const lm = (
+      models as { nodes: { id: string; name: string; inputShape: number[]; classes: number }[] }
+    ).nodes.find((m) => m.name === "transformer-char");
     expect(lm).toMatchObject({ inputShape: [32], classes: 86 });
     const { startRun } = await gql(
       `mutation ($model: ID!) {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
 import { makeRun } from "../helpers/fixtures.ts";
+import { gid } from "../helpers/ids.ts";
 import { type Harness, openHarness } from "./harness.ts";
 
 let h: Harness;
@@ -202,10 +203,12 @@ describe("run lifecycle errors", () => {
     ]);
   });
 
-  it("refuses to export a run that has no checkpoint yet, and gives a URL on this server once it has one", async () => {
+  it("gives Run.exportUrl only once the run has a checkpoint, and the deprecated exportModel keeps its old shape", async () => {
     const run = await makeRun(h.db);
-    const q = `mutation { exportModel(runId: "${run.id}") { __typename
+    const read = `{ run(id: "${gid("Run", run.id)}") { exportUrl } }`;
+    const q = `mutation { exportModel(runId: "${gid("Run", run.id)}") { __typename
       ... on MutationExportModelSuccess { data } ... on ValidationError { field message } } }`;
+    expect((await h.gql(read)).data).toEqual({ run: { exportUrl: null } });
     const before = await h.gql<{ exportModel: Record<string, string> }>(q);
     expect(before.data?.exportModel).toEqual({
       __typename: "ValidationError",
@@ -213,10 +216,34 @@ describe("run lifecycle errors", () => {
       message: `run ${run.id} has no checkpoint yet (status QUEUED); export is available once it has trained a chunk`,
     });
     await h.db.saveCheckpoint(run.id, { step: 9, epoch: 0, state: new Uint8Array(8) });
+    const url = `http://test.local/exports/run-${run.id}.onnx`;
+    expect((await h.gql(read)).data).toEqual({ run: { exportUrl: url } });
     const after = await h.gql<{ exportModel: Record<string, string> }>(q);
-    expect(after.data?.exportModel).toEqual({
-      __typename: "MutationExportModelSuccess",
-      data: `http://test.local/exports/run-${run.id}.onnx`,
+    expect(after.data?.exportModel).toEqual({ __typename: "MutationExportModelSuccess", data: url });
+  });
+
+  it("answers deleteRun with a DeleteRunPayload naming the deleted run's id, after which the run reads as null", async () => {
+    const run = await makeRun(h.db);
+    const id = gid("Run", run.id);
+    const r = await h.gql<{ deleteRun: Record<string, string> }>(
+      `mutation($id: ID!) { deleteRun(id: $id) { __typename ... on DeleteRunPayload { deletedRunId } } }`,
+      { id },
+    );
+    expect(r.data?.deleteRun).toEqual({ __typename: "DeleteRunPayload", deletedRunId: id });
+    expect((await h.gql(`{ run(id: "${id}") { id } }`)).data).toEqual({ run: null });
+    expect(await h.db.getRun(run.id)).toBeNull();
+  });
+
+  it("refuses an id of another type in a mutation with a NotFoundError that names both types", async () => {
+    const r = await h.gql<{ cancelRun: Record<string, string> }>(
+      `mutation($id: ID!) { cancelRun(id: $id) { __typename ... on NotFoundError { entity id message } } }`,
+      { id: gid("Model", 1) },
+    );
+    expect(r.data?.cancelRun).toEqual({
+      __typename: "NotFoundError",
+      entity: "run",
+      id: gid("Model", 1),
+      message: `id "${gid("Model", 1)}" names a Model, not a Run`,
     });
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createToken, revokeToken } from "../../src/db/tokens.ts";
 import { postGql } from "../helpers/gql.ts";
+import { dbId } from "../helpers/ids.ts";
 import { CHUNKS, type Chunk, type Live, range, startLive, steps } from "../helpers/live-server.ts";
 
 const post = (url: string, query: string, variables = {}, token?: string | null, authorization?: string) =>
@@ -108,7 +109,7 @@ describe("with GRADSTREAM_AUTH=required", () => {
     );
     expect(r.status).toBe(200);
     expect(r.body.data?.cancelRun).toEqual({ __typename: "NotFoundError", message: expect.any(String) });
-    expect(runId).toMatch(/^\d+$/);
+    expect(dbId(runId)).toBeGreaterThan(0);
     expect(before).toBe(1);
   });
 
@@ -191,7 +192,7 @@ describe("with GRADSTREAM_AUTH=required", () => {
   });
 
   it("refuses a model export without a token and lets CORS preflights from CORS_ORIGINS through", async () => {
-    const exported = await fetch(live.url.replace("/graphql", `/exports/run-${runId}.onnx`));
+    const exported = await fetch(live.url.replace("/graphql", `/exports/run-${dbId(runId)}.onnx`));
     expect(exported.status).toBe(401);
     await exported.body?.cancel();
     const preflight = await fetch(live.url, {

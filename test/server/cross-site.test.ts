@@ -5,6 +5,7 @@
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { dbId } from "../helpers/ids.ts";
 import { type Live, startLive } from "../helpers/live-server.ts";
 import { rowCounts } from "./hostile-models.ts";
 
@@ -235,11 +236,11 @@ describe("the server's own origin and origin-less clients", () => {
 });
 
 describe("URLs the server hands out", () => {
-  /** exportModel of a run that has a checkpoint, asked with the given Host header. */
+  /** Run.exportUrl of a run that has a checkpoint, asked with the given Host header. */
   async function exportUrl(target: Live, runId: string, host: string): Promise<string> {
     const p = Number(new URL(target.url).port);
     const body = JSON.stringify({
-      query: `mutation($id: ID!) { exportModel(runId: $id) { __typename ... on MutationExportModelSuccess { data } } }`,
+      query: "query($id: ID!) { run(id: $id) { exportUrl } }",
       variables: { id: runId },
     });
     return new Promise((resolve, reject) => {
@@ -256,7 +257,7 @@ describe("URLs the server hands out", () => {
           res.on("data", (c: Buffer) => {
             text += c.toString();
           });
-          res.on("end", () => resolve(String(JSON.parse(text).data?.exportModel?.data)));
+          res.on("end", () => resolve(String(JSON.parse(text).data?.run?.exportUrl)));
         },
       );
       req.on("error", reject);
@@ -282,7 +283,7 @@ describe("URLs the server hands out", () => {
   it("builds export URLs from the allowed Host the client used, or from PUBLIC_URL when set", async () => {
     const id = await trainedRun(live);
     expect(await exportUrl(live, id, `localhost:${port}`)).toBe(
-      `http://localhost:${port}/exports/run-${id}.onnx`,
+      `http://localhost:${port}/exports/run-${dbId(id)}.onnx`,
     );
     const behindProxy = await startLive({
       PUBLIC_URL: "https://gs.example.com/base",
@@ -291,7 +292,7 @@ describe("URLs the server hands out", () => {
     try {
       const otherId = await trainedRun(behindProxy);
       expect(await exportUrl(behindProxy, otherId, "other.lan:9999")).toBe(
-        `https://gs.example.com/base/exports/run-${otherId}.onnx`,
+        `https://gs.example.com/base/exports/run-${dbId(otherId)}.onnx`,
       );
     } finally {
       await behindProxy.close();

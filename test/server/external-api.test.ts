@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createToken } from "../../src/db/tokens.ts";
 import { postGql } from "../helpers/gql.ts";
+import { dbId } from "../helpers/ids.ts";
 import { type Live, startLive } from "../helpers/live-server.ts";
 
 const post = (url: string, query: string, variables: Record<string, unknown>, token: string | null) =>
@@ -39,7 +40,7 @@ describe("external runs through the API, tokens required", () => {
     expect(r.status).toBe(403);
     const c = await post(live.url, CREATE, { name: "x" }, read);
     expect(c.status).toBe(403);
-    expect((await live.app.db?.getRun(Number(runId)))?.stepsCompleted).toBe(0);
+    expect((await live.app.db?.getRun(dbId(runId)))?.stepsCompleted).toBe(0);
   });
 
   it("stores rows with a write token and answers bad input with a ValidationError naming the field", async () => {
@@ -86,7 +87,7 @@ describe("external runs through the API, tokens required", () => {
     });
     const unknown = await post(live.url, LOG, { id: "999", rows: [] }, write);
     expect(unknown.body.data?.logMetrics).toMatchObject({ __typename: "NotFoundError" });
-    expect((await live.app.db?.getRun(Number(runId)))?.stepsCompleted).toBe(2);
+    expect((await live.app.db?.getRun(dbId(runId)))?.stepsCompleted).toBe(2);
   });
 
   it("refuses logged rows for a TRAINED run, naming its kind", async () => {

@@ -57,9 +57,10 @@ async function alive(): Promise<boolean> {
   const res = await fetch(live.url, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query: "{ models { id } }" }),
+    body: JSON.stringify({ query: "{ models { nodes { id } } }" }),
   });
-  return res.status === 200 && Array.isArray(((await res.json()) as GqlBody).data?.models);
+  const models = ((await res.json()) as { data?: { models?: { nodes?: unknown } } }).data?.models;
+  return res.status === 200 && Array.isArray(models?.nodes);
 }
 
 beforeAll(async () => {

@@ -2,6 +2,7 @@
 // files, wrong-type variables, huge strings, invalid cursors and NaN/Infinity hyperparameters. Each gets
 // a clear GraphQL error, the server keeps serving, and no database row changes.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dbId } from "../helpers/ids.ts";
 import { type Live, startLive } from "../helpers/live-server.ts";
 import {
   externalDataModel,
@@ -79,7 +80,7 @@ beforeAll(async () => {
   const started = await post(START, { input: { model: linearId, datasetSpec: "linear", batchSize: 10 } });
   runId = (root(started.body).startRun as { id: string }).id;
   for (let i = 0; i < 200; i++) {
-    const run = await db.getRun(Number(runId));
+    const run = await db.getRun(dbId(runId));
     if (run?.status === "COMPLETED") break;
     await new Promise((r) => setTimeout(r, 50));
   }

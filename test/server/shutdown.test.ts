@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/index.ts";
+import { dbId } from "../helpers/ids.ts";
 import { CHUNKS, type Chunk, startLive, wsClient } from "../helpers/live-server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-shutdown-"));
@@ -15,15 +16,15 @@ describe("graceful shutdown", () => {
   it("completes live subscriptions, checkpoints the running run as INTERRUPTED, and a restarted server resumes it", async () => {
     const live = await startLive({ DATABASE_URL });
     const ids = await live.gql<{
-      models: { id: string; name: string }[];
-      datasets: { id: string; name: string }[];
-    }>("{ models { id name } datasets { id name } }");
+      models: { nodes: { id: string; name: string }[] };
+      datasets: { nodes: { id: string; name: string }[] };
+    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
     const started = await live.gql<{ startRun: { id: string } }>(
       `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
       {
         input: {
-          model: ids.data?.models.find((m) => m.name === "linear")?.id,
-          dataset: ids.data?.datasets.find((d) => d.name === "batch-size")?.id,
+          model: ids.data?.models.nodes.find((m) => m.name === "linear")?.id,
+          dataset: ids.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id,
           batchSize: 1,
           epochs: 50,
           k: 1,
@@ -60,8 +61,8 @@ describe("graceful shutdown", () => {
     expect(["error", "complete"]).toContain(ended);
 
     const db = await openDatabase(DATABASE_URL);
-    const run = await db.getRun(Number(runId));
-    const checkpoint = await db.latestCheckpoint(Number(runId));
+    const run = await db.getRun(dbId(runId));
+    const checkpoint = await db.latestCheckpoint(dbId(runId));
     await db.close();
     expect(run?.status).toBe("INTERRUPTED");
     expect(run?.stepsCompleted).toBeGreaterThanOrEqual(50);

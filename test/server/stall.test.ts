@@ -43,16 +43,16 @@ const ALL_FIELDS = `subscription($runId: ID!) { batchMetrics(runId: $runId) { ru
 describe("a stalled subscriber on a fast run", () => {
   it("is ended with the resume error while the server stays up and the other subscribers get every chunk", async () => {
     const ids = await live.gql<{
-      models: { id: string; name: string }[];
-      datasets: { id: string; name: string }[];
-    }>("{ models { id name } datasets { id name } }");
+      models: { nodes: { id: string; name: string }[] };
+      datasets: { nodes: { id: string; name: string }[] };
+    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
     // 100,000 steps in 100 chunks of 1,000 rows (~230 KB each as JSON): far more than socket buffers hold.
     const start = await live.gql<{ startRun: { id: string; totalSteps: number } }>(
       `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id totalSteps } ... on Error { message } } }`,
       {
         input: {
-          model: ids.data?.models.find((m) => m.name === "linear")?.id,
-          dataset: ids.data?.datasets.find((d) => d.name === "batch-size")?.id,
+          model: ids.data?.models.nodes.find((m) => m.name === "linear")?.id,
+          dataset: ids.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id,
           batchSize: 1,
           epochs: 100,
           k: 1000,

@@ -94,27 +94,33 @@ describe("the reference experiments through the API", () => {
     expect(steps(chunks)).toEqual(range(64));
     expect(new Set(chunks.flatMap((c) => c.rows.map((r) => r.epoch)))).toEqual(new Set([0, 1]));
     const r = await live.gql<{
-      run: { epochs: { epoch: number; batches: number }[]; checkpoints: { step: number }[] };
-    }>(`query($id: ID!) { run(id: $id) { ... on Run { epochs { epoch batches } checkpoints { step } } } }`, {
-      id: run.id,
-    });
-    expect(r.data?.run.epochs).toEqual([
+      run: {
+        epochs: { nodes: { epoch: number; batches: number }[] };
+        checkpoints: { nodes: { step: number }[] };
+      };
+    }>(
+      `query($id: ID!) { run(id: $id) { epochs { nodes { epoch batches } } checkpoints { nodes { step } } } }`,
+      {
+        id: run.id,
+      },
+    );
+    expect(r.data?.run.epochs.nodes).toEqual([
       { epoch: 0, batches: 32 },
       { epoch: 1, batches: 32 },
     ]);
     // A checkpoint's step counts the steps it includes (resume continues at that step).
-    expect(r.data?.run.checkpoints.at(-1)?.step).toBe(64);
+    expect(r.data?.run.checkpoints.nodes.at(-1)?.step).toBe(64);
   });
 });
 
 describe("resumable streams", () => {
   it("a client that disconnects at random points and resubscribes after its last step sees every step exactly once", async () => {
     const model = await live.gql<{
-      models: { id: string; name: string }[];
-      datasets: { id: string; name: string }[];
-    }>("{ models { id name } datasets { id name } }");
-    const linear = model.data?.models.find((m) => m.name === "linear")?.id;
-    const data = model.data?.datasets.find((d) => d.name === "batch-size")?.id;
+      models: { nodes: { id: string; name: string }[] };
+      datasets: { nodes: { id: string; name: string }[] };
+    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
+    const linear = model.data?.models.nodes.find((m) => m.name === "linear")?.id;
+    const data = model.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id;
     // 1,000 one-step chunks, so the disconnects land while the run is still training.
     const run = await startRun({ model: linear, dataset: data, batchSize: 2, epochs: 2, k: 1 });
     expect(run.totalSteps).toBe(1000);
@@ -159,7 +165,7 @@ describe("run events and lifecycle over the API", () => {
         query: "subscription { runsChanged { kind runId status } }",
       })) {
         if (r.data) changes.push(r.data.runsChanged);
-        if (changes.some((c) => c.kind === "finished")) break;
+        if (changes.some((c) => c.kind === "FINISHED")) break;
       }
     })();
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -183,45 +189,44 @@ describe("run events and lifecycle over the API", () => {
     expect(events.at(-1)).toBe("status:COMPLETED");
     expect(events.filter((e) => e.startsWith("epoch:")).length).toBeGreaterThan(0);
     expect(changes.filter((c) => c.runId === run.id).map((c) => c.kind)).toEqual([
-      "created",
-      "started",
-      "finished",
+      "CREATED",
+      "STARTED",
+      "FINISHED",
     ]);
   });
 
-  it("exports a finished run's trained model as ONNX bytes from the URL exportModel returns, and deletes the run", async () => {
+  it("exports a finished run's trained model as ONNX bytes from its exportUrl, and deletes the run", async () => {
     const [run] = await startExperiment("linear");
     await collectWs(live.wsUrl, run.id);
-    const e = await live.gql<{ exportModel: { data: string } }>(
-      `mutation($id: ID!) { exportModel(runId: $id) { ... on MutationExportModelSuccess { data } } }`,
+    const e = await live.gql<{ run: { exportUrl: string } }>(
+      `query($id: ID!) { run(id: $id) { exportUrl } }`,
       { id: run.id },
     );
-    const res = await fetch(e.data?.exportModel.data ?? "");
+    const res = await fetch(e.data?.run.exportUrl ?? "");
     expect(res.status).toBe(200);
     const bytes = new Uint8Array(await res.arrayBuffer());
     expect(bytes.byteLength).toBeGreaterThan(100);
     const again = await live.gql<{ registerModel: unknown }>("{ models { name } }");
     expect(again.errors).toBeUndefined();
-    const d = await live.gql<{ deleteRun: { data: string } }>(
-      `mutation($id: ID!) { deleteRun(id: $id) { ... on MutationDeleteRunSuccess { data } } }`,
+    const d = await live.gql<{ deleteRun: { deletedRunId: string } }>(
+      `mutation($id: ID!) { deleteRun(id: $id) { ... on DeleteRunPayload { deletedRunId } } }`,
       { id: run.id },
     );
-    expect(d.data?.deleteRun.data).toBe(run.id);
-    const gone = await live.gql<{ run: { __typename: string } }>(
-      `query($id: ID!) { run(id: $id) { __typename } }`,
-      { id: run.id },
-    );
-    expect(gone.data?.run.__typename).toBe("NotFoundError");
+    expect(d.data?.deleteRun.deletedRunId).toBe(run.id);
+    const gone = await live.gql<{ run: null }>(`query($id: ID!) { run(id: $id) { __typename } }`, {
+      id: run.id,
+    });
+    expect(gone.data?.run).toBeNull();
   });
 
   it("cancels a running run and resumes it from its checkpoint with the same step numbering", async () => {
     const ids = await live.gql<{
-      models: { id: string; name: string }[];
-      datasets: { id: string; name: string }[];
-    }>("{ models { id name } datasets { id name } }");
+      models: { nodes: { id: string; name: string }[] };
+      datasets: { nodes: { id: string; name: string }[] };
+    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
     const run = await startRun({
-      model: ids.data?.models.find((m) => m.name === "linear")?.id,
-      dataset: ids.data?.datasets.find((d) => d.name === "batch-size")?.id,
+      model: ids.data?.models.nodes.find((m) => m.name === "linear")?.id,
+      dataset: ids.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id,
       batchSize: 1,
       epochs: 3,
       k: 1,

@@ -266,11 +266,11 @@ describe("the dashboard in Chromium", () => {
 
   it("follows a live run too long to hold raw as history buckets plus a raw tail, every step once", async () => {
     const total = 25_000;
-    const data = await gql<{ startRun: { id: string } }>(
+    const data = await gql<{ startRun: { databaseId: number } }>(
       `mutation { startRun(input: { model: "2", dataset: "2", batchSize: 1, epochs: 25, k: 100, name: "long-live",
-         optimizer: { kind: SGD, lr: 0.01 } }) { ... on Run { id } } }`,
+         optimizer: { kind: SGD, lr: 0.01 } }) { ... on Run { databaseId } } }`,
     );
-    await page.goto(`${server.origin}/#/runs/${data.startRun.id}`);
+    await page.goto(`${server.origin}/#/runs/${data.startRun.databaseId}`);
     await waitFinal();
     // The last chunk's redraw lands on the next animation frame.
     await page.waitForFunction((last) => {
@@ -299,24 +299,23 @@ describe("the dashboard in Chromium", () => {
   it("lists a run started by another client and follows it to completed without a reload", async () => {
     await page.goto(`${server.origin}/`);
     await page.waitForSelector("#runs tbody tr");
-    const data = await gql<{ startExperiment: { runs: { id: string }[] } }>(
-      'mutation { startExperiment(name: "linear-blobs") { ... on ExperimentStart { runs { id } } } }',
+    const data = await gql<{ startExperiment: { runs: { id: string; databaseId: number }[] } }>(
+      'mutation { startExperiment(name: "linear-blobs") { ... on ExperimentStart { runs { id databaseId } } } }',
     );
-    const id = data.startExperiment.runs[0].id;
+    const { id, databaseId } = data.startExperiment.runs[0];
     await page.waitForSelector(`#runs tr[data-run-id="${id}"][data-status="COMPLETED"]`, { timeout: 60_000 });
     const text = await page.locator(`#runs tr[data-run-id="${id}"]`).textContent();
-    expect(text).toContain(`#${id} linear-blobs`);
+    expect(text).toContain(`#${databaseId} linear-blobs`);
     expect(text).toContain("completed");
   });
 
   it("cancels a running run from its page and resumes it, streaming on with every step exactly once", async () => {
     const total = 4_000;
-    const data = await gql<{ startRun: { id: string } }>(
+    const data = await gql<{ startRun: { databaseId: number } }>(
       `mutation { startRun(input: { model: "2", dataset: "2", batchSize: 1, epochs: 4, k: 1, name: "cancel-me",
-         optimizer: { kind: SGD, lr: 0.01 } }) { ... on Run { id } } }`,
+         optimizer: { kind: SGD, lr: 0.01 } }) { ... on Run { databaseId } } }`,
     );
-    const id = data.startRun.id;
-    await page.goto(`${server.origin}/#/runs/${id}`);
+    await page.goto(`${server.origin}/#/runs/${data.startRun.databaseId}`);
     await page.waitForFunction(() => (window.__gradstream.run?.store.steps.length ?? 0) > 200);
     await page.click('[data-action="cancel"]');
     await page.waitForSelector('.run-head .badge:text("cancelled")', { timeout: 30_000 });
@@ -341,8 +340,8 @@ describe("the dashboard in Chromium", () => {
     page.once("dialog", (d) => void d.accept());
     await row.locator('[data-action="delete"]').click();
     await row.waitFor({ state: "detached" });
-    const after = await gql<{ run: { __typename: string } }>(`{ run(id: ${id}) { __typename } }`);
-    expect(after.run.__typename).toBe("NotFoundError");
+    const after = await gql<{ run: null }>(`{ run(id: "${id}") { __typename } }`);
+    expect(after.run).toBeNull();
   });
 
   it("uploads an ONNX model from the runs page and offers it in the start form", async () => {

@@ -10,6 +10,7 @@ let closeBrowser: () => Promise<void>;
 let page: Page;
 const pageErrors: string[] = [];
 let runId = "";
+let runNumber = 0;
 
 // window.__gradstream is typed by dashboard.test.ts's global declaration (public/js/app.js's hook).
 
@@ -31,10 +32,11 @@ beforeAll(async () => {
   ({ browser, close: closeBrowser } = await launchBrowser());
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  const created = await gql<{ createRun: { id: string } }>(
-    `mutation { createRun(input: { name: "pytorch loop" }) { ... on Run { id } } }`,
+  const created = await gql<{ createRun: { id: string; databaseId: number } }>(
+    `mutation { createRun(input: { name: "pytorch loop" }) { ... on Run { id databaseId } } }`,
   );
   runId = created.createRun.id;
+  runNumber = created.createRun.databaseId;
   const rows = range(60).map((step) => ({
     step,
     epoch: Math.floor(step / 30),
@@ -66,7 +68,7 @@ describe("an EXTERNAL run in the dashboard", () => {
   });
 
   it("draws the same loss and accuracy charts and fluctuation panel, and charts a custom metric picked by name", async () => {
-    await page.goto(`${server.origin}/#/runs/${runId}`);
+    await page.goto(`${server.origin}/#/runs/${runNumber}`);
     await page.waitForFunction(() => window.__gradstream?.final === true, null, { timeout: 60_000 });
     const xs = await page.evaluate(() => [
       window.__gradstream.charts.loss.data[0],
