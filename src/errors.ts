@@ -10,13 +10,20 @@ export function clipMessage(message: string, max = 1_000): string {
     : `${message.slice(0, max)}… (${message.length - max} more characters)`;
 }
 
+/** " (run 12)" for a global ID, so a person reading the message sees the number they know. */
+function numbered(id: string): string {
+  if (!/^[A-Za-z0-9+/]{4,60}={0,2}$/.test(id) || /^\d+$/.test(id)) return "";
+  const m = /^([A-Z][A-Za-z]*):(\d{1,15})$/.exec(Buffer.from(id, "base64").toString());
+  return m ? ` (${m[1].toLowerCase()} ${m[2]})` : "";
+}
+
 /** An id that names nothing (a run, model, dataset, sweep, experiment). */
 export class NotFoundError extends Error {
   override name = "NotFoundError";
   constructor(
     readonly entity: string,
     readonly id: string,
-    message = `unknown ${entity} id ${JSON.stringify(id)}; list them with the ${entity}s query`,
+    message = `unknown ${entity} id ${JSON.stringify(id)}${numbered(id)}; list them with the ${entity}s query`,
   ) {
     super(clipMessage(message));
   }

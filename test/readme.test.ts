@@ -1,17 +1,21 @@
-// The README is a contract: every GraphQL example in it runs against the real server, the curl
-// examples work as written (with the port changed), and every environment variable that
-// src/server/config.ts reads is documented in its configuration table.
+// The README is a contract: every GraphQL operation it shows (fenced, inside curl/JS/TS/Python
+// examples, or inline) is valid against the schema, the read-only ones run against the real server,
+// the named examples run end to end, the curl examples work as written (with the port changed), and
+// every environment variable that src/server/config.ts reads is documented in its configuration table.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Kind, parse, validate } from "graphql";
 import { createClient } from "graphql-ws";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { gqlData } from "./helpers/gql.ts";
+import { schema } from "../src/schema/index.ts";
+import { gqlData, postGql } from "./helpers/gql.ts";
 import { dbId } from "./helpers/ids.ts";
 import { type Live, useLiveServer } from "./helpers/live-server.ts";
+import { readmeOperations } from "./helpers/readme-operations.ts";
 
 const run = promisify(execFile);
 const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
@@ -29,6 +33,8 @@ function named(kind: string, name: string): string {
 }
 
 let app: Live["app"];
+/** The sweep the sweep example started, for the read-only operations that take a sweep id. */
+let sweepId = "";
 let url: string;
 useLiveServer({}, (live) => {
   ({ app, url } = live);
@@ -124,7 +130,7 @@ describe("README", () => {
     expect(steps).toEqual(Array.from({ length: 100 }, (_, i) => i));
 
     const sse = blocks("sh").find((b) => b.includes("text/event-stream"));
-    const { stdout } = await shell(sse, { '"id":"1"': `"id":"${runId}"` });
+    const { stdout } = await shell(sse, { '"id":"UnVuOjE="': `"id":"${runId}"` });
     const events = stdout
       .split("\n")
       .filter((l) => l.startsWith("data: {"))
@@ -140,10 +146,13 @@ describe("README", () => {
       (m) => m.name === "linear",
     );
     const started = await post(named("mutation", "BatchSizeSweep"), { model: linear?.id });
-    const sweep = started.startSweep as {
+    const { id, runs } = started.startSweep as {
       id: string;
-      runs: { id: string; hyperparameters: { batchSize: number } }[];
+      runs: { totalCount: number; nodes: { id: string; hyperparameters: { batchSize: number } }[] };
     };
+    expect(runs.totalCount).toBe(4);
+    const sweep = { id, runs: runs.nodes };
+    sweepId = id;
     expect(sweep.runs.map((r) => r.hyperparameters.batchSize).sort((a, b) => a - b)).toEqual([
       10, 10, 100, 100,
     ]);
@@ -160,5 +169,38 @@ describe("README", () => {
     expect(report.best?.bestValAccuracy).toBeGreaterThan(0.5);
     expect(report.compare.map((c) => c.run.id).sort()).toEqual(sweep.runs.map((r) => r.id).sort());
     for (const c of report.compare) expect(c.points.length).toBeGreaterThan(0);
+  });
+
+  it("shows only operations that are valid against the schema, fenced, embedded in examples or inline", () => {
+    const shown = readmeOperations(README);
+    expect(shown.length).toBeGreaterThanOrEqual(18);
+    const invalid = shown.flatMap(({ where, source }) => {
+      try {
+        return validate(schema, parse(source)).map((e) => `${where}: ${e.message}`);
+      } catch (err) {
+        return [`${where}: ${err instanceof Error ? err.message : String(err)}`];
+      }
+    });
+    expect(invalid).toEqual([]);
+  });
+
+  it("runs every read-only operation it shows against the live server without an error", async () => {
+    const runs = await post("{ runs(first: 1) { nodes { id } } models { nodes { id name } } }");
+    const runId = (runs.runs as { nodes: { id: string }[] }).nodes[0]?.id;
+    const linear = (runs.models as { nodes: { id: string; name: string }[] }).nodes.find(
+      (m) => m.name === "linear",
+    );
+    expect(runId).toBeDefined();
+    expect(sweepId).not.toBe("");
+    const reads = readmeOperations(README).filter(({ source }) =>
+      parse(source).definitions.every((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === "query"),
+    );
+    expect(reads.length).toBeGreaterThanOrEqual(4);
+    for (const { where, source } of reads) {
+      const sweep = /\bsweep\(/.test(source);
+      const body = await postGql(url, source, { id: sweep ? sweepId : runId, runId, model: linear?.id });
+      expect(body.body.errors, where).toBeUndefined();
+      expect(body.body.data, where).toBeTruthy();
+    }
   });
 });

@@ -42,7 +42,7 @@ export const builder = new SchemaBuilder<{
     },
     nodeQueryOptions: {
       description:
-        "The object with this global ID, or null when there is none (or the id is not a global ID)",
+        "The object with this global ID, or null when there is none (a string that is not a global ID is an error)",
       args: { id: { description: "A global ID, as any `id` field returns it" } },
     },
     nodesQueryOptions: {
