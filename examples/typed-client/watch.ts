@@ -4,6 +4,7 @@
 // `tsc` fails here).
 //
 //   npx tsx examples/typed-client/watch.ts http://localhost:4000/graphql UnVuOjE=
+import { print } from "graphql";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { graphql, type ResultOf, type VariablesOf } from "./graphql.ts";
@@ -35,7 +36,7 @@ export async function watchRun(url: string, runId: string, onRows: (rows: Row[])
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        for await (const result of client.iterate({ query: WatchBatches.toString(), variables })) {
+        for await (const result of client.iterate({ query: print(WatchBatches), variables })) {
           if (result.errors?.length) throw new Error(result.errors.map((e) => e.message).join("; "));
           const chunk = (result.data as ResultOf<typeof WatchBatches>).batchMetrics;
           onRows(chunk.rows);

@@ -33,12 +33,13 @@ describe("the typed-client example", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // gql.tada loads the TypeScript compiler: tens of seconds on a loaded 2-core machine.
+  }, 180_000);
 
   it("passes gql.tada's check of its documents against the schema", async () => {
     const { stdout, stderr } = await run(TADA, ["check", "-c", TSCONFIG], { cwd: ROOT });
     expect(`${stdout}${stderr}`).toContain("No problems found");
-  });
+  }, 180_000);
 
   it("streams every batch of reference experiment 1 as typed rows, in step order", async () => {
     const started = await gqlData<{ startExperiment: { runs: { id: string }[] } }>(
