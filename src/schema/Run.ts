@@ -12,7 +12,7 @@ import { FluctuationType } from "./Fluctuation.ts";
 import { HistoryType } from "./History.ts";
 import { MetricEnum } from "./Metric.ts";
 import { keysetPage, pageRequest } from "./paging.ts";
-import { RunConfigType } from "./RunConfig.ts";
+import { configObject, RunConfigType } from "./RunConfig.ts";
 import { RunProgressType } from "./RunProgress.ts";
 import {
   arrayConnection,
@@ -94,12 +94,7 @@ export const RunType = builder.prismaNode("Run", {
       nullable: true,
       description:
         "The validated configuration as typed objects; null for EXTERNAL runs (see hyperparameters)",
-      resolve: (r) =>
-        r.kind === RunKind.EXTERNAL ||
-        typeof r.hyperparameters !== "object" ||
-        Array.isArray(r.hyperparameters)
-          ? null
-          : (r.hyperparameters as Record<string, never>),
+      resolve: (r) => (r.kind === RunKind.EXTERNAL ? null : configObject(r.hyperparameters)),
     }),
     tags: t.stringList({
       description: "Labels given at start, for filtering (runs(filter: {tag}))",

@@ -10,6 +10,10 @@ type Obj = { [key: string]: JsonValue };
 
 const obj = (v: JsonValue | undefined): Obj =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? v : {};
+/** A stored hyperparameters value as the object RunConfig reads; null when it is not an object. */
+export function configObject(v: unknown): Obj | null {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : null;
+}
 const num = (o: Obj, k: string): number | null => (typeof o[k] === "number" ? (o[k] as number) : null);
 const bool = (o: Obj, k: string): boolean | null => (typeof o[k] === "boolean" ? (o[k] as boolean) : null);
 const str = (o: Obj, k: string): string => (typeof o[k] === "string" ? (o[k] as string) : "");
