@@ -106,7 +106,7 @@ describe("README: metrics from any trainer", () => {
     const file = join(dir, "snippet.py");
     writeFileSync(file, snippet.replace("http://localhost:4000/graphql", live.url));
     const { stdout } = await exec("python3", [file]);
-    const id = /logged run (\d+)/.exec(stdout)?.[1];
+    const id = /logged run (\S+)/.exec(stdout)?.[1];
     expect(id).toBeDefined();
     const { run } = await post<{
       run: {
