@@ -55,6 +55,11 @@ export interface Config {
   /** CHECKPOINT_EVERY (500): steps between checkpoints (a resumed run repeats at most this many). */
   checkpointEvery: number;
   /**
+   * TRAINER_ISOLATION (process): `process` trains each run in its own child process, so a native crash
+   * fails that run and the server goes on; `thread` trains in a worker thread of the server's process.
+   */
+  trainerIsolation: "process" | "thread";
+  /**
    * GRADSTREAM_AUTH (open-localhost): "required" demands an API token on every request; "open-localhost"
    * lets token-less clients in only while HOST is localhost, 127.0.0.1 or ::1 (any other HOST still
    * requires tokens). See src/server/auth.ts.
@@ -229,6 +234,13 @@ function roleFrom(env: NodeJS.ProcessEnv): Config["role"] {
   throw new Error(`GRADSTREAM_ROLE must be all, api or worker, got "${raw}"`);
 }
 
+function isolationFrom(env: NodeJS.ProcessEnv): Config["trainerIsolation"] {
+  const raw = env.TRAINER_ISOLATION;
+  if (raw === undefined || raw === "") return "process";
+  if (raw === "process" || raw === "thread") return raw;
+  throw new Error(`TRAINER_ISOLATION must be process or thread, got "${raw}"`);
+}
+
 function redisFrom(env: NodeJS.ProcessEnv): string | null {
   const raw = env.REDIS_URL;
   if (raw === undefined || raw === "") return null;
@@ -266,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: intIn(env, "LEASE_MS", 5_000, 100, 3_600_000),
     queuePollMs: intIn(env, "QUEUE_POLL_MS", 250, 10, 60_000),
     checkpointEvery: intIn(env, "CHECKPOINT_EVERY", 500, 1, 1_000_000_000),
+    trainerIsolation: isolationFrom(env),
     auth,
     limits: limitsFrom(env),
   };
