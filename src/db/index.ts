@@ -465,7 +465,10 @@ export class Db {
     return this.prisma.epochMetric.findMany({ where: { runId }, orderBy: { epoch: "asc" } });
   }
 
-  /** Stores a checkpoint; saving the same (run, step) again replaces its state. */
+  /**
+   * Stores a checkpoint; saving the same (run, step) again replaces its state. Written by the store
+   * off the event loop; the state's buffer may be handed over to the writer thread (do not reuse it).
+   */
   saveCheckpoint(runId: number, cp: { step: number; epoch: number; state: Uint8Array }): Promise<void> {
     return this.#storing(() => this.#saveCheckpoint(runId, cp));
   }
@@ -474,15 +477,7 @@ export class Db {
     runId: number,
     cp: { step: number; epoch: number; state: Uint8Array },
   ): Promise<void> {
-    try {
-      await this.prisma.checkpoint.upsert({
-        where: { runId_step: { runId, step: cp.step } },
-        create: { runId, step: cp.step, epoch: cp.epoch, state: bytes(cp.state) },
-        update: { epoch: cp.epoch, state: bytes(cp.state), createdAt: new Date() },
-      });
-    } catch (err) {
-      throw notFound(err, runId);
-    }
+    await this.#store.saveCheckpoint(runId, cp.step, cp.epoch, cp.state);
   }
 
   async latestCheckpoint(runId: number): Promise<CheckpointRow | null> {

@@ -206,7 +206,28 @@ export function openSqliteWriter(path: string) {
     return db.prepare(`DELETE FROM "Run" WHERE "id" = ?`).run(runId).changes === 1;
   });
 
+  // Prisma's SQLite DateTime text format, like the heartbeat above.
+  const upsertCheckpoint = db.prepare(
+    `INSERT INTO "Checkpoint" ("runId", "step", "epoch", "state", "createdAt") VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT ("runId", "step") DO UPDATE SET
+       "epoch" = excluded."epoch", "state" = excluded."state", "createdAt" = excluded."createdAt"`,
+  );
+  const checkpointTx = db.transaction((runId: number, step: number, epoch: number, state: Uint8Array) => {
+    if (runExists.get(runId) === undefined) throw new Error(`unknown run id ${runId}`);
+    const at = new Date().toISOString().replace("Z", "+00:00");
+    upsertCheckpoint.run(
+      runId,
+      step,
+      epoch,
+      Buffer.from(state.buffer, state.byteOffset, state.byteLength),
+      at,
+    );
+    return null;
+  });
+
   return {
+    saveCheckpoint: (runId: number, step: number, epoch: number, state: Uint8Array): null =>
+      checkpointTx.immediate(runId, step, epoch, state),
     // Room for a chunk: pages under max_page_count (free pages count) and bytes free on the disk.
     hasRoom: (): boolean => {
       const n = (p: string) => Number(db.pragma(p, { simple: true }));
@@ -246,6 +267,7 @@ export type WorkerRequest =
       custom: Float64Array;
     }
   | { id: number; kind: "all"; sql: string }
+  | { id: number; kind: "checkpoint"; runId: number; step: number; epoch: number; state: Uint8Array }
   | { id: number; kind: "delete"; runId: number }
   | { id: number; kind: "room" }
   | { id: number; kind: "close" };
@@ -317,6 +339,14 @@ export async function openSqliteStore(url: string): Promise<Store> {
         packed.buffer as ArrayBuffer,
         custom.buffer as ArrayBuffer,
       ])) as number;
+    },
+    // The state is transferred to the writer thread (not copied): the caller hands it over.
+    async saveCheckpoint(runId, step, epoch, state) {
+      const owned = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength;
+      const copy = owned && state.buffer instanceof ArrayBuffer ? state : new Uint8Array(state);
+      await call({ id: nextId++, kind: "checkpoint", runId, step, epoch, state: copy }, [
+        copy.buffer as ArrayBuffer,
+      ]);
     },
     async all<T>(sql: string) {
       return (await call({ id: nextId++, kind: "all", sql })) as T[];
