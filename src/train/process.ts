@@ -120,8 +120,9 @@ function spawnTrainer(): ChildProcess {
 /**
  * One trainer process started ahead of the next run: loading tsx, the compiler and onnxruntime takes a
  * child 0.3–1 s of CPU, which a run would otherwise wait for on top of its own set-up. It is started
- * after a run's trainer is ready (so it does not compete with that run's set-up) and exits with this
- * process (its IPC channel closes).
+ * when a trainer exits, between runs: fork() blocks the event loop for a moment (tens of ms for a large
+ * server process) and the spare's start-up takes CPU, neither of which should land on a training run.
+ * It exits with this process (its IPC channel closes).
  */
 let spare: ChildProcess | null = null;
 
@@ -134,14 +135,15 @@ function takeTrainer(): ChildProcess {
 }
 
 /** Starts the job in a child process; resolves once its data and sessions are ready there. */
-export async function startTrainingProcess(job: TrainJob, signal?: AbortSignal): Promise<TrainingRun> {
+export function startTrainingProcess(job: TrainJob, signal?: AbortSignal): Promise<TrainingRun> {
   const child = takeTrainer();
   // While this run trains, the channel and the pipe keep it in hand like any pending I/O.
   child.ref();
   child.channel?.ref();
+  child.once("close", () => {
+    spare ??= spawnTrainer();
+  });
   const link = linkTo(child);
   child.send({ type: "job", job }, (err) => void err);
-  const run = await hostTraining(link, signal);
-  spare ??= spawnTrainer();
-  return run;
+  return hostTraining(link, signal);
 }
