@@ -228,6 +228,9 @@ if (PARTS.includes("e2e")) {
         best.threadTrain = Math.max(best.threadTrain, t.steps / t.trainS);
         best.bareOff = Math.max(best.bareOff, (await bare(c, steps, false)).stepsPerS);
       }
+      // The engine at its best of the two spinning settings (spinning wins on an idle machine and
+      // loses badly on a busy one), so the ratios never flatter the API path.
+      const engine = Math.max(best.bare, best.bareOff);
       console.log(
         JSON.stringify({
           bench: "end to end through the run manager",
@@ -237,13 +240,14 @@ if (PARTS.includes("e2e")) {
           bare_loop_no_spinning_steps_per_s: round(best.bareOff, 1),
           api_run_process_steps_per_s: round(best.process, 1),
           api_run_thread_steps_per_s: round(best.thread, 1),
-          ratio_process_vs_bare: round(best.process / best.bare),
-          ratio_thread_vs_bare: round(best.thread / best.bare),
+          ratio_process_vs_bare: round(best.process / engine),
+          ratio_thread_vs_bare: round(best.thread / engine),
           ratio_process_vs_thread: round(best.process / best.thread),
           // From the first chunk's session.run to the end: the training phase without data set-up.
           training_phase_process_steps_per_s: round(best.processTrain, 1),
           training_phase_thread_steps_per_s: round(best.threadTrain, 1),
-          ratio_training_phase_process_vs_bare: round(best.processTrain / best.bare),
+          ratio_training_phase_process_vs_bare: round(best.processTrain / engine),
+          ratio_training_phase_thread_vs_bare: round(best.threadTrain / engine),
           target: "ratio ≥ 0.95 (process within 5% of thread)",
         }),
       );
