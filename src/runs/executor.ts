@@ -113,7 +113,11 @@ export class Executor {
         }
         const c = r.value;
         if (c.rows.length) {
-          await this.db.writeBatchChunk(runId, c.rows);
+          // the noise probe's values ride on their step's row (custom metrics)
+          const custom = c.rows.flatMap((r) =>
+            Object.entries(r.custom ?? {}).map(([name, value]) => ({ step: r.step, name, value })),
+          );
+          await this.db.writeBatchChunk(runId, c.rows, custom);
           const last = c.rows[c.rows.length - 1];
           this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false });
           recordChunk(a, last);
