@@ -13,7 +13,10 @@
 //            dropout_loss [P·M]  the same batches under M dropout masks (only with dropout);
 //            grad_sq_small [Q]   (|g_a|² + |g_b|²)/2: squared gradient norm at batch size H, the mean of
 //                                the two halves;
-//            grad_sq_big [Q]     |(g_a + g_b)/2|²: squared gradient norm at batch size 2H (the whole).
+//            grad_sq_big [Q]     |(g_a + g_b)/2|²: squared gradient norm at batch size 2H (the whole);
+//            grad_sq_all []      |mean of all 2Q half gradients|²: squared gradient norm at batch size
+//                                2QH (McCandlish et al. pair the smallest batch with the largest one
+//                                available: the |G|² estimate's variance falls with B_big²).
 // Each part is a Loop over its batches whose body is the forward pass (and, for the gradients, the
 // loss and reverse pass), so one graph serves any P, M and Q. The three bodies copy the forward nodes
 // under their own value prefixes (names stay unique across subgraphs) and read the parameters from the
@@ -230,7 +233,9 @@ export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {})
   const small = ob.op("Mul", [ob.op("Add", [sqA, sqB]), ob.f32(0.5)], {}, "grad_sq_small");
   const sum = ob.op("Add", [ga, gb], {}, "grad_sum");
   const big = ob.op("Mul", [ob.reduce("ReduceSumSquare", sum, [1], false), ob.f32(0.25)], {}, "grad_sq_big");
-  if (small !== "grad_sq_small" || big !== "grad_sq_big")
+  const mean = ob.reduce("ReduceMean", "half_grads", [0], false, "grad_mean");
+  const all = ob.reduce("ReduceSumSquare", mean, null, false, "grad_sq_all");
+  if (small !== "grad_sq_small" || big !== "grad_sq_big" || all !== "grad_sq_all")
     throw new Error("internal: probe output names taken");
 
   const xs = (name: string, lead: Dim[]): ValueInfo => ({
@@ -261,6 +266,7 @@ export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {})
         ...(hasDropout ? [f32("dropout_loss", ["PM"])] : []),
         f32("grad_sq_small", ["Q"]),
         f32("grad_sq_big", ["Q"]),
+        f32("grad_sq_all", []),
       ],
     },
   };

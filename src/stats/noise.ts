@@ -144,6 +144,21 @@ export interface NoisePoint {
 
 export type Values = Partial<Record<NoiseField, number | null>>;
 
+/** The noise fields among a step's (or bucket's) custom metric values, by stored name. */
+export function noiseValues(custom: Readonly<Record<string, number | null | undefined>>): Values {
+  const out: Values = {};
+  for (const [field, name] of Object.entries(NOISE_METRICS) as [NoiseField, string][]) {
+    const v = custom[name];
+    if (typeof v === "number") out[field] = v;
+  }
+  return out;
+}
+
+/** Whether a step's custom metrics hold a probe (its clean loss). */
+export function hasProbe(custom: Readonly<Record<string, number>> | undefined): boolean {
+  return custom !== undefined && NOISE_METRICS.cleanLoss in custom;
+}
+
 /**
  * Points from per-probe (or per-bucket mean) values in step order. B_noise is recomputed here from the
  * stored |G|² and tr(Σ) estimates with the same EMA the trainer streams, so a resumed run, a
@@ -180,6 +195,35 @@ export function noisePoints(
   });
 }
 
+export interface NoiseShares {
+  samplingShare: number;
+  dropoutShare: number;
+  driftShare: number;
+  /** Probes that measured all three parts. */
+  probes: number;
+}
+
+/**
+ * Each part's share of the summed variances over several points (a sum of variances, not a mean of
+ * ratios: a quiet segment weighs less than a noisy one). Null when no point measured all three.
+ */
+export function noiseShares(points: readonly NoisePoint[]): NoiseShares | null {
+  let s = 0;
+  let d = 0;
+  let l = 0;
+  let probes = 0;
+  for (const p of points) {
+    if (p.samplingShare === null) continue;
+    s += p.samplingVar ?? 0;
+    d += p.dropoutVar ?? 0;
+    l += p.driftVar ?? 0;
+    probes++;
+  }
+  const total = s + d + l;
+  if (!probes || total <= 0) return null;
+  return { samplingShare: s / total, dropoutShare: d / total, driftShare: l / total, probes };
+}
+
 export type Dominant = "SAMPLING" | "DROPOUT" | "DRIFT";
 export type Trend = "FALLING" | "FLAT" | "RISING";
 
@@ -207,20 +251,18 @@ export function noiseVerdict(
   recent = 5,
 ): NoiseVerdict {
   const measured = points.filter((p) => p.samplingShare !== null);
-  if (!measured.length)
+  const summary = noiseShares(measured.slice(-recent));
+  if (!summary)
     return {
       dominant: null,
       trend: null,
       trendChange: null,
       sentence: "No noise probe has run yet: the first comes after the probe interval (noise.every steps).",
     };
-  const tail = measured.slice(-recent);
-  const mean = (f: (p: NoisePoint) => number | null) =>
-    tail.reduce((s, p) => s + (f(p) ?? 0), 0) / tail.length;
   const shares: [Dominant, number][] = [
-    ["SAMPLING", mean((p) => p.samplingShare)],
-    ["DROPOUT", mean((p) => p.dropoutShare)],
-    ["DRIFT", mean((p) => p.driftShare)],
+    ["SAMPLING", summary.samplingShare],
+    ["DROPOUT", summary.dropoutShare],
+    ["DRIFT", summary.driftShare],
   ];
   const [dominant, top] = shares.reduce((a, b) => (b[1] > a[1] ? b : a));
   const what: Record<Dominant, string> = {

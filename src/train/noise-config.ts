@@ -11,6 +11,8 @@ export interface NoiseConfig {
   masks: number;
   /** Fresh batches per probe whose halves give the gradient noise scale (Q ≥ 1). */
   gradBatches: number;
+  /** Decay of the EMAs of |G|² and tr(Σ) per probe (0 = no smoothing; 0.99 ≈ a mean over 100 probes). */
+  emaDecay: number;
 }
 
 /**
@@ -18,13 +20,20 @@ export interface NoiseConfig {
  * it): one probe runs P forward passes clean, P·M with dropout and Q forward+backward passes, about
  * (P + P·M)/3 + Q training steps' worth of work, here ≈ 8 steps every 200.
  */
-export const NOISE_DEFAULTS: NoiseConfig = { every: 200, probeBatches: 4, masks: 4, gradBatches: 2 };
+export const NOISE_DEFAULTS: NoiseConfig = {
+  every: 200,
+  probeBatches: 4,
+  masks: 4,
+  gradBatches: 2,
+  emaDecay: 0.9,
+};
 
 const LIMITS = {
   every: [1, 1_000_000_000],
   probeBatches: [2, 64],
   masks: [2, 64],
-  gradBatches: [1, 64],
+  gradBatches: [1, 1024],
+  emaDecay: [0, 0.999],
 } as const;
 
 /** `noise: false` (off), or an object overriding some defaults; absent keys keep the defaults. */
@@ -34,7 +43,7 @@ export function validateNoise(input: unknown): NoiseConfig | false {
   if (typeof input !== "object" || Array.isArray(input))
     throw new RunConfigError(
       "noise",
-      `noise must be false (off) or an object like {"every":200,"probeBatches":4,"masks":4,"gradBatches":2}, got ${JSON.stringify(input)}`,
+      `noise must be false (off) or an object like {"every":200,"probeBatches":4,"masks":4,"gradBatches":2,"emaDecay":0.9}, got ${JSON.stringify(input)}`,
     );
   const o = input as Record<string, unknown>;
   const out = { ...NOISE_DEFAULTS };
@@ -46,10 +55,17 @@ export function validateNoise(input: unknown): NoiseConfig | false {
       );
     const [min, max] = LIMITS[key as keyof NoiseConfig];
     const v = o[key];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+    const integer = key !== "emaDecay";
+    if (
+      typeof v !== "number" ||
+      !Number.isFinite(v) ||
+      (integer && !Number.isInteger(v)) ||
+      v < min ||
+      v > max
+    )
       throw new RunConfigError(
         `noise.${key}`,
-        `noise.${key} must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`,
+        `noise.${key} must be ${integer ? "an integer" : "a number"} between ${min} and ${max}, got ${JSON.stringify(v)}`,
       );
     out[key as keyof NoiseConfig] = v;
   }

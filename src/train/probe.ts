@@ -34,7 +34,7 @@ const MASK_BASE = 2n ** 32n;
 export class NoiseProbe {
   /** Time inside the probe's session.run, for the cost measurement (benchmarks). */
   readonly stats = { ms: 0, probes: 0 };
-  private readonly scale = new NoiseScale();
+  private readonly scale: NoiseScale;
   private readonly probeIds: Uint32Array;
   private readonly half: number;
   private losses: number[] = [];
@@ -51,6 +51,7 @@ export class NoiseProbe {
     private readonly batchSize: number,
     private readonly seed: number,
   ) {
+    this.scale = new NoiseScale(settings.emaDecay);
     const r = mulberry32(deriveSeed(seed, "noise-probe"));
     const n = settings.probeBatches * batchSize;
     this.probeIds = Uint32Array.from({ length: n }, () => Math.floor(r() * train.count));
@@ -173,16 +174,12 @@ export class NoiseProbe {
     this.losses = [];
     if (baseline) return {};
     if (this.half >= 1) {
-      // halves of H against wholes of 2H, averaged over the Q batches
+      // B_small = H: the mean of |g|² over the 2Q halves; B_big = 2QH: the mean of all of them
       const small = out.grad_sq_small.data as Float32Array;
-      const big = out.grad_sq_big.data as Float32Array;
       let s = 0;
-      let b = 0;
-      for (let q = 0; q < small.length; q++) {
-        s += small[q];
-        b += big[q];
-      }
-      const est = gradientNoise(s / small.length, b / big.length, H, 2 * H);
+      for (let q = 0; q < small.length; q++) s += small[q];
+      const all = (out.grad_sq_all.data as Float32Array)[0];
+      const est = gradientNoise(s / small.length, all, H, 2 * Q * H);
       values[NOISE_METRICS.g2] = est.g2;
       values[NOISE_METRICS.traceSigma] = est.traceSigma;
       const bSimple = this.scale.update(est);

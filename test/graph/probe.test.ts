@@ -115,7 +115,13 @@ describe("noise probe graph", () => {
     const expected = [0, 1, 2].map((k) => {
       const batch = ids.slice(k * 4, k * 4 + 4);
       const x = batch.flatMap((id) => p.x.slice(id * F, id * F + F));
-      return lossAndGrad("cross_entropy", p.w, p.b, x, batch.map((id) => p.y[id])).loss;
+      return lossAndGrad(
+        "cross_entropy",
+        p.w,
+        p.b,
+        x,
+        batch.map((id) => p.y[id]),
+      ).loss;
     });
     clean.forEach((v, k) => {
       expect(v).toBeCloseTo(expected[k], 5);
