@@ -95,6 +95,11 @@ export interface TrainChunk {
   evals: EvalResult[];
   /** Set when a checkpoint interval ended with this chunk. */
   checkpoint: CheckpointBlob | null;
+  /**
+   * The noise probe after this chunk (src/train/probe.ts): custom metric values for the row at `step`
+   * (the chunk's last; also on that row's `custom`, which packed rows do not carry across threads).
+   */
+  noise?: { step: number; values: Record<string, number> } | null;
 }
 
 export interface TrainEnd {
@@ -530,17 +535,21 @@ export class Trainer {
         throw new DivergenceError(s + bad.i, METRIC_NAMES[bad.metric][0], bad.value);
       }
       for (const t of tensors) this.state[t.name] = out[`${t.name}.next`].data as Float32Array;
+      let noise: TrainChunk["noise"] = null;
       if (this.noise) {
         // the probe after this chunk's last step rides on that step's row as custom metrics
         this.noise.observe(m[0]);
-        if (this.noise.due(end, totalSteps))
-          rows[rows.length - 1].custom = await this.noise.measure(end, this.state);
+        if (this.noise.due(end, totalSteps)) {
+          const values = await this.noise.measure(end, this.state);
+          rows[rows.length - 1].custom = values;
+          noise = { step: end - 1, values };
+        }
       }
       const a = this.acc;
       accumulate(a, m[0], m[1], size);
       a.timeMs += ms;
       this.step = end;
-      const chunk: TrainChunk = { rows, epoch: null, evals: [], checkpoint: null };
+      const chunk: TrainChunk = { rows, epoch: null, evals: [], checkpoint: null, noise };
       const everyEval = this.cfg.validation.everySteps;
       const epochDone = end % bpe === 0;
       if (epochDone || (everyEval && end % everyEval === 0)) {
