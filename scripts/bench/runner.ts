@@ -2,6 +2,8 @@
 //   1. overhead: the runner (batches gathered from a dataset, rows built, NaN checks, state fed back),
 //      in this thread and in a worker thread, versus the bare compiled Loop graph run on fixed feeds
 //      with the same K, batch size and thread settings (target: ≤ 5% slower);
+//   3. (last) the noise diagnostics' cost: runs with the probe at its default interval vs `noise: false`
+//      (scripts/lib/noise-cost.ts; target ≤ 5% slower);
 //   2. responsiveness: event-loop delay (p50/p99/max, 1 ms sampling) while two runs train through the
 //      RunManager into a real SQLite file (worker threads), versus the same two runs trained in the
 //      main thread, and versus an idle event loop (target p99 < 20 ms).
@@ -18,6 +20,7 @@ import { EXPERIMENTS, validateRunConfig } from "../../src/train/config.ts";
 import { Trainer } from "../../src/train/runner.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { startTraining } from "../../src/train/thread.ts";
+import { NOISE_COST_CASES, noiseCost } from "../lib/noise-cost.ts";
 
 const EPOCHS = Number(process.env.RUNNER_BENCH_EPOCHS ?? 2);
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
@@ -105,7 +108,15 @@ async function bare(c: OverheadCase, steps: number): Promise<{ stepsPerS: number
 function jobOf(c: OverheadCase) {
   return {
     model: builtinModelBytes(c.model),
-    config: { dataset: c.dataset, optimizer: c.optimizer, batchSize: c.batchSize, k: c.k, epochs: c.epochs },
+    // the runner's own overhead, without the noise probe (its cost is measured on its own below)
+    config: {
+      dataset: c.dataset,
+      optimizer: c.optimizer,
+      batchSize: c.batchSize,
+      k: c.k,
+      epochs: c.epochs,
+      noise: false,
+    },
     spinning: false,
   };
 }
@@ -251,3 +262,5 @@ try {
 async function drain(it: AsyncGenerator<unknown, unknown, void>): Promise<void> {
   for (let r = await it.next(); !r.done; r = await it.next());
 }
+
+await noiseCost(NOISE_COST_CASES);
