@@ -1,5 +1,6 @@
 // The noise diagnostics through the API: startRun's noise settings, the probe's values on the
 // subscription and in history/compareRuns as noise.* custom metrics, and Run.noise's report.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { gqlData, postGql } from "../helpers/gql.ts";
 import { type Live, useLiveServer, wsClient } from "../helpers/live-server.ts";
@@ -54,6 +55,16 @@ async function linearModel(): Promise<string> {
   return (models as { id: string; name: string }[]).find((m) => m.name === "linear")?.id as string;
 }
 
+/** The README's `query WhyFluctuate` example, as written. */
+function readmeQuery(): string {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const block = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)]
+    .map((m) => m[1])
+    .find((b) => b.trimStart().startsWith("query WhyFluctuate"));
+  if (!block) throw new Error('README has no graphql block "query WhyFluctuate"');
+  return block;
+}
+
 describe("noise diagnostics over the API", () => {
   it("streams the probe's values on their step, stores them for history and compareRuns, and reports the decomposition with a sentence", async () => {
     const start = (await gql(START, { model: await linearModel(), noise: { every: 10, gradBatches: 8 } }))
@@ -103,6 +114,12 @@ describe("noise diagnostics over the API", () => {
     expect(compared.compareRuns[0].points.map((p) => p.step)).toEqual([
       9, 19, 29, 39, 49, 59, 69, 79, 89, 99,
     ]);
+    // the README's example answers the same report
+    const fromReadme = (await gql(readmeQuery(), { id: start.id })) as {
+      run: { noise: { sentence: string; bNoise: number; points: unknown[] } };
+    };
+    expect(fromReadme.run.noise.sentence).toBe(report.sentence);
+    expect(fromReadme.run.noise.points.length).toBe(10);
   }, 120_000);
 
   it("turns the diagnostics off per run: no noise values are stored and the report says so", async () => {
