@@ -97,7 +97,8 @@ export interface TrainChunk {
   checkpoint: CheckpointBlob | null;
   /**
    * The noise probe after this chunk (src/train/probe.ts): custom metric values for the row at `step`
-   * (the chunk's last; also on that row's `custom`, which packed rows do not carry across threads).
+   * (the chunk's last). Kept beside the rows so every transport of chunks carries it; the consumer puts
+   * them on that row's `custom` (trainInline and the executor do).
    */
   noise?: { step: number; values: Record<string, number> } | null;
 }
@@ -537,13 +538,10 @@ export class Trainer {
       for (const t of tensors) this.state[t.name] = out[`${t.name}.next`].data as Float32Array;
       let noise: TrainChunk["noise"] = null;
       if (this.noise) {
-        // the probe after this chunk's last step rides on that step's row as custom metrics
+        // the probe after this chunk's last step: its values belong to that step (custom metrics)
         this.noise.observe(m[0]);
-        if (this.noise.due(end, totalSteps)) {
-          const values = await this.noise.measure(end, this.state);
-          rows[rows.length - 1].custom = values;
-          noise = { step: end - 1, values };
-        }
+        if (this.noise.due(end, totalSteps))
+          noise = { step: end - 1, values: await this.noise.measure(end, this.state) };
       }
       const a = this.acc;
       accumulate(a, m[0], m[1], size);
@@ -621,6 +619,8 @@ export async function trainInline(
         break;
       }
       const c = r.value;
+      const probed = c.noise ? c.rows.find((row) => row.step === c.noise?.step) : undefined;
+      if (probed && c.noise) probed.custom = c.noise.values;
       result.rows.push(...c.rows);
       if (c.epoch) result.epochs.push(c.epoch);
       result.evals.push(...c.evals);
