@@ -2,6 +2,7 @@
 // the clean trend over the raw batch loss, B_noise against the batch size, and the server's sentence.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gqlData } from "../helpers/gql.ts";
 import { launchBrowser, startServer, type TestServer } from "./harness.ts";
 
 let server: TestServer;
@@ -12,16 +13,9 @@ const pageErrors: string[] = [];
 
 // window.__gradstream is typed by dashboard.test.ts's global declaration (public/js/app.js's hook).
 
-async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${server.origin}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data: T; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join("; "));
-  return body.data;
-}
+/** GraphQL over HTTP from outside the page (another client of the same server). */
+const gql = <T>(query: string, variables: Record<string, unknown> = {}) =>
+  gqlData<T>(`${server.origin}/graphql`, query, variables);
 
 beforeAll(async () => {
   server = await startServer();
