@@ -207,7 +207,7 @@ export const NoiseInput = builder.inputType("NoiseInput", {
     "Noise diagnostics for this run (on by default): a fixed probe set every `every` steps splits the loss variance into sampling, dropout and drift, and half-batch gradients give B_noise",
   fields: (t) => ({
     enabled: t.boolean({ description: "false turns the diagnostics off for this run (default true)" }),
-    every: t.int({ description: "Probe every N training steps and after the last (1–1e9, default 200)" }),
+    every: t.int({ description: "Probe every N training steps and after the last (1–1e9, default 300)" }),
     probeBatches: t.int({ description: "Fixed probe batches of the run's batch size (2–64, default 4)" }),
     masks: t.int({ description: "Dropout masks per probe batch (2–64, default 4)" }),
     gradBatches: t.int({

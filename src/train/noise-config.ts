@@ -18,10 +18,10 @@ export interface NoiseConfig {
 /**
  * Defaults sized so the probe costs ≈ 5% of training time or less (`npm run bench runner` measures
  * it): one probe runs P forward passes clean, P·M with dropout and Q forward+backward passes, about
- * (P + P·M)/3 + Q training steps' worth of work, here ≈ 8 steps every 200.
+ * (P + P·M)/3 + Q training steps' worth of work, here ≈ 8 steps every 300.
  */
 export const NOISE_DEFAULTS: NoiseConfig = {
-  every: 200,
+  every: 300,
   probeBatches: 4,
   masks: 4,
   gradBatches: 2,
@@ -43,7 +43,7 @@ export function validateNoise(input: unknown): NoiseConfig | false {
   if (typeof input !== "object" || Array.isArray(input))
     throw new RunConfigError(
       "noise",
-      `noise must be false (off) or an object like {"every":200,"probeBatches":4,"masks":4,"gradBatches":2,"emaDecay":0.9}, got ${JSON.stringify(input)}`,
+      `noise must be false (off) or an object like {"every":300,"probeBatches":4,"masks":4,"gradBatches":2,"emaDecay":0.9}, got ${JSON.stringify(input)}`,
     );
   const o = input as Record<string, unknown>;
   const out = { ...NOISE_DEFAULTS };
