@@ -9,8 +9,10 @@
 //      with the same K, batch size and thread settings (target: ≤ 5% slower);
 //   3. responsiveness: event-loop delay (p50/p99/max, 1 ms sampling) while a CNN run checkpoints every
 //      8 steps through the RunManager into a real SQLite file, trainer in a child process and in a
-//      worker thread, versus an idle event loop (target max < 50 ms).
-// JSON lines. RUNNER_BENCH_PARTS (e2e,overhead,delay) picks parts; RUNNER_BENCH_ROUNDS (2) alternations
+//      worker thread, versus an idle event loop (target max < 50 ms);
+//   4. (last) the noise diagnostics' cost: runs with the probe at its default interval vs `noise: false`
+//      (scripts/lib/noise-cost.ts; target ≤ 5% slower).
+// JSON lines. RUNNER_BENCH_PARTS (e2e,overhead,delay,noise) picks parts; RUNNER_BENCH_ROUNDS (2) alternations
 // per end-to-end case; RUNNER_BENCH_EPOCHS scales the overhead cases (default 2).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,10 +26,11 @@ import { EXPERIMENTS, validateRunConfig } from "../../src/train/config.ts";
 import { Trainer } from "../../src/train/runner.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { startTraining } from "../../src/train/thread.ts";
+import { NOISE_COST_CASES, noiseCost } from "../lib/noise-cost.ts";
 
 const EPOCHS = Number(process.env.RUNNER_BENCH_EPOCHS ?? 2);
 const ROUNDS = Number(process.env.RUNNER_BENCH_ROUNDS ?? 2);
-const PARTS = (process.env.RUNNER_BENCH_PARTS ?? "e2e,overhead,delay").split(",");
+const PARTS = (process.env.RUNNER_BENCH_PARTS ?? "e2e,overhead,delay,noise").split(",");
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 interface OverheadCase {
@@ -117,7 +120,15 @@ async function bare(
 function jobOf(c: OverheadCase) {
   return {
     model: builtinModelBytes(c.model),
-    config: { dataset: c.dataset, optimizer: c.optimizer, batchSize: c.batchSize, k: c.k, epochs: c.epochs },
+    // the runner's own overhead, without the noise probe (its cost is measured on its own below)
+    config: {
+      dataset: c.dataset,
+      optimizer: c.optimizer,
+      batchSize: c.batchSize,
+      k: c.k,
+      epochs: c.epochs,
+      noise: false,
+    },
     spinning: false,
   };
 }
@@ -380,3 +391,5 @@ if (PARTS.includes("delay")) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+if (PARTS.includes("noise")) await noiseCost(NOISE_COST_CASES);

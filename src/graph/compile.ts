@@ -80,7 +80,7 @@ export type InputDType = "float32" | "int64";
 export const METRICS = ["loss", "accuracy", "grad_norm", "confidence", "true_prob"] as const;
 const IO_NAMES = ["x", "y", "lr", "step", "logits", ...METRICS];
 
-interface Analysis {
+export interface Analysis {
   model: Model;
   opset: number;
   nodes: Node[];
@@ -157,7 +157,7 @@ function materializeWeightInputs(model: Model, seed: number): void {
   g.inputs = g.inputs.filter((v) => !weights.includes(v));
 }
 
-function analyse(bytes: Uint8Array, seed: number): Analysis {
+export function analyse(bytes: Uint8Array, seed: number): Analysis {
   const model = decodeModel(bytes);
   const opset = opsetOf(model);
   if (opset < 13 || opset > 21)

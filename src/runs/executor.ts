@@ -117,7 +117,16 @@ export class Executor {
         }
         const c = r.value;
         if (c.rows.length) {
-          await this.db.writeBatchChunk(runId, c.rows);
+          // the noise probe's values ride on their step's row as custom metrics (stored and streamed)
+          const noise = c.noise;
+          const row = noise ? c.rows.find((r) => r.step === noise.step) : undefined;
+          if (row && noise) row.custom = noise.values;
+          const custom = Object.entries(row?.custom ?? {}).map(([name, value]) => ({
+            step: noise?.step ?? 0,
+            name,
+            value,
+          }));
+          await this.db.writeBatchChunk(runId, c.rows, custom);
           const last = c.rows[c.rows.length - 1];
           this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false });
           recordChunk(a, last);
