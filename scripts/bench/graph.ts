@@ -205,7 +205,8 @@ for (const [c, peer] of modern) {
     }),
   );
 }
-for (const [c, ks] of only ? [] : cases) {
+for (const [c, ks] of cases) {
+  if (only && !c.model.includes(only)) continue;
   let baseline = 0;
   for (const [k, spinning] of ks) {
     const r = await measure(c, k, spinning);
