@@ -164,10 +164,11 @@ function torchPeer(name: string): { stepsPerS: number | null; note?: string } {
 }
 
 /** Runs torch_peer.py with Debian's python3 (pyenv's python3 on PATH may lack torch), else python3. */
-function runTorch(args: string[]): { out: Record<string, number> } | { note: string } {
+function runTorch(args: string[], timeoutMs?: number): { out: Record<string, number> } | { note: string } {
   const script = fileURLToPath(new URL("torch_peer.py", import.meta.url));
   for (const py of ["/usr/bin/python3", "python3"]) {
-    const r = spawnSync(py, [script, ...args], { encoding: "utf8" });
+    const r = spawnSync(py, [script, ...args], { encoding: "utf8", timeout: timeoutMs });
+    if (r.signal) return { note: `PyTorch peer stopped after ${timeoutMs} ms` };
     if (r.status === 0) return { out: JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") };
     if (!/No module named 'torch'|ENOENT/.test(`${r.stderr}${r.error?.message ?? ""}`))
       return { note: `PyTorch peer failed: ${r.stderr.trim().split("\n").pop()}` };
@@ -369,10 +370,13 @@ if (!only || "lenet5_epoch".includes(only)) {
     ]);
     // PyTorch's best of 1 thread and every core (as for the step cases)
     let torch: { out: Record<string, number> } | { note: string } = { note: "" };
+    // (a run on every core that takes twice as long as the first is stopped: it cannot be the best)
     for (const threads of [...new Set([1, availableParallelism()])]) {
-      const r = runTorch(["epoch", images, labels, testImages, testLabels, "64", String(threads)]);
+      const limit =
+        "note" in torch ? undefined : Math.ceil(2000 * (torch.out.train_s + torch.out.load_s) + 10000);
+      const r = runTorch(["epoch", images, labels, testImages, testLabels, "64", String(threads)], limit);
       if ("note" in r) {
-        torch = r;
+        if ("note" in torch) torch = r;
         break;
       }
       if ("note" in torch || r.out.train_s < torch.out.train_s) torch = r;
