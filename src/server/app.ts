@@ -22,6 +22,7 @@ import { createEdges } from "./edges.ts";
 import { createTransport, type Transport } from "./http.ts";
 import { createRateLimiter, useArmor, useRequestSizeLimit, useRunRateLimit } from "./limits.ts";
 import { METRICS_EXPORT_ROUTE, streamMetrics } from "./metrics-export.ts";
+import { ingestMetrics } from "./metrics-ingest.ts";
 import { registerBuiltins } from "./registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
 import { serveStatic } from "./static.ts";
@@ -185,6 +186,16 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
   async function serveMetricsExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const m = METRICS_EXPORT_ROUTE.exec((req.url ?? "").split("?")[0]);
     if (!m || !db || !auth) return false;
+    // POST …/metrics.ndjson: bulk ingest of an EXTERNAL run's rows (src/server/metrics-ingest.ts).
+    if (req.method === "POST" && m[2] === "ndjson" && external) {
+      await ingestMetrics(
+        { auth, external, maxBytes: config.limits.maxRequestBytes },
+        Number(m[1]),
+        req,
+        res,
+      );
+      return true;
+    }
     if (!(await readableRoute(auth, req, res))) return true;
     await streamMetrics(db, Number(m[1]), m[2] as "ndjson" | "csv", req, res);
     return true;
