@@ -5,7 +5,7 @@
 // idempotency per step and every refusal are logMetrics'. Needs write scope, like a mutation; the edge
 // checks (Host, Origin, no simple content types) ran before this.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { StorageError } from "../db/index.ts";
+import { databaseUnavailable, StorageError } from "../db/index.ts";
 import { clipMessage, NotFoundError, ValidationError } from "../errors.ts";
 import type { ExternalRuns, LogRow } from "../runs/external.ts";
 import { type Auth, AuthError, scopeError } from "./auth.ts";
@@ -49,8 +49,13 @@ export function errorAnswer(err: unknown): Answer {
   if (err instanceof ValidationError)
     return failure(400, "BAD_USER_INPUT", err.message, { field: err.field });
   if (err instanceof StorageError) return failure(503, "STORAGE_UNAVAILABLE", err.message);
-  const code = (err as { code?: unknown } | null)?.code;
-  if (err instanceof Error && code === "DATABASE_UNAVAILABLE") return failure(503, code, err.message);
+  const unreachable = databaseUnavailable(err);
+  if (unreachable !== null)
+    return failure(
+      503,
+      "DATABASE_UNAVAILABLE",
+      `${unreachable}: send the same rows again shortly (steps already stored are ignored)`,
+    );
   throw err;
 }
 
