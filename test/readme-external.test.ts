@@ -149,4 +149,27 @@ describe("README: metrics from any trainer", () => {
       "1,1,1,0,0.7872,0.7,,,,,0",
     ]);
   });
+
+  it("posts the NDJSON curl example as written: two rows stored, then ignored when sent again", async () => {
+    const created = await post<{ createRun: { id: string } }>(named("mutation", "CreateExternal"));
+    const id = created.createRun.id;
+    const curl = blocks("sh").find((b) => b.includes("metrics.ndjson"));
+    if (!curl) throw new Error("README lacks the NDJSON ingest example");
+    const script = curl.replace("http://localhost:4000", base()).replace("/runs/1/", `/runs/${id}/`);
+    expect(JSON.parse((await exec("bash", ["-c", script])).stdout)).toEqual({
+      stored: 2,
+      ignored: 0,
+      lastStep: 3,
+    });
+    expect(JSON.parse((await exec("bash", ["-c", script])).stdout)).toEqual({
+      stored: 0,
+      ignored: 2,
+      lastStep: 3,
+    });
+    const page = await live.app.db?.batchMetricsPage(Number(id), -1, 10);
+    expect(page?.rows.map((r) => [r.step, r.loss, r.custom ?? null])).toEqual([
+      [2, 0.61, { perplexity: 1.84 }],
+      [3, 0.58, null],
+    ]);
+  });
 });

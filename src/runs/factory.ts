@@ -57,7 +57,7 @@ export async function createRunManagerFromConfig(
     throw new Error(
       "a cluster needs REDIS_URL=redis://host:port: live batches reach API instances through Redis",
     );
-  const buses = await openRedisBuses(config.redisUrl, { maxQueued: config.subscriberMaxQueued });
+  const buses = await openRedisBuses(config.redisUrl, { maxQueued: config.subscriberMaxQueued, db });
   try {
     const queue = new PgClusterQueue(db, {
       databaseUrl: config.databaseUrl,

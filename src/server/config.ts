@@ -37,6 +37,11 @@ export interface Config {
   maxTrainerCrashes: number;
   /** SHUTDOWN_TIMEOUT_MS (10000): how long stop() waits for runs to checkpoint before closing anyway. */
   shutdownTimeoutMs: number;
+  /**
+   * DB_RETRY_DEADLINE_MS (60000): how long a run's writes wait and retry (with backoff) while PostgreSQL is
+   * unreachable (a restart, a failover) before the run fails with the reason; 0 fails at once.
+   */
+  dbRetryDeadlineMs: number;
   /** WS_INIT_TIMEOUT_MS (3000): close a graphql-ws socket that sent no connection_init by then. */
   wsInitTimeoutMs: number;
   /**
@@ -271,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     resumeOnStart: boolFrom(env, "RESUME_ON_START", true),
     maxTrainerCrashes: intIn(env, "MAX_TRAINER_CRASHES", 3, 1, 1000),
     shutdownTimeoutMs: intIn(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    dbRetryDeadlineMs: intIn(env, "DB_RETRY_DEADLINE_MS", 60_000, 0, 86_400_000),
     wsInitTimeoutMs: intIn(env, "WS_INIT_TIMEOUT_MS", 3_000, 1, 600_000),
     role: roleFrom(env),
     redisUrl: redisFrom(env),
