@@ -50,6 +50,18 @@ describe("scale-out config", () => {
   });
 });
 
+describe("trainer isolation config", () => {
+  it("trains in a child process per run unless TRAINER_ISOLATION=thread", () => {
+    expect(loadConfig({}).trainerIsolation).toBe("process");
+    expect(loadConfig({ TRAINER_ISOLATION: "thread" }).trainerIsolation).toBe("thread");
+  });
+  it("rejects another TRAINER_ISOLATION, naming what is accepted", () => {
+    expect(() => loadConfig({ TRAINER_ISOLATION: "fork" })).toThrow(
+      'TRAINER_ISOLATION must be process or thread, got "fork"',
+    );
+  });
+});
+
 describe("server edge config", () => {
   it("defaults to same-origin only, no extra hosts, no public URL and ./data/datasets", () => {
     expect(loadConfig({})).toMatchObject({

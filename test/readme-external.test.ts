@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dbId } from "./helpers/ids.ts";
 import { type Live, startLive } from "./helpers/live-server.ts";
 
 const exec = promisify(execFile);
@@ -147,6 +148,30 @@ describe("README: metrics from any trainer", () => {
       "step,epoch,batch,samples,loss,accuracy,lr,gradNorm,confidence,trueClassProb,timeMs",
       "0,1,0,0,0.6931,0,,,,,0",
       "1,1,1,0,0.7872,0.7,,,,,0",
+    ]);
+  });
+
+  it("posts the NDJSON curl example as written: two rows stored, then ignored when sent again", async () => {
+    const created = await post<{ createRun: { id: string } }>(named("mutation", "CreateExternal"));
+    const id = created.createRun.id;
+    const curl = blocks("sh").find((b) => b.includes("metrics.ndjson"));
+    if (!curl) throw new Error("README lacks the NDJSON ingest example");
+    // The bulk routes take the run's number (databaseId).
+    const script = curl.replace("http://localhost:4000", base()).replace("/runs/1/", `/runs/${dbId(id)}/`);
+    expect(JSON.parse((await exec("bash", ["-c", script])).stdout)).toEqual({
+      stored: 2,
+      ignored: 0,
+      lastStep: 3,
+    });
+    expect(JSON.parse((await exec("bash", ["-c", script])).stdout)).toEqual({
+      stored: 0,
+      ignored: 2,
+      lastStep: 3,
+    });
+    const page = await live.app.db?.batchMetricsPage(dbId(id), -1, 10);
+    expect(page?.rows.map((r) => [r.step, r.loss, r.custom ?? null])).toEqual([
+      [2, 0.61, { perplexity: 1.84 }],
+      [3, 0.58, null],
     ]);
   });
 });

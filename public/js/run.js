@@ -5,6 +5,7 @@
 // run-fluctuation.js; this file holds its state, the zoom and the batch stream.
 import { h, showError } from "./dom.js";
 import { gql, streamBatches, subscribe } from "./gql.js";
+import { noisePanel } from "./noise-panel.js";
 import { customPanel } from "./run-custom.js";
 import { fluctuationPanel } from "./run-fluctuation.js";
 import { drawHeader, drawProgress } from "./run-header.js";
@@ -95,6 +96,7 @@ function mount(view, initial) {
     els,
     page.charts.cv,
   );
+  disposers.push(noisePanel(page));
   if (initial.customMetrics.length) disposers.push(customPanel(page));
   page.header = {
     id: page.id,

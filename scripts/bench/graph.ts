@@ -5,16 +5,34 @@
 // The modern families (token classifier, causal char transformer, GRU over MNIST rows) also run in
 // PyTorch eager (scripts/bench/torch_peer.py, same shapes, Adam) when Debian's python3-torch is
 // importable; each prints { case, steps_per_s, torch_eager_steps_per_s, ratio_vs_torch_eager }.
+// The seed CNN and linear model are compared with PyTorch eager too (ratio_vs_torch_eager), and the
+// seed CNN's Loop rows carry the target (≥ 200 steps/s at K = 10 and K = 50).
+// The real-data case trains LeNet-5 for one epoch (Adam lr 0.001, batch 64) on Fashion-MNIST's IDX
+// files (/usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist; IDX files of the same
+// shape are generated in a temporary directory when they are absent) through the whole CLI command
+// (`gradstream train --json`) and in PyTorch eager: training loop ≥ 2.5× PyTorch's, and the command
+// ≤ 1.3× its own training loop (the loop is the time from the CLI's "start" line to its "end" line).
 // GRAPH_BENCH_SECONDS (default 3) sets the time per case; --profile runs the Loop cases under
-// onnxruntime's profiler (slower) and adds the top ops by share of kernel time.
+// onnxruntime's profiler (slower) and adds the top ops by share of kernel time; --only=<name> runs the
+// cases whose model name contains it (seed_cnn, lenet5_epoch, ...).
 
-import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, unlinkSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CompiledModel, compile } from "../../src/graph/compile.ts";
+import { encodeIdx } from "../../src/train/data/formats.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
+import { buildModel, validateModelSpec } from "../build-models.ts";
 
 const SECONDS = Number(process.env.GRAPH_BENCH_SECONDS ?? 3);
 const PROFILE = process.argv.includes("--profile");
@@ -141,19 +159,26 @@ const MODERN = new URL("../../test/fixtures/torch-modern/", import.meta.url);
 
 /** PyTorch eager steps/s for the same model, or null with the reason when torch is not importable. */
 function torchPeer(name: string): { stepsPerS: number | null; note?: string } {
+  const r = runTorch([name, String(SECONDS)]);
+  return "note" in r ? { stepsPerS: null, note: r.note } : { stepsPerS: Number(r.out.steps_per_s) };
+}
+
+/** Runs torch_peer.py with Debian's python3 (pyenv's python3 on PATH may lack torch), else python3. */
+function runTorch(args: string[], timeoutMs?: number): { out: Record<string, number> } | { note: string } {
   const script = fileURLToPath(new URL("torch_peer.py", import.meta.url));
   for (const py of ["/usr/bin/python3", "python3"]) {
-    const r = spawnSync(py, [script, name, String(SECONDS)], { encoding: "utf8" });
-    if (r.status === 0)
-      return { stepsPerS: Number(JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}").steps_per_s) };
+    const r = spawnSync(py, [script, ...args], { encoding: "utf8", timeout: timeoutMs });
+    if (r.signal) return { note: `PyTorch peer stopped after ${timeoutMs} ms` };
+    if (r.status === 0) return { out: JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") };
     if (!/No module named 'torch'|ENOENT/.test(`${r.stderr}${r.error?.message ?? ""}`))
-      return { stepsPerS: null, note: `PyTorch peer failed: ${r.stderr.trim().split("\n").pop()}` };
+      return { note: `PyTorch peer failed: ${r.stderr.trim().split("\n").pop()}` };
   }
   return {
-    stepsPerS: null,
     note: "PyTorch eager peer skipped: `python3 -c 'import torch'` fails (apt-get install python3-torch)",
   };
 }
+
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 // [K or null for the single-step graph, intra-op threads spinning]
 const cases: [Case, [number | null, boolean][]][] = [
@@ -205,22 +230,178 @@ for (const [c, peer] of modern) {
     }),
   );
 }
-for (const [c, ks] of only ? [] : cases) {
+const TARGET_STEPS_PER_S: Record<string, number> = { seed_cnn: 200 };
+for (const [c, ks] of cases) {
+  if (only && !c.model.includes(only)) continue;
   let baseline = 0;
+  const peer = torchPeer(c.model);
   for (const [k, spinning] of ks) {
     const r = await measure(c, k, spinning);
     if (k === null) baseline = r.stepsPerS;
+    const target = k !== null && spinning ? TARGET_STEPS_PER_S[c.model] : undefined;
     console.log(
       JSON.stringify({
         case: `${c.model} batch ${c.batch} ${k === null ? "step" : `loop K=${k}`}${spinning ? "" : " no-spin"}`,
-        steps_per_s: Math.round(r.stepsPerS * 10) / 10,
-        ratio_vs_step: Math.round((r.stepsPerS / baseline) * 100) / 100,
+        steps_per_s: round(r.stepsPerS),
+        ratio_vs_step: round(r.stepsPerS / baseline, 2),
         baseline: `${c.model} step`,
+        torch_eager_steps_per_s: peer.stepsPerS === null ? null : round(peer.stepsPerS),
+        ratio_vs_torch_eager: peer.stepsPerS === null ? null : round(r.stepsPerS / peer.stepsPerS, 2),
+        ...(peer.note ? { note: peer.note } : {}),
+        ...(target ? { target_steps_per_s: target, meets_target: r.stepsPerS >= target } : {}),
         // CPU time (all threads) per step is less sensitive to other load than wall time
-        cpu_ms_per_step: Math.round(r.cpuMsPerStep * 1000) / 1000,
-        load_average: Math.round(loadavg()[0] * 100) / 100,
+        cpu_ms_per_step: round(r.cpuMsPerStep, 3),
+        load_average: round(loadavg()[0], 2),
         ...(r.profile ? { top_ops_percent_of_kernel_time: summarizeProfile(r.profile) } : {}),
       }),
     );
+  }
+}
+
+// ---- real data: LeNet-5, one epoch of Fashion-MNIST, the whole CLI command against PyTorch eager ----
+
+const FASHION = "/usr/share/datasets/fashion-mnist";
+const FASHION_FILES = [
+  "train-images-idx3-ubyte.gz",
+  "train-labels-idx1-ubyte.gz",
+  "t10k-images-idx3-ubyte.gz",
+  "t10k-labels-idx1-ubyte.gz",
+];
+
+/** Fashion-MNIST-shaped IDX files (60,000 + 10,000 28×28 bytes, 10 classes) with a learnable pattern. */
+function generateIdx(dir: string): string[] {
+  const files = ["train-images.idx", "train-labels.idx", "test-images.idx", "test-labels.idx"];
+  let seed = 12345;
+  for (const [i, n] of [60000, 10000].entries()) {
+    const pixels = new Uint8Array(n * 784);
+    const labels = new Uint8Array(n);
+    for (let s = 0; s < n; s++) {
+      labels[s] = s % 10;
+      for (let p = 0; p < 784; p++) {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        // a class-dependent band of rows plus noise
+        const band = Math.floor(p / 28 / 3) === labels[s] ? 160 : 0;
+        pixels[s * 784 + p] = Math.min(255, band + (seed >>> 25));
+      }
+    }
+    writeFileSync(join(dir, files[2 * i]), encodeIdx([n, 28, 28], pixels));
+    writeFileSync(join(dir, files[2 * i + 1]), encodeIdx([n], labels));
+  }
+  return files.map((f) => join(dir, f));
+}
+
+const LENET5 = {
+  name: "lenet5",
+  description: "LeNet-5 (ReLU, max pooling) for 28×28 images",
+  input: [1, 28, 28],
+  classes: 10,
+  seed: 0,
+  layers: [
+    { type: "conv", name: "conv1", out: 6, kernel: 5, padding: 2 },
+    { type: "relu" },
+    { type: "maxpool", kernel: 2 },
+    { type: "conv", name: "conv2", out: 16, kernel: 5 },
+    { type: "relu" },
+    { type: "maxpool", kernel: 2 },
+    { type: "flatten" },
+    { type: "linear", name: "fc1", out: 120 },
+    { type: "relu" },
+    { type: "linear", name: "fc2", out: 84 },
+    { type: "relu" },
+    { type: "linear", name: "fc3", out: 10 },
+  ],
+};
+
+/** Runs `gradstream train --json`; the loop is the time from its "start" line to its "end" line. */
+function cliEpoch(args: string[]): Promise<{ totalS: number; loopS: number; valAccuracy: number }> {
+  const bin = fileURLToPath(new URL("../../bin/gradstream.js", import.meta.url));
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [bin, "train", ...args, "--json"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let buf = "";
+    let start = 0;
+    let end = 0;
+    let valAccuracy = Number.NaN;
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (d: string) => {
+      buf += d;
+      let nl = buf.indexOf("\n");
+      while (nl >= 0) {
+        const line = JSON.parse(buf.slice(0, nl)) as { type: string; valAccuracy?: number };
+        buf = buf.slice(nl + 1);
+        if (line.type === "start") start = performance.now();
+        if (line.type === "epoch") valAccuracy = line.valAccuracy ?? Number.NaN;
+        if (line.type === "end") end = performance.now();
+        nl = buf.indexOf("\n");
+      }
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0 || !start || !end) reject(new Error(`gradstream train exited with ${code}`));
+      else resolve({ totalS: (performance.now() - t0) / 1000, loopS: (end - start) / 1000, valAccuracy });
+    });
+  });
+}
+
+if (!only || "lenet5_epoch".includes(only)) {
+  const tmp = mkdtempSync(join(tmpdir(), "gradstream-epoch-"));
+  try {
+    const real = FASHION_FILES.every((f) => existsSync(join(FASHION, f)));
+    const [images, labels, testImages, testLabels] = real
+      ? FASHION_FILES.map((f) => join(FASHION, f))
+      : generateIdx(tmp);
+    const model = join(tmp, "lenet5.onnx");
+    writeFileSync(model, buildModel(validateModelSpec(LENET5)));
+    const ours = await cliEpoch([
+      "--model",
+      model,
+      "--dataset",
+      `idx:images=${images},labels=${labels},testImages=${testImages},testLabels=${testLabels}`,
+      "--optimizer",
+      "adam",
+      "--lr",
+      "0.001",
+      "--batch-size",
+      "64",
+      "--epochs",
+      "1",
+    ]);
+    // PyTorch's best of 1 thread and every core (as for the step cases)
+    let torch: { out: Record<string, number> } | { note: string } = { note: "" };
+    // (a run on every core that takes twice as long as the first is stopped: it cannot be the best)
+    for (const threads of [...new Set([1, availableParallelism()])]) {
+      const limit =
+        "note" in torch ? undefined : Math.ceil(2000 * (torch.out.train_s + torch.out.load_s) + 10000);
+      const r = runTorch(["epoch", images, labels, testImages, testLabels, "64", String(threads)], limit);
+      if ("note" in r) {
+        if ("note" in torch) torch = r;
+        break;
+      }
+      if ("note" in torch || r.out.train_s < torch.out.train_s) torch = r;
+    }
+    const t = "note" in torch ? null : torch.out;
+    console.log(
+      JSON.stringify({
+        case: `lenet5_epoch fashion-mnist${real ? "" : " (generated, same shape)"} batch 64 adam, 1 epoch via gradstream train`,
+        command_s: round(ours.totalS, 2),
+        training_loop_s: round(ours.loopS, 2),
+        command_over_loop: round(ours.totalS / ours.loopS, 2),
+        command_over_loop_target: 1.3,
+        test_accuracy: round(ours.valAccuracy, 3),
+        torch_eager_training_loop_s: t ? round(t.train_s, 2) : null,
+        torch_eager_threads: t ? t.threads : null,
+        torch_eager_test_accuracy: t ? round(t.test_accuracy, 3) : null,
+        ratio_vs_torch_eager: t ? round(t.train_s / ours.loopS, 2) : null,
+        ratio_vs_torch_eager_target: 2.5,
+        ...("note" in torch ? { note: torch.note } : {}),
+        note_loop:
+          "gradstream's loop includes the epoch-end evaluation on the 10,000 test images; PyTorch's does not",
+        load_average: round(loadavg()[0], 2),
+      }),
+    );
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

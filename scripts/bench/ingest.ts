@@ -1,7 +1,9 @@
-// npm run bench -- ingest: rows/s of an EXTERNAL run through the API (logMetrics over HTTP, as a
-// trainer sends them: batched calls, one after another), beside the native write path (the trained
-// runs' db.writeBatchChunk, no HTTP or GraphQL) measured in the same run on the same server, on SQLite
-// (temp file) and PostgreSQL (a throwaway cluster). Target: ≥ 50,000 rows/s on SQLite.
+// npm run bench -- ingest: rows/s of an EXTERNAL run through the API as a trainer sends them (batched
+// calls over HTTP to the server on a free port: the logMetrics mutation, and the NDJSON route
+// POST /runs/{id}/metrics.ndjson that `gradstream log` and the README's Python snippet use), beside the
+// native write path (the trained runs' db.writeBatchChunk, no HTTP or GraphQL) measured in the same run
+// on the same server, on SQLite (temp file) and PostgreSQL (a throwaway cluster). `callsInFlight` calls
+// are sent at once (a client pipelining its batches). Target: ≥ 50,000 rows/s on SQLite.
 // Prints one JSON line per measurement.
 import { buildApp } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
@@ -42,40 +44,60 @@ async function bench(name: string, databaseUrl: string) {
     });
     return (await res.json()) as { data: Record<string, { id?: string; stored?: number; message?: string }> };
   };
+  const base = url.replace(/\/graphql$/, "");
+  /** Sends the bodies with up to `inFlight` requests open at once; returns the rows stored. */
+  async function send(path: "graphql" | "ndjson", id: string, bodies: string[], inFlight: number) {
+    let next = 0;
+    let stored = 0;
+    const worker = async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++];
+        const res = await fetch(path === "graphql" ? url : `${base}/runs/${id}/metrics.ndjson`, {
+          method: "POST",
+          headers: { "content-type": path === "graphql" ? "application/json" : "application/x-ndjson" },
+          body,
+        });
+        const out = (await res.json()) as {
+          stored?: number;
+          errors?: { message: string }[];
+          data?: { logMetrics: { stored?: number; message?: string } };
+        };
+        const n = path === "graphql" ? out.data?.logMetrics.stored : out.stored;
+        if (n === undefined)
+          throw new Error(out.errors?.[0]?.message ?? out.data?.logMetrics.message ?? `HTTP ${res.status}`);
+        stored += n;
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+    return stored;
+  }
   try {
-    for (const [batch, custom, inFlight] of [
-      [1_000, false, 1],
-      [5_000, false, 1],
-      [5_000, false, 3],
-      [5_000, true, 3],
+    for (const [path, batch, custom, inFlight] of [
+      ["graphql", 1_000, false, 1],
+      ["graphql", 5_000, false, 1],
+      ["ndjson", 1_000, false, 1],
+      ["ndjson", 5_000, false, 1],
+      ["ndjson", 5_000, false, 3],
+      ["ndjson", 5_000, true, 3],
     ] as const) {
       {
         const created = await gql(
           `mutation { createRun(input: { name: "bench" }) { ... on Run { id } } }`,
           {},
         );
-        const id = created.data.createRun.id;
+        const id = created.data.createRun.id as string;
         // Bodies are built before the clock starts: the measure is the server's side of a batched call.
         const bodies: string[] = [];
-        for (let s = 0; s < TOTAL; s += batch)
+        for (let s = 0; s < TOTAL; s += batch) {
+          const rows = rowsOf(s, Math.min(batch, TOTAL - s), custom);
           bodies.push(
-            JSON.stringify({
-              query: LOG,
-              variables: { id, rows: rowsOf(s, Math.min(batch, TOTAL - s), custom) },
-            }),
+            path === "graphql"
+              ? JSON.stringify({ query: LOG, variables: { id, rows } })
+              : rows.map((r) => JSON.stringify(r)).join("\n"),
           );
-        const t0 = performance.now();
-        let stored = 0;
-        for (const body of bodies) {
-          const res = await fetch(url, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body,
-          });
-          const out = (await res.json()) as { data: { logMetrics: { stored?: number; message?: string } } };
-          if (out.data.logMetrics.stored === undefined) throw new Error(out.data.logMetrics.message);
-          stored += out.data.logMetrics.stored;
         }
+        const t0 = performance.now();
+        const stored = await send(path, id, bodies, inFlight);
         const apiSecs = (performance.now() - t0) / 1000;
         if (stored !== TOTAL) throw new Error(`stored ${stored} of ${TOTAL}`);
 
@@ -88,6 +110,7 @@ async function bench(name: string, databaseUrl: string) {
         const native = Math.round(TOTAL / nativeSecs);
         print({
           db: name,
+          path: path === "graphql" ? "logMetrics mutation over HTTP" : "POST /runs/{id}/metrics.ndjson",
           rowsPerCall: batch,
           callsInFlight: inFlight,
           customMetricsPerRow: custom ? 2 : 0,

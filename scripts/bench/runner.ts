@@ -1,12 +1,20 @@
 // Runner benchmarks, each against a baseline measured in this process:
-//   1. overhead: the runner (batches gathered from a dataset, rows built, NaN checks, state fed back),
-//      in this thread and in a worker thread, versus the bare compiled Loop graph run on fixed feeds
+//   1. end to end: a run started through the RunManager (start → its final chunk, what a user sees,
+//      data loading and compiling included) versus the bare compiled Loop graph for the same steps
+//      (the engine alone, as `npm run bench graph` runs it), for the seed CNN (1,000 steps) and LeNet
+//      on Fashion-MNIST-shaped data; trainers in a child process (the default) and in a worker thread
+//      (the former path); the training phase alone (first chunk → end) too (target ≥ 0.95);
+//   2. overhead: the runner (batches gathered from a dataset, rows built, NaN checks, state fed back),
+//      in this thread, in a worker thread and in a child process, versus the bare Loop on fixed feeds
 //      with the same K, batch size and thread settings (target: ≤ 5% slower);
-//   2. responsiveness: event-loop delay (p50/p99/max, 1 ms sampling) while two runs train through the
-//      RunManager into a real SQLite file (worker threads), versus the same two runs trained in the
-//      main thread, and versus an idle event loop (target p99 < 20 ms).
-// JSON lines; RUNNER_BENCH_EPOCHS scales the overhead cases (default 2).
-import { mkdtempSync, rmSync } from "node:fs";
+//   3. responsiveness: event-loop delay (p50/p99/max, 1 ms sampling) while a CNN run checkpoints every
+//      8 steps through the RunManager into a real SQLite file, trainer in a child process and in a
+//      worker thread, versus an idle event loop (target max < 50 ms);
+//   4. (last) the noise diagnostics' cost: runs with the probe at its default interval vs `noise: false`
+//      (scripts/lib/noise-cost.ts; target ≤ 5% slower).
+// JSON lines. RUNNER_BENCH_PARTS (e2e,overhead,delay,noise) picks parts; RUNNER_BENCH_ROUNDS (2) alternations
+// per end-to-end case; RUNNER_BENCH_EPOCHS scales the overhead cases (default 2).
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -18,8 +26,11 @@ import { EXPERIMENTS, validateRunConfig } from "../../src/train/config.ts";
 import { Trainer } from "../../src/train/runner.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { startTraining } from "../../src/train/thread.ts";
+import { NOISE_COST_CASES, noiseCost } from "../lib/noise-cost.ts";
 
 const EPOCHS = Number(process.env.RUNNER_BENCH_EPOCHS ?? 2);
+const ROUNDS = Number(process.env.RUNNER_BENCH_ROUNDS ?? 2);
+const PARTS = (process.env.RUNNER_BENCH_PARTS ?? "e2e,overhead,delay,noise").split(",");
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 interface OverheadCase {
@@ -67,10 +78,14 @@ const CASES: OverheadCase[] = [
 ];
 
 /** The bare Loop graph: same compiled model, fixed feeds, state fed back; steps per second. */
-async function bare(c: OverheadCase, steps: number): Promise<{ stepsPerS: number; jsShare: number }> {
+async function bare(
+  c: OverheadCase,
+  steps: number,
+  spinning = false,
+): Promise<{ stepsPerS: number; jsShare: number }> {
   const cfg = validateRunConfig({ optimizer: c.optimizer, batchSize: c.batchSize, k: c.k });
   const compiled = compile(builtinModelBytes(c.model), { optimizer: cfg.optimizer, seed: 0 });
-  const session = await createSession(compiled.trainLoop, { allowSpinning: false });
+  const session = await createSession(compiled.trainLoop, { allowSpinning: spinning });
   const per = compiled.input.shape.reduce((a, b) => a * b, 1) * c.batchSize * c.k;
   const x = Float32Array.from({ length: per }, (_, i) => Math.sin(i));
   const y = BigInt64Array.from({ length: c.batchSize * c.k }, (_, i) => BigInt(i % compiled.classes));
@@ -105,7 +120,15 @@ async function bare(c: OverheadCase, steps: number): Promise<{ stepsPerS: number
 function jobOf(c: OverheadCase) {
   return {
     model: builtinModelBytes(c.model),
-    config: { dataset: c.dataset, optimizer: c.optimizer, batchSize: c.batchSize, k: c.k, epochs: c.epochs },
+    // the runner's own overhead, without the noise probe (its cost is measured on its own below)
+    config: {
+      dataset: c.dataset,
+      optimizer: c.optimizer,
+      batchSize: c.batchSize,
+      k: c.k,
+      epochs: c.epochs,
+      noise: false,
+    },
     spinning: false,
   };
 }
@@ -128,8 +151,8 @@ async function inline(c: OverheadCase): Promise<{ stepsPerS: number; steps: numb
   return { stepsPerS: steps / (wallMs / 1000), steps, jsShare: (wallMs - sessionMs) / sessionMs };
 }
 
-async function worker(c: OverheadCase): Promise<number> {
-  const run = await startTraining(jobOf(c));
+async function hosted(c: OverheadCase, isolation: "thread" | "process"): Promise<number> {
+  const run = await startTraining(jobOf(c), { isolation });
   let r = await run.chunks.next();
   const t0 = performance.now();
   let steps = 0;
@@ -137,8 +160,123 @@ async function worker(c: OverheadCase): Promise<number> {
   return steps / ((performance.now() - t0) / 1000);
 }
 
-for (const c of CASES) {
-  // Alternate three times to spread drift (frequency, other processes) over both; keep the best of each.
+// ── 1. end to end ───────────────────────────────────────────────────────────────────────────────
+const FASHION = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+const LENET =
+  ["lenet5", "lenet"].find((m) => existsSync(new URL(`../../models/${m}.onnx`, import.meta.url))) ??
+  "mnist-cnn";
+const E2E: OverheadCase[] = [
+  {
+    name: "seed cnn, synthetic 32,000 × 3x32x32, batch 32, Adam, K=10, 1 epoch (1,000 steps)",
+    model: "cnn",
+    dataset: "synthetic:samples=32000,shape=3x32x32,classes=10",
+    optimizer: { kind: "adam", lr: 0.001 },
+    batchSize: 32,
+    k: 10,
+    epochs: 1,
+  },
+  {
+    name: `${LENET} on ${existsSync(FASHION) ? "Fashion-MNIST IDX (60,000 images; 10,000 test evaluated)" : "Fashion-MNIST-shaped synthetic 60,000 × 1x28x28"}, batch 64, Adam, K=10, 1 epoch (938 steps)`,
+    model: LENET,
+    dataset: existsSync(FASHION) ? "fashion-mnist" : "synthetic:samples=60000,shape=1x28x28,classes=10",
+    optimizer: { kind: "adam", lr: 0.001 },
+    batchSize: 64,
+    k: 10,
+    epochs: 1,
+  },
+];
+
+/** One run through a RunManager: seconds from start() to the final chunk, and from the first chunk. */
+async function managed(
+  c: OverheadCase,
+  isolation: "process" | "thread",
+  dir: string,
+): Promise<{ steps: number; wallS: number; trainS: number }> {
+  const db = await openDatabase(`file:${join(dir, `e2e-${isolation}-${Date.now()}.db`)}`);
+  // The server's defaults: one run at a time, a checkpoint every 500 steps.
+  const manager = await createRunManager({
+    db,
+    maxConcurrent: 1,
+    checkpointEvery: 500,
+    trainerIsolation: isolation,
+  });
+  try {
+    const model = await manager.builtinModel(c.model);
+    const { model: _m, name: _n, dataset, ...config } = c;
+    const t0 = performance.now();
+    const run = await manager.start({ modelId: model.id, dataset: { spec: dataset }, config });
+    let first = 0;
+    let steps = 0;
+    for await (const chunk of manager.batches(run.id, -1)) {
+      if (!first && chunk.rows.length) first = performance.now() - chunk.rows.length * chunk.rows[0].timeMs;
+      steps += chunk.rows.length;
+      if (chunk.final) break;
+    }
+    const t1 = performance.now();
+    const row = await db.getRun(run.id);
+    if (row?.status !== "COMPLETED") throw new Error(`run ended ${row?.status}: ${row?.errorMessage}`);
+    return { steps, wallS: (t1 - t0) / 1000, trainS: (t1 - first) / 1000 };
+  } finally {
+    await manager.close();
+    await db.close();
+  }
+}
+
+if (PARTS.includes("e2e")) {
+  const dir = mkdtempSync(join(tmpdir(), "gradstream-bench-e2e-"));
+  try {
+    for (const c of E2E) {
+      const best = { bare: 0, bareOff: 0, process: 0, processTrain: 0, thread: 0, threadTrain: 0 };
+      let steps = 0;
+      // The bare loops first: a trainer process that ends starts a spare (module loading, a second or
+      // more of CPU), which must not overlap the engine's measurement; a pause lets it settle.
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 5_000));
+      for (let i = 0; i < ROUNDS; i++) {
+        const steps0 =
+          c.epochs * Math.ceil(Number(/samples=(\d+)/.exec(c.dataset)?.[1] ?? 60000) / c.batchSize);
+        best.bare = Math.max(best.bare, (await bare(c, steps || steps0, true)).stepsPerS);
+        best.bareOff = Math.max(best.bareOff, (await bare(c, steps || steps0, false)).stepsPerS);
+        const t = await managed(c, "thread", dir);
+        best.thread = Math.max(best.thread, t.steps / t.wallS);
+        best.threadTrain = Math.max(best.threadTrain, t.steps / t.trainS);
+        const p = await managed(c, "process", dir);
+        steps = p.steps;
+        best.process = Math.max(best.process, p.steps / p.wallS);
+        best.processTrain = Math.max(best.processTrain, p.steps / p.trainS);
+        await settle();
+      }
+      // The engine at its best of the two spinning settings (spinning wins on an idle machine and
+      // loses badly on a busy one), so the ratios never flatter the API path.
+      const engine = Math.max(best.bare, best.bareOff);
+      console.log(
+        JSON.stringify({
+          bench: "end to end through the run manager",
+          case: c.name,
+          steps,
+          bare_loop_steps_per_s: round(best.bare, 1),
+          bare_loop_no_spinning_steps_per_s: round(best.bareOff, 1),
+          api_run_process_steps_per_s: round(best.process, 1),
+          api_run_thread_steps_per_s: round(best.thread, 1),
+          ratio_process_vs_bare: round(best.process / engine),
+          ratio_thread_vs_bare: round(best.thread / engine),
+          ratio_process_vs_thread: round(best.process / best.thread),
+          // From the first chunk's session.run to the end: the training phase without data set-up.
+          training_phase_process_steps_per_s: round(best.processTrain, 1),
+          training_phase_thread_steps_per_s: round(best.threadTrain, 1),
+          ratio_training_phase_process_vs_bare: round(best.processTrain / engine),
+          ratio_training_phase_thread_vs_bare: round(best.threadTrain / engine),
+          target: "ratio ≥ 0.95 (process within 5% of thread)",
+        }),
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ── 2. runner overhead ──────────────────────────────────────────────────────────────────────────
+for (const c of PARTS.includes("overhead") ? CASES : []) {
+  // Alternate to spread drift (frequency, other processes) over all; keep the best of each.
   let base = 0;
   let mine = 0;
   let jsShare = Number.POSITIVE_INFINITY;
@@ -152,7 +290,11 @@ for (const c of CASES) {
     bareShare = Math.min(bareShare, b.jsShare);
   }
   let threaded = 0;
-  for (let i = 0; i < 3; i++) threaded = Math.max(threaded, await worker(c));
+  let child = 0;
+  for (let i = 0; i < 3; i++) {
+    threaded = Math.max(threaded, await hosted(c, "thread"));
+    child = Math.max(child, await hosted(c, "process"));
+  }
   console.log(
     JSON.stringify({
       bench: "runner overhead",
@@ -160,8 +302,11 @@ for (const c of CASES) {
       bare_loop_steps_per_s: round(base, 1),
       runner_inline_steps_per_s: round(mine, 1),
       runner_worker_steps_per_s: round(threaded, 1),
+      runner_process_steps_per_s: round(child, 1),
       ratio_inline_vs_bare: round(mine / base),
       ratio_worker_vs_bare: round(threaded / base),
+      ratio_process_vs_bare: round(child / base),
+      ratio_process_vs_worker: round(child / threaded),
       overhead_inline_pct: round((1 - mine / base) * 100, 1),
       // Time outside session.run relative to time inside it; the difference is what the runner adds,
       // measured in one process over the same chunks, so machine load affects both sides alike.
@@ -173,7 +318,7 @@ for (const c of CASES) {
   );
 }
 
-// ── event-loop delay while two runs train ───────────────────────────────────────────────────────
+// ── 3. event-loop delay while a CNN run checkpoints ─────────────────────────────────────────────
 async function delayDuring(
   work: () => Promise<void>,
 ): Promise<{ p50: number; p99: number; max: number; ms: number }> {
@@ -191,63 +336,60 @@ async function delayDuring(
   };
 }
 
-const dir = mkdtempSync(join(tmpdir(), "gradstream-bench-runner-"));
-try {
-  const db = await openDatabase(`file:${join(dir, "bench.db")}`);
-  const manager = await createRunManager({ db, maxConcurrent: 2 });
-  const model = await manager.builtinModel("cnn");
-  // Warm-up outside the measurement: the first Prisma queries, provider probes and the first worker
-  // start are one-time costs of a process, not of training.
-  const [warm] = await manager.startExperiment("linear");
-  for await (const c of manager.batches(warm.id, -1)) if (c.final) break;
-  const exp = EXPERIMENTS["cnn-dropout"].runs[0];
-  const { dataset: _d, ...config } = exp;
-  const managed = await delayDuring(async () => {
-    const runs = await Promise.all(
-      [0, 1].map((seed) =>
-        manager.start({ modelId: model.id, dataset: { spec: "cnn-dropout" }, config: { ...config, seed } }),
-      ),
-    );
-    await Promise.all(
-      runs.map(async (r) => {
-        for await (const c of manager.batches(r.id, -1)) if (c.final) break;
-      }),
-    );
-  });
-  await manager.close();
-  await db.close();
-  const idle = await delayDuring(() => new Promise((resolve) => setTimeout(resolve, managed.ms)));
-  const inThread = await delayDuring(async () => {
-    const runs = await Promise.all(
-      [0, 1].map((seed) =>
-        startTraining(
-          { model: builtinModelBytes("cnn"), config: { ...exp, seed }, threads: 1, spinning: false },
-          { inline: true },
-        ),
-      ),
-    );
-    await Promise.all(runs.map(async (r) => void (await drain(r.chunks))));
-  });
-  console.log(
-    JSON.stringify({
-      bench: "event-loop delay while two runs train",
-      case: "2 × cnn-dropout (64 steps, K=10) via RunManager + SQLite, worker threads",
-      p50_ms: managed.p50,
-      p99_ms: managed.p99,
-      max_ms: managed.max,
-      wall_ms: managed.ms,
-      idle_p99_ms: idle.p99,
-      idle_max_ms: idle.max,
-      main_thread_training_p99_ms: inThread.p99,
-      ratio_p99_vs_idle: round(managed.p99 / idle.p99, 2),
-      ratio_p99_vs_main_thread: round(managed.p99 / inThread.p99, 4),
-      target: "p99 < 20 ms",
-    }),
-  );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+if (PARTS.includes("delay")) {
+  const dir = mkdtempSync(join(tmpdir(), "gradstream-bench-runner-"));
+  try {
+    for (const isolation of ["process", "thread"] as const) {
+      const db = await openDatabase(`file:${join(dir, `delay-${isolation}.db`)}`);
+      const manager = await createRunManager({
+        db,
+        maxConcurrent: 1,
+        checkpointEvery: 8,
+        trainerIsolation: isolation,
+      });
+      const model = await manager.builtinModel("cnn");
+      // Warm-up outside the measurement: the first Prisma queries, provider probes and the first
+      // trainer start are one-time costs of a process, not of training.
+      const [warm] = await manager.startExperiment("linear");
+      for await (const c of manager.batches(warm.id, -1)) if (c.final) break;
+      const { dataset: _d, ...config } = EXPERIMENTS["cnn-dropout"].runs[0];
+      let runId = 0;
+      // Also from the first chunk to the final one: training and checkpointing only, without the
+      // trainer's start (fork() of the server's process) and end.
+      const training = monitorEventLoopDelay({ resolution: 1 });
+      const during = await delayDuring(async () => {
+        const run = await manager.start({ modelId: model.id, dataset: { spec: "cnn-dropout" }, config });
+        runId = run.id;
+        for await (const c of manager.batches(run.id, -1)) {
+          if (c.rows.length && c.rows[0].step === 0) training.enable();
+          if (c.final) break;
+        }
+        training.disable();
+      });
+      const checkpoints = await db.prisma.checkpoint.count({ where: { runId } });
+      await manager.close();
+      await db.close();
+      const idle = await delayDuring(() => new Promise((resolve) => setTimeout(resolve, during.ms)));
+      console.log(
+        JSON.stringify({
+          bench: "event-loop delay while a CNN run checkpoints",
+          case: `cnn-dropout (64 steps, K=10), a 3.3 MB checkpoint every 8 steps, RunManager + SQLite, trainer in a ${isolation === "process" ? "child process" : "worker thread"}`,
+          checkpoints,
+          p50_ms: during.p50,
+          p99_ms: during.p99,
+          max_ms: during.max,
+          wall_ms: during.ms,
+          training_window_p99_ms: round(training.percentile(99) / 1e6, 2),
+          training_window_max_ms: round(training.max / 1e6, 2),
+          idle_p99_ms: idle.p99,
+          idle_max_ms: idle.max,
+          target: "max < 50 ms",
+        }),
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-async function drain(it: AsyncGenerator<unknown, unknown, void>): Promise<void> {
-  for (let r = await it.next(); !r.done; r = await it.next());
-}
+if (PARTS.includes("noise")) await noiseCost(NOISE_COST_CASES);

@@ -1,6 +1,10 @@
-# PyTorch eager peer for `npm run bench graph`: trains the same shapes as the compiled modern models
-# (Adam, random data) and prints {"steps_per_s": …}. Usage: torch_peer.py <model> <seconds>.
+# PyTorch eager peer for `npm run bench graph`: trains the same shapes as the compiled models (random
+# data) and prints {"steps_per_s": …}. Usage: torch_peer.py <model> <seconds>.
+#   torch_peer.py epoch <images.idx[.gz]> <labels.idx[.gz]> <test images> <test labels> <batch> <threads>
+# trains LeNet-5 for one epoch (Adam lr 0.001, shuffled, the last batch partial) on IDX files scaled to
+# [0, 1] and prints {"load_s", "train_s", "test_accuracy"}; the training time excludes loading.
 # Needs Debian's python3-torch; the bench reports the peer as skipped without it.
+import gzip
 import json
 import math
 import os
@@ -52,8 +56,71 @@ class Gru(nn.Module):
         return self.fc(self.rnn(x)[1][0])
 
 
+def seed_cnn():
+    # the seed article's CNN (models/cnn.json, test/fixtures/torch/seed_cnn.onnx)
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(2048, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10),
+    )
+
+
+def lenet5():
+    # LeNet-5 for 28×28 inputs (ReLU and max pooling, as PyTorch's tutorials write it)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )
+
+
+def read_idx(path):
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        data = f.read()
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
+    return torch.frombuffer(bytearray(data[4 + 4 * len(dims):]), dtype=torch.uint8).reshape(dims)
+
+
+def epoch(args):
+    images, labels, test_images, test_labels, batch, threads = args
+    batch, threads = int(batch), int(threads)
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    x = read_idx(images).float().div_(255).unsqueeze(1)
+    y = read_idx(labels).long()
+    tx = read_idx(test_images).float().div_(255).unsqueeze(1)
+    ty = read_idx(test_labels).long()
+    load_s = time.perf_counter() - t0
+    model = lenet5()
+    opt = torch.optim.Adam(model.parameters(), lr=0.001)
+    loss_fn = nn.CrossEntropyLoss()
+    t0 = time.perf_counter()
+    order = torch.randperm(len(x))
+    for i in range(0, len(x), batch):
+        idx = order[i: i + batch]
+        opt.zero_grad()
+        loss_fn(model(x[idx]), y[idx]).backward()
+        opt.step()
+    train_s = time.perf_counter() - t0
+    with torch.no_grad():
+        acc = (model(tx).argmax(1) == ty).float().mean().item()
+    print(json.dumps({"load_s": load_s, "train_s": train_s, "test_accuracy": acc, "threads": threads}))
+
+
+if sys.argv[1] == "epoch":
+    epoch(sys.argv[2:])
+    sys.exit(0)
 name, seconds = sys.argv[1], float(sys.argv[2])
-if name == "token_classifier":
+if name == "seed_cnn":
+    model, batch, lr = seed_cnn(), 32, 0.001
+    x, y = torch.rand(batch, 3, 32, 32) - 0.5, torch.randint(0, 10, (batch,))
+elif name == "seed_linear":
+    model, batch, lr = nn.Linear(10, 2), 10, 0.01
+    x, y = torch.randn(batch, 10), torch.randint(0, 2, (batch,))
+elif name == "lenet5":
+    model, batch, lr = lenet5(), 64, 0.001
+    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+elif name == "token_classifier":
     model, batch, lr = Tokens(50, 32, 12, 1, 4, 64, 3, False), 8, 0.002
     x, y = torch.randint(0, 50, (batch, 12)), torch.randint(0, 3, (batch,))
 elif name == "char_transformer":
@@ -64,7 +131,7 @@ elif name == "mnist_gru":
     x, y = torch.rand(batch, 28, 28), torch.randint(0, 10, (batch,))
 else:
     sys.exit(f"unknown model {name}")
-opt = torch.optim.Adam(model.parameters(), lr=lr)
+opt = (torch.optim.SGD if name == "seed_linear" else torch.optim.Adam)(model.parameters(), lr=lr)
 loss_fn = nn.CrossEntropyLoss()
 
 

@@ -1,7 +1,8 @@
 // gradstream log [--name N] [--run ID] [-- COMMAND ARGS…]: streams an unchanged training script's
 // printed metrics to a gradstream server. It runs COMMAND (or reads standard input), copies every line
 // through unchanged, parses metric lines (scripts/lib/log-parse.ts) into rows of an EXTERNAL run and
-// sends them with logMetrics in batches (every 200 ms or 500 rows). When the server is unreachable or
+// sends them in batches (every 200 ms or 500 rows) to POST /runs/{id}/metrics.ndjson (logMetrics'
+// checks and idempotency, without GraphQL's per-field input coercion). When the server is unreachable or
 // restarts, rows wait in memory and the same batch is sent again until it is stored: logMetrics is
 // idempotent per step, so a batch whose answer was lost is not stored twice. At the end the run is
 // finished COMPLETED (exit code 0) or FAILED (the exit code and the last lines of stderr).
@@ -122,14 +123,55 @@ async function call<T>(o: Options, query: string, variables: Record<string, unkn
   return { ok: true, data: data as T };
 }
 
+/**
+ * POST /runs/{id}/metrics.ndjson: the rows as one JSON object per line, the fastest way in (no GraphQL
+ * input coercion), with logMetrics' result and refusals.
+ */
+async function postRows(o: Options, runId: number, rows: Row[]): Promise<Answer<{ stored: number }>> {
+  const url = `${o.url.replace(/\/graphql\/?$/, "")}/runs/${runId}/metrics.ndjson`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-ndjson",
+        accept: "application/json",
+        ...authHeaders(o.token),
+      },
+      body: rows.map((r) => JSON.stringify(toInput(r))).join("\n"),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    const why = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+    return { ok: false, retry: true, message: `cannot reach ${url} (${why})` };
+  }
+  const body = (await res.json().catch(() => null)) as {
+    stored?: number;
+    errors?: { message: string; extensions?: { code?: string; field?: string } }[];
+  } | null;
+  if (res.ok && typeof body?.stored === "number") return { ok: true, data: { stored: body.stored } };
+  const err = body?.errors?.[0];
+  // 503 (the database is restarting, the disk is full), 5xx, 429 and 408 may pass: keep the rows.
+  if (res.status >= 500 || res.status === 429 || res.status === 408 || !err)
+    return {
+      ok: false,
+      retry: true,
+      message: `${url} answered HTTP ${res.status}${err ? `: ${err.message}` : ""}`,
+    };
+  const unauth = res.status === 401 || res.status === 403;
+  return {
+    ok: false,
+    retry: false,
+    message: err.message + (unauth ? " (--token)" : ""),
+    field: err.extensions?.field,
+  };
+}
+
 const CREATE = `mutation Create($input: CreateRunInput!) {
   createRun(input: $input) { __typename ... on Run { id databaseId lastStep } ... on ValidationError { message field } }
 }`;
 const FIND = `query Find($id: ID!) {
   run(id: $id) { id databaseId kind status lastStep }
-}`;
-const LOG = `mutation Log($runId: ID!, $rows: [MetricRowInput!]!) {
-  logMetrics(runId: $runId, rows: $rows) { __typename ... on LogResult { stored ignored lastStep } ... on Error { message } ... on ValidationError { field } }
 }`;
 const FINISH = `mutation Finish($runId: ID!, $status: FinishStatus!, $message: String) {
   finishRun(runId: $runId, status: $status, message: $message) { __typename ... on Run { id status } ... on Error { message } }
@@ -236,13 +278,10 @@ class Sender {
     let downSince: number | null = null;
     while (this.#queue.length && this.#runId !== null && this.failure === null) {
       const batch = this.#queue.slice(0, this.#o.batchRows);
-      const a = await call<{ logMetrics: { stored: number } }>(this.#o, LOG, {
-        runId: this.#runGid,
-        rows: batch.map(toInput),
-      });
+      const a = await postRows(this.#o, this.#runId, batch);
       if (a.ok) {
         this.#queue.splice(0, batch.length);
-        this.stored += a.data.logMetrics.stored;
+        this.stored += a.data.stored;
         if (this.#warnedDown) process.stderr.write("gradstream log: server reachable again; rows sent\n");
         this.#warnedDown = false;
         wait = 250;

@@ -26,7 +26,7 @@ export async function main(args: string[]): Promise<number> {
     console.error("gradstream worker: GRADSTREAM_ROLE=api; run `gradstream serve` to serve the API");
     return 2;
   }
-  const db = await openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl, { retryDeadlineMs: config.dbRetryDeadlineMs });
   let runs: Awaited<ReturnType<typeof createRunManagerFromConfig>>;
   try {
     runs = await createRunManagerFromConfig(db, config, "worker");

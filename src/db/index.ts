@@ -34,7 +34,7 @@ import {
   rowsAtStepsSql,
 } from "./sql.ts";
 import { openSqliteStore, sqlitePath } from "./sqlite.ts";
-import { StorageError, storageFailure } from "./storage.ts";
+import { DatabaseUnavailableError, databaseUnavailable, StorageError, storageFailure } from "./storage.ts";
 import {
   type BatchPage,
   type BatchRow,
@@ -54,7 +54,7 @@ export type { default as PrismaTypes } from "../generated/pothos-types.ts";
 export { getDatamodel } from "../generated/pothos-types.ts";
 export type { Checkpoint, Dataset, EpochMetric, Model, Prisma, Run } from "../generated/sqlite/client.ts";
 export { ModelSource, RunKind, RunStatus } from "../generated/sqlite/client.ts";
-export { StorageError, storageFailure } from "./storage.ts";
+export { DatabaseUnavailableError, databaseUnavailable, StorageError, storageFailure } from "./storage.ts";
 export type * from "./types.ts";
 export { METRICS, ROW_FIELDS } from "./types.ts";
 
@@ -132,6 +132,11 @@ export interface Recovery {
 
 export type Dialect = "sqlite" | "postgresql";
 
+export interface DatabaseOptions {
+  /** DB_RETRY_DEADLINE_MS: how long run writes retry while the database server is unreachable (60000). */
+  retryDeadlineMs?: number;
+}
+
 export class Db {
   /** For the GraphQL layer (@pothos/plugin-prisma); typed as the SQLite client, whose API is identical. */
   readonly prisma: PrismaClient;
@@ -141,12 +146,40 @@ export class Db {
   readonly #store: Store;
   /** The reason of the last storage failure of a write, until a write succeeds again (see assertWritable). */
   #writeFailure: string | null = null;
+  readonly #retryDeadlineMs: number;
 
-  constructor(prisma: PrismaClient, store: Store) {
+  constructor(prisma: PrismaClient, store: Store, opts: DatabaseOptions = {}) {
     this.prisma = prisma;
     this.#store = store;
     this.dialect = store.dialect;
     this.appliedMigrations = store.applied;
+    this.#retryDeadlineMs = opts.retryDeadlineMs ?? 60_000;
+  }
+
+  /**
+   * Runs an idempotent write, retrying it with backoff (0.1 s doubling to 2 s) while the database server
+   * is unreachable, for up to DB_RETRY_DEADLINE_MS; then throws DatabaseUnavailableError with the reason.
+   * Every write wrapped here may be repeated safely: a chunk skips the steps already stored (a commit
+   * whose answer was lost is not stored twice), the others set values or upsert by key.
+   */
+  async #retrying<T>(what: string, write: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await write();
+      } catch (err) {
+        const reason = databaseUnavailable(err);
+        if (reason === null) throw err;
+        const waited = Date.now() - started;
+        if (waited + wait > this.#retryDeadlineMs) {
+          throw new DatabaseUnavailableError(
+            `${reason}; ${what} was retried for ${waited} ms and gave up (DB_RETRY_DEADLINE_MS=${this.#retryDeadlineMs}); ` +
+              "what was stored before is kept: once the database is back, resumeRun continues from the last checkpoint",
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -239,7 +272,9 @@ export class Db {
   /** Throws `unknown run id N` when the run does not exist. */
   async updateRun(id: number, data: RunUpdate): Promise<Run> {
     try {
-      return await this.prisma.run.update({ where: { id }, data });
+      return await this.#retrying(`run ${id}'s update`, () =>
+        this.prisma.run.update({ where: { id }, data }),
+      );
     } catch (err) {
       throw notFound(err, id);
     }
@@ -332,11 +367,13 @@ export class Db {
   /** Marks a run as alive (chunk writes do this too); for long phases without batches, e.g. evaluation. */
   async heartbeat(runId: number): Promise<void> {
     try {
-      await this.prisma.run.update({
-        where: { id: runId },
-        data: { heartbeatAt: new Date() },
-        select: { id: true },
-      });
+      await this.#retrying(`run ${runId}'s heartbeat`, () =>
+        this.prisma.run.update({
+          where: { id: runId },
+          data: { heartbeatAt: new Date() },
+          select: { id: true },
+        }),
+      );
     } catch (err) {
       throw notFound(err, runId);
     }
@@ -355,7 +392,12 @@ export class Db {
     rows: readonly BatchRow[],
     custom?: readonly CustomValue[],
   ): Promise<number> {
-    const stored = await this.#storing(() => this.#store.writeChunk(runId, rows, custom));
+    const stored = await this.#storing(() =>
+      this.#retrying(
+        `run ${runId}'s write of steps ${rows[0]?.step ?? "-"}…${rows.at(-1)?.step ?? "-"}`,
+        () => this.#store.writeChunk(runId, rows, custom),
+      ),
+    );
     this.#writeFailure = null;
     return stored;
   }
@@ -441,7 +483,9 @@ export class Db {
 
   /** Upserts an epoch's aggregates and raises the run's epochsCompleted and bestValAccuracy. */
   writeEpoch(runId: number, e: EpochRow): Promise<void> {
-    return this.#storing(() => this.#writeEpoch(runId, e));
+    return this.#storing(() =>
+      this.#retrying(`run ${runId}'s epoch ${e.epoch}`, () => this.#writeEpoch(runId, e)),
+    );
   }
 
   async #writeEpoch(runId: number, e: EpochRow): Promise<void> {
@@ -477,24 +521,21 @@ export class Db {
     return this.prisma.epochMetric.findMany({ where: { runId }, orderBy: { epoch: "asc" } });
   }
 
-  /** Stores a checkpoint; saving the same (run, step) again replaces its state. */
+  /**
+   * Stores a checkpoint; saving the same (run, step) again replaces its state. Written by the store
+   * off the event loop; the state's buffer may be handed over to the writer thread (do not reuse it).
+   */
   saveCheckpoint(runId: number, cp: { step: number; epoch: number; state: Uint8Array }): Promise<void> {
-    return this.#storing(() => this.#saveCheckpoint(runId, cp));
+    return this.#storing(() =>
+      this.#retrying(`run ${runId}'s checkpoint at step ${cp.step}`, () => this.#saveCheckpoint(runId, cp)),
+    );
   }
 
   async #saveCheckpoint(
     runId: number,
     cp: { step: number; epoch: number; state: Uint8Array },
   ): Promise<void> {
-    try {
-      await this.prisma.checkpoint.upsert({
-        where: { runId_step: { runId, step: cp.step } },
-        create: { runId, step: cp.step, epoch: cp.epoch, state: bytes(cp.state) },
-        update: { epoch: cp.epoch, state: bytes(cp.state), createdAt: new Date() },
-      });
-    } catch (err) {
-      throw notFound(err, runId);
-    }
+    await this.#store.saveCheckpoint(runId, cp.step, cp.epoch, cp.state);
   }
 
   async latestCheckpoint(runId: number): Promise<CheckpointRow | null> {
@@ -653,20 +694,20 @@ function notFound(err: unknown, id: number): unknown {
 }
 
 /** Opens (creating if needed) the database at `url` and applies pending migrations. */
-export async function openDatabase(url: string): Promise<Db> {
+export async function openDatabase(url: string, opts: DatabaseOptions = {}): Promise<Db> {
   if (url.startsWith("file:")) {
     const store = await openSqliteStore(url);
     const prisma = new PrismaClient({
       adapter: new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}`, timeout: 10_000 }),
     });
-    return new Db(prisma, store);
+    return new Db(prisma, store, opts);
   }
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
     const { store, pool } = await openPostgresStore(url);
     // The PostgreSQL client is generated from the same models (prisma/postgresql/schema.prisma, checked
     // by the drift test), so its API is the SQLite client's; one static type serves both.
     const prisma = new PgPrismaClient({ adapter: new PrismaPg(pool) }) as unknown as PrismaClient;
-    return new Db(prisma, store);
+    return new Db(prisma, store, opts);
   }
   throw new Error(`DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL), got "${url}"`);
 }

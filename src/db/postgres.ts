@@ -119,6 +119,18 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
         const r = await pool.query(`DELETE FROM "Run" WHERE "id" = $1`, [runId]);
         return r.rowCount === 1;
       }),
+    saveCheckpoint: (runId, step, epoch, state) =>
+      track(async () => {
+        // pg sends a Buffer parameter as bytea in binary: no text encoding of the state on this thread.
+        const r = await pool.query(
+          `INSERT INTO "Checkpoint" ("runId", "step", "epoch", "state")
+           SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM "Run" WHERE "id" = $1)
+           ON CONFLICT ("runId", "step") DO UPDATE SET "epoch" = excluded."epoch", "state" = excluded."state",
+             "createdAt" = (now() AT TIME ZONE 'UTC')`,
+          [runId, step, epoch, Buffer.from(state.buffer, state.byteOffset, state.byteLength)],
+        );
+        if (r.rowCount !== 1) throw new Error(`unknown run id ${runId}`);
+      }),
     // The server's free space is not visible to a client: let the next write find out.
     hasRoom: async () => true,
     async close() {

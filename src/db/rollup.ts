@@ -20,11 +20,14 @@ export interface RollupDelta {
 
 /** Aggregates newly inserted rows per (level, bucket); the store adds these onto stored rollups. */
 export function rollupDeltas(rows: readonly BatchRow[]): RollupDelta[] {
-  const byKey = new Map<string, RollupDelta>();
+  // Numeric keys (bucket · 4 + level index, exact below 2^53): a string key per row and level cost more
+  // than the aggregation itself on the write path.
+  const byKey = new Map<number, RollupDelta>();
   for (const row of rows) {
-    for (const level of LEVELS) {
+    for (let li = 0; li < LEVELS.length; li++) {
+      const level = LEVELS[li];
       const bucket = Math.floor(row.step / level);
-      const key = `${level}:${bucket}`;
+      const key = bucket * LEVELS.length + li;
       let d = byKey.get(key);
       if (!d) {
         d = {

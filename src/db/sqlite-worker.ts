@@ -20,7 +20,9 @@ port.on("message", (req: WorkerRequest) => {
             ? writer.close()
             : req.kind === "room"
               ? writer.hasRoom()
-              : writer.all(req.sql);
+              : req.kind === "checkpoint"
+                ? writer.saveCheckpoint(req.runId, req.step, req.epoch, req.state)
+                : writer.all(req.sql);
     reply = { id: req.id, ok: true, value };
   } catch (err) {
     // The SQLite code (SQLITE_FULL, SQLITE_IOERR_…) travels too: it tells a full disk from bad data.

@@ -71,6 +71,8 @@ export function unpackRows(packed: Float64Array): BatchRow[] {
 // What hasRoom asks for before new runs are let in again after a full disk: a few chunks' worth.
 const ROOM_PAGES = 256;
 const ROOM_BYTES = 4 * 1024 * 1024;
+const ROWS_PER_INSERT = 64;
+const VALUES_PER_INSERT = 128;
 
 /** Custom values ⇄ their distinct names and one Float64Array of (name index, step, value) triples. */
 export function packCustom(values: readonly CustomValue[]): { names: string[]; packed: Float64Array } {
@@ -100,12 +102,25 @@ function unpackCustom(names: readonly string[], packed: Float64Array): CustomVal
 /** The synchronous connection the worker owns: one transaction per chunk. */
 export function openSqliteWriter(path: string) {
   const db = connect(path);
-  const insertRow = db.prepare(
+  // Rows go in ROWS_PER_INSERT at a time through one cached multi-row statement (a statement per row
+  // costs a round through better-sqlite3's argument binding each; 64 rows × 12 values stay far under
+  // SQLite's 32,766 variables). OR IGNORE + RETURNING reports exactly the steps that were new.
+  const rowValues = `(${Array(WIDTH + 1)
+    .fill("?")
+    .join(", ")})`;
+  const insertSql = (n: number) =>
     `INSERT OR IGNORE INTO "BatchMetric" ("runId", ${ROW_FIELDS.map((f) => `"${f}"`).join(", ")})
-     VALUES (${Array(WIDTH + 1)
-       .fill("?")
-       .join(", ")})`,
-  );
+     VALUES ${Array(n).fill(rowValues).join(", ")} RETURNING "step"`;
+  const inserts = new Map<number, Database.Statement>();
+  const insertRows = (n: number): Database.Statement => {
+    let stmt = inserts.get(n);
+    if (!stmt) {
+      stmt = db.prepare(insertSql(n)).pluck();
+      inserts.set(n, stmt);
+    }
+    return stmt;
+  };
+  insertRows(ROWS_PER_INSERT);
   const cols = METRICS.flatMap((m) => [`"n${cap(m)}"`, `"min${cap(m)}"`, `"max${cap(m)}"`, `"sum${cap(m)}"`]);
   const upsertRollup = db.prepare(
     `INSERT INTO "MetricRollup" ("runId", "level", "bucket", "count", "firstStep", "lastStep", ${cols.join(", ")})
@@ -127,9 +142,40 @@ export function openSqliteWriter(path: string) {
          );
        }).join(",\n       ")}`,
   );
-  const insertCustom = db.prepare(
-    `INSERT OR IGNORE INTO "CustomMetric" ("runId", "step", "name", "value") VALUES (?, ?, ?, ?)`,
-  );
+  // Custom values likewise, VALUES_PER_INSERT at a time; RETURNING names the (step, name) pairs that were new.
+  const customStatements = new Map<number, Database.Statement>();
+  const insertCustom = (n: number): Database.Statement => {
+    let stmt = customStatements.get(n);
+    if (!stmt) {
+      stmt = db
+        .prepare(
+          `INSERT OR IGNORE INTO "CustomMetric" ("runId", "step", "name", "value") VALUES ${Array(n).fill("(?, ?, ?, ?)").join(", ")} RETURNING "step", "name"`,
+        )
+        .raw();
+      customStatements.set(n, stmt);
+    }
+    return stmt;
+  };
+  const customArgs: (number | string)[] = new Array(VALUES_PER_INSERT * 4);
+  /** Inserts the custom values; returns those that were new (a replayed value is skipped). */
+  const writeCustom = (runId: number, values: CustomValue[]): CustomValue[] => {
+    const fresh = new Set<string>();
+    for (let start = 0; start < values.length; start += VALUES_PER_INSERT) {
+      const n = Math.min(VALUES_PER_INSERT, values.length - start);
+      const args = n === VALUES_PER_INSERT ? customArgs : new Array<number | string>(n * 4);
+      let k = 0;
+      for (let i = start; i < start + n; i++) {
+        const c = values[i];
+        args[k++] = runId;
+        args[k++] = c.step;
+        args[k++] = c.name;
+        args[k++] = c.value;
+      }
+      for (const [step, name] of insertCustom(n).all(args) as [number, string][])
+        fresh.add(`${step}\0${name}`);
+    }
+    return fresh.size === values.length ? values : values.filter((c) => fresh.delete(`${c.step}\0${c.name}`));
+  };
   const upsertCustomRollup = db.prepare(
     `INSERT INTO "CustomRollup" ("runId", "name", "level", "bucket", "count", "firstStep", "lastStep", "min", "max", "sum")
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -152,9 +198,7 @@ export function openSqliteWriter(path: string) {
     (runId: number, packed: Float64Array, names: readonly string[], customPacked: Float64Array): number => {
       if (runExists.get(runId) === undefined) throw new Error(`unknown run id ${runId}`);
       heartbeat.run(new Date().toISOString().replace("Z", "+00:00"), runId);
-      const newCustom = unpackCustom(names, customPacked).filter(
-        (c) => insertCustom.run(runId, c.step, c.name, c.value).changes === 1,
-      );
+      const newCustom = writeCustom(runId, unpackCustom(names, customPacked));
       for (const d of customRollupDeltas(newCustom)) {
         upsertCustomRollup.run(
           runId,
@@ -172,14 +216,26 @@ export function openSqliteWriter(path: string) {
       return writeRows(runId, packed);
     },
   );
+  const args: (number | null)[] = new Array(ROWS_PER_INSERT * (WIDTH + 1));
   const writeRows = (runId: number, packed: Float64Array): number => {
-    const inserted: BatchRow[] = [];
-    const rows = unpackRows(packed);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      if (insertRow.run(runId, ...ROW_FIELDS.map((f) => r[f])).changes === 1) inserted.push(r);
+    const total = packed.length / WIDTH;
+    const fresh = new Set<number>();
+    for (let start = 0; start < total; start += ROWS_PER_INSERT) {
+      const n = Math.min(ROWS_PER_INSERT, total - start);
+      const values = n === ROWS_PER_INSERT ? args : new Array<number | null>(n * (WIDTH + 1));
+      let k = 0;
+      for (let i = start * WIDTH, end = (start + n) * WIDTH; i < end; i += WIDTH) {
+        values[k++] = runId;
+        for (let f = 0; f < WIDTH; f++) {
+          const v = packed[i + f];
+          values[k++] = Number.isNaN(v) ? null : v; // NaN: a metric left out
+        }
+      }
+      for (const step of insertRows(n).all(values) as number[]) fresh.add(step);
     }
-    if (inserted.length === 0) return 0;
+    if (fresh.size === 0) return 0;
+    const rows = unpackRows(packed);
+    const inserted = fresh.size === rows.length ? rows : rows.filter((r) => fresh.delete(r.step));
     for (const d of rollupDeltas(inserted)) {
       const stats: (number | null)[] = [];
       for (let i = 0; i < METRICS.length; i++) stats.push(d.n[i], d.min[i], d.max[i], d.sum[i]);
@@ -206,7 +262,28 @@ export function openSqliteWriter(path: string) {
     return db.prepare(`DELETE FROM "Run" WHERE "id" = ?`).run(runId).changes === 1;
   });
 
+  // Prisma's SQLite DateTime text format, like the heartbeat above.
+  const upsertCheckpoint = db.prepare(
+    `INSERT INTO "Checkpoint" ("runId", "step", "epoch", "state", "createdAt") VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT ("runId", "step") DO UPDATE SET
+       "epoch" = excluded."epoch", "state" = excluded."state", "createdAt" = excluded."createdAt"`,
+  );
+  const checkpointTx = db.transaction((runId: number, step: number, epoch: number, state: Uint8Array) => {
+    if (runExists.get(runId) === undefined) throw new Error(`unknown run id ${runId}`);
+    const at = new Date().toISOString().replace("Z", "+00:00");
+    upsertCheckpoint.run(
+      runId,
+      step,
+      epoch,
+      Buffer.from(state.buffer, state.byteOffset, state.byteLength),
+      at,
+    );
+    return null;
+  });
+
   return {
+    saveCheckpoint: (runId: number, step: number, epoch: number, state: Uint8Array): null =>
+      checkpointTx.immediate(runId, step, epoch, state),
     // Room for a chunk: pages under max_page_count (free pages count) and bytes free on the disk.
     hasRoom: (): boolean => {
       const n = (p: string) => Number(db.pragma(p, { simple: true }));
@@ -246,6 +323,7 @@ export type WorkerRequest =
       custom: Float64Array;
     }
   | { id: number; kind: "all"; sql: string }
+  | { id: number; kind: "checkpoint"; runId: number; step: number; epoch: number; state: Uint8Array }
   | { id: number; kind: "delete"; runId: number }
   | { id: number; kind: "room" }
   | { id: number; kind: "close" };
@@ -317,6 +395,14 @@ export async function openSqliteStore(url: string): Promise<Store> {
         packed.buffer as ArrayBuffer,
         custom.buffer as ArrayBuffer,
       ])) as number;
+    },
+    // The state is transferred to the writer thread (not copied): the caller hands it over.
+    async saveCheckpoint(runId, step, epoch, state) {
+      const owned = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength;
+      const copy = owned && state.buffer instanceof ArrayBuffer ? state : new Uint8Array(state);
+      await call({ id: nextId++, kind: "checkpoint", runId, step, epoch, state: copy }, [
+        copy.buffer as ArrayBuffer,
+      ]);
     },
     async all<T>(sql: string) {
       return (await call({ id: nextId++, kind: "all", sql })) as T[];

@@ -33,3 +33,45 @@ export function storageFailure(err: unknown): string | null {
   }
   return null;
 }
+
+/**
+ * The database server cannot be reached right now (PostgreSQL restarting, failing over, the network
+ * down): the request was fine and may be sent again. GraphQL answers it with code DATABASE_UNAVAILABLE
+ * (HTTP 503); run writes retry it until DB_RETRY_DEADLINE_MS has passed.
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = "DatabaseUnavailableError";
+  readonly code = "DATABASE_UNAVAILABLE";
+}
+
+// Connection failures by code: the socket's (refused, reset, timed out), PostgreSQL's class 08
+// (connection exception) and 57P01–57P03 (administrator/crash shutdown, starting up), Prisma's P1001
+// (can't reach the server), P1002 (timed out) and P1017 (server closed the connection).
+const UNAVAILABLE_CODES =
+  /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|57P0[123]|08\d{3}|P1001|P1002|P1017)$/;
+// …and by message, where pg or the Prisma adapter gives no code.
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|connection is not open|Client has encountered a connection error|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)|DatabaseNotReachable|ConnectionClosed/i;
+
+/** A short reason when `err` means the database server is unreachable, else null. */
+export function databaseUnavailable(err: unknown): string | null {
+  if (err instanceof DatabaseUnavailableError) return err.message;
+  const e = err as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: unknown } } | null;
+  const code = String(e?.code ?? "");
+  const message = err instanceof Error ? err.message : String(err);
+  const adapter = String(e?.meta?.driverAdapterError ?? "");
+  if (
+    !UNAVAILABLE_CODES.test(code) &&
+    !UNAVAILABLE_MESSAGES.test(message) &&
+    !UNAVAILABLE_MESSAGES.test(adapter)
+  )
+    return null;
+  // Prisma's messages start with a code frame: keep the last line, which says what happened.
+  const detail =
+    message
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1) ?? code;
+  return `the database is unreachable (${code && !detail.includes(code) ? `${code}: ` : ""}${detail})`;
+}

@@ -119,6 +119,12 @@ export interface Store {
   all<T>(sql: string): Promise<T[]>;
   /** Deletes the run and everything that belongs to it in one transaction; false if it did not exist. */
   deleteRun(runId: number): Promise<boolean>;
+  /**
+   * Upserts a checkpoint (the same (run, step) again replaces its state), off the event loop: the
+   * SQLite writer thread or a pg query, not Prisma, whose serialization of a few MB of state blocked
+   * the main thread 0.5–1 s. Rejects with "unknown run id N" when the run does not exist.
+   */
+  saveCheckpoint(runId: number, step: number, epoch: number, state: Uint8Array): Promise<void>;
   /** Whether a write would find room now (after a full disk): free pages and free bytes on the disk. */
   hasRoom(): Promise<boolean>;
   close(): Promise<void>;

@@ -34,6 +34,7 @@ import { decodeModel, encodeModel } from "./onnx.ts";
 import { checkSupported, ruleFor } from "./ops/index.ts";
 import { diffInputs, type Meta } from "./ops/types.ts";
 import { emitUpdate, type OptimizerSpec, planOptimizer, type StepScalars } from "./optim.ts";
+import { poolBeforeRelu } from "./reorder.ts";
 
 export type { LossKind } from "./loss.ts";
 export { UnsupportedOpsError } from "./ops/index.ts";
@@ -80,7 +81,7 @@ export type InputDType = "float32" | "int64";
 export const METRICS = ["loss", "accuracy", "grad_norm", "confidence", "true_prob"] as const;
 const IO_NAMES = ["x", "y", "lr", "step", "logits", ...METRICS];
 
-interface Analysis {
+export interface Analysis {
   model: Model;
   opset: number;
   nodes: Node[];
@@ -157,7 +158,7 @@ function materializeWeightInputs(model: Model, seed: number): void {
   g.inputs = g.inputs.filter((v) => !weights.includes(v));
 }
 
-function analyse(bytes: Uint8Array, seed: number): Analysis {
+export function analyse(bytes: Uint8Array, seed: number): Analysis {
   const model = decodeModel(bytes);
   const opset = opsetOf(model);
   if (opset < 13 || opset > 21)
@@ -201,8 +202,8 @@ function analyse(bytes: Uint8Array, seed: number): Analysis {
     if (IO_NAMES.includes(v) && v !== g.outputs[0].name)
       throw new Error(`the model uses the reserved value name "${v}"`);
   }
-  const nodes = topoSort(g);
-  const metas = inferShapes(g, opset, { [input.name]: ["N", ...rest] });
+  const nodes = poolBeforeRelu(topoSort(g), g);
+  const metas = inferShapes({ ...g, nodes }, opset, { [input.name]: ["N", ...rest] });
   const logitsName = g.outputs[0].name;
   const out = metas.get(logitsName);
   const okRank = out?.shape.length === 2 || out?.shape.length === 3;

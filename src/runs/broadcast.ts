@@ -45,6 +45,11 @@ export class Broadcaster<T> {
     return this.topics.get(topic)?.size ?? 0;
   }
 
+  /** The topics that have subscribers now. */
+  activeTopics(): string[] {
+    return [...this.topics.keys()].filter((t) => this.subscriberCount(t) > 0);
+  }
+
   publish(topic: string, event: T): void {
     const subs = this.topics.get(topic);
     if (!subs) return;

@@ -1,5 +1,6 @@
-// Training in this process: one thread per running run (src/train/thread.ts) and the persist-then-
-// publish loop that turns its chunks into database rows and events. Which runs it trains, and when,
+// Training from this process: one trainer per running run (a child process by default, or a worker
+// thread: src/train/thread.ts) and the persist-then-publish loop that turns its chunks into database
+// rows and events. A trainer that dies (abort, segfault, OOM kill) fails its run with the cause. Which runs it trains, and when,
 // is the queue's business (queue.ts); how a run's end is recorded is the manager's (finish).
 //
 // Orderings the streams rely on (src/runs/stream.ts):
@@ -11,6 +12,7 @@ import type { Db, EpochRow, JsonObject, Model, Run } from "../db/index.ts";
 import { RunStatus } from "../db/index.ts";
 import { readModelFile } from "../train/catalog.ts";
 import { validateRunConfig } from "../train/config.ts";
+import { isTrainerCrash } from "../train/process.ts";
 import { requireProvider } from "../train/providers.ts";
 import { DivergenceError, type EpochSummary, type TrainEnd } from "../train/runner.ts";
 import { startTraining, type TrainingRun } from "../train/thread.ts";
@@ -33,6 +35,8 @@ export interface ExecutorOptions {
   checkpointIntervalMs: number | null;
   /** onnxruntime threads per run. */
   threads: number;
+  /** A child process per run (a native crash fails only that run) or a worker thread. */
+  isolation: "process" | "thread";
 }
 
 /** The forward ONNX bytes of a Model row (stored, or the file it names). */
@@ -113,7 +117,16 @@ export class Executor {
         }
         const c = r.value;
         if (c.rows.length) {
-          await this.db.writeBatchChunk(runId, c.rows);
+          // the noise probe's values ride on their step's row as custom metrics (stored and streamed)
+          const noise = c.noise;
+          const row = noise ? c.rows.find((r) => r.step === noise.step) : undefined;
+          if (row && noise) row.custom = noise.values;
+          const custom = Object.entries(row?.custom ?? {}).map(([name, value]) => ({
+            step: noise?.step ?? 0,
+            name,
+            value,
+          }));
+          await this.db.writeBatchChunk(runId, c.rows, custom);
           const last = c.rows[c.rows.length - 1];
           this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false });
           recordChunk(a, last);
@@ -130,7 +143,8 @@ export class Executor {
       // A failed write leaves the training thread waiting for its acknowledgement: stop it.
       await training?.terminate();
       const message = err instanceof Error ? err.message : String(err);
-      const step = err instanceof DivergenceError ? err.step : null;
+      // A trainer that died (signal or exit code) failed at the first step not stored.
+      const step = err instanceof DivergenceError ? err.step : isTrainerCrash(err) ? a.step : null;
       if ((await this.db.getRun(runId)) === null) return;
       await this.finish(runId, RunStatus.FAILED, message, step);
       return;
@@ -172,8 +186,9 @@ export class Executor {
         spinning: false,
         dropout: hp.dropout,
       },
-      { signal: a.controller.signal },
+      { signal: a.controller.signal, isolation: this.options.isolation },
     );
+    a.pid = training.pid;
     const info = training.info;
     a.step = info.startStep;
     a.totalSteps = info.totalSteps;

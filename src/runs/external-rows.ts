@@ -230,3 +230,31 @@ export function normalizeEpochs(epochs: readonly LogEpochInput[]): EpochRow[] {
     };
   });
 }
+
+/**
+ * The refusal for the first sent row whose step is stored with other values (null when none), naming
+ * the step, the field, both values; `late` when the stored row was written by a concurrent call.
+ */
+export function conflictError(
+  stored: readonly BatchRow[],
+  sent: readonly BatchRow[],
+  late = false,
+): ValidationError | null {
+  const byStep = new Map(stored.map((r) => [Number(r.step), r]));
+  for (const r of sent) {
+    const s = byStep.get(r.step);
+    const diff = s ? difference(s, r) : null;
+    if (!s || !diff) continue;
+    const value = (row: BatchRow) =>
+      diff.startsWith("custom.")
+        ? (row.custom?.[diff.slice(7)] ?? null)
+        : (row[diff as keyof BatchRow] ?? null);
+    return new ValidationError(
+      `rows.${diff}`,
+      `step ${r.step} is already stored with a different ${diff} (stored ${JSON.stringify(value(s))}, sent ${JSON.stringify(value(r))})` +
+        (late ? " by a concurrent call; the other steps of this call were stored" : "") +
+        "; a step's values cannot change",
+    );
+  }
+  return null;
+}

@@ -6,15 +6,18 @@
 //
 // Idempotent per step: a step sent again with the same values is ignored, with different values it is
 // refused naming the step, and nothing of that call is stored. Calls for one run are serialized in this
-// process, so the check and the write see the same rows.
-import { type BatchRow, type Db, type Run, RunKind, RunStatus } from "../db/index.ts";
+// process, so the check and the write see the same rows. Across processes (API instances sharing one
+// PostgreSQL database) the write skips steps already stored (ON CONFLICT DO NOTHING) and, when it stored
+// fewer rows than it sent, compares them: a step another call stored with other values is refused too,
+// though the rest of that call stays stored.
+import { type Db, type Run, RunKind, RunStatus } from "../db/index.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import { Broadcaster } from "./broadcast.ts";
 import type { RunBuses } from "./events.ts";
 import {
   type CreateExternalInput,
   checkCreateInput,
-  difference,
+  conflictError,
   type ExternalLimits,
   type LogEpochInput,
   type LogResult,
@@ -144,24 +147,13 @@ export class ExternalRuns {
       }
       // Rows at or below the highest stored step may be there already: compare them with what is stored.
       const maybe = run.lastStep === null ? [] : rows.filter((r) => r.step <= (run.lastStep as number));
-      const stored = new Map(
-        (
-          await this.#db.rowsAtSteps(
-            runId,
-            maybe.map((r) => r.step),
-          )
-        ).map((r) => [Number(r.step), r]),
+      const found = await this.#db.rowsAtSteps(
+        runId,
+        maybe.map((r) => r.step),
       );
-      for (const r of maybe) {
-        const s = stored.get(r.step);
-        const diff = s ? difference(s, r) : null;
-        if (diff) {
-          throw new ValidationError(
-            `rows.${diff}`,
-            `step ${r.step} is already stored with a different ${diff} (stored ${JSON.stringify(diffValue(s as BatchRow, diff))}, sent ${JSON.stringify(diffValue(r, diff))}); a step's values cannot change`,
-          );
-        }
-      }
+      const conflict = conflictError(found, maybe);
+      if (conflict) throw conflict;
+      const stored = new Set(found.map((r) => Number(r.step)));
       const newRows = rows.filter((r) => !stored.has(r.step));
       if (newRows.length === 0) return { stored: 0, ignored: rows.length, lastStep: run.lastStep };
       if (run.status !== RunStatus.RUNNING) {
@@ -183,6 +175,12 @@ export class ExternalRuns {
       );
       for (const name of fresh) known.add(name);
       const last = newRows[newRows.length - 1].step;
+      // Fewer stored than sent: another process (a cluster's other API instance) stored some of these
+      // steps between our check and our write, and its values won; refuse if they differ from ours.
+      if (n < newRows.length) {
+        const late = conflictError(await this.#db.rowsAtSteps(runId, [...newSteps]), newRows, true);
+        if (late) throw late;
+      }
       this.#buses.batches.publish(`batches:${runId}`, { runId, rows: newRows, lastStep: last, final: false });
       const lastStep = Math.max(last, run.lastStep ?? -1);
       return { stored: n, ignored: rows.length - newRows.length, lastStep };
@@ -279,10 +277,4 @@ export class ExternalRuns {
       at: new Date(),
     });
   }
-}
-
-function diffValue(row: BatchRow, field: string): number | null {
-  if (field.startsWith("custom.")) return row.custom?.[field.slice(7)] ?? null;
-  const v = row[field as keyof BatchRow];
-  return typeof v === "number" ? v : null;
 }

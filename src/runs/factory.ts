@@ -16,6 +16,7 @@ export interface RunManagerConfig {
   maxConcurrentRuns: number;
   subscriberMaxQueued: number;
   checkpointEvery: number;
+  trainerIsolation: "process" | "thread";
   resumeOnStart: boolean;
   maxTrainerCrashes: number;
   limits: { maxBatchElements: number };
@@ -38,6 +39,7 @@ export async function createRunManagerFromConfig(
     maxConcurrent: config.maxConcurrentRuns,
     maxQueued: config.subscriberMaxQueued,
     checkpointEvery: config.checkpointEvery,
+    trainerIsolation: config.trainerIsolation,
     limits: { ...config.limits, dataDirs: config.dataDirs },
   };
   if (role === "all" && config.redisUrl === null)
@@ -55,7 +57,7 @@ export async function createRunManagerFromConfig(
     throw new Error(
       "a cluster needs REDIS_URL=redis://host:port: live batches reach API instances through Redis",
     );
-  const buses = await openRedisBuses(config.redisUrl, { maxQueued: config.subscriberMaxQueued });
+  const buses = await openRedisBuses(config.redisUrl, { maxQueued: config.subscriberMaxQueued, db });
   try {
     const queue = new PgClusterQueue(db, {
       databaseUrl: config.databaseUrl,

@@ -61,6 +61,7 @@ export class GradstreamRunManager implements RunManager {
       checkpointIntervalMs:
         options.checkpointIntervalMs === undefined ? 30_000 : options.checkpointIntervalMs,
       threads: options.threadsPerRun ?? Math.max(1, Math.floor(cores / this.maxConcurrent)),
+      isolation: options.trainerIsolation ?? "process",
     };
     const finish = this.finish.bind(this);
     this.executor = new Executor(this.db, this.events, executorOptions, finish, (id) => this.queue.ended(id));
@@ -236,6 +237,11 @@ export class GradstreamRunManager implements RunManager {
   async progress(runId: number): Promise<RunProgress> {
     const a = this.executor.active.get(runId);
     return a ? liveProgress(a) : storedProgress(await this.getRunOrThrow(runId));
+  }
+
+  /** The process id of the run's trainer while it trains here in a child process, else null. */
+  trainerPid(runId: number): number | null {
+    return this.executor.active.get(runId)?.pid ?? null;
   }
 
   async providers(): Promise<ProviderInfo[]> {

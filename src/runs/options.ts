@@ -17,6 +17,11 @@ export interface RunManagerOptions {
   checkpointIntervalMs?: number | null;
   /** onnxruntime threads per run; default max(1, ⌊cores / maxConcurrent⌋) so runs do not oversubscribe. */
   threadsPerRun?: number;
+  /**
+   * Where runs train: "process" (default), a child process per run, so a native crash fails only that
+   * run; "thread", a worker thread of this process.
+   */
+  trainerIsolation?: "process" | "thread";
   /** Events a subscriber may fall behind before it is disconnected (see broadcast.ts); default 256. */
   maxQueued?: number;
   /** Rows per replayed chunk when a subscriber catches up from the database; default 1,000. */

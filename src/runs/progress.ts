@@ -11,6 +11,8 @@ export interface ActiveRun {
   /** Why it is being stopped (the first reason wins); null while it trains. */
   reason: StopReason | null;
   done: Promise<void>;
+  /** The trainer's process id while it runs in a child process (fault tests, diagnostics). */
+  pid: number | null;
   /** Steps completed so far, for progress. */
   step: number;
   totalSteps: number;
@@ -24,6 +26,7 @@ export function newActiveRun(): ActiveRun {
     controller: new AbortController(),
     reason: null,
     done: Promise.resolve(),
+    pid: null,
     step: 0,
     totalSteps: 0,
     epoch: 0,

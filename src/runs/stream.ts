@@ -51,6 +51,17 @@ export async function* resumable<C extends StepChunk<{ step: number }>>(
           last = chunk.lastStep;
         }
       }
+      // A final chunk past what this stream has (events lost while Redis was down): the rest is committed
+      // before the run's terminal status, so it comes from the database, then the final chunk.
+      if (value.final && value.lastStep > last) {
+        for (;;) {
+          const chunk = await opts.replay(last);
+          if (!chunk || (chunk.lastStep <= last && !chunk.final)) break;
+          if (chunk.rows.length > 0 || chunk.final) yield chunk;
+          if (chunk.final) return;
+          last = chunk.lastStep;
+        }
+      }
       const fresh = value.lastStep > last || value.final ? opts.after(value, last) : null;
       if (!fresh || (fresh.rows.length === 0 && !fresh.final)) continue;
       yield fresh;

@@ -5,6 +5,7 @@ import { chooseDataset } from "../runs/admission.ts";
 import type { StartRunInput } from "../runs/types.ts";
 import { builder } from "./builder.ts";
 import { ProviderNameEnum } from "./ExecutionProvider.ts";
+import { NoiseInput, noiseConfig } from "./NoiseReport.ts";
 import { OptimizerKindEnum } from "./OptimizerKind.ts";
 import { RunType } from "./Run.ts";
 import { JSONScalar } from "./scalars.ts";
@@ -68,6 +69,7 @@ export const StartRunInputType = builder.inputType("StartRunInput", {
       description:
         "false trains with every Dropout layer off (default true): compare example 3 with and without its noise",
     }),
+    noise: t.field({ type: NoiseInput, description: "Noise diagnostics settings (default: on)" }),
   }),
 });
 
@@ -91,6 +93,7 @@ function startRequest(input: StartRunArgs): StartRunInput {
     schedule: input.schedule,
     // dropout rides beside the config (not a runner config field); absent means on.
     dropout: input.dropout === false ? false : undefined,
+    noise: input.noise ? noiseConfig(input.noise) : undefined,
   });
   return {
     name: input.name ?? undefined,

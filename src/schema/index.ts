@@ -19,6 +19,7 @@ import "./Checkpoint.ts";
 import "./RunProgress.ts";
 import "./ExecutionProvider.ts";
 import "./Run.ts";
+import "./NoiseReport.ts";
 import "./StartRunInput.ts";
 import "./Experiment.ts";
 import "./RunSeries.ts";

@@ -5,6 +5,7 @@ import { resolveArrayConnection } from "@pothos/plugin-relay";
 import type { BatchRow, Metric, Run } from "../db/index.ts";
 import { CUSTOM_NAME } from "../db/sql.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
+import { lossAccuracyPairs } from "../stats/fluctuation.ts";
 import type { Context } from "./context.ts";
 import { keysetPage, type PageArgs, pageRequest } from "./paging.ts";
 
@@ -41,15 +42,11 @@ export async function readRows(
   }
 }
 
-/** The rows holding both loss and accuracy (an EXTERNAL run may log either on some steps only). */
+/** The (loss, accuracy) pairs of the rows, also when an EXTERNAL run logs them on separate rows. */
 export function withLossAndAccuracy(
   rows: readonly BatchRow[],
 ): { step: number; loss: number; accuracy: number }[] {
-  return rows.flatMap((row) =>
-    row.loss === null || row.accuracy === null
-      ? []
-      : [{ step: row.step, loss: row.loss, accuracy: row.accuracy }],
-  );
+  return lossAccuracyPairs(rows);
 }
 
 /** maxPoints of history, fluctuation and compare series against the MAX_POINTS in force. */

@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { GraphQLError } from "graphql";
 import { maskError, type Plugin } from "graphql-yoga";
-import { type Db, openDatabase, StorageError } from "../db/index.ts";
+import { type Db, databaseUnavailable, openDatabase, StorageError } from "../db/index.ts";
 import { NotFoundError, UnsupportedModelError, ValidationError } from "../errors.ts";
 import { SubscriberOverflowError } from "../runs/broadcast.ts";
 import { ExternalRuns } from "../runs/external.ts";
@@ -22,6 +22,7 @@ import { createEdges } from "./edges.ts";
 import { createTransport, type Transport } from "./http.ts";
 import { createRateLimiter, useArmor, useRequestSizeLimit, useRunRateLimit } from "./limits.ts";
 import { METRICS_EXPORT_ROUTE, streamMetrics } from "./metrics-export.ts";
+import { ingestMetrics } from "./metrics-ingest.ts";
 import { registerBuiltins } from "./registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
 import { serveStatic } from "./static.ts";
@@ -53,7 +54,9 @@ export interface App {
 }
 
 /** Errors whose messages are written for clients (what is wrong, what is accepted) pass unmasked. */
-function clientError(err: unknown): { code: string; extensions: Record<string, unknown> } | null {
+function clientError(
+  err: unknown,
+): { code: string; extensions: Record<string, unknown>; message?: string } | null {
   if (err instanceof NotFoundError)
     return { code: "NOT_FOUND", extensions: { entity: err.entity, id: err.id } };
   if (err instanceof ValidationError) return { code: "BAD_USER_INPUT", extensions: { field: err.field } };
@@ -62,6 +65,15 @@ function clientError(err: unknown): { code: string; extensions: Record<string, u
   if (err instanceof SubscriberOverflowError) return { code: "SUBSCRIBER_OVERFLOW", extensions: {} };
   // A full or failing database disk: the caller should retry later, not change the request.
   if (err instanceof StorageError) return { code: "STORAGE_UNAVAILABLE", extensions: {} };
+  // The database server unreachable (restarting): HTTP 503 for a plain query; retry later.
+  // Its message is the reason alone: a Prisma error's own message carries a source code frame.
+  const unreachable = databaseUnavailable(err);
+  if (unreachable !== null)
+    return {
+      code: "DATABASE_UNAVAILABLE",
+      extensions: { http: { status: 503 } },
+      message: `${unreachable}: try again shortly`,
+    };
   return null;
 }
 
@@ -70,7 +82,7 @@ export function maskClientErrors(error: unknown, message: string, isDev?: boolea
   if (original instanceof GraphQLError && original.extensions.code) return original;
   const known = clientError(original);
   if (known && original instanceof Error) {
-    return new GraphQLError(original.message, {
+    return new GraphQLError(known.message ?? original.message, {
       nodes: error instanceof GraphQLError ? error.nodes : undefined,
       path: error instanceof GraphQLError ? error.path : undefined,
       extensions: { code: known.code, ...known.extensions },
@@ -185,6 +197,16 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
   async function serveMetricsExport(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const m = METRICS_EXPORT_ROUTE.exec((req.url ?? "").split("?")[0]);
     if (!m || !db || !auth) return false;
+    // POST …/metrics.ndjson: bulk ingest of an EXTERNAL run's rows (src/server/metrics-ingest.ts).
+    if (req.method === "POST" && m[2] === "ndjson" && external) {
+      await ingestMetrics(
+        { auth, external, maxBytes: config.limits.maxRequestBytes },
+        Number(m[1]),
+        req,
+        res,
+      );
+      return true;
+    }
     if (!(await readableRoute(auth, req, res))) return true;
     await streamMetrics(db, Number(m[1]), m[2] as "ndjson" | "csv", req, res);
     return true;
@@ -198,7 +220,7 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       return runs;
     },
     async start() {
-      db = await openDatabase(config.databaseUrl);
+      db = await openDatabase(config.databaseUrl, { retryDeadlineMs: config.dbRetryDeadlineMs });
       const registered = await registerBuiltins(db, options.modelsDir ?? MODELS_DIR);
       if (registered.models.length || registered.datasets.length) {
         log(

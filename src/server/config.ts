@@ -37,6 +37,11 @@ export interface Config {
   maxTrainerCrashes: number;
   /** SHUTDOWN_TIMEOUT_MS (10000): how long stop() waits for runs to checkpoint before closing anyway. */
   shutdownTimeoutMs: number;
+  /**
+   * DB_RETRY_DEADLINE_MS (60000): how long a run's writes wait and retry (with backoff) while PostgreSQL is
+   * unreachable (a restart, a failover) before the run fails with the reason; 0 fails at once.
+   */
+  dbRetryDeadlineMs: number;
   /** WS_INIT_TIMEOUT_MS (3000): close a graphql-ws socket that sent no connection_init by then. */
   wsInitTimeoutMs: number;
   /**
@@ -54,6 +59,11 @@ export interface Config {
   queuePollMs: number;
   /** CHECKPOINT_EVERY (500): steps between checkpoints (a resumed run repeats at most this many). */
   checkpointEvery: number;
+  /**
+   * TRAINER_ISOLATION (process): `process` trains each run in its own child process, so a native crash
+   * fails that run and the server goes on; `thread` trains in a worker thread of the server's process.
+   */
+  trainerIsolation: "process" | "thread";
   /**
    * GRADSTREAM_AUTH (open-localhost): "required" demands an API token on every request; "open-localhost"
    * lets token-less clients in only while HOST is localhost, 127.0.0.1 or ::1 (any other HOST still
@@ -229,6 +239,13 @@ function roleFrom(env: NodeJS.ProcessEnv): Config["role"] {
   throw new Error(`GRADSTREAM_ROLE must be all, api or worker, got "${raw}"`);
 }
 
+function isolationFrom(env: NodeJS.ProcessEnv): Config["trainerIsolation"] {
+  const raw = env.TRAINER_ISOLATION;
+  if (raw === undefined || raw === "") return "process";
+  if (raw === "process" || raw === "thread") return raw;
+  throw new Error(`TRAINER_ISOLATION must be process or thread, got "${raw}"`);
+}
+
 function redisFrom(env: NodeJS.ProcessEnv): string | null {
   const raw = env.REDIS_URL;
   if (raw === undefined || raw === "") return null;
@@ -259,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     resumeOnStart: boolFrom(env, "RESUME_ON_START", true),
     maxTrainerCrashes: intIn(env, "MAX_TRAINER_CRASHES", 3, 1, 1000),
     shutdownTimeoutMs: intIn(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    dbRetryDeadlineMs: intIn(env, "DB_RETRY_DEADLINE_MS", 60_000, 0, 86_400_000),
     wsInitTimeoutMs: intIn(env, "WS_INIT_TIMEOUT_MS", 3_000, 1, 600_000),
     role: roleFrom(env),
     redisUrl: redisFrom(env),
@@ -266,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: intIn(env, "LEASE_MS", 5_000, 100, 3_600_000),
     queuePollMs: intIn(env, "QUEUE_POLL_MS", 250, 10, 60_000),
     checkpointEvery: intIn(env, "CHECKPOINT_EVERY", 500, 1, 1_000_000_000),
+    trainerIsolation: isolationFrom(env),
     auth,
     limits: limitsFrom(env),
   };

@@ -114,3 +114,38 @@ export function fluctuation(
     overall: { loss: ol, accuracy: oa, correlation: n ? corr(tla, ol, oa, n) : null, batches: n },
   };
 }
+
+/**
+ * The (loss, accuracy) pairs the windows are computed over, in step order. A row with both is one pair.
+ * A trainer that logs them on separate rows (an EXTERNAL run: `Batch Loss: …` and `Batch Accuracy: …`
+ * printed on two lines become two steps) gets each value paired with the next row's complementary
+ * one: a loss-only row followed by an accuracy-only row is one pair, at the later step. Each value is
+ * used once (no carrying forward, which would count a value twice and inflate the correlation); a value
+ * left without a partner (two losses in a row) is dropped.
+ */
+export function lossAccuracyPairs(
+  rows: readonly { step: number; loss: number | null; accuracy: number | null }[],
+): { step: number; loss: number; accuracy: number }[] {
+  const out: { step: number; loss: number; accuracy: number }[] = [];
+  let loss: number | null = null;
+  let accuracy: number | null = null;
+  for (const r of rows) {
+    if (r.loss !== null && r.accuracy !== null) {
+      out.push({ step: r.step, loss: r.loss, accuracy: r.accuracy });
+      loss = accuracy = null;
+      continue;
+    }
+    if (r.loss !== null) {
+      if (accuracy !== null) {
+        out.push({ step: r.step, loss: r.loss, accuracy });
+        accuracy = null;
+      } else loss = r.loss;
+    } else if (r.accuracy !== null) {
+      if (loss !== null) {
+        out.push({ step: r.step, loss, accuracy: r.accuracy });
+        loss = null;
+      } else accuracy = r.accuracy;
+    }
+  }
+  return out;
+}

@@ -9,6 +9,7 @@ import {
   parseDatasetSpec,
   validateDatasetSpec,
 } from "./data/spec.ts";
+import { type NoiseConfig, validateNoise } from "./noise-config.ts";
 import { ScheduleError, type ScheduleSpec, validateSchedule } from "./schedule.ts";
 
 export const OPTIMIZER_KINDS = ["sgd", "adam", "adamw", "rmsprop"] as const;
@@ -71,6 +72,8 @@ export interface RunConfig {
   validation: ValidationConfig;
   loss: LossKind;
   provider: Provider;
+  /** Noise diagnostics: absent = on with NOISE_DEFAULTS, false = off (src/train/noise-config.ts). */
+  noise?: NoiseConfig | false;
 }
 
 /** A bad run configuration value; `field` is its dotted path ("optimizer.lr"). */
@@ -280,6 +283,7 @@ const RUN_FIELDS = [
   "validation",
   "loss",
   "provider",
+  "noise",
 ];
 
 /** Validates and normalizes a run configuration. */
@@ -335,6 +339,7 @@ export function validateRunConfig(input: unknown, options: ValidateOptions = {})
     loss: oneOf(o, "loss", LOSS_KINDS, "cross_entropy"),
     provider: oneOf(o, "provider", PROVIDERS, "CPU"),
   };
+  if (o.noise !== undefined) cfg.noise = validateNoise(o.noise);
   return dataset ? { dataset, ...cfg } : cfg;
 }
 

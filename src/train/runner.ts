@@ -20,6 +20,7 @@ import {
   planBatches,
   type Split,
 } from "./data/index.ts";
+import { NoiseProbe } from "./probe.ts";
 import { lrAt } from "./schedule.ts";
 import { createSession, type HostTensor, type Session } from "./session.ts";
 
@@ -94,6 +95,12 @@ export interface TrainChunk {
   evals: EvalResult[];
   /** Set when a checkpoint interval ended with this chunk. */
   checkpoint: CheckpointBlob | null;
+  /**
+   * The noise probe after this chunk (src/train/probe.ts): custom metric values for the row at `step`
+   * (the chunk's last). Kept beside the rows so every transport of chunks carries it; the consumer puts
+   * them on that row's `custom` (trainInline and the executor do).
+   */
+  noise?: { step: number; values: Record<string, number> } | null;
 }
 
 export interface TrainEnd {
@@ -294,6 +301,8 @@ export class Trainer {
   private order: Uint32Array = new Uint32Array(0);
   private evalSession: Session | null = null;
   private evalY: BigInt64Array | null = null;
+  /** The noise diagnostics (src/train/probe.ts); null when the run turned them off. */
+  noise: NoiseProbe | null = null;
 
   private constructor(
     p: Prepared,
@@ -373,12 +382,19 @@ export class Trainer {
       intraOpThreads: job.threads,
       allowSpinning: job.spinning,
     });
-    return new Trainer(p, session, job.threads, job.spinning, job, { step, tensors, acc });
+    const trainer = new Trainer(p, session, job.threads, job.spinning, job, { step, tensors, acc });
+    trainer.noise = await NoiseProbe.create(job.model, p.compiled, p.cfg, p.data.train, {
+      dropout: job.dropout ?? true,
+      threads: job.threads,
+      spinning: job.spinning,
+    });
+    return trainer;
   }
 
   async release(): Promise<void> {
     await this.session.release();
     await this.evalSession?.release();
+    await this.noise?.release();
   }
 
   /** The exclusive end of the chunk that starts at `s`. */
@@ -389,7 +405,7 @@ export class Trainer {
     // The partial last batch of an epoch has another shape: it runs alone.
     if (lastBatchSize !== batchSize)
       end = s === epochStart + bpe - 1 ? s + 1 : Math.min(end, epochStart + bpe - 1);
-    for (const every of [this.cfg.validation.everySteps, this.checkpointEvery]) {
+    for (const every of [this.cfg.validation.everySteps, this.checkpointEvery, this.noise?.settings.every]) {
       if (every) end = Math.min(end, (Math.floor(s / every) + 1) * every);
     }
     return end;
@@ -466,6 +482,7 @@ export class Trainer {
     const shape = this.train.shape;
     const tensors = this.compiled.tensors;
     const feeds: Record<string, HostTensor> = { ...this.hyper };
+    if (this.noise && this.step < totalSteps) await this.noise.measure(this.step, this.state, true);
     while (this.step < totalSteps) {
       if (signal?.aborted) return { status: "aborted", lastStep: this.step - 1, checkpoint: this.snapshot() };
       const s = this.step;
@@ -511,11 +528,18 @@ export class Trainer {
         throw new DivergenceError(s + bad.i, METRIC_NAMES[bad.metric][0], bad.value);
       }
       for (const t of tensors) this.state[t.name] = out[`${t.name}.next`].data as Float32Array;
+      let noise: TrainChunk["noise"] = null;
+      if (this.noise) {
+        // the probe after this chunk's last step: its values belong to that step (custom metrics)
+        this.noise.observe(m[0]);
+        if (this.noise.due(end, totalSteps))
+          noise = { step: end - 1, values: await this.noise.measure(end, this.state) };
+      }
       const a = this.acc;
       accumulate(a, m[0], m[1], size);
       a.timeMs += ms;
       this.step = end;
-      const chunk: TrainChunk = { rows, epoch: null, evals: [], checkpoint: null };
+      const chunk: TrainChunk = { rows, epoch: null, evals: [], checkpoint: null, noise };
       const everyEval = this.cfg.validation.everySteps;
       const epochDone = end % bpe === 0;
       if (epochDone || (everyEval && end % everyEval === 0)) {
@@ -587,6 +611,8 @@ export async function trainInline(
         break;
       }
       const c = r.value;
+      const probed = c.noise ? c.rows.find((row) => row.step === c.noise?.step) : undefined;
+      if (probed && c.noise) probed.custom = c.noise.values;
       result.rows.push(...c.rows);
       if (c.epoch) result.epochs.push(c.epoch);
       result.evals.push(...c.evals);

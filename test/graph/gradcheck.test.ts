@@ -272,6 +272,27 @@ const CASES: GradCase[] = [
     inputs: [f([2, 2, 7, 6]), f([3, 2, 3, 3])],
   },
   {
+    name: "Conv 5x5 (weight gradient as a Conv over the batch)",
+    op: "Conv",
+    dtype: "float32",
+    tol: 2e-2,
+    attrs: { kernel_shape: ints([5, 5]), pads: ints([2, 1, 2, 0]) },
+    inputs: [f([2, 2, 6, 7]), f([3, 2, 5, 5]), f([3])],
+  },
+  {
+    name: "Conv 5x5 stride 2 dilation 2 with rows the stride drops",
+    op: "Conv",
+    dtype: "float32",
+    tol: 2e-2,
+    attrs: {
+      kernel_shape: ints([5, 5]),
+      strides: ints([2, 3]),
+      dilations: ints([2, 1]),
+      pads: ints([1, 1, 0, 1]),
+    },
+    inputs: [f([2, 2, 12, 11]), f([3, 2, 5, 5]), f([3])],
+  },
+  {
     name: "Conv groups 2 auto_pad SAME_UPPER",
     op: "Conv",
     dtype: "float32",

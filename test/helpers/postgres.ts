@@ -27,6 +27,10 @@ function asPostgres(cmd: string, args: string[]): void {
 export interface Cluster {
   adminUrl: string;
   stop(): void;
+  /** Stops the server (`pg_ctl stop -m fast`: clients are disconnected), keeping its data. */
+  pause(): void;
+  /** Starts the paused server again on the same port and data. */
+  resume(): void;
 }
 
 /** Starts a PostgreSQL 15 cluster on a free port with trust auth for user `gradstream`. */
@@ -39,18 +43,22 @@ export async function startCluster(): Promise<Cluster> {
   }
   const port = await freePort();
   asPostgres(`${PG_BIN}/initdb`, ["-D", `${dir}/data`, "-U", "gradstream", "--auth=trust", "-E", "UTF8"]);
-  asPostgres(`${PG_BIN}/pg_ctl`, [
-    "-D",
-    `${dir}/data`,
-    "-l",
-    `${dir}/log`,
-    "-w",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
-    "start",
-  ]);
+  const start = () =>
+    asPostgres(`${PG_BIN}/pg_ctl`, [
+      "-D",
+      `${dir}/data`,
+      "-l",
+      `${dir}/log`,
+      "-w",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      "start",
+    ]);
+  start();
   return {
     adminUrl: `postgres://gradstream@127.0.0.1:${port}/postgres`,
+    pause: () => asPostgres(`${PG_BIN}/pg_ctl`, ["-D", `${dir}/data`, "-m", "fast", "-w", "stop"]),
+    resume: start,
     stop() {
       try {
         asPostgres(`${PG_BIN}/pg_ctl`, ["-D", `${dir}/data`, "-m", "immediate", "stop"]);

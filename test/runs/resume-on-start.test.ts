@@ -38,6 +38,8 @@ function trainAndKill(url: string, epochs: number, atLeast: number): Promise<num
   });
 }
 
+// Each case starts two processes that each probe the execution providers and start a trainer process:
+// on a loaded machine that alone took most of a minute.
 describe("resume on start", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -61,7 +63,7 @@ describe("resume on start", () => {
       await m.close();
       await db.close();
     }
-  });
+  }, 180_000);
 
   it("fails a run that crashed MAX_TRAINER_CRASHES times in a row without a new step instead of resuming it", async () => {
     const url = `file:${join(dir, "looping.db")}`;
@@ -85,7 +87,7 @@ describe("resume on start", () => {
       await m.close();
       await db.close();
     }
-  });
+  }, 180_000);
 
   it("leaves crashed runs INTERRUPTED when resume on start is off", async () => {
     const url = `file:${join(dir, "off.db")}`;
@@ -98,5 +100,5 @@ describe("resume on start", () => {
       await m.close();
       await db.close();
     }
-  });
+  }, 180_000);
 });

@@ -34,11 +34,11 @@ describe("the real server on a free port", () => {
     const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/graphql-response+json" },
-      body: JSON.stringify({ query: "{ models { name } }" }),
+      body: JSON.stringify({ query: "{ models { nodes { name } } }" }),
     });
     expect(res.headers.get("content-type")).toMatch(/^application\/graphql-response\+json/);
-    const body = (await res.json()) as { data: { models: { name: string }[] } };
-    expect(body.data.models.map((m) => m.name).sort()).toEqual(BUILTIN_MODEL_NAMES);
+    const body = (await res.json()) as { data: { models: { nodes: { name: string }[] } } };
+    expect(body.data.models.nodes.map((m) => m.name).sort()).toEqual(BUILTIN_MODEL_NAMES);
   });
 
   it("allows the configured CORS origin and does not echo another", async () => {

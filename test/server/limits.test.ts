@@ -26,7 +26,7 @@ function root(body: GqlBody): Record<string, unknown> {
 const post = (url: string, query: string, variables = {}, token?: string) =>
   postGql(url, query, variables, { token });
 
-const ALIVE = "{ models { name } }";
+const ALIVE = "{ models { nodes { name } } }";
 
 async function alive(url: string, token?: string): Promise<boolean> {
   const r = await post(url, ALIVE, {}, token);
@@ -69,7 +69,10 @@ describe("query-shape limits (GraphQL Armor) and request size", () => {
   });
 
   it("refuses more than MAX_QUERY_ALIASES aliases", async () => {
-    const r = await post(live.url, "{ a: models { id } b: models { id } c: models { id } d: models { id } }");
+    const r = await post(
+      live.url,
+      "{ a: models { totalCount } b: models { totalCount } c: models { totalCount } d: models { totalCount } }",
+    );
     expect(r.body.data).toBeUndefined();
     expect(r.body.errors?.[0].message).toMatch(/Aliases limit of 3 exceeded, found 4/);
   });

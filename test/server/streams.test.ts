@@ -206,7 +206,7 @@ describe("run events and lifecycle over the API", () => {
     expect(res.status).toBe(200);
     const bytes = new Uint8Array(await res.arrayBuffer());
     expect(bytes.byteLength).toBeGreaterThan(100);
-    const again = await live.gql<{ registerModel: unknown }>("{ models { name } }");
+    const again = await live.gql<{ registerModel: unknown }>("{ models { nodes { name } } }");
     expect(again.errors).toBeUndefined();
     const d = await live.gql<{ deleteRun: { deletedRunId: string } }>(
       `mutation($id: ID!) { deleteRun(id: $id) { ... on DeleteRunPayload { deletedRunId } } }`,

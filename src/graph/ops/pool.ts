@@ -21,9 +21,9 @@ function zerosTensor(dtype: DType) {
 
 /**
  * Non-overlapping windows that tile the input exactly (kernel = stride, no padding or dilation, sizes
- * divisible): the common 2×2/2 pool. Its gradient is computed window-locally (ArgMax + OneHot over a
- * [N, C, Ho, Wo, kh·kw] view) instead of with MaxPool's Indices output, whose ORT kernel is several
- * times slower than the plain MaxPool, plus a ScatterElements.
+ * divisible): the common 2×2/2 pool. Its gradient is computed window-locally (a stack of window
+ * positions compared with the pooled output) instead of with MaxPool's Indices output, whose ORT kernel
+ * is several times slower than the plain MaxPool, plus a ScatterElements.
  */
 function tiles(node: Node, xs: Dim[]): { k: [number, number]; out: [number, number] } | null {
   const k = attrInts(node, "kernel_shape");
@@ -66,9 +66,11 @@ export const MaxPool: OpRule = {
       const xs = ctx.meta(X).shape;
       const t = tiles(node, xs);
       if (t && !node.outputs[1]) {
-        // Each image plane becomes a [kh·kw, Ho, Wo] stack of window positions through a Conv with
-        // one-hot kernels (exact: x·1 + Σ 0·x'), the first maximum per window (PyTorch's choice on
-        // ties) takes dY, and a ConvTranspose with the same kernels puts each back in its place.
+        // Each image plane becomes a [kh·kw, Ho, Wo] stack of window positions (SpaceToDepth for square
+        // windows, else a Conv with one-hot kernels: exact, x·1 + Σ 0·x'). A position is chosen when it
+        // equals the window's maximum Y and no earlier position does (PyTorch's first maximum on ties):
+        // with e = [x = Y] as 0/1, chosen = [e · cumsum(e) = 1]. It takes dY, and a ConvTranspose with
+        // one-hot kernels puts each back in its place. (ArgMax over the stack measured slower.)
         const [kh, kw] = t.k;
         const [ho, wo] = t.out;
         const kk = kh * kw;
@@ -79,13 +81,14 @@ export const MaxPool: OpRule = {
         );
         const win = { kernel_shape: ints([kh, kw]), strides: ints([kh, kw]) };
         const planes = b.op("Reshape", [X, b.i64([-1, 1, xs[2] as number, xs[3] as number])]);
-        const taps = b.op("Conv", [planes, onehotKernels], win, `${X}_windows`);
-        const argmax = b.op("ArgMax", [taps], { axis: int(1), keepdims: int(1) }, `${X}_argmax`);
-        const positions = b.i64(
-          Array.from({ length: kk }, (_, i) => i),
-          [1, kk, 1, 1],
-        );
-        const chosen = b.op("Equal", [argmax, positions], {}, `${X}_chosen`);
+        const taps =
+          kh === kw
+            ? b.op("SpaceToDepth", [planes], { blocksize: int(kh) }, `${X}_windows`)
+            : b.op("Conv", [planes, onehotKernels], win, `${X}_windows`);
+        const yPlanes = b.op("Reshape", [node.outputs[0], b.i64([-1, 1, ho, wo])]);
+        const isMax = b.cast(b.op("Equal", [taps, yPlanes]), ctx.dtype, `${X}_is_max`);
+        const seen = b.op("CumSum", [isMax, b.i64(1)], {}, `${X}_maxima_so_far`);
+        const chosen = b.op("Equal", [b.op("Mul", [isMax, seen]), b.fconst(ctx.dtype, 1)], {}, `${X}_chosen`);
         const dYplanes = b.op("Reshape", [dY, b.i64([-1, 1, ho, wo])]);
         const spread = b.op("Where", [chosen, dYplanes, b.fconst(ctx.dtype, 0)]);
         const back = b.op("ConvTranspose", [spread, onehotKernels], win);

@@ -43,7 +43,11 @@ function isGzip(b: Uint8Array): boolean {
 
 export function readBytes(path: string): Uint8Array {
   const raw = readRaw(path, "dataset");
-  const bytes = isGzip(raw) ? gunzipSync(raw) : raw;
+  // gzip's trailer holds the inflated size (mod 2³²): one output chunk of that size saves zlib from
+  // growing and concatenating 16 KiB chunks (a wrong hint only costs more chunks)
+  const hint = raw.length >= 18 ? raw.readUInt32LE(raw.length - 4) : 0;
+  const chunkSize = Math.min(Math.max(hint + 1, 64 * 1024), 1 << 30);
+  const bytes = isGzip(raw) ? gunzipSync(raw, { chunkSize }) : raw;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

@@ -50,6 +50,10 @@ export function parseIdx(bytes: Uint8Array, what = "IDX file"): IdxArray {
       `${what}: IDX dims [${dims.join(", ")}] of ${type.name} need ${expected} bytes, the file has ${bytes.length}`,
     );
   }
+  // bytes convert in one native typed-array copy (60,000 images: milliseconds, not a second)
+  if (bytes[2] === 0x08) return { dims, data: new Float32Array(bytes.subarray(header)) };
+  if (bytes[2] === 0x09)
+    return { dims, data: new Float32Array(new Int8Array(bytes.buffer, bytes.byteOffset + header, count)) };
   const out = type.size === 8 ? new Float64Array(count) : new Float32Array(count);
   for (let i = 0, o = header; i < count; i++, o += type.size) {
     switch (bytes[2]) {

@@ -232,6 +232,12 @@ function computeStats(kind: Normalization, range: Loaded["range"], s: Split): No
 export function applyNormalization(stats: NormalizationStats, s: Split): void {
   if (stats.shift.every((v) => v === 0) && stats.divide.every((v) => v === 1)) return;
   const nGroups = stats.shift.length;
+  if (nGroups === 1) {
+    // one group (scale ÷ 255, a global standardization): a single tight loop
+    const [shift, divide] = [stats.shift[0], stats.divide[0]];
+    for (let o = 0; o < s.x.length; o++) s.x[o] = (s.x[o] - shift) / divide;
+    return;
+  }
   const per = s.features / nGroups;
   for (let i = 0; i < s.count; i++) {
     for (let f = 0; f < s.features; f++) {

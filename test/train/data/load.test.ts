@@ -191,6 +191,13 @@ describe("file formats", () => {
     expect(Array.from(d.validation?.x ?? [])).toEqual(new Array(12).fill(1));
   });
 
+  it("reads IDX signed bytes as values from -128 to 127 and unsigned bytes from 0 to 255", () => {
+    const signed = Uint8Array.from([0, 0, 0x09, 1, 0, 0, 0, 4, 0xff, 0x80, 0x7f, 5]);
+    expect(Array.from(parseIdx(signed).data)).toEqual([-1, -128, 127, 5]);
+    const unsigned = encodeIdx([2, 2], Uint8Array.from([0, 255, 128, 7]));
+    expect(parseIdx(unsigned)).toEqual({ dims: [2, 2], data: Float32Array.from([0, 255, 128, 7]) });
+  });
+
   it("explains a truncated or foreign IDX file", () => {
     const good = encodeIdx([2, 2], Uint8Array.from([1, 2, 3, 4]));
     expect(() => parseIdx(good.subarray(0, good.length - 1), "x.idx")).toThrow(
