@@ -8,16 +8,18 @@
 // address is checked when the socket connects (a lookup hook), not only when the URL is admitted, so a
 // name that later resolves elsewhere (DNS rebinding) is refused too; redirects are not followed.
 import { createHmac, randomUUID } from "node:crypto";
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import http from "node:http";
 import https from "node:https";
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
 import type { Db, JsonObject, Run } from "../db/index.ts";
 import { RunStatus } from "../db/index.ts";
 import { recordAlert } from "../db/learning.ts";
 import { ValidationError } from "../errors.ts";
+import { allowedBy, checkAlertUrl, guardedLookup, isInternal } from "./alert-urls.ts";
 import type { RunEvents } from "./events.ts";
 import { type EarlyStoppingConfig, validateWatch } from "./watch.ts";
+
+export { checkAlertUrl } from "./alert-urls.ts";
 
 export type AlertEvent = "COMPLETED" | "FAILED" | "INTERRUPTED" | "NON_FINITE_LOSS" | "PLATEAU";
 
@@ -60,84 +62,6 @@ export interface AlertLog {
   at: Date;
 }
 
-const INTERNAL = new BlockList();
-for (const [net, bits] of [
-  ["0.0.0.0", 8],
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10],
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16],
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["224.0.0.0", 3],
-] as const)
-  INTERNAL.addSubnet(net, bits, "ipv4");
-for (const [net, bits] of [
-  ["::", 127],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["ff00::", 8],
-] as const)
-  INTERNAL.addSubnet(net, bits, "ipv6");
-
-function isInternal(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return INTERNAL.check(mapped[1], "ipv4");
-  const v = isIP(address);
-  return v === 0 ? true : INTERNAL.check(address, v === 4 ? "ipv4" : "ipv6");
-}
-
-/** Whether ALERT_ALLOWED_HOSTS lets a run's URL reach this host name or address. */
-function allowedBy(allowed: readonly string[], hostOrAddress: string): boolean {
-  const h = hostOrAddress.toLowerCase().replace(/^\[|\]$/g, "");
-  for (const a of allowed) {
-    const entry = a.toLowerCase();
-    if (entry === h) return true;
-    const [net, bits] = entry.split("/");
-    const v = isIP(h);
-    if (bits !== undefined && v !== 0 && isIP(net) === v) {
-      const list = new BlockList();
-      list.addSubnet(net, Number(bits), v === 4 ? "ipv4" : "ipv6");
-      if (list.check(h, v === 4 ? "ipv4" : "ipv6")) return true;
-    }
-  }
-  return false;
-}
-
-/** Checks one URL an API caller gave; returns it normalized or throws naming the field. */
-export function checkAlertUrl(raw: unknown, field: string, allowed: readonly string[]): string {
-  let url: URL;
-  try {
-    url = new URL(String(raw));
-  } catch {
-    throw new ValidationError(
-      field,
-      `${field} must be an absolute http:// or https:// URL, got ${JSON.stringify(String(raw).slice(0, 200))}`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new ValidationError(
-      field,
-      `${field} must use http or https, got ${url.protocol.replace(/:$/, "")}`,
-    );
-  if (url.username || url.password)
-    throw new ValidationError(
-      field,
-      `${field} must not carry credentials (user:password@); sign with ALERT_SECRET instead`,
-    );
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  const internal =
-    host === "localhost" || host.endsWith(".localhost") || (isIP(host) !== 0 && isInternal(host));
-  if (internal && !allowedBy(allowed, host))
-    throw new ValidationError(
-      field,
-      `${field} points at ${host}, a loopback, private or link-local address; webhooks may reach it only when ALERT_ALLOWED_HOSTS lists it`,
-    );
-  return url.toString();
-}
-
 /** Validates StartRunInput.alerts: { urls: [...], plateau: { metric, patience, minDelta } }. */
 export function validateRunAlerts(input: unknown, allowed: readonly string[]): RunAlerts | null {
   if (input === undefined || input === null) return null;
@@ -163,29 +87,6 @@ export function validateRunAlerts(input: unknown, allowed: readonly string[]): R
 export function runAlerts(run: Pick<Run, "alerts">): RunAlerts {
   const a = run.alerts as { urls?: string[]; plateau?: EarlyStoppingConfig | null } | null;
   return { urls: a?.urls ?? [], plateau: a?.plateau ?? null };
-}
-
-/** A DNS lookup that refuses internal addresses unless allowed: checked at connect time. */
-function guardedLookup(allowed: readonly string[]) {
-  return (
-    hostname: string,
-    options: { all?: boolean; family?: number },
-    cb: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
-  ) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return cb(err, []);
-      const bad = addresses.find((a) => isInternal(a.address) && !allowedBy(allowed, a.address));
-      if (bad && !allowedBy(allowed, hostname))
-        return cb(
-          new Error(
-            `refused: ${hostname} resolves to the internal address ${bad.address} (ALERT_ALLOWED_HOSTS)`,
-          ),
-          [],
-        );
-      if (options.all) cb(null, addresses);
-      else cb(null, addresses[0].address, addresses[0].family);
-    });
-  };
 }
 
 class Refused extends Error {}
