@@ -111,7 +111,14 @@ export class RunLearning {
   async chunk(c: TrainChunk): Promise<StopVerdict | null> {
     const runId = this.run.id;
     for (const ev of c.evals) {
-      const v = { step: ev.step, epoch: ev.epoch, loss: ev.loss, accuracy: ev.accuracy, samples: ev.samples };
+      // float32, as the model computes it (the per-step rows are float32 values too).
+      const v = {
+        step: ev.step,
+        epoch: ev.epoch,
+        loss: Math.fround(ev.loss),
+        accuracy: Math.fround(ev.accuracy),
+        samples: ev.samples,
+      };
       await writeValidation(this.ctx.db, runId, v);
       this.ctx.events.validation(runId, v);
     }
