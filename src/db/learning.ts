@@ -42,8 +42,8 @@ export interface RungResult {
 /**
  * Records a trial's result at a rung and decides, in one transaction holding the sweep's lock, whether
  * it goes on: `decide` sees every result recorded at that rung before it (other trials, other workers).
- * PostgreSQL: `SELECT … FOR UPDATE` on the Sweep row serializes deciders across processes; SQLite has one
- * writer, and the interactive transaction holds it. A result already recorded is returned unchanged.
+ * PostgreSQL: `SELECT … FOR UPDATE` on the Sweep row serializes deciders across processes; SQLite: a
+ * no-op UPDATE of the row takes the one write lock first. A result already recorded is returned unchanged.
  */
 export async function decideRung(
   db: Db,
@@ -53,6 +53,9 @@ export async function decideRung(
   return db.prisma.$transaction(async (tx) => {
     if (db.dialect === "postgresql")
       await tx.$queryRawUnsafe(`SELECT "id" FROM "Sweep" WHERE "id" = $1 FOR UPDATE`, r.sweepId);
+    // SQLite: a write first takes the database's write lock before anything is read (a read-then-write
+    // transaction on two connections would deadlock on the upgrade instead).
+    else await tx.$executeRawUnsafe(`UPDATE "Sweep" SET "name" = "name" WHERE "id" = ?`, r.sweepId);
     const existing = await tx.ashaRung.findUnique({
       where: { runId_rung: { runId: r.runId, rung: r.rung } },
     });
