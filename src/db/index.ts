@@ -94,6 +94,12 @@ export interface RunInput {
   stepsPerChunk: number;
   totalSteps: number;
   tags?: string[];
+  /** Early stopping as admitted (src/runs/watch.ts); null or absent: none. */
+  earlyStopping?: JsonObject | null;
+  /** Alert webhooks and plateau rule as admitted (src/runs/alerts.ts); null or absent: none. */
+  alerts?: JsonObject | null;
+  /** The sweep the run belongs to, set at creation so a trial is never launched without it. */
+  sweepId?: number | null;
 }
 
 /** The fields the run lifecycle changes; progress counters are maintained by writeBatchChunk/writeEpoch. */
@@ -107,6 +113,10 @@ export interface RunUpdate {
   totalSteps?: number;
   name?: string;
   tags?: string[];
+  /** Why a run stopped before its last step (early stopping, an ASHA rung), the step, the best checkpoint's. */
+  stopReason?: string | null;
+  stoppedAtStep?: number | null;
+  bestStep?: number | null;
 }
 
 export interface ListRunsOptions {
@@ -219,7 +229,14 @@ export class Db {
     await this.assertWritable();
     try {
       return await this.prisma.run.create({
-        data: { ...input, kind: input.kind ?? RunKind.TRAINED, tags: input.tags ?? [] },
+        data: {
+          ...input,
+          kind: input.kind ?? RunKind.TRAINED,
+          tags: input.tags ?? [],
+          // A nullable Json column takes undefined for SQL NULL (null would need Prisma.DbNull).
+          earlyStopping: input.earlyStopping ?? undefined,
+          alerts: input.alerts ?? undefined,
+        },
       });
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2003") {

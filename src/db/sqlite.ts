@@ -256,6 +256,9 @@ export function openSqliteWriter(path: string) {
       "CustomMetric",
       "EpochMetric",
       "Checkpoint",
+      "ValidationMetric",
+      "AshaRung",
+      "AlertDelivery",
     ]) {
       db.prepare(`DELETE FROM "${t}" WHERE "runId" = ?`).run(runId);
     }

@@ -6,7 +6,9 @@
 // committed between the two is missed; replay reads the database, which every chunk reached first.
 import type { Db, EpochRow, Run, RunStatus } from "../db/index.ts";
 import { RunKind, RunStatus as Status } from "../db/index.ts";
+import type { ValidationRow } from "../db/learning.ts";
 import { NotFoundError } from "../errors.ts";
+import type { AlertLog } from "./alerts.ts";
 import { Broadcaster } from "./broadcast.ts";
 import { resumable } from "./stream.ts";
 import type { BatchChunkEvent, RunEvent, RunsChangedEvent } from "./types.ts";
@@ -82,6 +84,16 @@ export class RunEvents {
 
   epoch(runId: number, epoch: EpochRow): void {
     this.buses.events.publish(this.topic("events", runId), { kind: "epoch", runId, epoch });
+  }
+
+  /** An evaluation (every N steps or at an epoch end), committed first. */
+  validation(runId: number, validation: ValidationRow): void {
+    this.buses.events.publish(this.topic("events", runId), { kind: "validation", runId, validation });
+  }
+
+  /** An alert delivery's outcome (src/runs/alerts.ts). */
+  alert(runId: number, alert: AlertLog): void {
+    this.buses.events.publish(this.topic("events", runId), { kind: "alert", runId, alert });
   }
 
   /** A deleted run's streams end now. */

@@ -10,6 +10,7 @@ import { MetricEnum } from "./Metric.ts";
 import { RunType } from "./Run.ts";
 import { RunSeriesType } from "./RunSeries.ts";
 import { checkMaxPoints, runSeries } from "./resolve-helpers.ts";
+import { AshaInput, SweepTrialType, sweepTrials } from "./SweepTrial.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
 
 const SweepStrategyEnum = builder.enumType("SweepStrategy", {
@@ -42,6 +43,10 @@ const StartSweepInput = builder.inputType("StartSweepInput", {
     samples: t.int({ description: "RANDOM: how many runs to sample (default 8)" }),
     samplerSeed: t.int({ description: "RANDOM: seed of the sampler (default 0)" }),
     tags: t.stringList(),
+    asha: t.field({
+      type: AshaInput,
+      description: "Successive halving (ASHA) over the points: stop the weaker trials at rungs of steps",
+    }),
   }),
 });
 
@@ -64,6 +69,12 @@ const SweepType = builder.objectRef<SweepReport>("Sweep").implement({
       resolve: (s) => s.best,
     }),
     completed: t.int({ resolve: (s) => s.runs.filter((r) => r.status === "COMPLETED").length }),
+    trials: t.field({
+      type: [SweepTrialType],
+      description:
+        "ASHA: each run's highest rung, and whether it was promoted or stopped there (empty for other sweeps)",
+      resolve: (s) => sweepTrials(s),
+    }),
     compare: t.field({
       type: [RunSeriesType],
       description: "compareRuns over every run of the sweep",
@@ -110,6 +121,9 @@ function sweepRequest(input: StartSweepArgs): SweepInput {
     samples: input.samples ?? undefined,
     samplerSeed: input.samplerSeed ?? undefined,
     tags: input.tags ?? undefined,
+    asha: input.asha
+      ? Object.fromEntries(Object.entries(input.asha).filter(([, v]) => v != null))
+      : undefined,
   };
 }
 
@@ -121,7 +135,7 @@ builder.mutationField("startSweep", (t) =>
     args: { input: t.arg({ type: StartSweepInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const started = await startSweep(ctx.runs, ctx.db, sweepRequest(input));
-      return (await sweepReport(ctx.db, started.sweep.id)) ?? { ...started, best: null };
+      return (await sweepReport(ctx.db, started.sweep.id)) ?? { ...started, best: null, rungs: [] };
     },
   }),
 );

@@ -46,6 +46,11 @@ export interface TrainJob {
   dropout?: boolean;
   /** Samples per evaluation batch (default 256); the means are sample-weighted, so it does not matter. */
   evalBatchSize?: number;
+  /**
+   * Also snapshot the state at every evaluation point (every `validation.everySteps` steps and each
+   * epoch end) as `TrainChunk.evalCheckpoint`: early stopping keeps the best one (default false).
+   */
+  checkpointAtEvaluations?: boolean;
 }
 
 export interface TrainInfo {
@@ -101,6 +106,8 @@ export interface TrainChunk {
    * them on that row's `custom` (trainInline and the executor do).
    */
   noise?: { step: number; values: Record<string, number> } | null;
+  /** With `checkpointAtEvaluations`: the state at this chunk's evaluation point, for the caller to keep or drop. */
+  evalCheckpoint?: CheckpointBlob | null;
 }
 
 export interface TrainEnd {
@@ -295,6 +302,7 @@ export class Trainer {
   private readonly checkpointIntervalMs: number | null;
   private lastCheckpointAt = performance.now();
   private readonly evalBatchSize: number;
+  private readonly checkpointAtEvaluations: boolean;
   private step: number;
   private acc: EpochAccumulator;
   private orderEpoch = -1;
@@ -326,6 +334,7 @@ export class Trainer {
     this.checkpointEvery = job.checkpointEvery ?? null;
     this.checkpointIntervalMs = job.checkpointIntervalMs ?? null;
     this.evalBatchSize = job.evalBatchSize ?? 256;
+    this.checkpointAtEvaluations = job.checkpointAtEvaluations === true;
     this.info = {
       provider: p.cfg.provider,
       totalSteps: p.plan.totalSteps,
@@ -563,6 +572,8 @@ export class Trainer {
           };
           this.acc = newAcc();
         }
+        // After the epoch's totals were reset, so a resume from it starts the next epoch clean.
+        if (this.checkpointAtEvaluations) chunk.evalCheckpoint = this.snapshot();
       }
       const byStep = this.checkpointEvery !== null && end % this.checkpointEvery === 0;
       const byTime =
