@@ -16,6 +16,8 @@ import {
   idPage,
   loadRun,
   readRows,
+  smoothHistory,
+  smoothingOf,
   withLossAndAccuracy,
 } from "./resolve-helpers.ts";
 import { JSONScalar } from "./scalars.ts";
@@ -123,17 +125,24 @@ export const RunType = builder.prismaObject("Run", {
         fromStep: t.arg.int(),
         toStep: t.arg.int(),
         maxPoints: t.arg.int({ defaultValue: 500, required: true }),
+        smoothing: t.arg.float({
+          defaultValue: 0,
+          description:
+            "Weight w of TensorBoard's debiased EMA for each series' `smoothed` (the dashboard's slider): 0 (off) ≤ w < 1",
+        }),
       },
-      resolve: (r, args, ctx) => {
+      resolve: async (r, args, ctx) => {
         const custom = checkCustomNames(ctx, args.custom ?? []);
         checkMaxPoints(ctx, args.maxPoints);
-        return ctx.db.history(r.id, {
+        const w = smoothingOf(args.smoothing);
+        const h = await ctx.db.history(r.id, {
           metrics: args.metrics as Metric[],
           custom,
           fromStep: args.fromStep ?? undefined,
           toStep: args.toStep ?? undefined,
           maxPoints: args.maxPoints,
         });
+        return smoothHistory(h, args.metrics as Metric[], custom, w);
       },
     }),
     epochs: t.field({ type: [EpochMetricType], resolve: (r, _args, ctx) => ctx.db.epochMetrics(r.id) }),
