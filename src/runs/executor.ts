@@ -115,7 +115,9 @@ export class Executor {
         if (c.rows.length) {
           await this.db.writeBatchChunk(runId, c.rows);
           const last = c.rows[c.rows.length - 1];
-          this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false });
+          const system = c.system ? [{ step: last.step, firstStep: c.rows[0].step, ...c.system }] : [];
+          for (const row of system) await this.db.writeSystemMetric(runId, row);
+          this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false, system });
           recordChunk(a, last);
         }
         if (c.epoch) {

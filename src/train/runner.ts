@@ -22,6 +22,7 @@ import {
 } from "./data/index.ts";
 import { lrAt } from "./schedule.ts";
 import { createSession, type HostTensor, type Session } from "./session.ts";
+import { type SystemSample, startMeter } from "./system.ts";
 
 export interface TrainJob {
   /** The forward model's ONNX bytes. */
@@ -94,6 +95,8 @@ export interface TrainChunk {
   evals: EvalResult[];
   /** Set when a checkpoint interval ended with this chunk. */
   checkpoint: CheckpointBlob | null;
+  /** CPU time, memory and wall-clock span of the chunk, measured in the trainer's process. */
+  system?: SystemSample;
 }
 
 export interface TrainEnd {
@@ -476,6 +479,7 @@ export class Trainer {
     const feeds: Record<string, HostTensor> = { ...this.hyper };
     while (this.step < totalSteps) {
       if (signal?.aborted) return { status: "aborted", lastStep: this.step - 1, checkpoint: this.snapshot() };
+      const meter = startMeter();
       const s = this.step;
       const end = this.chunkEnd(s);
       const n = end - s;
@@ -556,6 +560,7 @@ export class Trainer {
         chunk.checkpoint = this.snapshot();
         this.lastCheckpointAt = performance.now();
       }
+      chunk.system = meter.end(n * size);
       yield chunk;
     }
     return { status: "completed", lastStep: totalSteps - 1, checkpoint: this.snapshot() };
