@@ -7,16 +7,16 @@ export interface SystemRow {
   /** The chunk's last step (the key) and its first. */
   step: number;
   firstStep: number;
-  /** Wall-clock start and end of the chunk, Unix ms. */
+  /** Wall-clock start of the chunk (Unix ms) and its span (ms). */
   startMs: number;
-  endMs: number;
+  wallMs: number;
   cpuUserMs: number;
   cpuSystemMs: number;
   rssBytes: number;
   samplesPerSec: number;
 }
 
-const FLOATS = ["startMs", "endMs", "cpuUserMs", "cpuSystemMs", "rssBytes", "samplesPerSec"] as const;
+const FLOATS = ["startMs", "wallMs", "cpuUserMs", "cpuSystemMs", "rssBytes", "samplesPerSec"] as const;
 const COLUMNS = `"step", "firstStep", ${FLOATS.map((f) => `"${f}"`).join(", ")}`;
 
 function float(v: number, what: string): string {

@@ -21,15 +21,12 @@ export const SystemMetricType = builder.objectRef<SystemRow>("SystemMetric").imp
     time: t.field({
       type: DateTimeScalar,
       description: "When the chunk ended (wall clock, after its evaluation if one followed it)",
-      resolve: (r) => new Date(r.endMs),
+      resolve: (r) => new Date(r.startMs + r.wallMs),
     }),
-    wallMs: t.float({
-      description: "The chunk's wall-clock span in milliseconds",
-      resolve: (r) => r.endMs - r.startMs,
-    }),
+    wallMs: t.exposeFloat("wallMs", { description: "The chunk's wall-clock span in milliseconds" }),
     msPerBatch: t.float({
       description: "Wall-clock milliseconds per batch of the chunk (wallMs / its steps)",
-      resolve: (r) => (r.endMs - r.startMs) / (r.step - r.firstStep + 1),
+      resolve: (r) => r.wallMs / (r.step - r.firstStep + 1),
     }),
     cpuUserMs: t.exposeFloat("cpuUserMs", {
       description:
@@ -40,7 +37,7 @@ export const SystemMetricType = builder.objectRef<SystemRow>("SystemMetric").imp
     }),
     cpuUtilization: t.float({
       description: "(cpuUserMs + cpuSystemMs) / wallMs: cores kept busy on average (1 = one full core)",
-      resolve: (r) => (r.endMs > r.startMs ? (r.cpuUserMs + r.cpuSystemMs) / (r.endMs - r.startMs) : 0),
+      resolve: (r) => (r.wallMs > 0 ? (r.cpuUserMs + r.cpuSystemMs) / r.wallMs : 0),
     }),
     rssBytes: t.exposeFloat("rssBytes", {
       description: "Resident memory of the trainer's process at the chunk's end, bytes",

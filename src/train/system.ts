@@ -2,9 +2,10 @@
 // time and resident memory, and the chunk's wall-clock span, so charts can use wall time as the x axis
 // and show what the machine did. process.cpuUsage() counts every thread of the trainer's process.
 export interface SystemSample {
-  /** Wall-clock start and end of the chunk, Unix ms. */
+  /** Wall-clock start of the chunk, Unix ms. */
   startMs: number;
-  endMs: number;
+  /** The chunk's span, ms (monotonic clock: exact to the µs, unlike a difference of Unix ms). */
+  wallMs: number;
   /** CPU time the trainer's process spent during the chunk, ms. */
   cpuUserMs: number;
   cpuSystemMs: number;
@@ -25,7 +26,7 @@ export function startMeter(): { end(samples: number): SystemSample } {
       const span = performance.now() - t0;
       return {
         startMs,
-        endMs: startMs + span,
+        wallMs: span,
         cpuUserMs: used.user / 1000,
         cpuSystemMs: used.system / 1000,
         rssBytes: process.memoryUsage.rss(),

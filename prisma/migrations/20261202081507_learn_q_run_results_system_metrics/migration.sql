@@ -17,7 +17,7 @@ CREATE TABLE "SystemMetric" (
     "step" INTEGER NOT NULL,
     "firstStep" INTEGER NOT NULL,
     "startMs" REAL NOT NULL,
-    "endMs" REAL NOT NULL,
+    "wallMs" REAL NOT NULL,
     "cpuUserMs" REAL NOT NULL,
     "cpuSystemMs" REAL NOT NULL,
     "rssBytes" REAL NOT NULL,
