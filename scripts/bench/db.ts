@@ -3,14 +3,11 @@
 //   write:   writeBatchChunk (driver path + rollups) vs Prisma createMany, rows/s, same chunk size
 //   history: 1,000,000-step run → 1,000 points from rollups vs one aggregate over the raw rows
 // Prints one JSON line per measurement.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type Db, openDatabase } from "../../src/db/index.ts";
 import { rawHistorySql } from "../../src/db/sql.ts";
 import { makeRows, makeRun } from "../../test/helpers/fixtures.ts";
-import { testPostgres } from "../../test/helpers/postgres.ts";
+import { onBothDatabases } from "./databases.ts";
 
 const HISTORY_STEPS = Number(process.argv[2] ?? 1_000_000);
 
@@ -118,15 +115,4 @@ async function bench(name: string, url: string) {
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), "gradstream-bench-"));
-try {
-  await bench("sqlite", `file:${join(dir, "bench.db")}`);
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
-const pg = await testPostgres();
-try {
-  await bench("postgresql", pg.url);
-} finally {
-  await pg.stop();
-}
+await onBothDatabases("gradstream-bench", bench);

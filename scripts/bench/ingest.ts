@@ -3,13 +3,10 @@
 // runs' db.writeBatchChunk, no HTTP or GraphQL) measured in the same run on the same server, on SQLite
 // (temp file) and PostgreSQL (a throwaway cluster). Target: ≥ 50,000 rows/s on SQLite.
 // Prints one JSON line per measurement.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { buildApp } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 import { makeRows, makeRun } from "../../test/helpers/fixtures.ts";
-import { testPostgres } from "../../test/helpers/postgres.ts";
+import { onBothDatabases } from "./databases.ts";
 
 const TOTAL = Number(process.argv[2] ?? 200_000);
 const print = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: "ingest", ...o }));
@@ -107,15 +104,4 @@ async function bench(name: string, databaseUrl: string) {
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), "gradstream-bench-ingest-"));
-try {
-  await bench("sqlite", `file:${join(dir, "bench.db")}`);
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
-const pg = await testPostgres();
-try {
-  await bench("postgresql", pg.url);
-} finally {
-  await pg.stop();
-}
+await onBothDatabases("gradstream-bench-ingest", bench);

@@ -82,16 +82,28 @@ export function describeDataset(spec: DatasetSpec, fraction: number): DatasetDes
   };
 }
 
-/** Throws a clear error when the data cannot feed the model (shape) or has more classes than its logits. */
+/**
+ * Throws a clear error when the data cannot feed the model: its sample shape, its labels per sample
+ * (checked where the model's label shape is known, i.e. once compiled), and its class count. One check
+ * for admission (before a run is stored) and for the trainer (before it compiles the Loop).
+ */
 export function checkDataFitsModel(
-  data: { shape: number[]; classes: number },
-  model: { inputShape: number[]; classes: number; name: string },
+  data: { shape: number[]; classes: number; labelShape?: number[] },
+  model: { inputShape: number[]; classes: number; name?: string; inputName?: string; labelShape?: number[] },
 ): void {
-  checkInputShape(data.shape, [null, ...model.inputShape], `${model.name}'s input`);
+  const who = model.name ? `model ${model.name}` : "the model";
+  checkInputShape(data.shape, [null, ...model.inputShape], model.inputName ?? `${model.name}'s input`);
+  const labels = data.labelShape ?? [];
+  if (model.labelShape && labels.join("x") !== model.labelShape.join("x")) {
+    throw new RunConfigError(
+      "dataset",
+      `the dataset has ${labels.length ? `[${labels}] labels per sample` : "one label per sample"} but the model's logits are [batch, ${[...model.labelShape, model.classes].join(", ")}]; use a model whose logits have one class axis per label (e.g. [batch, T, vocabulary] for text:seqLen=T)`,
+    );
+  }
   if (data.classes > model.classes) {
     throw new RunConfigError(
       "dataset",
-      `the dataset has ${data.classes} classes but model ${model.name} outputs ${model.classes} logits`,
+      `the dataset has ${data.classes} classes but ${who} outputs ${model.classes} logits; use a model with at least ${data.classes} outputs`,
     );
   }
 }

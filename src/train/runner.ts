@@ -8,11 +8,11 @@
 // config, seed): K, the chunking and a resume from a checkpoint change none of them on CPU.
 import type { EpochRow, TrainedRow } from "../db/types.ts";
 import { type CompiledModel, compile } from "../graph/compile.ts";
+import { checkDataFitsModel } from "./catalog.ts";
 import { decodeCheckpoint, type EpochAccumulator, encodeCheckpoint } from "./checkpoint.ts";
 import { type Provider, type RunConfig, RunConfigError, validateRunConfig } from "./config.ts";
 import {
   type BatchPlan,
-  checkInputShape,
   type DataFiles,
   type Dataset,
   epochOrder,
@@ -139,20 +139,12 @@ export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
     seed: cfg.seed,
     dropout: job.dropout ?? true,
   });
-  checkInputShape(data.shape, [null, ...compiled.input.shape], compiled.input.name);
-  const labels = data.labelShape ?? [];
-  if (labels.join("x") !== compiled.labelShape.join("x")) {
-    throw new RunConfigError(
-      "dataset",
-      `the dataset has ${labels.length ? `[${labels}] labels per sample` : "one label per sample"} but the model's logits are [batch, ${[...compiled.labelShape, compiled.classes].join(", ")}]; use a model whose logits have one class axis per label (e.g. [batch, T, vocabulary] for text:seqLen=T)`,
-    );
-  }
-  if (data.classes > compiled.classes) {
-    throw new RunConfigError(
-      "dataset",
-      `the dataset has ${data.classes} classes but the model outputs ${compiled.classes} logits; use a model with at least ${data.classes} outputs`,
-    );
-  }
+  checkDataFitsModel(data, {
+    inputName: compiled.input.name,
+    inputShape: compiled.input.shape,
+    classes: compiled.classes,
+    labelShape: compiled.labelShape,
+  });
   const plan = planBatches(data.train.count, cfg.batchSize, cfg.epochs);
   return { cfg, data, compiled, plan };
 }

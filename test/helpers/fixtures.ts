@@ -2,6 +2,16 @@
 import { type Db, ModelSource, type Run, type TrainedRow } from "../../src/db/index.ts";
 import { mulberry32 } from "../../src/train/data/prng.ts";
 
+/** The built-in models the server registers from models/, sorted by name (one list for every test). */
+export const BUILTIN_MODEL_NAMES = [
+  "cnn",
+  "linear",
+  "mnist-cnn",
+  "mnist-mlp",
+  "rnn-mnist",
+  "transformer-char",
+];
+
 let counter = 0;
 
 /**

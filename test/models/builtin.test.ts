@@ -7,6 +7,7 @@ import { buildModel, MODELS_DIR, readModelSpecs, validateModelSpec } from "../..
 import { iterateBatches } from "../../src/train/data/batches.ts";
 import { checkInputShape, loadDataset } from "../../src/train/data/load.ts";
 import { DATASETS } from "../../src/train/data/spec.ts";
+import { BUILTIN_MODEL_NAMES } from "../helpers/fixtures.ts";
 
 const specs = readModelSpecs();
 const file = (name: string) => join(MODELS_DIR, `${name}.onnx`);
@@ -20,14 +21,7 @@ function floats(t: onnxProto.onnx.ITensorProto): Float32Array {
 
 describe("built-in models", () => {
   it("has the models of the experiments and the modern twins", () => {
-    expect(specs.map((s) => s.name)).toEqual([
-      "cnn",
-      "linear",
-      "mnist-cnn",
-      "mnist-mlp",
-      "rnn-mnist",
-      "transformer-char",
-    ]);
+    expect(specs.map((s) => s.name)).toEqual(BUILTIN_MODEL_NAMES);
   });
 
   it("commits .onnx files that match their specs byte for byte (run scripts/build-models.ts after editing a spec)", () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeRun } from "../helpers/fixtures.ts";
+import { BUILTIN_MODEL_NAMES, makeRun } from "../helpers/fixtures.ts";
 import { type Harness, openHarness, rows } from "./harness.ts";
 
 let h: Harness;
@@ -21,14 +21,7 @@ describe("models and datasets", () => {
       }[];
     }>("{ models { name source inputShape classes parameterCount opSummary } }");
     const byName = Object.fromEntries((r.data?.models ?? []).map((m) => [m.name, m]));
-    expect(Object.keys(byName).sort()).toEqual([
-      "cnn",
-      "linear",
-      "mnist-cnn",
-      "mnist-mlp",
-      "rnn-mnist",
-      "transformer-char",
-    ]);
+    expect(Object.keys(byName).sort()).toEqual(BUILTIN_MODEL_NAMES);
     expect(byName.linear).toMatchObject({
       source: "BUILTIN",
       inputShape: [10],

@@ -5,6 +5,7 @@ import { auditServer } from "graphql-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type App, buildApp } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
+import { BUILTIN_MODEL_NAMES } from "../helpers/fixtures.ts";
 
 let app: App;
 let url: string;
@@ -37,14 +38,7 @@ describe("the real server on a free port", () => {
     });
     expect(res.headers.get("content-type")).toMatch(/^application\/graphql-response\+json/);
     const body = (await res.json()) as { data: { models: { name: string }[] } };
-    expect(body.data.models.map((m) => m.name).sort()).toEqual([
-      "cnn",
-      "linear",
-      "mnist-cnn",
-      "mnist-mlp",
-      "rnn-mnist",
-      "transformer-char",
-    ]);
+    expect(body.data.models.map((m) => m.name).sort()).toEqual(BUILTIN_MODEL_NAMES);
   });
 
   it("allows the configured CORS origin and does not echo another", async () => {

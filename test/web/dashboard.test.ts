@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gqlData } from "../helpers/gql.ts";
 import { ARTIFACTS, launchBrowser, seedLongRun, startServer, type TestServer } from "./harness.ts";
 
 let server: TestServer;
@@ -41,16 +42,8 @@ async function shot(name: string) {
 }
 
 /** GraphQL over HTTP from outside the page (another client of the same server). */
-async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${server.origin}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data: T; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join("; "));
-  return body.data;
-}
+const gql = <T>(query: string, variables: Record<string, unknown> = {}) =>
+  gqlData<T>(`${server.origin}/graphql`, query, variables);
 
 async function waitFinal() {
   await page.waitForFunction(() => window.__gradstream?.final === true, null, { timeout: 60_000 });

@@ -2,6 +2,7 @@
 // list, with the same loss/accuracy charts and fluctuation panel, and its custom metrics selectable.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gqlData } from "../helpers/gql.ts";
 import { launchBrowser, startServer, type TestServer } from "./harness.ts";
 
 let server: TestServer;
@@ -13,16 +14,9 @@ let runId = "";
 
 // window.__gradstream is typed by dashboard.test.ts's global declaration (public/js/app.js's hook).
 
-async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${server.origin}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data: T; errors?: { message: string }[] };
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join("; "));
-  return body.data;
-}
+/** GraphQL over HTTP from outside the page (another client of the same server). */
+const gql = <T>(query: string, variables: Record<string, unknown> = {}) =>
+  gqlData<T>(`${server.origin}/graphql`, query, variables);
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
