@@ -9,6 +9,7 @@ import { customPanel } from "./run-custom.js";
 import { fluctuationPanel } from "./run-fluctuation.js";
 import { drawHeader, drawProgress } from "./run-header.js";
 import { drawEpochs, runCharts, runLayout } from "./run-layout.js";
+import { systemPanel } from "./run-system.js";
 import { OVERVIEW_POINTS, SeriesStore } from "./series.js";
 import { debiasedEma } from "./smooth.js";
 
@@ -91,6 +92,7 @@ function mount(view, initial) {
     page.charts.cv,
   );
   if (initial.customMetrics.length) disposers.push(customPanel(page));
+  if (initial.kind === "TRAINED") disposers.push(systemPanel(page));
   page.header = {
     id: page.id,
     view,
