@@ -5,8 +5,8 @@ import { h, showError } from "./dom.js";
 import { gql } from "./gql.js";
 import { ACTIVE } from "./run-header.js";
 
-const SYSTEM = `query System($id: ID!) {
-  run(id: $id) { ... on Run { systemMetrics(first: 10000) { step startTime wallMs cpuUtilization rssBytes samplesPerSec } } }
+const SYSTEM = `query System($id: ID!, $from: Int!) {
+  run(id: $id) { ... on Run { systemMetrics(fromStep: $from, first: 10000) { step startTime wallMs cpuUtilization rssBytes samplesPerSec } } }
 }`;
 
 /** `page`: { id, view, run, alive } of the run page. Refreshed every 2 s while the run is active. */
@@ -41,10 +41,13 @@ export function systemPanel(page) {
       COLORS[2],
     ),
   ];
+  // Polls ask only for the chunks after the last one held, so a long run costs one small query each.
+  const rows = [];
   const load = async () => {
-    const { run } = await gql(SYSTEM, { id: page.id });
-    if (!page.alive) return;
-    const rows = run.systemMetrics;
+    const from = rows.length ? rows[rows.length - 1].step + 1 : 0;
+    const { run } = await gql(SYSTEM, { id: page.id, from });
+    if (!page.alive || run.systemMetrics.length === 0) return;
+    rows.push(...run.systemMetrics);
     const t0 = rows.length ? Date.parse(rows[0].startTime) : 0;
     // x: seconds of wall clock at each chunk's end since the first chunk began.
     const xs = rows.map((r) => (Date.parse(r.startTime) + r.wallMs - t0) / 1000);
@@ -53,7 +56,16 @@ export function systemPanel(page) {
     charts[2].setData(xs, [rows.map((r) => r.samplesPerSec)]);
     grid.dataset.points = String(rows.length);
   };
-  const reload = () => load().catch((err) => showError(page.view, err));
+  let busy = false; // one poll at a time, so no chunk is appended twice
+  const reload = () => {
+    if (busy) return;
+    busy = true;
+    load()
+      .catch((err) => showError(page.view, err))
+      .finally(() => {
+        busy = false;
+      });
+  };
   reload();
   const timer = setInterval(() => {
     if (ACTIVE.includes(page.run.status)) reload();

@@ -7,12 +7,16 @@ export interface SystemRow {
   /** The chunk's last step (the key) and its first. */
   step: number;
   firstStep: number;
-  /** Wall-clock start of the chunk (Unix ms) and its span (ms). */
+  /** Wall-clock start of the chunk, Unix ms. */
   startMs: number;
+  /** The chunk's span, ms (monotonic clock: exact to the µs, unlike a difference of Unix ms). */
   wallMs: number;
+  /** CPU time the trainer's process spent during the chunk (all its threads), ms. */
   cpuUserMs: number;
   cpuSystemMs: number;
+  /** Resident set size of the trainer's process at the chunk's end, bytes. */
   rssBytes: number;
+  /** Training samples of the chunk per second of its wall-clock span. */
   samplesPerSec: number;
 }
 

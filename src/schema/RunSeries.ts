@@ -63,9 +63,18 @@ RunSeriesType.implement({
 
 /** The arguments compareRuns and Sweep.compare share. */
 export const compareArgs = builder.args((t) => ({
-  metric: t.field({ type: MetricEnum, defaultValue: "loss", required: true }),
+  metric: t.field({
+    type: MetricEnum,
+    defaultValue: "loss",
+    required: true,
+    description: "The per-batch metric to compare (ignored when customMetric is given)",
+  }),
   customMetric: t.string({ description: "Compare this custom metric (by name) instead of `metric`" }),
-  maxPoints: t.int({ defaultValue: 200, required: true }),
+  maxPoints: t.int({
+    defaultValue: 200,
+    required: true,
+    description: "At most this many points per run and per group band (1 to MAX_POINTS)",
+  }),
   smoothing: t.float({
     defaultValue: 0,
     description:
