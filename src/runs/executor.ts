@@ -16,6 +16,7 @@ import { DivergenceError, type EpochSummary, type TrainEnd } from "../train/runn
 import { startTraining, type TrainingRun } from "../train/thread.ts";
 import type { RunEvents } from "./events.ts";
 import { type ActiveRun, newActiveRun, recordChunk, type StopReason } from "./progress.ts";
+import { SampleBuffer } from "./system-samples.ts";
 
 /** The reason a graceful shutdown leaves on its runs (RESUME_ON_START resumes those, too). */
 export const SHUTDOWN_MESSAGE = "interrupted: the server shut down; resume to continue";
@@ -102,6 +103,7 @@ export class Executor {
     if (!run) return; // deleted while queued
     let end: TrainEnd | null = null;
     let training: TrainingRun | null = null;
+    const samples = new SampleBuffer();
     try {
       training = await this.begin(run, a);
       if (a.totalSteps !== run.totalSteps) await this.db.updateRun(runId, { totalSteps: a.totalSteps });
@@ -115,8 +117,9 @@ export class Executor {
         if (c.rows.length) {
           await this.db.writeBatchChunk(runId, c.rows);
           const last = c.rows[c.rows.length - 1];
-          const system = c.system ? [{ step: last.step, firstStep: c.rows[0].step, ...c.system }] : [];
-          for (const row of system) await this.db.writeSystemMetric(runId, row);
+          const sample = c.system ? samples.add(c.rows[0].step, last.step, c.system) : null;
+          const system = sample ? [sample] : [];
+          if (sample) await this.db.writeSystemMetric(runId, sample);
           this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false, system });
           recordChunk(a, last);
         }
@@ -128,6 +131,8 @@ export class Executor {
         if (c.checkpoint) await this.db.saveCheckpoint(runId, c.checkpoint);
       }
       await this.db.saveCheckpoint(runId, end.checkpoint);
+      const rest = samples.flush();
+      if (rest) await this.db.writeSystemMetric(runId, rest);
     } catch (err) {
       // A failed write leaves the training thread waiting for its acknowledgement: stop it.
       await training?.terminate();

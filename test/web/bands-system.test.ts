@@ -95,7 +95,7 @@ describe("seed bands and the system panel", () => {
   it("shows a trained run's system panel: CPU cores busy, resident memory and samples/s per chunk", async () => {
     await page.goto(`${server.origin}/#/runs/${runIds[0]}`);
     await page.waitForFunction(
-      () => document.querySelector("#system-panel")?.getAttribute("data-points") === "10",
+      () => Number(document.querySelector("#system-panel")?.getAttribute("data-points") ?? 0) > 0,
     );
     const charts = await page.evaluate(() =>
       ["systemCpu", "systemRss", "systemThroughput"].map((k) => window.__gradstream.charts[k].data),
