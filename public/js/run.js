@@ -10,6 +10,7 @@ import { customPanel } from "./run-custom.js";
 import { fluctuationPanel } from "./run-fluctuation.js";
 import { drawHeader, drawProgress } from "./run-header.js";
 import { drawEpochs, runCharts, runLayout } from "./run-layout.js";
+import { systemPanel } from "./run-system.js";
 import { validationPanel } from "./run-validation.js";
 import { OVERVIEW_POINTS, SeriesStore } from "./series.js";
 import { debiasedEma } from "./smooth.js";
@@ -96,6 +97,7 @@ function mount(view, initial) {
   disposers.push(noisePanel(page));
   page.validation = validationPanel(page, els.epochsGrid, disposers);
   if (initial.customMetrics.length) disposers.push(customPanel(page));
+  if (initial.kind === "TRAINED") disposers.push(systemPanel(page));
   page.header = {
     id: page.id,
     view,

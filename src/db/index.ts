@@ -20,6 +20,7 @@ import {
 } from "../generated/sqlite/client.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { mergePartials, type PartialBucket, planHistory } from "./rollup.ts";
+import { durationOf, type ListRunsOptions, listRuns } from "./run-list.ts";
 import {
   CUSTOM_NAME,
   customAtStepsSql,
@@ -34,6 +35,7 @@ import {
 } from "./sql.ts";
 import { openSqliteStore, sqlitePath } from "./sqlite.ts";
 import { DatabaseUnavailableError, databaseUnavailable, StorageError, storageFailure } from "./storage.ts";
+import { insertSystemSql, type SystemRow, systemRangeSql } from "./system.ts";
 import {
   type BatchPage,
   type BatchRow,
@@ -53,7 +55,9 @@ export type { default as PrismaTypes } from "../generated/pothos-types.ts";
 export { getDatamodel } from "../generated/pothos-types.ts";
 export type { Checkpoint, Dataset, EpochMetric, Model, Prisma, Run } from "../generated/sqlite/client.ts";
 export { ModelSource, RunKind, RunStatus } from "../generated/sqlite/client.ts";
+export type { ListRunsOptions, RunSortKey } from "./run-list.ts";
 export { DatabaseUnavailableError, databaseUnavailable, StorageError, storageFailure } from "./storage.ts";
+export type { SystemRow } from "./system.ts";
 export type * from "./types.ts";
 export { METRICS, ROW_FIELDS } from "./types.ts";
 
@@ -117,19 +121,6 @@ export interface RunUpdate {
   stopReason?: string | null;
   stoppedAtStep?: number | null;
   bestStep?: number | null;
-}
-
-export interface ListRunsOptions {
-  first: number;
-  /** Keyset: runs after this id in `order` (ids below it newest first, above it oldest first). */
-  after?: number | null;
-  /** "desc" (newest first, the default) or "asc". */
-  order?: "asc" | "desc";
-  /** Any of these statuses. */
-  status?: RunStatus[];
-  modelId?: number;
-  /** Runs carrying this tag. */
-  tag?: string | null;
 }
 
 export interface Recovery {
@@ -236,6 +227,7 @@ export class Db {
           // A nullable Json column takes undefined for SQL NULL (null would need Prisma.DbNull).
           earlyStopping: input.earlyStopping ?? undefined,
           alerts: input.alerts ?? undefined,
+          tagRows: { create: [...new Set(input.tags ?? [])].map((tag) => ({ tag })) },
         },
       });
     } catch (err) {
@@ -250,36 +242,34 @@ export class Db {
   getRun(id: number): Promise<Run | null> {
     return this.prisma.run.findUnique({ where: { id } });
   }
-  /** Up to `first` runs, keyset-paginated by id (stable under concurrent inserts), filtered. */
-  async listRuns(opts: ListRunsOptions): Promise<Run[]> {
-    const dir = opts.order ?? "desc";
-    const tag = opts.tag ?? null;
-    const matched: Run[] = [];
-    let cursor = opts.after ?? null;
-    // Tags live in a JSON column: filter them here, reading id-ordered batches until a page is full.
-    for (;;) {
-      const batch = await this.prisma.run.findMany({
-        where: {
-          ...(opts.status?.length ? { status: { in: opts.status } } : {}),
-          ...(opts.modelId !== undefined ? { modelId: opts.modelId } : {}),
-          ...(cursor !== null ? { id: dir === "desc" ? { lt: cursor } : { gt: cursor } } : {}),
-        },
-        orderBy: { id: dir },
-        take: tag === null ? opts.first : 200,
-      });
-      for (const r of batch)
-        if (tag === null || (Array.isArray(r.tags) && r.tags.includes(tag))) matched.push(r);
-      if (matched.length >= opts.first || batch.length === 0 || tag === null)
-        return matched.slice(0, opts.first);
-      cursor = batch[batch.length - 1].id;
-    }
+  /** Up to `first` runs matching the filter, keyset-paginated in the order asked (see run-list.ts). */
+  listRuns(opts: ListRunsOptions): Promise<Run[]> {
+    return listRuns(this.prisma, opts);
   }
   /** Throws `unknown run id N` when the run does not exist. */
   async updateRun(id: number, data: RunUpdate): Promise<Run> {
     try {
-      return await this.#retrying(`run ${id}'s update`, () =>
-        this.prisma.run.update({ where: { id }, data }),
+      const { tags, ...rest } = data;
+      // Tags are kept in RunTag too (indexed for the runs filter), in the same transaction.
+      const run = await this.#retrying(`run ${id}'s update`, async () =>
+        tags === undefined
+          ? this.prisma.run.update({ where: { id }, data: rest })
+          : (
+              await this.prisma.$transaction([
+                this.prisma.runTag.deleteMany({ where: { runId: id } }),
+                this.prisma.run.update({
+                  where: { id },
+                  data: { ...rest, tags, tagRows: { create: [...new Set(tags)].map((tag) => ({ tag })) } },
+                }),
+              ])
+            )[1],
       );
+      const durationMs = durationOf(run);
+      if ("finishedAt" in data && durationMs !== run.durationMs)
+        return await this.#retrying(`run ${id}'s update`, () =>
+          this.prisma.run.update({ where: { id }, data: { durationMs } }),
+        );
+      return run;
     } catch (err) {
       throw notFound(err, id);
     }
@@ -658,6 +648,18 @@ export class Db {
       };
     });
     return { bucketWidth: plan.width, sourceLevel: plan.level, buckets, first, last };
+  }
+
+  /** Stores a chunk's system metrics (CPU, RSS, wall-clock span), keyed by the chunk's last step. */
+  async writeSystemMetric(runId: number, row: SystemRow): Promise<void> {
+    await this.#storing(() => this.#store.all(insertSystemSql(runId, row)));
+  }
+
+  /** System metrics of the chunks whose last step is in [from, to], in step order, at most `limit`. */
+  async systemMetrics(runId: number, from: number, to: number, limit: number): Promise<SystemRow[]> {
+    const rows = await this.#store.all<SystemRow>(systemRangeSql(runId, from, to, limit));
+    // PostgreSQL's driver returns float8 as numbers and int4 as numbers; SQLite's too: normalise anyway.
+    return rows.map((r) => ({ ...r, step: Number(r.step), firstStep: Number(r.firstStep) }));
   }
 
   /** Raw SQL for benchmarks and tests of the store (trusted text only). */

@@ -113,14 +113,21 @@ export class RunEvents {
         const run = await this.db.getRun(runId);
         if (!run) throw unknownRun(runId);
         const page = await this.db.batchMetricsPage(runId, after, this.replayChunk);
-        if (page.rows.length)
-          return { runId, rows: page.rows, lastStep: page.rows[page.rows.length - 1].step, final: false };
+        if (page.rows.length) {
+          const lastStep = page.rows[page.rows.length - 1].step;
+          const system = await this.db.systemMetrics(runId, page.rows[0].step, lastStep, page.rows.length);
+          return { runId, rows: page.rows, lastStep, final: false, system };
+        }
         if (ACTIVE.includes(run.status)) return null;
         // An idle EXTERNAL run is INTERRUPTED but may log again, so its stream stays open.
         if (run.kind === RunKind.EXTERNAL && run.status === Status.INTERRUPTED) return null;
         return { runId, rows: [], lastStep: after, final: true };
       },
-      after: (chunk, after) => ({ ...chunk, rows: chunk.rows.filter((r) => r.step > after) }),
+      after: (chunk, after) => ({
+        ...chunk,
+        rows: chunk.rows.filter((r) => r.step > after),
+        system: chunk.system?.filter((r) => r.step > after),
+      }),
     });
   }
 

@@ -20,6 +20,7 @@ import type { Alerter } from "./alerts.ts";
 import type { RunEvents } from "./events.ts";
 import { RunLearning, type StopVerdict } from "./learning.ts";
 import { type ActiveRun, newActiveRun, recordChunk, type StopReason } from "./progress.ts";
+import { SampleBuffer } from "./system-samples.ts";
 
 /** The reason a graceful shutdown leaves on its runs (RESUME_ON_START resumes those, too). */
 export const SHUTDOWN_MESSAGE = "interrupted: the server shut down; resume to continue";
@@ -111,6 +112,7 @@ export class Executor {
     let training: TrainingRun | null = null;
     // Set when early stopping or an ASHA rung ends the run: chunks the thread trained after it are dropped.
     let stopped: StopVerdict | null = null;
+    const samples = new SampleBuffer();
     try {
       const begun = await this.begin(run, a);
       training = begun.training;
@@ -135,7 +137,10 @@ export class Executor {
           }));
           await this.db.writeBatchChunk(runId, c.rows, custom);
           const last = c.rows[c.rows.length - 1];
-          this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false });
+          const sample = c.system ? samples.add(c.rows[0].step, last.step, c.system) : null;
+          const system = sample ? [sample] : [];
+          if (sample) await this.db.writeSystemMetric(runId, sample);
+          this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false, system });
           recordChunk(a, last);
         }
         if (c.epoch) {
@@ -155,6 +160,8 @@ export class Executor {
           bestStep: begun.learning.bestStep,
         });
       } else await this.db.saveCheckpoint(runId, end.checkpoint);
+      const rest = samples.flush();
+      if (rest) await this.db.writeSystemMetric(runId, rest);
     } catch (err) {
       // A failed write leaves the training thread waiting for its acknowledgement: stop it.
       await training?.terminate();

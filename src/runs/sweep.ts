@@ -8,6 +8,7 @@ import { createSweep, getSweep, type Sweep, sweepRuns } from "../db/sweeps.ts";
 import { OPTIMIZER_KINDS, RunConfigError } from "../train/config.ts";
 import { mulberry32 } from "../train/data/prng.ts";
 import { type AshaConfig, validateAsha } from "./asha.ts";
+import { withSeeds } from "./sweep-seeds.ts";
 import type { RunManager, StartRunInput } from "./types.ts";
 
 export interface SweepSpace {
@@ -30,6 +31,8 @@ export interface SweepInput {
   samples?: number;
   /** random: seed of the sampler, so a sweep is reproducible (default 0). */
   samplerSeed?: number;
+  /** Repeat every point over this many consecutive seeds from the point's own (default 1). */
+  seeds?: number;
   tags?: string[];
   /** Successive halving over the points (asha.ts): untrusted, validated by validateAsha. */
   asha?: unknown;
@@ -62,7 +65,7 @@ function checkSpace(space: SweepSpace): void {
 
 /** The points of a sweep, in a deterministic order (grid: last dimension fastest; random: seeded). */
 export function expandSweep(
-  input: Pick<SweepInput, "strategy" | "space" | "samples" | "samplerSeed">,
+  input: Pick<SweepInput, "strategy" | "space" | "samples" | "samplerSeed" | "seeds" | "base">,
 ): SweepPoint[] {
   checkSpace(input.space);
   const dims = DIMS.filter((d) => input.space[d] !== undefined);
@@ -97,7 +100,7 @@ export function expandSweep(
       `strategy must be grid or random, got ${JSON.stringify(input.strategy)}`,
     );
   }
-  return points;
+  return withSeeds(points, input.seeds, input.base);
 }
 
 /** A point applied to the base config: optimizer kind / lr merge into the optimizer object. */

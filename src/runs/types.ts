@@ -1,7 +1,7 @@
 // The run lifecycle's contract with the GraphQL layer: what the schema calls and what it streams.
 // src/runs/manager.ts implements it (admission, queue, start/cancel/resume, persist-then-publish);
 // src/schema/ only calls it. Ids are the database's integer ids.
-import type { BatchRow, EpochRow, Run, RunStatus } from "../db/index.ts";
+import type { BatchRow, EpochRow, Run, RunStatus, SystemRow } from "../db/index.ts";
 import type { ValidationRow } from "../db/learning.ts";
 import type { AdmittedRun } from "./admission.ts";
 import type { AlertLog } from "./alerts.ts";
@@ -10,6 +10,8 @@ import type { StepChunk } from "./stream.ts";
 /** One event per persisted runner chunk (K batches in step order), never one per batch. */
 export interface BatchChunkEvent extends StepChunk<BatchRow> {
   runId: number;
+  /** System metrics of the chunks that ended within these rows (absent: none, e.g. EXTERNAL runs). */
+  system?: SystemRow[];
 }
 
 export type RunEvent =

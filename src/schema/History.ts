@@ -3,8 +3,19 @@ import type { History, HistoryBucket, Metric, MetricStats } from "../db/index.ts
 import { BatchMetricType } from "./BatchMetric.ts";
 import { builder } from "./builder.ts";
 
+const smoothedField = {
+  description:
+    "`mean` after TensorBoard's debiased exponential moving average over the buckets, with history's `smoothing` weight (equal to mean at 0, the default)",
+  resolve: (s: MetricStats) => s.smoothed ?? s.mean,
+};
+
 export const MetricStatsType = builder.objectRef<MetricStats>("MetricStats").implement({
-  fields: (t) => ({ min: t.exposeFloat("min"), max: t.exposeFloat("max"), mean: t.exposeFloat("mean") }),
+  fields: (t) => ({
+    min: t.exposeFloat("min"),
+    max: t.exposeFloat("max"),
+    mean: t.exposeFloat("mean"),
+    smoothed: t.float(smoothedField),
+  }),
 });
 
 const statsField = (metric: Metric) => ({
@@ -20,6 +31,7 @@ const NamedStatsType = builder.objectRef<{ name: string } & MetricStats>("Custom
     min: t.exposeFloat("min"),
     max: t.exposeFloat("max"),
     mean: t.exposeFloat("mean"),
+    smoothed: t.float(smoothedField),
   }),
 });
 

@@ -1,6 +1,6 @@
 // Run: one training run. Queries `runs` (keyset Relay connection) and `run(id)`; mutations startRun,
 // cancelRun, resumeRun, deleteRun, exportModel. Its history fields read the database, never the runner.
-import { type Metric, RunKind, RunStatus } from "../db/index.ts";
+import { type ListRunsOptions, type Metric, RunKind, type RunSortKey, RunStatus } from "../db/index.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { fluctuation } from "../stats/fluctuation.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
@@ -16,6 +16,8 @@ import {
   idPage,
   loadRun,
   readRows,
+  smoothHistory,
+  smoothingOf,
   withLossAndAccuracy,
 } from "./resolve-helpers.ts";
 import { JSONScalar } from "./scalars.ts";
@@ -74,6 +76,16 @@ export const RunType = builder.prismaObject("Run", {
     lastStep: t.exposeInt("lastStep", { nullable: true }),
     epochsCompleted: t.exposeInt("epochsCompleted"),
     bestValAccuracy: t.exposeFloat("bestValAccuracy", { nullable: true }),
+    lastLoss: t.exposeFloat("lastLoss", {
+      nullable: true,
+      description:
+        "The loss at the run's latest step that carries one; null before any (runs can sort by it)",
+    }),
+    durationMs: t.exposeFloat("durationMs", {
+      nullable: true,
+      description:
+        "finishedAt − startedAt in milliseconds; null until the run has ended (runs can sort by it)",
+    }),
     providerRequested: t.exposeString("providerRequested"),
     providerUsed: t.exposeString("providerUsed", { nullable: true }),
     errorMessage: t.exposeString("errorMessage", { nullable: true }),
@@ -123,17 +135,24 @@ export const RunType = builder.prismaObject("Run", {
         fromStep: t.arg.int(),
         toStep: t.arg.int(),
         maxPoints: t.arg.int({ defaultValue: 500, required: true }),
+        smoothing: t.arg.float({
+          defaultValue: 0,
+          description:
+            "Weight w of TensorBoard's debiased EMA for each series' `smoothed` (the dashboard's slider): 0 (off) ≤ w < 1",
+        }),
       },
-      resolve: (r, args, ctx) => {
+      resolve: async (r, args, ctx) => {
         const custom = checkCustomNames(ctx, args.custom ?? []);
         checkMaxPoints(ctx, args.maxPoints);
-        return ctx.db.history(r.id, {
+        const w = smoothingOf(args.smoothing);
+        const h = await ctx.db.history(r.id, {
           metrics: args.metrics as Metric[],
           custom,
           fromStep: args.fromStep ?? undefined,
           toStep: args.toStep ?? undefined,
           maxPoints: args.maxPoints,
         });
+        return smoothHistory(h, args.metrics as Metric[], custom, w);
       },
     }),
     epochs: t.field({ type: [EpochMetricType], resolve: (r, _args, ctx) => ctx.db.epochMetrics(r.id) }),
@@ -171,8 +190,32 @@ export const RunType = builder.prismaObject("Run", {
 // ── queries ─────────────────────────────────────────────────────────────────────────────────────
 const RunOrderEnum = builder.enumType("RunOrder", {
   values: {
-    NEWEST_FIRST: { value: "desc", description: "Most recently created first (default)" },
-    OLDEST_FIRST: { value: "asc" },
+    NEWEST_FIRST: { value: "id:desc", description: "Most recently created first (default)" },
+    OLDEST_FIRST: { value: "id:asc", description: "First created first" },
+    BEST_VAL_ACCURACY_HIGHEST_FIRST: {
+      value: "bestValAccuracy:desc",
+      description: "Highest best validation accuracy first; runs with none yet last",
+    },
+    BEST_VAL_ACCURACY_LOWEST_FIRST: {
+      value: "bestValAccuracy:asc",
+      description: "Lowest best validation accuracy first; runs with none yet last",
+    },
+    LAST_LOSS_LOWEST_FIRST: {
+      value: "lastLoss:asc",
+      description: "Lowest loss at the run's latest step first; runs with no loss yet last",
+    },
+    LAST_LOSS_HIGHEST_FIRST: {
+      value: "lastLoss:desc",
+      description: "Highest loss at the run's latest step first; runs with no loss yet last",
+    },
+    DURATION_SHORTEST_FIRST: {
+      value: "durationMs:asc",
+      description: "Shortest finishedAt − startedAt first; runs that have not ended last",
+    },
+    DURATION_LONGEST_FIRST: {
+      value: "durationMs:desc",
+      description: "Longest finishedAt − startedAt first; runs that have not ended last",
+    },
   } as const,
 });
 
@@ -180,7 +223,35 @@ const RunFilter = builder.inputType("RunFilter", {
   fields: (t) => ({
     status: t.field({ type: [RunStatusEnum], required: false, description: "Any of these statuses" }),
     model: t.id({ required: false, description: "Runs of this model id" }),
-    tag: t.string({ required: false, description: "Runs carrying this tag" }),
+    tag: t.string({ required: false, description: "Runs carrying this tag (exact match)" }),
+    minBestValAccuracy: t.float({
+      required: false,
+      description:
+        "Runs whose best validation accuracy is at least this (0 to 1); runs with none are left out",
+    }),
+    maxBestValAccuracy: t.float({
+      required: false,
+      description:
+        "Runs whose best validation accuracy is at most this (0 to 1); runs with none are left out",
+    }),
+    minLastLoss: t.float({
+      required: false,
+      description: "Runs whose loss at their latest step is at least this; runs with no loss are left out",
+    }),
+    maxLastLoss: t.float({
+      required: false,
+      description: "Runs whose loss at their latest step is at most this; runs with no loss are left out",
+    }),
+    minDurationMs: t.float({
+      required: false,
+      description:
+        "Runs that ran at least this many ms (finishedAt − startedAt); unfinished runs are left out",
+    }),
+    maxDurationMs: t.float({
+      required: false,
+      description:
+        "Runs that ran at most this many ms (finishedAt − startedAt); unfinished runs are left out",
+    }),
   }),
 });
 
@@ -188,10 +259,11 @@ builder.queryField("runs", (t) =>
   t.connection(
     {
       type: RunType,
-      description: "Runs, keyset-paginated by id (stable under concurrent inserts)",
+      description:
+        "Runs matching the filter, sorted in the database (indexed) and keyset-paginated: stable under concurrent inserts",
       args: {
         filter: t.arg({ type: RunFilter }),
-        orderBy: t.arg({ type: RunOrderEnum, defaultValue: "desc", required: true }),
+        orderBy: t.arg({ type: RunOrderEnum, defaultValue: "id:desc", required: true }),
       },
       resolve: async (_root, args, ctx) => {
         noBackward(args);
@@ -202,10 +274,8 @@ builder.queryField("runs", (t) =>
         const matched = await ctx.db.listRuns({
           first: first + 1,
           after,
-          order: args.orderBy,
-          status: args.filter?.status ?? undefined,
-          modelId: args.filter?.model != null ? intId("model", args.filter.model) : undefined,
-          tag: args.filter?.tag,
+          ...sortOf(args.orderBy),
+          ...filterOf(args.filter),
         });
         return idPage("run", matched, first, after);
       },
@@ -214,6 +284,37 @@ builder.queryField("runs", (t) =>
     { name: "RunEdge" },
   ),
 );
+
+/** A RunOrder value ("key:dir") as listRuns' sort options. */
+function sortOf(order: string): Pick<ListRunsOptions, "sortBy" | "order"> {
+  const [sortBy, dir] = order.split(":") as [RunSortKey, "asc" | "desc"];
+  return { sortBy, order: dir };
+}
+
+/** A RunFilter as listRuns' filter options; the ranges must be numbers with min ≤ max. */
+function filterOf(f: typeof RunFilter.$inferInput | null | undefined): Partial<ListRunsOptions> {
+  if (!f) return {};
+  for (const k of ["BestValAccuracy", "LastLoss", "DurationMs"] as const) {
+    const lo = f[`min${k}`];
+    const hi = f[`max${k}`];
+    if (lo != null && hi != null && lo > hi)
+      throw new ValidationError(
+        `filter.min${k}`,
+        `filter.min${k} (${lo}) must not exceed filter.max${k} (${hi})`,
+      );
+  }
+  return {
+    status: f.status ?? undefined,
+    modelId: f.model != null ? intId("model", f.model) : undefined,
+    tag: f.tag,
+    minBestValAccuracy: f.minBestValAccuracy,
+    maxBestValAccuracy: f.maxBestValAccuracy,
+    minLastLoss: f.minLastLoss,
+    maxLastLoss: f.maxLastLoss,
+    minDurationMs: f.minDurationMs,
+    maxDurationMs: f.maxDurationMs,
+  };
+}
 
 builder.queryField("run", (t) =>
   t.prismaField({

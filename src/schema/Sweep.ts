@@ -1,14 +1,12 @@
 // Sweep: startSweep(input) expands a grid or random search over lr, batch size, optimizer, dropout
 // on/off and seed into runs the workers share; sweep(id) reports its runs and the best by validation
 // accuracy; Sweep.compare is compareRuns over every run of the sweep.
-import type { Metric } from "../db/index.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { chooseDataset } from "../runs/admission.ts";
 import { MAX_SWEEP_RUNS, type SweepInput, type SweepReport, startSweep, sweepReport } from "../runs/sweep.ts";
 import { builder } from "./builder.ts";
-import { MetricEnum } from "./Metric.ts";
 import { RunType } from "./Run.ts";
-import { RunSeriesType } from "./RunSeries.ts";
+import { compareArgs, compareSeries, RunSeriesType } from "./RunSeries.ts";
 import { checkMaxPoints, runSeries } from "./resolve-helpers.ts";
 import { AshaInput, SweepTrialType, sweepTrials } from "./SweepTrial.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
@@ -42,6 +40,10 @@ const StartSweepInput = builder.inputType("StartSweepInput", {
     space: t.field({ type: SweepSpaceInput, required: true }),
     samples: t.int({ description: "RANDOM: how many runs to sample (default 8)" }),
     samplerSeed: t.int({ description: "RANDOM: seed of the sampler (default 0)" }),
+    seeds: t.int({
+      description:
+        "Repeat every point over this many seeds (1 to 100; default 1, the point's own seed): seed s, s+1, … where s is the point's seed (space.seed, else base.seed, else 0), for seed groups (compare(groupBy: SEED))",
+    }),
     tags: t.stringList(),
     asha: t.field({
       type: AshaInput,
@@ -77,16 +79,10 @@ const SweepType = builder.objectRef<SweepReport>("Sweep").implement({
     }),
     compare: t.field({
       type: [RunSeriesType],
-      description: "compareRuns over every run of the sweep",
-      args: {
-        metric: t.arg({ type: MetricEnum, defaultValue: "loss", required: true }),
-        maxPoints: t.arg.int({ defaultValue: 200, required: true }),
-      },
-      resolve: async (s, { metric, maxPoints }, ctx) => {
-        // The limit in force (MAX_POINTS), as history and compareRuns check it.
-        checkMaxPoints(ctx, maxPoints);
-        return Promise.all(s.runs.map((run) => runSeries(ctx, run, metric as Metric, maxPoints)));
-      },
+      description:
+        "compareRuns over every run of the sweep; groupBy: SEED gives each series the band of its setting's seeds (see `seeds`)",
+      args: compareArgs,
+      resolve: (s, args, ctx) => compareSeries(ctx, s.runs, args),
     }),
   }),
 });
@@ -120,6 +116,7 @@ function sweepRequest(input: StartSweepArgs): SweepInput {
     space: Object.fromEntries(Object.entries(input.space).filter(([, v]) => v != null)),
     samples: input.samples ?? undefined,
     samplerSeed: input.samplerSeed ?? undefined,
+    seeds: input.seeds ?? undefined,
     tags: input.tags ?? undefined,
     asha: input.asha
       ? Object.fromEntries(Object.entries(input.asha).filter(([, v]) => v != null))

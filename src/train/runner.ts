@@ -23,6 +23,7 @@ import {
 import { NoiseProbe } from "./probe.ts";
 import { lrAt } from "./schedule.ts";
 import { createSession, type HostTensor, type Session } from "./session.ts";
+import { type SystemSample, startMeter } from "./system.ts";
 
 export interface TrainJob {
   /** The forward model's ONNX bytes. */
@@ -108,6 +109,8 @@ export interface TrainChunk {
   noise?: { step: number; values: Record<string, number> } | null;
   /** With `checkpointAtEvaluations`: the state at this chunk's evaluation point, for the caller to keep or drop. */
   evalCheckpoint?: CheckpointBlob | null;
+  /** CPU time, memory and wall-clock span of the chunk, measured in the trainer's process. */
+  system?: SystemSample;
 }
 
 export interface TrainEnd {
@@ -494,6 +497,7 @@ export class Trainer {
     if (this.noise && this.step < totalSteps) await this.noise.measure(this.step, this.state, true);
     while (this.step < totalSteps) {
       if (signal?.aborted) return { status: "aborted", lastStep: this.step - 1, checkpoint: this.snapshot() };
+      const meter = startMeter();
       const s = this.step;
       const end = this.chunkEnd(s);
       const n = end - s;
@@ -583,6 +587,7 @@ export class Trainer {
         chunk.checkpoint = this.snapshot();
         this.lastCheckpointAt = performance.now();
       }
+      chunk.system = meter.end(n * size);
       yield chunk;
     }
     return { status: "completed", lastStep: totalSteps - 1, checkpoint: this.snapshot() };
