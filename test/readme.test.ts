@@ -170,6 +170,37 @@ describe("README", () => {
     expect(report.compare.map((c) => c.run.id).sort()).toEqual(sweep.runs.map((r) => r.id).sort());
     for (const c of report.compare) expect(c.points.length).toBeGreaterThan(0);
   });
+  it("runs the seed-group examples: 5 seeds per batch size, the batch-10 band wider, then runs by results and system metrics", async () => {
+    const { models } = await post("{ models { nodes { id name } } }");
+    const linear = (models as { nodes: { id: string; name: string }[] }).nodes.find(
+      (m) => m.name === "linear",
+    );
+    const started = await post(named("mutation", "SeedSweep"), { model: linear?.id });
+    const started_ = started.startSweep as { id: string; runs: { nodes: { id: string }[] } };
+    const sweep = { id: started_.id, runs: started_.runs.nodes };
+    expect(sweep.runs).toHaveLength(10);
+    for (const r of sweep.runs) {
+      for await (const chunk of app.runs!.batches(dbId(r.id), -1)) if (chunk.final) break;
+    }
+    type Group = { key: string; setting: { batchSize: number }; points: { std: number }[] };
+    const bands = (await post(named("query", "SeedBands"), { id: sweep.id })).sweep as {
+      compare: { group: Group }[];
+    };
+    const groups = new Map(bands.compare.map((c) => [c.group.setting.batchSize, c.group]));
+    const meanStd = (g: Group | undefined) =>
+      (g?.points ?? []).reduce((a, p) => a + p.std, 0) / (g?.points.length ?? 1);
+    expect(meanStd(groups.get(10))).toBeGreaterThan(meanStd(groups.get(100)));
+    const best = (await post(named("query", "BestRuns"))).runs as {
+      edges: { node: { durationMs: number } }[];
+    };
+    expect(best.edges.length).toBeGreaterThan(0);
+    expect(best.edges[0].node.durationMs).toBeGreaterThan(0);
+    const sys = (await post(named("query", "SystemPanel"), { id: sweep.runs[0].id })).run as {
+      systemMetrics: { rssBytes: number }[];
+    };
+    expect(sys.systemMetrics.length).toBeGreaterThan(0);
+    expect(sys.systemMetrics[0].rssBytes).toBeGreaterThan(0);
+  });
 
   it("shows only operations that are valid against the schema, fenced, embedded in examples or inline", () => {
     const shown = readmeOperations(README);

@@ -44,7 +44,18 @@ const axis = (label) => ({
 export class Chart {
   constructor(
     el,
-    { xLabel = "step", yLabel = "", series, yRange, height = 220, sync, onZoom, readout, legend = true },
+    {
+      xLabel = "step",
+      yLabel = "",
+      series,
+      yRange,
+      height = 220,
+      sync,
+      onZoom,
+      readout,
+      legend = true,
+      bands,
+    },
   ) {
     this.el = el;
     this.series = series;
@@ -67,6 +78,8 @@ export class Chart {
         })),
       ],
       legend: { show: false },
+      // bands: [[upper, lower, color]] as indices into `series`: uPlot shades between the two lines.
+      bands: (bands ?? []).map(([hi, lo, color]) => ({ series: [hi + 1, lo + 1], fill: fade(color, 0.18) })),
       cursor: {
         // The page applies a drag's range to every chart of the run (and refines the history), so
         // uPlot only reports the selection here.

@@ -1,6 +1,7 @@
 // Compare runs: two or more runs overlaid on a shared axis, either training progress (so a batch-10
 // run's 100 steps line up with a batch-100 run's 10) or the raw step, smoothed like the run page.
 import { alignTables, Chart, COLORS, chartCard } from "./charts.js";
+import { bandsSection } from "./compare-bands.js";
 import { describeConfig, h, num, showError, statusBadge } from "./dom.js";
 import { gql, runGlobalId } from "./gql.js";
 import { debiasedEma } from "./smooth.js";
@@ -40,8 +41,16 @@ export function compareRuns(view, params) {
   let alive = true;
   let charts = [];
   let timer = null;
-  const smoothing = smoothingControl(() => draw());
-  const { axisSelect, extraSelect, picker, grid, summary } = compareLayout(view, smoothing);
+  const smoothing = smoothingControl(() => {
+    draw();
+    showBands();
+  });
+  const { axisSelect, extraSelect, bandsToggle, picker, grid, summary } = compareLayout(view, smoothing);
+  const bands = bandsSection(grid.parentElement);
+  const showBands = () => {
+    if (!bandsToggle.checked || selected.size === 0) return bands.hide();
+    bands.load([...selected], smoothing.value, axisSelect.value).catch((err) => showError(view, err));
+  };
 
   let candidates = [];
   let series = { LOSS: [], ACCURACY: [], EXTRA: [] };
@@ -104,6 +113,7 @@ export function compareRuns(view, params) {
         rebuildCharts(runs);
       }
       draw();
+      showBands();
       await summarize(runs);
       // Running runs keep growing: poll until they have all ended.
       if (alive && runs.some((r) => r.status === "RUNNING" || r.status === "QUEUED")) {
@@ -121,6 +131,7 @@ export function compareRuns(view, params) {
 
   axisSelect.addEventListener("change", load);
   extraSelect.addEventListener("change", load);
+  bandsToggle.addEventListener("change", showBands);
 
   gql(RUNS)
     .then((data) => {
@@ -135,6 +146,7 @@ export function compareRuns(view, params) {
     alive = false;
     clearTimeout(timer);
     for (const c of charts) c.destroy();
+    bands.destroy();
   };
 }
 
@@ -151,6 +163,7 @@ function compareLayout(view, smoothing) {
     { name: "extra" },
     EXTRA.map(([v, label]) => h("option", { value: v }, label)),
   );
+  const bandsToggle = h("input", { type: "checkbox", name: "bands" });
   const picker = h("div", { class: "picker" });
   const grid = h("div", { class: "charts three" });
   const summary = h("tbody");
@@ -190,6 +203,12 @@ function compareLayout(view, smoothing) {
         h("h1", {}, "Compare runs"),
         h("span", { class: "grow" }),
         axisSelect,
+        h(
+          "label",
+          { title: "Group runs that differ only in their seed and draw mean ± std bands" },
+          bandsToggle,
+          " seed bands",
+        ),
         smoothing.el,
       ),
       picker,
@@ -198,7 +217,7 @@ function compareLayout(view, smoothing) {
     summaryCard,
   );
 
-  return { axisSelect, extraSelect, picker, grid, summary };
+  return { axisSelect, extraSelect, bandsToggle, picker, grid, summary };
 }
 
 /** Loss, accuracy and a chosen extra metric, one faint raw and one smoothed line per run. */

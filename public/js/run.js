@@ -10,6 +10,8 @@ import { customPanel } from "./run-custom.js";
 import { fluctuationPanel } from "./run-fluctuation.js";
 import { drawHeader, drawProgress } from "./run-header.js";
 import { drawEpochs, runCharts, runLayout } from "./run-layout.js";
+import { systemPanel } from "./run-system.js";
+import { validationPanel } from "./run-validation.js";
 import { OVERVIEW_POINTS, SeriesStore } from "./series.js";
 import { debiasedEma } from "./smooth.js";
 
@@ -42,6 +44,7 @@ const EVENTS = `subscription Events($id: ID!) {
     __typename
     ... on RunStatusEvent { status error }
     ... on RunEpochEvent { epoch { ${EPOCH} } }
+    ... on RunValidationEvent { validation { step loss accuracy } }
   }
 }`;
 
@@ -97,7 +100,9 @@ function mount(view, initial) {
     page.charts.cv,
   );
   disposers.push(noisePanel(page));
+  page.validation = validationPanel(page, els.epochsGrid, disposers);
   if (initial.customMetrics.length) disposers.push(customPanel(page));
+  if (initial.kind === "TRAINED") disposers.push(systemPanel(page));
   page.header = {
     id: page.id,
     view,
@@ -196,7 +201,9 @@ function onRunEvent(page, e) {
   if (e.__typename === "RunEpochEvent") {
     page.run.epochs = [...page.run.epochs.filter((x) => x.epoch !== e.epoch.epoch), e.epoch];
     drawEpochs(page.els, page.charts, page.run.epochs);
-  } else {
+  } else if (e.__typename === "RunValidationEvent") {
+    page.validation.add(e.validation);
+  } else if (e.__typename === "RunStatusEvent") {
     page.run.status = e.status;
     if (e.error) page.run.errorMessage = e.error;
     page.refreshRun().catch(() => {});

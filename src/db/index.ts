@@ -20,6 +20,7 @@ import {
 } from "../generated/sqlite/client.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { mergePartials, type PartialBucket, planHistory } from "./rollup.ts";
+import { countRuns, durationOf, type ListRunsOptions, listRuns } from "./run-list.ts";
 import {
   CUSTOM_NAME,
   customAtStepsSql,
@@ -35,6 +36,7 @@ import {
 } from "./sql.ts";
 import { openSqliteStore, sqlitePath } from "./sqlite.ts";
 import { DatabaseUnavailableError, databaseUnavailable, StorageError, storageFailure } from "./storage.ts";
+import { insertSystemSql, type SystemRow, systemRangeSql } from "./system.ts";
 import {
   type BatchPage,
   type BatchRow,
@@ -54,7 +56,9 @@ export type { default as PrismaTypes } from "../generated/pothos-types.ts";
 export { getDatamodel } from "../generated/pothos-types.ts";
 export type { Checkpoint, Dataset, EpochMetric, Model, Prisma, Run } from "../generated/sqlite/client.ts";
 export { ModelSource, RunKind, RunStatus } from "../generated/sqlite/client.ts";
+export type { ListRunsOptions, RunSortKey } from "./run-list.ts";
 export { DatabaseUnavailableError, databaseUnavailable, StorageError, storageFailure } from "./storage.ts";
+export type { SystemRow } from "./system.ts";
 export type * from "./types.ts";
 export { METRICS, ROW_FIELDS } from "./types.ts";
 
@@ -95,6 +99,12 @@ export interface RunInput {
   stepsPerChunk: number;
   totalSteps: number;
   tags?: string[];
+  /** Early stopping as admitted (src/runs/watch.ts); null or absent: none. */
+  earlyStopping?: JsonObject | null;
+  /** Alert webhooks and plateau rule as admitted (src/runs/alerts.ts); null or absent: none. */
+  alerts?: JsonObject | null;
+  /** The sweep the run belongs to, set at creation so a trial is never launched without it. */
+  sweepId?: number | null;
 }
 
 /** The fields the run lifecycle changes; progress counters are maintained by writeBatchChunk/writeEpoch. */
@@ -108,19 +118,10 @@ export interface RunUpdate {
   totalSteps?: number;
   name?: string;
   tags?: string[];
-}
-
-export interface ListRunsOptions {
-  first: number;
-  /** Keyset: runs after this id in `order` (ids below it newest first, above it oldest first). */
-  after?: number | null;
-  /** "desc" (newest first, the default) or "asc". */
-  order?: "asc" | "desc";
-  /** Any of these statuses. */
-  status?: RunStatus[];
-  modelId?: number;
-  /** Runs carrying this tag. */
-  tag?: string | null;
+  /** Why a run stopped before its last step (early stopping, an ASHA rung), the step, the best checkpoint's. */
+  stopReason?: string | null;
+  stoppedAtStep?: number | null;
+  bestStep?: number | null;
 }
 
 export interface Recovery {
@@ -220,7 +221,15 @@ export class Db {
     await this.assertWritable();
     try {
       return await this.prisma.run.create({
-        data: { ...input, kind: input.kind ?? RunKind.TRAINED, tags: input.tags ?? [] },
+        data: {
+          ...input,
+          kind: input.kind ?? RunKind.TRAINED,
+          tags: input.tags ?? [],
+          // A nullable Json column takes undefined for SQL NULL (null would need Prisma.DbNull).
+          earlyStopping: input.earlyStopping ?? undefined,
+          alerts: input.alerts ?? undefined,
+          tagRows: { create: [...new Set(input.tags ?? [])].map((tag) => ({ tag })) },
+        },
       });
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === "P2003") {
@@ -234,47 +243,38 @@ export class Db {
   getRun(id: number): Promise<Run | null> {
     return this.prisma.run.findUnique({ where: { id } });
   }
-  /** Up to `first` runs, keyset-paginated by id (stable under concurrent inserts), filtered. */
-  async listRuns(opts: ListRunsOptions): Promise<Run[]> {
-    const dir = opts.order ?? "desc";
-    const tag = opts.tag ?? null;
-    const matched: Run[] = [];
-    let cursor = opts.after ?? null;
-    // Tags live in a JSON column: filter them here, reading id-ordered batches until a page is full.
-    for (;;) {
-      const batch = await this.prisma.run.findMany({
-        where: {
-          ...(opts.status?.length ? { status: { in: opts.status } } : {}),
-          ...(opts.modelId !== undefined ? { modelId: opts.modelId } : {}),
-          ...(cursor !== null ? { id: dir === "desc" ? { lt: cursor } : { gt: cursor } } : {}),
-        },
-        orderBy: { id: dir },
-        take: tag === null ? opts.first : 200,
-      });
-      for (const r of batch)
-        if (tag === null || (Array.isArray(r.tags) && r.tags.includes(tag))) matched.push(r);
-      if (matched.length >= opts.first || batch.length === 0 || tag === null)
-        return matched.slice(0, opts.first);
-      cursor = batch[batch.length - 1].id;
-    }
+  /** Up to `first` runs matching the filter, keyset-paginated in the order asked (see run-list.ts). */
+  listRuns(opts: ListRunsOptions): Promise<Run[]> {
+    return listRuns(this.prisma, opts);
   }
   /** How many runs match listRuns' filter (a connection's totalCount). */
-  async countRuns(opts: Pick<ListRunsOptions, "status" | "modelId" | "tag">): Promise<number> {
-    const where = {
-      ...(opts.status?.length ? { status: { in: opts.status } } : {}),
-      ...(opts.modelId !== undefined ? { modelId: opts.modelId } : {}),
-    };
-    const tag = opts.tag ?? null;
-    if (tag === null) return this.prisma.run.count({ where });
-    const rows = await this.prisma.run.findMany({ where, select: { tags: true } });
-    return rows.filter((r) => Array.isArray(r.tags) && r.tags.includes(tag)).length;
+  countRuns(opts: Omit<ListRunsOptions, "first">): Promise<number> {
+    return countRuns(this.prisma, opts);
   }
   /** Throws `unknown run id N` when the run does not exist. */
   async updateRun(id: number, data: RunUpdate): Promise<Run> {
     try {
-      return await this.#retrying(`run ${id}'s update`, () =>
-        this.prisma.run.update({ where: { id }, data }),
+      const { tags, ...rest } = data;
+      // Tags are kept in RunTag too (indexed for the runs filter), in the same transaction.
+      const run = await this.#retrying(`run ${id}'s update`, async () =>
+        tags === undefined
+          ? this.prisma.run.update({ where: { id }, data: rest })
+          : (
+              await this.prisma.$transaction([
+                this.prisma.runTag.deleteMany({ where: { runId: id } }),
+                this.prisma.run.update({
+                  where: { id },
+                  data: { ...rest, tags, tagRows: { create: [...new Set(tags)].map((tag) => ({ tag })) } },
+                }),
+              ])
+            )[1],
       );
+      const durationMs = durationOf(run);
+      if ("finishedAt" in data && durationMs !== run.durationMs)
+        return await this.#retrying(`run ${id}'s update`, () =>
+          this.prisma.run.update({ where: { id }, data: { durationMs } }),
+        );
+      return run;
     } catch (err) {
       throw notFound(err, id);
     }
@@ -670,6 +670,18 @@ export class Db {
       };
     });
     return { bucketWidth: plan.width, sourceLevel: plan.level, buckets, first, last };
+  }
+
+  /** Stores a chunk's system metrics (CPU, RSS, wall-clock span), keyed by the chunk's last step. */
+  async writeSystemMetric(runId: number, row: SystemRow): Promise<void> {
+    await this.#storing(() => this.#store.all(insertSystemSql(runId, row)));
+  }
+
+  /** System metrics of the chunks whose last step is in [from, to], in step order, at most `limit`. */
+  async systemMetrics(runId: number, from: number, to: number, limit: number): Promise<SystemRow[]> {
+    const rows = await this.#store.all<SystemRow>(systemRangeSql(runId, from, to, limit));
+    // PostgreSQL's driver returns float8 as numbers and int4 as numbers; SQLite's too: normalise anyway.
+    return rows.map((r) => ({ ...r, step: Number(r.step), firstStep: Number(r.firstStep) }));
   }
 
   /** Raw SQL for benchmarks and tests of the store (trusted text only). */

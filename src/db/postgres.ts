@@ -51,6 +51,8 @@ WITH ins AS (
     "lastStep" = CASE WHEN EXISTS (SELECT 1 FROM ins)
       THEN GREATEST(COALESCE("lastStep", -1), (SELECT MAX("step") FROM ins)) ELSE "lastStep" END,
     "crashes" = CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 0 ELSE "crashes" END,
+    "lastLoss" = COALESCE((SELECT "loss" FROM ins WHERE "loss" IS NOT NULL AND "step" >= COALESCE("Run"."lastStep", -1)
+      ORDER BY "step" DESC LIMIT 1), "lastLoss"),
     "heartbeatAt" = (now() AT TIME ZONE 'UTC')
   WHERE "id" = $1::int4
 )

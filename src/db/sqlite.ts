@@ -186,7 +186,8 @@ export function openSqliteWriter(path: string) {
        "min" = min("min", excluded."min"), "max" = max("max", excluded."max"), "sum" = "sum" + excluded."sum"`,
   );
   const bumpRun = db.prepare(
-    `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?), "crashes" = 0 WHERE "id" = ?`,
+    `UPDATE "Run" SET "stepsCompleted" = "stepsCompleted" + ?, "lastStep" = max(coalesce("lastStep", -1), ?), "crashes" = 0,` +
+      ` "lastLoss" = CASE WHEN ? >= coalesce("lastStep", -1) THEN ? ELSE "lastLoss" END WHERE "id" = ?`,
   );
   // Prisma's SQLite DateTime text format (what @prisma/adapter-better-sqlite3 writes and parses).
   const heartbeat = db.prepare(`UPDATE "Run" SET "heartbeatAt" = ? WHERE "id" = ?`);
@@ -242,8 +243,17 @@ export function openSqliteWriter(path: string) {
       upsertRollup.run(runId, d.level, d.bucket, d.count, d.firstStep, d.lastStep, ...stats);
     }
     let maxStep = -1;
-    for (const r of inserted) if (r.step > maxStep) maxStep = r.step;
-    bumpRun.run(inserted.length, maxStep, runId);
+    // Run.lastLoss: the loss of the highest new step carrying one, unless a later step is stored already.
+    let lossStep = -2;
+    let loss: number | null = null;
+    for (const r of inserted) {
+      if (r.step > maxStep) maxStep = r.step;
+      if (r.loss !== null && r.step > lossStep) {
+        lossStep = r.step;
+        loss = r.loss;
+      }
+    }
+    bumpRun.run(inserted.length, maxStep, lossStep, loss, runId);
     return inserted.length;
   };
 
@@ -256,6 +266,11 @@ export function openSqliteWriter(path: string) {
       "CustomMetric",
       "EpochMetric",
       "Checkpoint",
+      "ValidationMetric",
+      "AshaRung",
+      "AlertDelivery",
+      "RunTag",
+      "SystemMetric",
     ]) {
       db.prepare(`DELETE FROM "${t}" WHERE "runId" = ?`).run(runId);
     }

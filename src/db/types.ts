@@ -49,6 +49,8 @@ export interface MetricStats {
   min: number;
   max: number;
   mean: number;
+  /** The mean after the API's smoothing (set by the GraphQL layer; absent from the store). */
+  smoothed?: number;
 }
 
 export interface HistoryBucket {

@@ -9,7 +9,9 @@ import { type RunConfig, RunConfigError, validateRunConfig } from "../train/conf
 import { apiDatasetSpec } from "../train/data/files.ts";
 import { type DatasetSpec, knownSize, planBatches } from "../train/data/index.ts";
 import { requireProvider } from "../train/providers.ts";
+import { validateRunAlerts } from "./alerts.ts";
 import type { StartRunInput } from "./types.ts";
+import { validateWatch } from "./watch.ts";
 
 export interface AdmissionLimits {
   /** MAX_BATCH_ELEMENTS: batchSize × input elements per sample (memory). */
@@ -19,6 +21,8 @@ export interface AdmissionLimits {
    * inside one of them (src/train/data/files.ts). Unset for the local CLI and in-process callers.
    */
   dataDirs?: readonly string[];
+  /** ALERT_ALLOWED_HOSTS: internal hosts a run's alert webhook URLs may name (src/runs/alerts.ts). */
+  alertAllowedHosts?: readonly string[];
 }
 
 /** A request that passed every check: the Run row to insert and the Dataset row it needs. */
@@ -130,6 +134,9 @@ export async function admitRun(db: Db, limits: AdmissionLimits, input: StartRunI
   const cfg = validateRunConfig({ ...config, dataset: spec });
   const tags = input.tags ?? [];
   checkNameAndTags(input.name, tags);
+  const earlyStopping =
+    input.earlyStopping == null ? null : validateWatch(input.earlyStopping, "earlyStopping");
+  const alerts = validateRunAlerts(input.alerts, limits.alertAllowedHosts ?? []);
   await requireProvider(cfg.provider);
   let described: ReturnType<typeof describeDataset>;
   try {
@@ -146,6 +153,15 @@ export async function admitRun(db: Db, limits: AdmissionLimits, input: StartRunI
   }
   // Batch size against the real training-set size (files whose size the spec does not tell).
   validateRunConfig({ ...config, dataset: spec }, { trainSamples: described.trainSize });
+  for (const [field, w] of [
+    ["earlyStopping", earlyStopping],
+    ["alerts.plateau", alerts?.plateau],
+  ] as const)
+    if (w && w.metric !== "train_loss_smoothed" && described.valSize === 0)
+      throw new ValidationError(
+        `${field}.metric`,
+        `${field}.metric ${w.metric} needs a validation split: set validation.fraction (e.g. 0.1) or watch train_loss_smoothed`,
+      );
   const { dataset: _dataset, ...stored } = cfg;
   const hyperparameters = JSON.parse(JSON.stringify(stored)) as JsonObject;
   return {
@@ -170,6 +186,9 @@ export async function admitRun(db: Db, limits: AdmissionLimits, input: StartRunI
       stepsPerChunk: cfg.k,
       totalSteps: planBatches(described.trainSize, cfg.batchSize, cfg.epochs).totalSteps,
       tags,
+      earlyStopping: earlyStopping as unknown as JsonObject | null,
+      alerts: alerts as unknown as JsonObject | null,
+      sweepId: input.sweepId ?? null,
     },
   };
 }

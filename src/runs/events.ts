@@ -6,7 +6,9 @@
 // committed between the two is missed; replay reads the database, which every chunk reached first.
 import type { Db, EpochRow, Run, RunStatus } from "../db/index.ts";
 import { RunKind, RunStatus as Status } from "../db/index.ts";
+import type { ValidationRow } from "../db/learning.ts";
 import { NotFoundError } from "../errors.ts";
+import type { AlertLog } from "./alerts.ts";
 import { Broadcaster } from "./broadcast.ts";
 import { resumable } from "./stream.ts";
 import type { BatchChunkEvent, RunEvent, RunsChangedEvent } from "./types.ts";
@@ -84,6 +86,16 @@ export class RunEvents {
     this.buses.events.publish(this.topic("events", runId), { kind: "epoch", runId, epoch });
   }
 
+  /** An evaluation (every N steps or at an epoch end), committed first. */
+  validation(runId: number, validation: ValidationRow): void {
+    this.buses.events.publish(this.topic("events", runId), { kind: "validation", runId, validation });
+  }
+
+  /** An alert delivery's outcome (src/runs/alerts.ts). */
+  alert(runId: number, alert: AlertLog): void {
+    this.buses.events.publish(this.topic("events", runId), { kind: "alert", runId, alert });
+  }
+
   /** A deleted run's streams end now. */
   closeRun(runId: number): void {
     this.buses.batches.close(`batches:${runId}`);
@@ -101,14 +113,21 @@ export class RunEvents {
         const run = await this.db.getRun(runId);
         if (!run) throw unknownRun(runId);
         const page = await this.db.batchMetricsPage(runId, after, this.replayChunk);
-        if (page.rows.length)
-          return { runId, rows: page.rows, lastStep: page.rows[page.rows.length - 1].step, final: false };
+        if (page.rows.length) {
+          const lastStep = page.rows[page.rows.length - 1].step;
+          const system = await this.db.systemMetrics(runId, page.rows[0].step, lastStep, page.rows.length);
+          return { runId, rows: page.rows, lastStep, final: false, system };
+        }
         if (ACTIVE.includes(run.status)) return null;
         // An idle EXTERNAL run is INTERRUPTED but may log again, so its stream stays open.
         if (run.kind === RunKind.EXTERNAL && run.status === Status.INTERRUPTED) return null;
         return { runId, rows: [], lastStep: after, final: true };
       },
-      after: (chunk, after) => ({ ...chunk, rows: chunk.rows.filter((r) => r.step > after) }),
+      after: (chunk, after) => ({
+        ...chunk,
+        rows: chunk.rows.filter((r) => r.step > after),
+        system: chunk.system?.filter((r) => r.step > after),
+      }),
     });
   }
 

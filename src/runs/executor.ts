@@ -16,8 +16,11 @@ import { isTrainerCrash } from "../train/process.ts";
 import { requireProvider } from "../train/providers.ts";
 import { DivergenceError, type EpochSummary, type TrainEnd } from "../train/runner.ts";
 import { startTraining, type TrainingRun } from "../train/thread.ts";
+import type { Alerter } from "./alerts.ts";
 import type { RunEvents } from "./events.ts";
+import { RunLearning, type StopVerdict } from "./learning.ts";
 import { type ActiveRun, newActiveRun, recordChunk, type StopReason } from "./progress.ts";
+import { SampleBuffer } from "./system-samples.ts";
 
 /** The reason a graceful shutdown leaves on its runs (RESUME_ON_START resumes those, too). */
 export const SHUTDOWN_MESSAGE = "interrupted: the server shut down; resume to continue";
@@ -67,6 +70,7 @@ export class Executor {
     private readonly finish: Finish,
     /** Called when a launched run has ended here (its thread is gone): room for another. */
     private readonly ended: (runId: number) => void,
+    private readonly alerter: Alerter | null = null,
   ) {}
 
   running(): number[] {
@@ -106,8 +110,12 @@ export class Executor {
     if (!run) return; // deleted while queued
     let end: TrainEnd | null = null;
     let training: TrainingRun | null = null;
+    // Set when early stopping or an ASHA rung ends the run: chunks the thread trained after it are dropped.
+    let stopped: StopVerdict | null = null;
+    const samples = new SampleBuffer();
     try {
-      training = await this.begin(run, a);
+      const begun = await this.begin(run, a);
+      training = begun.training;
       if (a.totalSteps !== run.totalSteps) await this.db.updateRun(runId, { totalSteps: a.totalSteps });
       for (;;) {
         const r = await training.chunks.next();
@@ -116,6 +124,7 @@ export class Executor {
           break;
         }
         const c = r.value;
+        if (stopped) continue;
         if (c.rows.length) {
           // the noise probe's values ride on their step's row as custom metrics (stored and streamed)
           const noise = c.noise;
@@ -128,7 +137,10 @@ export class Executor {
           }));
           await this.db.writeBatchChunk(runId, c.rows, custom);
           const last = c.rows[c.rows.length - 1];
-          this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false });
+          const sample = c.system ? samples.add(c.rows[0].step, last.step, c.system) : null;
+          const system = sample ? [sample] : [];
+          if (sample) await this.db.writeSystemMetric(runId, sample);
+          this.events.chunk({ runId, rows: c.rows, lastStep: last.step, final: false, system });
           recordChunk(a, last);
         }
         if (c.epoch) {
@@ -137,8 +149,19 @@ export class Executor {
           this.events.epoch(runId, epoch);
         }
         if (c.checkpoint) await this.db.saveCheckpoint(runId, c.checkpoint);
+        stopped = await begun.learning.chunk(c);
+        if (stopped) a.controller.abort();
       }
-      await this.db.saveCheckpoint(runId, end.checkpoint);
+      if (stopped) {
+        if (stopped.checkpoint) await this.db.saveCheckpoint(runId, stopped.checkpoint);
+        await this.db.updateRun(runId, {
+          stopReason: stopped.reason,
+          stoppedAtStep: stopped.lastStep,
+          bestStep: begun.learning.bestStep,
+        });
+      } else await this.db.saveCheckpoint(runId, end.checkpoint);
+      const rest = samples.flush();
+      if (rest) await this.db.writeSystemMetric(runId, rest);
     } catch (err) {
       // A failed write leaves the training thread waiting for its acknowledgement: stop it.
       await training?.terminate();
@@ -150,13 +173,13 @@ export class Executor {
       return;
     }
     if ((await this.db.getRun(runId)) === null) return;
-    if (end.status === "completed") await this.finish(runId, RunStatus.COMPLETED, null, null);
+    if (end.status === "completed" || stopped) await this.finish(runId, RunStatus.COMPLETED, null, null);
     else if (a.reason === "shutdown") await this.finish(runId, RunStatus.INTERRUPTED, SHUTDOWN_MESSAGE, null);
     else await this.finish(runId, RunStatus.CANCELLED, a.reason === "delete" ? "deleted" : "cancelled", null);
   }
 
   /** Commits RUNNING and starts the thread from the latest checkpoint (same step numbers). */
-  private async begin(run: Run, a: ActiveRun): Promise<TrainingRun> {
+  private async begin(run: Run, a: ActiveRun): Promise<{ training: TrainingRun; learning: RunLearning }> {
     // Only TRAINED runs reach here; an EXTERNAL run's null ids would mean it lost them just the same.
     const model = run.modelId === null ? null : await this.db.getModel(run.modelId);
     const dataset = run.datasetId === null ? null : await this.db.getDataset(run.datasetId);
@@ -166,6 +189,8 @@ export class Executor {
     const cfg = validateRunConfig(config);
     await requireProvider(cfg.provider);
     const checkpoint = await this.db.latestCheckpoint(run.id);
+    const context = { db: this.db, events: this.events, alerter: this.alerter };
+    const learning = await RunLearning.create(context, run, cfg, checkpoint?.step ?? 0);
     const started = await this.db.updateRun(run.id, {
       status: RunStatus.RUNNING,
       startedAt: run.startedAt ?? new Date(),
@@ -185,6 +210,7 @@ export class Executor {
         threads: this.options.threads,
         spinning: false,
         dropout: hp.dropout,
+        checkpointAtEvaluations: learning.wantsEvalCheckpoints,
       },
       { signal: a.controller.signal, isolation: this.options.isolation },
     );
@@ -193,6 +219,6 @@ export class Executor {
     a.step = info.startStep;
     a.totalSteps = info.totalSteps;
     a.epoch = Math.floor(info.startStep / info.batchesPerEpoch);
-    return training;
+    return { training, learning };
   }
 }

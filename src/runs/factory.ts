@@ -2,6 +2,7 @@
 // configuration: one process with no Redis keeps the in-memory queue and pub/sub; an API-only process,
 // a worker, or any process with REDIS_URL joins the cluster (PostgreSQL queue, Redis fan-out).
 import type { Db } from "../db/index.ts";
+import type { AlertOptions } from "./alerts.ts";
 import { createRunManager, type GradstreamRunManager } from "./manager.ts";
 import { PgClusterQueue } from "./queue-cluster.ts";
 import { openRedisBuses } from "./redis-pubsub.ts";
@@ -22,6 +23,8 @@ export interface RunManagerConfig {
   limits: { maxBatchElements: number };
   /** DATA_DIR roots: API callers' dataset files must lie inside them. */
   dataDirs: readonly string[];
+  /** ALERT_* settings (src/runs/alerts.ts). */
+  alerts?: Partial<AlertOptions>;
 }
 
 /**
@@ -41,6 +44,7 @@ export async function createRunManagerFromConfig(
     checkpointEvery: config.checkpointEvery,
     trainerIsolation: config.trainerIsolation,
     limits: { ...config.limits, dataDirs: config.dataDirs },
+    alerts: config.alerts,
   };
   if (role === "all" && config.redisUrl === null)
     return createRunManager({

@@ -7,6 +7,7 @@
 // This file holds the state changes between them: create QUEUED, cancel, resume, delete, finish.
 import { availableParallelism } from "node:os";
 import { type Db, type Model, ModelSource, type Run, RunKind, RunStatus } from "../db/index.ts";
+import { checkpointAt } from "../db/learning.ts";
 import { NotFoundError, RunStateError } from "../errors.ts";
 import { compile } from "../graph/compile.ts";
 import { inspectModel } from "../models/inspect.ts";
@@ -15,6 +16,7 @@ import { decodeCheckpoint } from "../train/checkpoint.ts";
 import { EXPERIMENTS, validateRunConfig } from "../train/config.ts";
 import { detectProviders } from "../train/providers.ts";
 import { type AdmissionLimits, type AdmittedRun, admitRun, datasetIdOf } from "./admission.ts";
+import { Alerter, DEFAULT_ALERT_OPTIONS } from "./alerts.ts";
 import { type RunBuses, RunEvents, unknownRun } from "./events.ts";
 import { Executor, modelBytes, splitDropout } from "./executor.ts";
 import type { RunManagerOptions } from "./options.ts";
@@ -41,6 +43,8 @@ export class GradstreamRunManager implements RunManager {
   private readonly events: RunEvents;
   private readonly executor: Executor;
   private readonly limits: AdmissionLimits;
+  /** Alert webhooks (src/runs/alerts.ts); settle() waits for deliveries in flight. */
+  readonly alerter: Alerter;
   private closing = false;
 
   constructor(options: RunManagerOptions) {
@@ -52,6 +56,7 @@ export class GradstreamRunManager implements RunManager {
     this.limits = {
       maxBatchElements: options.limits?.maxBatchElements ?? Number.POSITIVE_INFINITY,
       dataDirs: options.limits?.dataDirs,
+      alertAllowedHosts: options.alerts?.allowedHosts ?? [],
     };
     const resume = options.resumeOnStart ? { maxTrainerCrashes: options.maxTrainerCrashes ?? 3 } : null;
     this.queue = options.queue ?? new MemoryRunQueue(this.db, resume);
@@ -64,7 +69,9 @@ export class GradstreamRunManager implements RunManager {
       isolation: options.trainerIsolation ?? "process",
     };
     const finish = this.finish.bind(this);
-    this.executor = new Executor(this.db, this.events, executorOptions, finish, (id) => this.queue.ended(id));
+    this.alerter = new Alerter(this.db, this.events, { ...DEFAULT_ALERT_OPTIONS, ...options.alerts });
+    const ended = (id: number) => this.queue.ended(id);
+    this.executor = new Executor(this.db, this.events, executorOptions, finish, ended, this.alerter);
   }
 
   /** External runs (src/runs/external.ts) publish on the same buses as trained ones. */
@@ -208,7 +215,9 @@ export class GradstreamRunManager implements RunManager {
 
   async exportModel(runId: number): Promise<Uint8Array> {
     const run = await this.getRunOrThrow(runId);
-    const cp = await this.db.latestCheckpoint(runId);
+    // With early stopping the best evaluation's state (saved after its step) is the model to export.
+    const best = run.bestStep === null ? null : await checkpointAt(this.db, runId, run.bestStep + 1);
+    const cp = best ?? (await this.db.latestCheckpoint(runId));
     if (!cp)
       throw new RunStateError(`run ${runId} has no checkpoint yet (status ${run.status}); nothing to export`);
     if (run.modelId === null) throw new RunStateError(`run ${runId} is EXTERNAL: it has no model to export`);
@@ -272,6 +281,7 @@ export class GradstreamRunManager implements RunManager {
       finishedAt: status === RunStatus.INTERRUPTED ? null : new Date(),
     });
     this.events.statusOf(run);
+    this.alerter.status(run);
     this.events.changed("finished", runId, status);
     this.events.chunk({ runId, rows: [], lastStep: run.lastStep ?? -1, final: true });
     return run;

@@ -2,6 +2,7 @@
 // subscriber limits, pub/sub, admission limits and recovery settings.
 import type { Db } from "../db/index.ts";
 import type { AdmissionLimits } from "./admission.ts";
+import type { AlertOptions } from "./alerts.ts";
 import type { RunBuses } from "./events.ts";
 import type { RunQueue } from "./queue.ts";
 
@@ -34,4 +35,6 @@ export interface RunManagerOptions {
   resumeOnStart?: boolean;
   /** Crashes in a row (no new step between them) after which a run is failed, not resumed; default 3. */
   maxTrainerCrashes?: number;
+  /** Alert webhooks: ALERT_WEBHOOK_URLS, ALERT_SECRET, ALERT_ALLOWED_HOSTS, retries; default none. */
+  alerts?: Partial<AlertOptions>;
 }

@@ -3,9 +3,12 @@
 // PostgreSQL queue shares them out; in one process the FIFO queue runs them in turn). The batch-size
 // question (how much noisier is batch 10 than batch 100?) becomes one call: batchSize [10, 100].
 import type { Db, JsonObject, Model, Run } from "../db/index.ts";
-import { attachRunsToSweep, createSweep, getSweep, type Sweep, sweepRuns } from "../db/sweeps.ts";
+import { type AshaRung, sweepRungs } from "../db/learning.ts";
+import { createSweep, getSweep, type Sweep, sweepRuns } from "../db/sweeps.ts";
 import { OPTIMIZER_KINDS, RunConfigError } from "../train/config.ts";
 import { mulberry32 } from "../train/data/prng.ts";
+import { type AshaConfig, validateAsha } from "./asha.ts";
+import { withSeeds } from "./sweep-seeds.ts";
 import type { RunManager, StartRunInput } from "./types.ts";
 
 export interface SweepSpace {
@@ -28,7 +31,11 @@ export interface SweepInput {
   samples?: number;
   /** random: seed of the sampler, so a sweep is reproducible (default 0). */
   samplerSeed?: number;
+  /** Repeat every point over this many consecutive seeds from the point's own (default 1). */
+  seeds?: number;
   tags?: string[];
+  /** Successive halving over the points (asha.ts): untrusted, validated by validateAsha. */
+  asha?: unknown;
 }
 
 export type SweepPoint = {
@@ -58,7 +65,7 @@ function checkSpace(space: SweepSpace): void {
 
 /** The points of a sweep, in a deterministic order (grid: last dimension fastest; random: seeded). */
 export function expandSweep(
-  input: Pick<SweepInput, "strategy" | "space" | "samples" | "samplerSeed">,
+  input: Pick<SweepInput, "strategy" | "space" | "samples" | "samplerSeed" | "seeds" | "base">,
 ): SweepPoint[] {
   checkSpace(input.space);
   const dims = DIMS.filter((d) => input.space[d] !== undefined);
@@ -93,7 +100,7 @@ export function expandSweep(
       `strategy must be grid or random, got ${JSON.stringify(input.strategy)}`,
     );
   }
-  return points;
+  return withSeeds(points, input.seeds, input.base);
 }
 
 /** A point applied to the base config: optimizer kind / lr merge into the optimizer object. */
@@ -123,6 +130,28 @@ function label(p: SweepPoint): string {
     .join(" ");
 }
 
+/**
+ * An ASHA trial evaluates at every rung: validation.everySteps is minResource unless the base sets a
+ * divisor of it (rungs are minResource · ηᵏ, so every rung then falls on an evaluation point).
+ */
+function withRungEvaluations(
+  config: Record<string, unknown>,
+  asha: AshaConfig | null,
+): Record<string, unknown> {
+  if (!asha) return config;
+  const v = config.validation;
+  const validation: Record<string, unknown> =
+    typeof v === "number" ? { fraction: v } : typeof v === "object" && v !== null ? { ...v } : {};
+  const every = validation.everySteps;
+  if (every === undefined || every === null) validation.everySteps = asha.minResource;
+  else if (typeof every !== "number" || asha.minResource % every !== 0)
+    throw new RunConfigError(
+      "base.validation.everySteps",
+      `with asha, base.validation.everySteps must divide asha.minResource (${asha.minResource}), got ${JSON.stringify(every)}; leave it out to evaluate at every rung`,
+    );
+  return { ...config, validation };
+}
+
 /** Creates the sweep and starts one run per point; resolves with the sweep and its QUEUED runs. */
 export async function startSweep(
   runs: RunManager,
@@ -130,18 +159,29 @@ export async function startSweep(
   input: SweepInput,
 ): Promise<{ sweep: Sweep; runs: Run[] }> {
   const points = expandSweep(input);
+  const asha = input.asha == null ? null : validateAsha(input.asha);
+  const configOf = (p: SweepPoint) => withRungEvaluations(pointConfig(input.base ?? {}, p), asha);
   // Every point is admitted before any run exists, so a bad one leaves no half-started sweep.
   let model: Model | null = null;
   for (const p of points) {
-    const config = pointConfig(input.base ?? {}, p);
-    model = (await runs.admit({ modelId: input.modelId, dataset: input.dataset, config })).model;
+    const admitted = await runs.admit({
+      modelId: input.modelId,
+      dataset: input.dataset,
+      config: configOf(p),
+    });
+    model = admitted.model;
+    if (asha && asha.metric !== "train_loss_smoothed" && admitted.dataset.valSize === 0)
+      throw new RunConfigError(
+        "asha.metric",
+        `asha.metric ${asha.metric} needs a validation split: set base.validation.fraction (e.g. 0.2) or use train_loss_smoothed`,
+      );
   }
   const name =
     input.name ?? `sweep ${model?.name ?? input.modelId} (${input.strategy}, ${points.length} runs)`;
   const sweep = await createSweep(db, {
     name,
     strategy: input.strategy,
-    spec: JSON.parse(JSON.stringify(input)) as JsonObject,
+    spec: JSON.parse(JSON.stringify({ ...input, asha })) as JsonObject,
   });
   const started: Run[] = [];
   for (const [i, p] of points.entries()) {
@@ -149,11 +189,12 @@ export async function startSweep(
       name: `${name} #${i + 1} ${label(p)}`.trim(),
       modelId: input.modelId,
       dataset: input.dataset,
-      config: pointConfig(input.base ?? {}, p),
+      config: configOf(p),
       tags: [...(input.tags ?? []), `sweep:${sweep.id}`],
+      // Set at creation: a trial may be launched before this loop ends, and it must know its sweep.
+      sweepId: sweep.id,
     });
-    await attachRunsToSweep(db, sweep.id, [run.id]);
-    started.push({ ...run, sweepId: sweep.id });
+    started.push(run);
   }
   return { sweep, runs: started };
 }
@@ -163,6 +204,8 @@ export interface SweepReport {
   runs: Run[];
   /** The run with the highest best validation accuracy (ties: the earlier run); null before any has one. */
   best: Run | null;
+  /** ASHA: every rung decision so far, by run then rung (empty for other sweeps). */
+  rungs: AshaRung[];
 }
 
 export async function sweepReport(db: Db, sweepId: number): Promise<SweepReport | null> {
@@ -173,5 +216,5 @@ export async function sweepReport(db: Db, sweepId: number): Promise<SweepReport 
   for (const r of rs)
     if (r.bestValAccuracy !== null && (best === null || r.bestValAccuracy > (best.bestValAccuracy ?? -1)))
       best = r;
-  return { sweep, runs: rs, best };
+  return { sweep, runs: rs, best, rungs: await sweepRungs(db, sweepId) };
 }

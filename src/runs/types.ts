@@ -1,18 +1,24 @@
 // The run lifecycle's contract with the GraphQL layer: what the schema calls and what it streams.
 // src/runs/manager.ts implements it (admission, queue, start/cancel/resume, persist-then-publish);
 // src/schema/ only calls it. Ids are the database's integer ids.
-import type { BatchRow, EpochRow, Run, RunStatus } from "../db/index.ts";
+import type { BatchRow, EpochRow, Run, RunStatus, SystemRow } from "../db/index.ts";
+import type { ValidationRow } from "../db/learning.ts";
 import type { AdmittedRun } from "./admission.ts";
+import type { AlertLog } from "./alerts.ts";
 import type { StepChunk } from "./stream.ts";
 
 /** One event per persisted runner chunk (K batches in step order), never one per batch. */
 export interface BatchChunkEvent extends StepChunk<BatchRow> {
   runId: number;
+  /** System metrics of the chunks that ended within these rows (absent: none, e.g. EXTERNAL runs). */
+  system?: SystemRow[];
 }
 
 export type RunEvent =
   | { kind: "status"; runId: number; status: RunStatus; error: string | null; at: Date }
-  | { kind: "epoch"; runId: number; epoch: EpochRow };
+  | { kind: "epoch"; runId: number; epoch: EpochRow }
+  | { kind: "validation"; runId: number; validation: ValidationRow }
+  | { kind: "alert"; runId: number; alert: AlertLog };
 
 export interface RunsChangedEvent {
   kind: "created" | "started" | "finished" | "deleted";
@@ -28,6 +34,12 @@ export interface StartRunInput {
   /** Untrusted; validated by validateRunConfig (src/train/config.ts), errors name the field. */
   config: unknown;
   tags?: string[];
+  /** Untrusted early-stopping settings (src/runs/watch.ts validateWatch); absent: none. */
+  earlyStopping?: unknown;
+  /** Untrusted alert settings (src/runs/alerts.ts validateRunAlerts); absent: none. */
+  alerts?: unknown;
+  /** Set by src/runs/sweep.ts: the sweep this run is a trial of. */
+  sweepId?: number;
 }
 
 export interface ProviderInfo {

@@ -4,12 +4,19 @@ import { BatchMetricType } from "./BatchMetric.ts";
 import { builder } from "./builder.ts";
 import { PositiveIntScalar } from "./scalars.ts";
 
+const smoothedField = {
+  description:
+    "`mean` after TensorBoard's debiased exponential moving average over the buckets, with history's `smoothing` weight (equal to mean at 0, the default)",
+  resolve: (s: MetricStats) => s.smoothed ?? s.mean,
+};
+
 export const MetricStatsType = builder.objectRef<MetricStats>("MetricStats").implement({
   description: "A metric over a bucket of steps",
   fields: (t) => ({
     min: t.exposeFloat("min", { description: "Smallest value in the bucket" }),
     max: t.exposeFloat("max", { description: "Largest value in the bucket" }),
     mean: t.exposeFloat("mean", { description: "Mean over the bucket's steps" }),
+    smoothed: t.float(smoothedField),
   }),
 });
 
@@ -27,6 +34,7 @@ const NamedStatsType = builder.objectRef<{ name: string } & MetricStats>("Custom
     min: t.exposeFloat("min", { description: "Smallest value in the bucket" }),
     max: t.exposeFloat("max", { description: "Largest value in the bucket" }),
     mean: t.exposeFloat("mean", { description: "Mean over the bucket's steps that logged it" }),
+    smoothed: t.float(smoothedField),
   }),
 });
 

@@ -1,7 +1,7 @@
 // Run: one training run, a Relay node. Queries `runs` (keyset connection, both directions) and
 // `run(id)`; mutations startRun (StartRunInput.ts), cancelRun, resumeRun, deleteRun, exportModel
 // (deprecated for Run.exportUrl). Its history fields read the database, never the runner.
-import { type Metric, RunKind, RunStatus } from "../db/index.ts";
+import { type ListRunsOptions, type Metric, RunKind, type RunSortKey, RunStatus } from "../db/index.ts";
 import { globalId, intId, NotFoundError, ValidationError } from "../errors.ts";
 import { fluctuation } from "../stats/fluctuation.ts";
 import { BatchMetricType } from "./BatchMetric.ts";
@@ -21,6 +21,8 @@ import {
   checkMaxPoints,
   loadRun,
   readRows,
+  smoothHistory,
+  smoothingOf,
   withLossAndAccuracy,
 } from "./resolve-helpers.ts";
 import { JSONObjectScalar, PositiveIntScalar } from "./scalars.ts";
@@ -120,6 +122,16 @@ export const RunType = builder.prismaNode("Run", {
       nullable: true,
       description: "Highest validation accuracy (0 to 1) so far; null before any validation",
     }),
+    lastLoss: t.exposeFloat("lastLoss", {
+      nullable: true,
+      description:
+        "The loss at the run's latest step that carries one; null before any (runs can sort by it)",
+    }),
+    durationMs: t.exposeFloat("durationMs", {
+      nullable: true,
+      description:
+        "finishedAt − startedAt in milliseconds; null until the run has ended (runs can sort by it)",
+    }),
     providerRequested: t.field({
       type: ProviderNameEnum,
       nullable: true,
@@ -203,17 +215,24 @@ export const RunType = builder.prismaNode("Run", {
           required: true,
           description: "At most this many buckets, 1 to MAX_POINTS",
         }),
+        smoothing: t.arg.float({
+          defaultValue: 0,
+          description:
+            "Weight w of TensorBoard's debiased EMA for each series' `smoothed` (the dashboard's slider): 0 (off) ≤ w < 1",
+        }),
       },
-      resolve: (r, args, ctx) => {
+      resolve: async (r, args, ctx) => {
         const custom = checkCustomNames(ctx, args.custom ?? []);
         checkMaxPoints(ctx, args.maxPoints);
-        return ctx.db.history(r.id, {
+        const w = smoothingOf(args.smoothing);
+        const h = await ctx.db.history(r.id, {
           metrics: args.metrics as Metric[],
           custom,
           fromStep: args.fromStep ?? undefined,
           toStep: args.toStep ?? undefined,
           maxPoints: args.maxPoints,
         });
+        return smoothHistory(h, args.metrics as Metric[], custom, w);
       },
     }),
     epochs: t.connection(
@@ -279,8 +298,32 @@ export const RunType = builder.prismaNode("Run", {
 const RunOrderEnum = builder.enumType("RunOrder", {
   description: "Order of the runs connection",
   values: {
-    NEWEST_FIRST: { value: "desc", description: "Most recently created first (default)" },
-    OLDEST_FIRST: { value: "asc", description: "Oldest first" },
+    NEWEST_FIRST: { value: "id:desc", description: "Most recently created first (default)" },
+    OLDEST_FIRST: { value: "id:asc", description: "First created first" },
+    BEST_VAL_ACCURACY_HIGHEST_FIRST: {
+      value: "bestValAccuracy:desc",
+      description: "Highest best validation accuracy first; runs with none yet last",
+    },
+    BEST_VAL_ACCURACY_LOWEST_FIRST: {
+      value: "bestValAccuracy:asc",
+      description: "Lowest best validation accuracy first; runs with none yet last",
+    },
+    LAST_LOSS_LOWEST_FIRST: {
+      value: "lastLoss:asc",
+      description: "Lowest loss at the run's latest step first; runs with no loss yet last",
+    },
+    LAST_LOSS_HIGHEST_FIRST: {
+      value: "lastLoss:desc",
+      description: "Highest loss at the run's latest step first; runs with no loss yet last",
+    },
+    DURATION_SHORTEST_FIRST: {
+      value: "durationMs:asc",
+      description: "Shortest finishedAt − startedAt first; runs that have not ended last",
+    },
+    DURATION_LONGEST_FIRST: {
+      value: "durationMs:desc",
+      description: "Longest finishedAt − startedAt first; runs that have not ended last",
+    },
   } as const,
 });
 
@@ -292,7 +335,35 @@ const RunFilter = builder.inputType("RunFilter", {
       required: false,
       description: "Runs of this model (its id; the legacy number is accepted)",
     }),
-    tag: t.string({ required: false, description: "Runs carrying this tag" }),
+    tag: t.string({ required: false, description: "Runs carrying this tag (exact match)" }),
+    minBestValAccuracy: t.float({
+      required: false,
+      description:
+        "Runs whose best validation accuracy is at least this (0 to 1); runs with none are left out",
+    }),
+    maxBestValAccuracy: t.float({
+      required: false,
+      description:
+        "Runs whose best validation accuracy is at most this (0 to 1); runs with none are left out",
+    }),
+    minLastLoss: t.float({
+      required: false,
+      description: "Runs whose loss at their latest step is at least this; runs with no loss are left out",
+    }),
+    maxLastLoss: t.float({
+      required: false,
+      description: "Runs whose loss at their latest step is at most this; runs with no loss are left out",
+    }),
+    minDurationMs: t.float({
+      required: false,
+      description:
+        "Runs that ran at least this many ms (finishedAt − startedAt); unfinished runs are left out",
+    }),
+    maxDurationMs: t.float({
+      required: false,
+      description:
+        "Runs that ran at most this many ms (finishedAt − startedAt); unfinished runs are left out",
+    }),
   }),
 });
 
@@ -301,33 +372,29 @@ builder.queryField("runs", (t) =>
     {
       type: RunType,
       description:
-        "Runs, keyset-paginated by id (stable under concurrent inserts): first/after pages in `orderBy` order, last/before from the other end; at most 100 per page",
+        "Runs matching the filter, sorted in the database (indexed) and keyset-paginated (stable under concurrent inserts): first/after pages in `orderBy` order, last/before from the other end; at most 100 per page",
       args: {
         filter: t.arg({ type: RunFilter, description: "Which runs (default: all)" }),
         orderBy: t.arg({
           type: RunOrderEnum,
-          defaultValue: "desc",
+          defaultValue: "id:desc",
           required: true,
           description: "The connection's order",
         }),
       },
       resolve: async (_root, args, ctx) => {
         const req = pageRequest("run", args, 20, 100);
-        const filter = {
-          status: args.filter?.status ?? undefined,
-          modelId: args.filter?.model != null ? intId("model", args.filter.model) : undefined,
-          tag: args.filter?.tag,
-        };
-        // A backward page is the forward page of the opposite order, nearest first.
-        const order = req.forward === (args.orderBy === "desc") ? "desc" : "asc";
-        const fetched = await ctx.db.listRuns({ ...filter, first: req.size + 1, after: req.cursor, order });
-        const page = keysetPage(
-          "run",
-          req,
-          fetched.slice(0, req.size),
-          fetched.length > req.size,
-          (r) => r.id,
-        );
+        const filter = filterOf(args.filter);
+        // A backward page is read nearest-first from the cursor; keysetPage puts it back in order.
+        const fetched = await ctx.db.listRuns({
+          ...filter,
+          ...sortOf(args.orderBy),
+          backward: !req.forward,
+          first: req.size + 1,
+          after: req.cursor,
+        });
+        const more = fetched.length > req.size;
+        const page = keysetPage("run", req, fetched.slice(0, req.size), more, (r) => r.id);
         return { ...page, totalCount: () => ctx.db.countRuns(filter) };
       },
     },
@@ -341,6 +408,37 @@ builder.queryField("runs", (t) =>
     { name: "RunEdge", description: "A run and its cursor" },
   ),
 );
+
+/** A RunOrder value ("key:dir") as listRuns' sort options. */
+function sortOf(order: string): Pick<ListRunsOptions, "sortBy" | "order"> {
+  const [sortBy, dir] = order.split(":") as [RunSortKey, "asc" | "desc"];
+  return { sortBy, order: dir };
+}
+
+/** A RunFilter as listRuns' filter options; the ranges must be numbers with min ≤ max. */
+function filterOf(f: typeof RunFilter.$inferInput | null | undefined) {
+  if (!f) return {};
+  for (const k of ["BestValAccuracy", "LastLoss", "DurationMs"] as const) {
+    const lo = f[`min${k}`];
+    const hi = f[`max${k}`];
+    if (lo != null && hi != null && lo > hi)
+      throw new ValidationError(
+        `filter.min${k}`,
+        `filter.min${k} (${lo}) must not exceed filter.max${k} (${hi})`,
+      );
+  }
+  return {
+    status: f.status ?? undefined,
+    modelId: f.model != null ? intId("model", f.model) : undefined,
+    tag: f.tag,
+    minBestValAccuracy: f.minBestValAccuracy,
+    maxBestValAccuracy: f.maxBestValAccuracy,
+    minLastLoss: f.minLastLoss,
+    maxLastLoss: f.maxLastLoss,
+    minDurationMs: f.minDurationMs,
+    maxDurationMs: f.maxDurationMs,
+  } satisfies Partial<ListRunsOptions>;
+}
 
 builder.queryField("run", (t) =>
   t.prismaField({
@@ -405,8 +503,7 @@ builder.mutationField("exportModel", (t) =>
   t.string({
     description:
       "A URL that serves the trained inference model (the forward ONNX graph with the latest checkpoint's weights)",
-    deprecationReason:
-      "Read Run.exportUrl (null until the run has a checkpoint); removed in the next release",
+    deprecationReason: "Read Run.exportUrl (null until the run has a checkpoint); removed in 0.3",
     errors: {
       types: [NotFoundError, ValidationError],
       // The names it had before payloads were named, so existing clients keep working until removal.

@@ -1,10 +1,12 @@
 // RunEvent and the runEvents subscription: a run's status changes and epoch summaries.
 import { globalId } from "../errors.ts";
 import type { RunEvent } from "../runs/types.ts";
+import { RunAlertEventType } from "./Alert.ts";
 import { builder } from "./builder.ts";
 import { EpochMetricType } from "./EpochMetric.ts";
 import { RunStatusEnum } from "./Run.ts";
 import { loadRun } from "./resolve-helpers.ts";
+import { RunValidationEventType } from "./ValidationMetric.ts";
 
 type StatusEvent = Extract<RunEvent, { kind: "status" }>;
 type EpochEvent = Extract<RunEvent, { kind: "epoch" }>;
@@ -29,10 +31,17 @@ const RunEpochEventType = builder.objectRef<EpochEvent>("RunEpochEvent").impleme
   }),
 });
 
+const EVENT_TYPES = {
+  status: RunStatusEventType,
+  epoch: RunEpochEventType,
+  validation: RunValidationEventType,
+  alert: RunAlertEventType,
+} as const;
+
 export const RunEventUnion = builder.unionType("RunEvent", {
-  description: "An event of one run: a status change or a finished epoch",
-  types: [RunStatusEventType, RunEpochEventType],
-  resolveType: (e) => (e.kind === "status" ? RunStatusEventType : RunEpochEventType),
+  description: "A run's status change, epoch summary, evaluation or alert delivery",
+  types: [RunStatusEventType, RunEpochEventType, RunValidationEventType, RunAlertEventType],
+  resolveType: (e) => EVENT_TYPES[e.kind],
 });
 
 builder.subscriptionField("runEvents", (t) =>

@@ -3,7 +3,9 @@
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { chooseDataset } from "../runs/admission.ts";
 import type { StartRunInput } from "../runs/types.ts";
+import { AlertsInput } from "./Alert.ts";
 import { builder } from "./builder.ts";
+import { EarlyStoppingInput, watchRequest } from "./EarlyStopping.ts";
 import { ProviderNameEnum } from "./ExecutionProvider.ts";
 import { NoiseInput, noiseConfig } from "./NoiseReport.ts";
 import { OptimizerKindEnum } from "./OptimizerKind.ts";
@@ -70,6 +72,11 @@ export const StartRunInputType = builder.inputType("StartRunInput", {
         "false trains with every Dropout layer off (default true): compare example 3 with and without its noise",
     }),
     noise: t.field({ type: NoiseInput, description: "Noise diagnostics settings (default: on)" }),
+    earlyStopping: t.field({
+      type: EarlyStoppingInput,
+      description: "Stop when a watched metric stops improving; null: train every epoch",
+    }),
+    alerts: t.field({ type: AlertsInput, description: "This run's alert webhooks and plateau rule" }),
   }),
 });
 
@@ -101,6 +108,13 @@ function startRequest(input: StartRunArgs): StartRunInput {
     dataset: chooseDataset(input.dataset, input.datasetSpec),
     config,
     tags: input.tags ?? undefined,
+    earlyStopping: input.earlyStopping ? watchRequest(input.earlyStopping) : undefined,
+    alerts: input.alerts
+      ? {
+          urls: input.alerts.urls ?? [],
+          plateau: input.alerts.plateau ? watchRequest(input.alerts.plateau) : undefined,
+        }
+      : undefined,
   };
 }
 

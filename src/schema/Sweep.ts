@@ -1,16 +1,15 @@
 // Sweep: startSweep(input) expands a grid or random search over lr, batch size, optimizer, dropout
 // on/off and seed into runs the workers share; sweep(id) reports its runs and the best by validation
 // accuracy; Sweep.compare is compareRuns over every run of the sweep.
-import type { Metric } from "../db/index.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { chooseDataset } from "../runs/admission.ts";
 import { MAX_SWEEP_RUNS, type SweepInput, type SweepReport, startSweep, sweepReport } from "../runs/sweep.ts";
 import { builder } from "./builder.ts";
-import { MetricEnum } from "./Metric.ts";
 import { OptimizerKindEnum } from "./OptimizerKind.ts";
 import { RunType } from "./Run.ts";
-import { RunSeriesType } from "./RunSeries.ts";
-import { arrayConnection, checkMaxPoints, runSeries } from "./resolve-helpers.ts";
+import { compareArgs, compareSeries, RunSeriesType } from "./RunSeries.ts";
+import { arrayConnection } from "./resolve-helpers.ts";
+import { AshaInput, SweepTrialType, sweepTrials } from "./SweepTrial.ts";
 import { DateTimeScalar, JSONObjectScalar, JSONScalar } from "./scalars.ts";
 
 const SweepStrategyEnum = builder.enumType("SweepStrategy", {
@@ -47,7 +46,15 @@ const StartSweepInput = builder.inputType("StartSweepInput", {
     space: t.field({ type: SweepSpaceInput, required: true, description: "The values to search" }),
     samples: t.int({ description: "RANDOM: how many runs to sample, ≥ 1 (default 8)" }),
     samplerSeed: t.int({ description: "RANDOM: seed of the sampler (default 0)" }),
+    seeds: t.int({
+      description:
+        "Repeat every point over this many seeds (1 to 100; default 1, the point's own seed): seed s, s+1, … where s is the point's seed (space.seed, else base.seed, else 0), for seed groups (compare(groupBy: SEED))",
+    }),
     tags: t.stringList({ description: "Tags every run of the sweep carries" }),
+    asha: t.field({
+      type: AshaInput,
+      description: "Successive halving (ASHA) over the points: stop the weaker trials at rungs of steps",
+    }),
   }),
 });
 
@@ -103,27 +110,18 @@ const SweepType = builder.node(SweepRef, {
       description: "Runs COMPLETED so far",
       resolve: (s) => s.runs.filter((r) => r.status === "COMPLETED").length,
     }),
+    trials: t.field({
+      type: [SweepTrialType],
+      description:
+        "ASHA: each run's highest rung, and whether it was promoted or stopped there (empty for other sweeps)",
+      resolve: (s) => sweepTrials(s),
+    }),
     compare: t.field({
       type: [RunSeriesType],
-      description: "compareRuns over every run of the sweep",
-      args: {
-        metric: t.arg({
-          type: MetricEnum,
-          defaultValue: "loss",
-          required: true,
-          description: "The metric to compare",
-        }),
-        maxPoints: t.arg.int({
-          defaultValue: 200,
-          required: true,
-          description: "At most this many points per run, 1 to MAX_POINTS",
-        }),
-      },
-      resolve: async (s, { metric, maxPoints }, ctx) => {
-        // The limit in force (MAX_POINTS), as history and compareRuns check it.
-        checkMaxPoints(ctx, maxPoints);
-        return Promise.all(s.runs.map((run) => runSeries(ctx, run, metric as Metric, maxPoints)));
-      },
+      description:
+        "compareRuns over every run of the sweep; groupBy: SEED gives each series the band of its setting's seeds (see `seeds`)",
+      args: compareArgs,
+      resolve: (s, args, ctx) => compareSeries(ctx, s.runs, args),
     }),
   }),
 });
@@ -155,7 +153,11 @@ function sweepRequest(input: StartSweepArgs): SweepInput {
     space: Object.fromEntries(Object.entries(input.space).filter(([, v]) => v != null)),
     samples: input.samples ?? undefined,
     samplerSeed: input.samplerSeed ?? undefined,
+    seeds: input.seeds ?? undefined,
     tags: input.tags ?? undefined,
+    asha: input.asha
+      ? Object.fromEntries(Object.entries(input.asha).filter(([, v]) => v != null))
+      : undefined,
   };
 }
 
@@ -167,7 +169,7 @@ builder.mutationField("startSweep", (t) =>
     args: { input: t.arg({ type: StartSweepInput, required: true, description: "The search" }) },
     resolve: async (_root, { input }, ctx) => {
       const started = await startSweep(ctx.runs, ctx.db, sweepRequest(input));
-      return (await sweepReport(ctx.db, started.sweep.id)) ?? { ...started, best: null };
+      return (await sweepReport(ctx.db, started.sweep.id)) ?? { ...started, best: null, rungs: [] };
     },
   }),
 );

@@ -1,11 +1,11 @@
 // Shared resolver plumbing: loading a run or failing with NotFoundError, reading every row of a range.
 // Errors need no mapping here: every layer throws the typed errors of src/errors.ts.
-
 import { resolveArrayConnection } from "@pothos/plugin-relay";
-import type { BatchRow, Metric, Run } from "../db/index.ts";
+import type { BatchRow, History, Metric, MetricStats, Run } from "../db/index.ts";
 import { CUSTOM_NAME } from "../db/sql.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
 import { lossAccuracyPairs } from "../stats/fluctuation.ts";
+import { checkSmoothing, debiasedEma } from "../stats/smooth.ts";
 import type { Context } from "./context.ts";
 import { keysetPage, type PageArgs, pageRequest } from "./paging.ts";
 
@@ -74,9 +74,36 @@ export function checkCustomNames(ctx: Context, names: readonly string[], field =
   return [...names];
 }
 
+/** A `smoothing` argument: TensorBoard's weight, 0 ≤ w < 1. */
+export function smoothingOf(weight: number | null | undefined): number {
+  const w = weight ?? 0;
+  const wrong = checkSmoothing(w);
+  if (wrong !== null) throw new ValidationError("smoothing", wrong);
+  return w;
+}
+
+/** Adds `smoothed` (the debiased EMA of the bucket means) to every series of a history. */
+export function smoothHistory(h: History, metrics: readonly Metric[], custom: readonly string[], w: number) {
+  const series: ((b: History["buckets"][number]) => MetricStats | undefined)[] = [
+    ...metrics.map((m) => (b: History["buckets"][number]) => b.values[m]),
+    ...custom.map((name) => (b: History["buckets"][number]) => b.custom[name]),
+  ];
+  for (const at of series) {
+    const present = h.buckets.flatMap((b) => at(b) ?? []);
+    const smoothed = debiasedEma(
+      present.map((s) => s.mean),
+      w,
+    );
+    present.forEach((s, i) => {
+      s.smoothed = smoothed[i] ?? s.mean;
+    });
+  }
+  return h;
+}
+
 /**
- * One run's metric (or custom metric, by name) over its progress, at most maxPoints points
- * (compareRuns and Sweep.compare).
+ * One run's metric (or custom metric, by name) over its progress, at most maxPoints points, each with
+ * its mean smoothed by `smoothing` (compareRuns and Sweep.compare).
  */
 export async function runSeries(
   ctx: Context,
@@ -84,6 +111,7 @@ export async function runSeries(
   metric: Metric,
   maxPoints: number,
   customMetric: string | null = null,
+  smoothing = 0,
 ) {
   const h = await ctx.db.history(run.id, {
     metrics: customMetric === null ? [metric] : [],
@@ -94,9 +122,16 @@ export async function runSeries(
   const total = Math.max(1, run.totalSteps, (run.lastStep ?? -1) + 1);
   const points = h.buckets.flatMap((b) => {
     const s = customMetric === null ? b.values[metric] : b.custom[customMetric];
-    return s ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...s }] : [];
+    return s ? [{ step: b.lastStep, progress: (b.lastStep + 1) / total, ...s, smoothed: s.mean }] : [];
   });
-  return { run, metric: customMetric === null ? metric : null, customMetric, points };
+  const smoothed = debiasedEma(
+    points.map((p) => p.mean),
+    smoothing,
+  );
+  points.forEach((p, i) => {
+    p.smoothed = smoothed[i] ?? p.mean;
+  });
+  return { run, metric: customMetric === null ? metric : null, customMetric, points, group: null };
 }
 
 /**

@@ -21,7 +21,7 @@ import { createContextFactory } from "./context.ts";
 import { createEdges } from "./edges.ts";
 import { createTransport, type Transport } from "./http.ts";
 import { createRateLimiter, useArmor, useRequestSizeLimit, useRunRateLimit } from "./limits.ts";
-import { METRICS_EXPORT_ROUTE, streamMetrics } from "./metrics-export.ts";
+import { METRICS_EXPORT_ROUTE, routeRunId, streamMetrics } from "./metrics-export.ts";
 import { ingestMetrics } from "./metrics-ingest.ts";
 import { registerBuiltins } from "./registry.ts";
 import { chunkKey, useSharedSubscriptionExecution } from "./shared-execution.ts";
@@ -201,14 +201,14 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
     if (req.method === "POST" && m[2] === "ndjson" && external) {
       await ingestMetrics(
         { auth, external, maxBytes: config.limits.maxRequestBytes },
-        Number(m[1]),
+        routeRunId(m[1]),
         req,
         res,
       );
       return true;
     }
     if (!(await readableRoute(auth, req, res))) return true;
-    await streamMetrics(db, Number(m[1]), m[2] as "ndjson" | "csv", req, res);
+    await streamMetrics(db, routeRunId(m[1]), m[2] as "ndjson" | "csv", req, res);
     return true;
   }
 

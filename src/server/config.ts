@@ -72,6 +72,21 @@ export interface Config {
   auth: AuthMode;
   /** Request-shape and resource limits (src/server/limits.ts). */
   limits: Limits;
+  /** Alert webhooks (src/runs/alerts.ts). */
+  alerts: AlertConfig;
+}
+
+export interface AlertConfig {
+  /** ALERT_WEBHOOK_URLS (none): comma-separated http(s) URLs that get every run's alerts. */
+  urls: string[];
+  /** ALERT_SECRET (unset): HMAC-SHA256 key of the X-Gradstream-Signature header; unset: unsigned. */
+  secret: string | null;
+  /** ALERT_ALLOWED_HOSTS (none): internal names, IPs or CIDR ranges a run's own webhook URLs may reach. */
+  allowedHosts: string[];
+  /** ALERT_MAX_ATTEMPTS (5), ALERT_BACKOFF_MS (1000, doubling), ALERT_TIMEOUT_MS (5000) per delivery. */
+  maxAttempts: number;
+  backoffMs: number;
+  timeoutMs: number;
 }
 
 export type AuthMode = "required" | "open-localhost";
@@ -254,6 +269,21 @@ function redisFrom(env: NodeJS.ProcessEnv): string | null {
   return raw;
 }
 
+function alertsFrom(env: NodeJS.ProcessEnv): AlertConfig {
+  const urls = listOf(env.ALERT_WEBHOOK_URLS);
+  for (const u of urls)
+    if (!/^https?:\/\/[^/]/i.test(u) || !URL.canParse(u))
+      throw new Error(`ALERT_WEBHOOK_URLS must be comma-separated http:// or https:// URLs, got "${u}"`);
+  return {
+    urls,
+    secret: env.ALERT_SECRET || null,
+    allowedHosts: listOf(env.ALERT_ALLOWED_HOSTS),
+    maxAttempts: intIn(env, "ALERT_MAX_ATTEMPTS", 5, 1, 20),
+    backoffMs: intIn(env, "ALERT_BACKOFF_MS", 1_000, 0, 3_600_000),
+    timeoutMs: intIn(env, "ALERT_TIMEOUT_MS", 5_000, 1, 600_000),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const environment =
     env.NODE_ENV === "production" ? "production" : env.NODE_ENV === "test" ? "test" : "development";
@@ -287,5 +317,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trainerIsolation: isolationFrom(env),
     auth,
     limits: limitsFrom(env),
+    alerts: alertsFrom(env),
   };
 }

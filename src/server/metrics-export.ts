@@ -3,8 +3,19 @@
 // 10,000,000-step run streams in constant memory. Needs read scope, like a query.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type BatchRow, type Db, ROW_FIELDS } from "../db/index.ts";
+import { intId } from "../errors.ts";
 
-export const METRICS_EXPORT_ROUTE = /^\/runs\/(\d{1,15})\/metrics\.(ndjson|csv)$/;
+/** The run is named by its number (databaseId) or its global ID (a run's never holds "/"). */
+export const METRICS_EXPORT_ROUTE = /^\/runs\/(\d{1,15}|[A-Za-z0-9]{4,40}={0,2})\/metrics\.(ndjson|csv)$/;
+
+/** The run a route names; 0 (no run) for another type's global ID, so the route answers not found. */
+export function routeRunId(text: string): number {
+  try {
+    return intId("run", text);
+  } catch {
+    return 0;
+  }
+}
 
 /** The stored columns, in the database's order; then one column per custom metric. */
 const COLUMNS = ROW_FIELDS;

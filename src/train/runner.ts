@@ -23,6 +23,7 @@ import {
 import { NoiseProbe } from "./probe.ts";
 import { lrAt } from "./schedule.ts";
 import { createSession, type HostTensor, type Session } from "./session.ts";
+import { type SystemSample, startMeter } from "./system.ts";
 
 export interface TrainJob {
   /** The forward model's ONNX bytes. */
@@ -46,6 +47,11 @@ export interface TrainJob {
   dropout?: boolean;
   /** Samples per evaluation batch (default 256); the means are sample-weighted, so it does not matter. */
   evalBatchSize?: number;
+  /**
+   * Also snapshot the state at every evaluation point (every `validation.everySteps` steps and each
+   * epoch end) as `TrainChunk.evalCheckpoint`: early stopping keeps the best one (default false).
+   */
+  checkpointAtEvaluations?: boolean;
 }
 
 export interface TrainInfo {
@@ -101,6 +107,10 @@ export interface TrainChunk {
    * them on that row's `custom` (trainInline and the executor do).
    */
   noise?: { step: number; values: Record<string, number> } | null;
+  /** With `checkpointAtEvaluations`: the state at this chunk's evaluation point, for the caller to keep or drop. */
+  evalCheckpoint?: CheckpointBlob | null;
+  /** CPU time, memory and wall-clock span of the chunk, measured in the trainer's process. */
+  system?: SystemSample;
 }
 
 export interface TrainEnd {
@@ -295,6 +305,7 @@ export class Trainer {
   private readonly checkpointIntervalMs: number | null;
   private lastCheckpointAt = performance.now();
   private readonly evalBatchSize: number;
+  private readonly checkpointAtEvaluations: boolean;
   private step: number;
   private acc: EpochAccumulator;
   private orderEpoch = -1;
@@ -326,6 +337,7 @@ export class Trainer {
     this.checkpointEvery = job.checkpointEvery ?? null;
     this.checkpointIntervalMs = job.checkpointIntervalMs ?? null;
     this.evalBatchSize = job.evalBatchSize ?? 256;
+    this.checkpointAtEvaluations = job.checkpointAtEvaluations === true;
     this.info = {
       provider: p.cfg.provider,
       totalSteps: p.plan.totalSteps,
@@ -485,6 +497,7 @@ export class Trainer {
     if (this.noise && this.step < totalSteps) await this.noise.measure(this.step, this.state, true);
     while (this.step < totalSteps) {
       if (signal?.aborted) return { status: "aborted", lastStep: this.step - 1, checkpoint: this.snapshot() };
+      const meter = startMeter();
       const s = this.step;
       const end = this.chunkEnd(s);
       const n = end - s;
@@ -563,6 +576,8 @@ export class Trainer {
           };
           this.acc = newAcc();
         }
+        // After the epoch's totals were reset, so a resume from it starts the next epoch clean.
+        if (this.checkpointAtEvaluations) chunk.evalCheckpoint = this.snapshot();
       }
       const byStep = this.checkpointEvery !== null && end % this.checkpointEvery === 0;
       const byTime =
@@ -572,6 +587,7 @@ export class Trainer {
         chunk.checkpoint = this.snapshot();
         this.lastCheckpointAt = performance.now();
       }
+      chunk.system = meter.end(n * size);
       yield chunk;
     }
     return { status: "completed", lastStep: totalSteps - 1, checkpoint: this.snapshot() };

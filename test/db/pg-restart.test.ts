@@ -5,6 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseUnavailableError, databaseUnavailable, openDatabase } from "../../src/db/index.ts";
 import { makeRows, makeRun } from "../helpers/fixtures.ts";
+import { dbId } from "../helpers/ids.ts";
 import { startLive } from "../helpers/live-server.ts";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
 
@@ -116,7 +117,7 @@ describe("PostgreSQL restarted mid-run", () => {
           },
         },
       );
-      const runId = Number(started.data?.startRun.id);
+      const runId = dbId(started.data?.startRun.id ?? "");
       const external = await live.gql<{ createRun: { id: string } }>(
         `mutation { createRun(input: { name: "ext" }) { ... on Run { id } } }`,
       );

@@ -96,8 +96,13 @@ describe("run manager", () => {
       events.push(e);
       if (e.kind === "status" && e.status === RunStatus.COMPLETED) break;
     }
-    const kinds = events.map((e) => (e.kind === "status" ? e.status : "epoch"));
-    expect(kinds).toEqual([RunStatus.RUNNING, ...Array(10).fill("epoch"), RunStatus.COMPLETED]);
+    const kinds = events.map((e) => (e.kind === "status" ? e.status : e.kind));
+    // Each epoch end stores an evaluation: its summary, then the RunValidationEvent.
+    expect(kinds).toEqual([
+      RunStatus.RUNNING,
+      ...Array(10).fill(["epoch", "validation"]).flat(),
+      RunStatus.COMPLETED,
+    ]);
     await collect(m.batches(run.id, -1));
     const done = await db.getRun(run.id);
     expect(done?.status).toBe(RunStatus.COMPLETED);
