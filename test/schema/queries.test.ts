@@ -168,6 +168,51 @@ describe("runs connection", () => {
     });
   });
 
+  it("pages a results order backward exactly as the reverse of its forward pages, runs without a value included", async () => {
+    const accuracies = [0.7, null, 0.9, 0.7, null, 0.8];
+    for (const acc of accuracies) {
+      const run = await makeRun(h.db, { tags: ["by-accuracy"] });
+      if (acc !== null)
+        await h.db.writeEpoch(run.id, {
+          epoch: 0,
+          trainLoss: 0.5,
+          trainAccuracy: 0.5,
+          valLoss: 0.5,
+          valAccuracy: acc,
+          batches: 1,
+          timeMs: 1,
+        });
+    }
+    type Page = {
+      runs: {
+        totalCount: number;
+        edges: { node: { id: string } }[];
+        pageInfo: { endCursor: string; startCursor: string; hasNextPage: boolean; hasPreviousPage: boolean };
+      };
+    };
+    const q = `query($first: Int, $after: String, $last: Int, $before: String) {
+      runs(first: $first, after: $after, last: $last, before: $before,
+           filter: { tag: "by-accuracy" }, orderBy: BEST_VAL_ACCURACY_HIGHEST_FIRST) {
+        totalCount edges { node { id } } pageInfo { endCursor startCursor hasNextPage hasPreviousPage } } }`;
+    const forward: string[] = [];
+    for (let after: string | null = null; ; ) {
+      const p: Page = (await h.gql<Page>(q, { first: 4, after })).data as Page;
+      forward.push(...p.runs.edges.map((e) => e.node.id));
+      if (!p.runs.pageInfo.hasNextPage) break;
+      after = p.runs.pageInfo.endCursor;
+    }
+    const backward: string[] = [];
+    for (let before: string | null = null; ; ) {
+      const p: Page = (await h.gql<Page>(q, { last: 4, before })).data as Page;
+      expect(p.runs.totalCount).toBe(6);
+      backward.unshift(...p.runs.edges.map((e) => e.node.id));
+      if (!p.runs.pageInfo.hasPreviousPage) break;
+      before = p.runs.pageInfo.startCursor;
+    }
+    expect(forward).toHaveLength(6);
+    expect(backward).toEqual(forward);
+  });
+
   it("rejects a page size over 100 and a forged cursor with errors naming the argument", async () => {
     const big = await h.gql("{ runs(first: 101) { edges { cursor } } }");
     expect(big.errors?.[0]).toMatchObject({
