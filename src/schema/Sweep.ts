@@ -7,7 +7,6 @@ import { MAX_SWEEP_RUNS, type SweepInput, type SweepReport, startSweep, sweepRep
 import { builder } from "./builder.ts";
 import { RunType } from "./Run.ts";
 import { compareArgs, compareSeries, RunSeriesType } from "./RunSeries.ts";
-import { checkMaxPoints, runSeries } from "./resolve-helpers.ts";
 import { AshaInput, SweepTrialType, sweepTrials } from "./SweepTrial.ts";
 import { DateTimeScalar, JSONScalar } from "./scalars.ts";
 
