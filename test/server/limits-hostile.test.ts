@@ -216,11 +216,14 @@ describe("hostile variables and arguments", () => {
     }
   });
 
-  it("refuses unknown and malformed ids as not found", async () => {
+  it("answers a malformed id with null and an error naming it, and an unknown one with null", async () => {
     for (const id of ["0", "-1", "1e3", "99999999999999999999", "abc", " 1"]) {
       const r = await post(`query($id: ID!) { run(id: $id) { __typename } }`, { id });
-      expect(r.body.data?.run).toEqual({ __typename: "NotFoundError" });
+      expect(r.body.data?.run).toBeNull();
+      expect(r.body.errors?.[0].message).toContain(`unknown run id ${JSON.stringify(id)}`);
     }
+    const unknown = await post(`query($id: ID!) { run(id: $id) { __typename } }`, { id: "999999999" });
+    expect(unknown.body).toEqual({ data: { run: null } });
   });
 });
 
