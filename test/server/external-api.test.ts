@@ -102,7 +102,7 @@ describe("external runs through the API, tokens required", () => {
     const r = await post(live.url, LOG, { id: trained, rows: [{ step: 0, loss: 1 }] }, write);
     expect(r.body.data?.logMetrics).toMatchObject({
       field: "runId",
-      message: `run ${trained} is TRAINED: only EXTERNAL runs (createRun) accept logged metrics`,
+      message: `run ${dbId(trained)} is TRAINED: only EXTERNAL runs (createRun) accept logged metrics`,
     });
   });
 
