@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseUnavailableError, databaseUnavailable, openDatabase } from "../../src/db/index.ts";
 import { makeRows, makeRun } from "../helpers/fixtures.ts";
 import { dbId } from "../helpers/ids.ts";
-import { startLive } from "../helpers/live-server.ts";
+import { startLive, startNamedRun } from "../helpers/live-server.ts";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
 
 let cluster: Cluster;
@@ -101,23 +101,12 @@ describe("PostgreSQL restarted mid-run", () => {
   it("answers queries and NDJSON posts with 503 DATABASE_UNAVAILABLE while down, and a trained run completes with every step once", async () => {
     const live = await startLive({ DATABASE_URL: await newDatabase(), DB_RETRY_DEADLINE_MS: "120000" });
     try {
-      const ids = await live.gql<{
-        models: { nodes: { id: string; name: string }[] };
-        datasets: { nodes: { id: string; name: string }[] };
-      }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
-      const started = await live.gql<{ startRun: { id: string } }>(
-        `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
-        {
-          input: {
-            model: ids.data?.models.nodes.find((m) => m.name === "linear")?.id,
-            dataset: ids.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id,
-            batchSize: 1,
-            epochs: 20,
-            k: 10,
-          },
-        },
+      const startedId = await startNamedRun(
+        live,
+        { model: "linear", dataset: "batch-size" },
+        { batchSize: 1, epochs: 20, k: 10 },
       );
-      const runId = dbId(started.data?.startRun.id ?? "");
+      const runId = dbId(startedId);
       const external = await live.gql<{ createRun: { id: string } }>(
         `mutation { createRun(input: { name: "ext" }) { ... on Run { id } } }`,
       );

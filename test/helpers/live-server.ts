@@ -53,6 +53,34 @@ export async function startLive(
   };
 }
 
+/**
+ * Starts a run through `startRun` on a built-in model and dataset found by name (their ids looked up
+ * over the API, as a client would); answers the run's global id, or throws with the API's errors.
+ */
+export async function startNamedRun(
+  live: Live,
+  names: { model: string; dataset: string },
+  settings: Record<string, unknown>,
+): Promise<string> {
+  const ids = await live.gql<{
+    models: { nodes: { id: string; name: string }[] };
+    datasets: { nodes: { id: string; name: string }[] };
+  }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
+  const started = await live.gql<{ startRun: { id?: string; message?: string } }>(
+    `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
+    {
+      input: {
+        model: ids.data?.models.nodes.find((m) => m.name === names.model)?.id,
+        dataset: ids.data?.datasets.nodes.find((d) => d.name === names.dataset)?.id,
+        ...settings,
+      },
+    },
+  );
+  const id = started.data?.startRun.id;
+  if (!id) throw new Error(`startRun failed: ${JSON.stringify(started.errors ?? started.data)}`);
+  return id;
+}
+
 /** Starts one live server for the file (beforeAll) and closes it after (afterAll); `ready` sees it. */
 export function useLiveServer(
   env: Record<string, string> = {},

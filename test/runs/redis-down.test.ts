@@ -4,7 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Proc, spawnReady, stopProc } from "../../scripts/cluster.ts";
 import { dbId } from "../helpers/ids.ts";
-import { type Chunk, collectWs, type Live, range, startLive, steps } from "../helpers/live-server.ts";
+import {
+  type Chunk,
+  collectWs,
+  type Live,
+  range,
+  startLive,
+  startNamedRun,
+  steps,
+} from "../helpers/live-server.ts";
 import { freePort, type TestPostgres, testPostgres } from "../helpers/postgres.ts";
 
 let pg: TestPostgres;
@@ -31,23 +39,11 @@ afterAll(async () => {
 
 describe("Redis down in a cluster", () => {
   it("keeps serving, and a subscriber gets every step once and the final chunk after redis-server is killed mid-run", async () => {
-    const ids = await live.gql<{
-      models: { nodes: { id: string; name: string }[] };
-      datasets: { nodes: { id: string; name: string }[] };
-    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
-    const started = await live.gql<{ startRun: { id: string } }>(
-      `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
-      {
-        input: {
-          model: ids.data?.models.nodes.find((m) => m.name === "linear")?.id,
-          dataset: ids.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id,
-          batchSize: 1,
-          epochs: 8,
-          k: 10,
-        },
-      },
+    const runId = await startNamedRun(
+      live,
+      { model: "linear", dataset: "batch-size" },
+      { batchSize: 1, epochs: 8, k: 10 },
     );
-    const runId = started.data?.startRun.id ?? "";
     expect(runId).not.toBe("");
     const collected = collectWs(live.wsUrl, runId);
     const db = live.app.db;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/index.ts";
 import { dbId } from "../helpers/ids.ts";
-import { CHUNKS, type Chunk, startLive, wsClient } from "../helpers/live-server.ts";
+import { CHUNKS, type Chunk, startLive, startNamedRun, wsClient } from "../helpers/live-server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-shutdown-"));
 const DATABASE_URL = `file:${join(dir, "s.db")}`;
@@ -15,23 +15,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("graceful shutdown", () => {
   it("completes live subscriptions, checkpoints the running run as INTERRUPTED, and a restarted server resumes it", async () => {
     const live = await startLive({ DATABASE_URL });
-    const ids = await live.gql<{
-      models: { nodes: { id: string; name: string }[] };
-      datasets: { nodes: { id: string; name: string }[] };
-    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
-    const started = await live.gql<{ startRun: { id: string } }>(
-      `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
-      {
-        input: {
-          model: ids.data?.models.nodes.find((m) => m.name === "linear")?.id,
-          dataset: ids.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id,
-          batchSize: 1,
-          epochs: 50,
-          k: 1,
-        },
-      },
+    const runId = await startNamedRun(
+      live,
+      { model: "linear", dataset: "batch-size" },
+      { batchSize: 1, epochs: 50, k: 1 },
     );
-    const runId = started.data?.startRun.id ?? "";
     const client = wsClient(live.wsUrl);
     let received = 0;
     let ended = "";
