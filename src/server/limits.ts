@@ -112,12 +112,32 @@ export async function createRateLimiter(
   let redis: Redis | null = null;
   if (redisUrl) {
     redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: false });
+    // ioredis reconnects by itself; without a listener every failed attempt is an unhandled "error"
+    // event, which ends the process. Logged once per outage.
+    let down = false;
+    redis.on("error", (err: Error) => {
+      if (!down)
+        console.error(
+          `gradstream: rate limiter's redis ${redisUrl} unreachable (${err.message}); counting in this process until it is back`,
+        );
+      down = true;
+    });
+    redis.on("ready", () => {
+      down = false;
+    });
     await redis.connect();
     limiter = new RateLimiterRedis({
       storeClient: redis,
       keyPrefix: "gradstream:runrate",
       points: limit,
       duration: Math.max(1, Math.ceil(windowMs / 1000)),
+      // While Redis is down, each process counts on its own (the same limit per process) rather than
+      // refusing every run or letting all through.
+      insuranceLimiter: new RateLimiterMemory({
+        keyPrefix: "runrate",
+        points: limit,
+        duration: windowMs / 1000,
+      }),
     });
   } else {
     limiter = new RateLimiterMemory({ keyPrefix: "runrate", points: limit, duration: windowMs / 1000 });

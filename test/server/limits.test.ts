@@ -380,6 +380,36 @@ describe("the rate limiter", () => {
       await stopProc(redis);
     }
   });
+
+  it("keeps counting in this process, without crashing it, while Redis is down", async () => {
+    const port = await freePort();
+    const redis = await spawnReady(
+      "redis",
+      "/usr/bin/redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      {},
+      /Ready to accept connections/,
+    );
+    const limiter = await createRateLimiter(2, 60_000, `redis://127.0.0.1:${port}`);
+    try {
+      expect(await limiter.take("token:1")).toBe(0);
+      redis.child.kill("SIGKILL");
+      await redis.exited;
+      // ioredis now emits "error" on every reconnect attempt: unhandled, that would end this process.
+      await new Promise((r) => setTimeout(r, 300));
+      // The in-memory insurance limiter answers: the same limit, counted here.
+      const calls = [
+        await limiter.take("token:1"),
+        await limiter.take("token:1"),
+        await limiter.take("token:1"),
+      ];
+      expect(calls.slice(0, 2)).toEqual([0, 0]);
+      expect(calls[2]).toBeGreaterThan(0);
+    } finally {
+      await limiter.close();
+      if (redis.child.exitCode === null && redis.child.signalCode === null) await stopProc(redis);
+    }
+  });
 });
 
 describe("limit settings", () => {
