@@ -15,7 +15,7 @@ import { validateRunConfig } from "../train/config.ts";
 import { isTrainerCrash } from "../train/process.ts";
 import { requireProvider } from "../train/providers.ts";
 import { DivergenceError, type EpochSummary, type TrainEnd } from "../train/runner.ts";
-import { startTraining, type TrainingRun } from "../train/thread.ts";
+import { prepareTrainers, startTraining, type TrainingRun } from "../train/thread.ts";
 import type { Alerter } from "./alerts.ts";
 import type { RunEvents } from "./events.ts";
 import { RunLearning, type StopVerdict } from "./learning.ts";
@@ -71,7 +71,9 @@ export class Executor {
     /** Called when a launched run has ended here (its thread is gone): room for another. */
     private readonly ended: (runId: number) => void,
     private readonly alerter: Alerter | null = null,
-  ) {}
+  ) {
+    prepareTrainers(options.isolation);
+  }
 
   running(): number[] {
     return [...this.active.keys()];

@@ -1,17 +1,23 @@
 // A trainer in a child process (one per run): onnxruntime's native code then runs where its crash
 // cannot take the server down. An abort ("terminate called after throwing an instance of
-// 'Napi::Error'"), a segfault or the out-of-memory killer ends the child; the host sees the channel
+// 'Napi::Error'"), a segfault or the out-of-memory killer ends the child; the server sees the socket
 // close without a last word and fails the run with the signal or exit code and the child's last
-// stderr lines. The messages are those of a worker thread (src/train/protocol.ts) over Node's IPC
-// channel with the "advanced" (structured clone) serialization, so typed arrays cross as they are.
+// stderr lines. The messages are those of a worker thread (src/train/protocol.ts), as frames
+// (frames.ts) over a socket between the server and the trainer.
 //
-// The child is `node --import tsx trainer-process.ts`, like the provider probe (provider-probe.cjs)
-// but long-lived; it leaves by itself after its last message, and when the server goes away (its IPC
-// channel closes) it exits too, so no trainer outlives its server.
+// Trainers are started by a launcher (launcher.cjs), a small child forked once, before the first run,
+// rather than forked from the server: fork() of a large process holds its event loop for tens to
+// hundreds of ms. The launcher hands the server the trainer's end of a socket pair and reports the
+// trainer's exit; it keeps one spare trainer loaded between runs. The trainer is
+// `node --import tsx trainer-process.ts`, like the provider probe (provider-probe.cjs) but long-lived;
+// it leaves by itself after its last message, and when the server goes away (its socket closes) it
+// exits too, so no trainer outlives its server.
 import { type ChildProcess, fork } from "node:child_process";
 import { createRequire } from "node:module";
+import type { Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { readFrames, writeFrame } from "./frames.ts";
 import {
   type HostLink,
   type HostMessage,
@@ -22,8 +28,7 @@ import {
 import type { TrainJob } from "./runner.ts";
 
 const ENTRY = fileURLToPath(new URL("./trainer-process.ts", import.meta.url));
-/** Bytes of the child's stderr kept for the failure message. */
-const STDERR_TAIL = 4096;
+const LAUNCHER = fileURLToPath(new URL("./launcher.cjs", import.meta.url));
 
 function tsxLoader(): string {
   const pkg = createRequire(import.meta.url).resolve("tsx/package.json");
@@ -63,31 +68,129 @@ export function isTrainerCrash(err: unknown): boolean {
   return err instanceof Error && err.name === "TrainerCrash";
 }
 
-function linkTo(child: ChildProcess): HostLink {
-  let stderr = "";
-  child.stderr?.setEncoding("utf8");
-  child.stderr?.on("data", (s: string) => {
-    process.stderr.write(s);
-    stderr = (stderr + s).slice(-STDERR_TAIL);
-  });
-  let lastWord = false;
-  // "close" comes after the exit and after the child's stdio and IPC streams ended, so every message
-  // it sent has been heard before the death is reported.
-  const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    child.once("close", (code, signal) => resolve({ code, signal })),
-  );
-  // A send racing the child's exit fails with ERR_IPC_CHANNEL_CLOSED: the death is reported anyway.
+interface ExitReport {
+  code: number | null;
+  signal: string | null;
+  stderr: string;
+}
+
+/** A trainer process as the launcher handed it over: its socket, pid and (later) exit report. */
+interface Spawned {
+  socket: Socket;
+  pid: number;
+  exit: Promise<ExitReport>;
+}
+
+type LauncherMessage =
+  | { type: "spawned"; id: number; pid: number }
+  | { type: "failed"; id: number; message: string }
+  | ({ type: "exit"; id: number } & ExitReport);
+
+interface Pending {
+  spawned?: { resolve(s: Spawned): void; reject(err: Error): void };
+  exited(report: ExitReport): void;
+}
+
+/** The launcher of this process (one, shared by every run manager in it), with its pending trainers. */
+let launcher: { child: ChildProcess; pending: Map<number, Pending> } | null = null;
+let nextId = 0;
+/** Spawn requests not yet answered: while there are any, the launcher's channel keeps this process up. */
+let waiting = 0;
+
+function theLauncher(): { child: ChildProcess; pending: Map<number, Pending> } {
+  if (launcher?.child.connected) return launcher;
+  const child = fork(LAUNCHER, [tsxLoader(), ENTRY], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const pending = new Map<number, Pending>();
+  const me = { child, pending };
+  launcher = me;
+  // Idle, the launcher keeps neither this process nor its event loop alive (a run's socket does).
+  child.unref();
+  child.channel?.unref();
   child.on("error", () => {});
+  child.on("message", (m: LauncherMessage, handle: unknown) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    if (m.type === "spawned") {
+      const { resolve } = p.spawned ?? {};
+      p.spawned = undefined;
+      if (--waiting === 0) child.channel?.unref();
+      const exit = new Promise<ExitReport>((r) => {
+        p.exited = r;
+      });
+      resolve?.({ socket: handle as Socket, pid: m.pid, exit });
+    } else if (m.type === "failed") {
+      pending.delete(m.id);
+      if (--waiting === 0) child.channel?.unref();
+      p.spawned?.reject(new Error(`the trainer launcher ${m.message}`));
+    } else {
+      pending.delete(m.id);
+      p.exited({ code: m.code, signal: m.signal, stderr: m.stderr });
+    }
+  });
+  // The launcher gone (it runs no native code, so this is rare: killed from outside): its trainers
+  // cannot report their exits; they are told apart from healthy ones by their sockets closing.
+  child.once("exit", () => {
+    if (launcher === me) launcher = null;
+    waiting = 0;
+    for (const p of pending.values()) {
+      p.spawned?.reject(new Error("the trainer launcher exited"));
+      p.exited({ code: null, signal: null, stderr: "" });
+    }
+    pending.clear();
+  });
+  return me;
+}
+
+/**
+ * Starts the trainer launcher now, while this process is small and idle (the server calls this when
+ * its run manager is created), so the first run does not pay for the fork.
+ */
+export function prepareTrainerProcesses(): void {
+  theLauncher();
+}
+
+/** The launcher's process id, or null before the first use (for tests and diagnostics). */
+export function trainerLauncherPid(): number | null {
+  return launcher?.child.pid ?? null;
+}
+
+function spawnTrainer(): Promise<Spawned> {
+  const l = theLauncher();
+  const id = nextId++;
+  return new Promise<Spawned>((resolve, reject) => {
+    // `exited` is replaced once the trainer is handed over (its exit cannot be reported before that).
+    l.pending.set(id, { spawned: { resolve, reject }, exited: () => {} });
+    if (waiting++ === 0) l.child.channel?.ref();
+    l.child.send({ type: "spawn", id }, (err) => {
+      if (err) {
+        l.pending.delete(id);
+        if (--waiting === 0) l.child.channel?.unref();
+        reject(new Error(`could not reach the trainer launcher: ${err.message}`));
+      }
+    });
+  });
+}
+
+function linkTo(t: Spawned): HostLink {
+  let lastWord = false;
+  t.socket.on("error", () => {});
+  // Sockets handed over IPC allow half-open: the trainer's end of writing must close ours too.
+  t.socket.once("end", () => t.socket.destroy());
+  // The socket closes after every frame the trainer sent has been read; the launcher's report says how
+  // the process ended. Both, then the death (if it was one) is reported.
+  const closed = new Promise<void>((resolve) => t.socket.once("close", () => resolve()));
+  const ended = Promise.all([closed, t.exit]).then(([, report]) => report);
   return {
     post(m: HostMessage) {
-      if (child.connected) child.send(m, (err) => void err);
+      if (t.socket.writable) writeFrame(t.socket, m);
     },
     onMessage(listener) {
-      child.on("message", (m: WorkerMessage) => {
+      readFrames(t.socket, (raw) => {
+        const m = raw as WorkerMessage;
         if (m.type === "done" || m.type === "error") lastWord = true;
         listener(m);
       });
-      void closed.then(({ code, signal }) => {
+      void ended.then(({ code, signal, stderr }) => {
         if (!lastWord)
           listener({
             type: "error",
@@ -95,55 +198,23 @@ function linkTo(child: ChildProcess): HostLink {
           });
       });
     },
-    exited: closed.then(() => undefined),
+    exited: ended.then(() => undefined),
     async kill() {
-      child.kill("SIGKILL");
-      await closed;
+      try {
+        process.kill(t.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      await ended;
     },
-    pid: child.pid ?? null,
+    pid: t.pid,
   };
 }
 
-function spawnTrainer(): ChildProcess {
-  const child = fork(ENTRY, [], {
-    execArgv: ["--import", tsxLoader()],
-    serialization: "advanced",
-    stdio: ["ignore", "inherit", "pipe", "ipc"],
-  });
-  // A spare waiting for a job keeps neither this process nor its event loop alive.
-  child.unref();
-  child.channel?.unref();
-  (child.stderr as unknown as { unref(): void } | null)?.unref();
-  return child;
-}
-
-/**
- * One trainer process started ahead of the next run: loading tsx, the compiler and onnxruntime takes a
- * child 0.3–1 s of CPU, which a run would otherwise wait for on top of its own set-up. It is started
- * when a trainer exits, between runs: fork() blocks the event loop for a moment (tens of ms for a large
- * server process) and the spare's start-up takes CPU, neither of which should land on a training run.
- * It exits with this process (its IPC channel closes).
- */
-let spare: ChildProcess | null = null;
-
-function takeTrainer(): ChildProcess {
-  const s = spare;
-  spare = null;
-  if (s?.connected && s.exitCode === null && s.signalCode === null) return s;
-  s?.kill("SIGKILL");
-  return spawnTrainer();
-}
-
 /** Starts the job in a child process; resolves once its data and sessions are ready there. */
-export function startTrainingProcess(job: TrainJob, signal?: AbortSignal): Promise<TrainingRun> {
-  const child = takeTrainer();
-  // While this run trains, the channel and the pipe keep it in hand like any pending I/O.
-  child.ref();
-  child.channel?.ref();
-  child.once("close", () => {
-    spare ??= spawnTrainer();
-  });
-  const link = linkTo(child);
-  child.send({ type: "job", job }, (err) => void err);
+export async function startTrainingProcess(job: TrainJob, signal?: AbortSignal): Promise<TrainingRun> {
+  const trainer = await spawnTrainer();
+  const link = linkTo(trainer);
+  writeFrame(trainer.socket, { type: "job", job });
   return hostTraining(link, signal);
 }

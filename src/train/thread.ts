@@ -14,7 +14,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { startTrainingProcess } from "./process.ts";
+import { prepareTrainerProcesses, startTrainingProcess } from "./process.ts";
 import {
   type HostLink,
   hostTraining,
@@ -93,6 +93,11 @@ function startThread(job: TrainJob, options: StartOptions): Promise<TrainingRun>
     pid: null,
   };
   return hostTraining(link, options.signal);
+}
+
+/** Gets ready to start trainers of this kind (for "process": the launcher, forked while this process is small). */
+export function prepareTrainers(isolation: Isolation): void {
+  if (isolation === "process") prepareTrainerProcesses();
 }
 
 /** Starts a job and resolves once its data and sessions are ready. */

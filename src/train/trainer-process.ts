@@ -1,27 +1,41 @@
-// The trainer child process (see process.ts): receives one job, runs its Trainer and sends its chunks
-// over IPC, at most two ahead of the host's acknowledgements (src/train/protocol.ts), then leaves.
-import type { HostMessage, WorkerMessage } from "./protocol.ts";
-import { serveTrainer } from "./protocol.ts";
+// The trainer child process (see process.ts, started by launcher.cjs): receives one job on its
+// socket to the server (fd 3), runs its Trainer and sends its chunks back as frames (frames.ts), at
+// most two ahead of the server's acknowledgements (src/train/protocol.ts), then leaves.
+import { Socket } from "node:net";
+import { readFrames, writeFrame } from "./frames.ts";
+import { type HostMessage, serveTrainer, type WorkerMessage } from "./protocol.ts";
 import type { TrainJob } from "./runner.ts";
 
-const send = process.send?.bind(process);
-if (!send) throw new Error("trainer-process.ts must run as a forked child process");
-// The server went away (crashed, killed, or closed the channel): nothing may train on unobserved.
-process.on("disconnect", () => process.exit(0));
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+// The server went away (crashed, killed, or closed the socket): nothing may train on unobserved.
+channel.on("close", () => process.exit(0));
+channel.on("error", () => {});
+// stderr is a pipe to the launcher; if the launcher is gone, a write fails (EPIPE) and must not end a
+// run that is otherwise fine.
+process.stderr.on("error", () => {});
 
-const job = await new Promise<TrainJob>((resolve) =>
-  process.once("message", (m: { type: "job"; job: TrainJob }) => resolve(m.job)),
-);
+const listeners: ((m: HostMessage) => void)[] = [];
+let gotJob: (job: TrainJob) => void = () => {};
+const job = new Promise<TrainJob>((resolve) => {
+  gotJob = resolve;
+});
+readFrames(channel, (m) => {
+  const msg = m as HostMessage | { type: "job"; job: TrainJob };
+  if (msg.type === "job") gotJob(msg.job);
+  else for (const l of listeners) l(msg);
+});
+
 await serveTrainer(
   {
     post: (m: WorkerMessage) =>
       new Promise<void>((resolve) => {
-        if (!process.connected) return resolve();
-        send(m, undefined, {}, () => resolve());
+        if (!channel.writable) return resolve();
+        writeFrame(channel, m, () => resolve());
       }),
-    onMessage: (listener) => process.on("message", (m: HostMessage) => listener(m)),
+    onMessage: (listener) => listeners.push(listener),
   },
-  job,
+  await job,
 );
-// Every message was handed to the channel (post resolved): closing it lets the process end.
-process.disconnect();
+// Every message was handed to the socket (post resolved): once the bytes are flushed to it (the peer
+// reads them even after this process is gone), closing it ends the process (see "close" above).
+channel.end(() => channel.destroy());

@@ -1,8 +1,9 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { BatchRow } from "../../src/db/types.ts";
 import { builtinModelBytes } from "../../src/train/catalog.ts";
 import { EXPERIMENTS, RunConfigError } from "../../src/train/config.ts";
-import { trainerDeathMessage } from "../../src/train/process.ts";
+import { trainerDeathMessage, trainerLauncherPid } from "../../src/train/process.ts";
 import type { TrainEnd } from "../../src/train/runner.ts";
 import { startTraining, type TrainingRun } from "../../src/train/thread.ts";
 
@@ -64,6 +65,33 @@ describe("training in a child process", () => {
     // This process still trains.
     const again = await drain(await startTraining({ model: linear, config }, { isolation: "process" }));
     expect(again.rows).toHaveLength(80);
+  });
+
+  it("starts trainers from the launcher process, not from this one (whose fork would hold its event loop)", async () => {
+    const run = await startTraining({ model: linear, config }, { isolation: "process" });
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm has no ")" here (node).
+    const ppid = Number(readFileSync(`/proc/${run.pid}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+    expect(ppid).toBe(trainerLauncherPid());
+    expect(ppid).not.toBe(process.pid);
+    expect((await drain(run)).rows).toHaveLength(80);
+  });
+
+  it("finishes a run whose launcher was killed mid-run, and starts the next run from a new launcher", async () => {
+    const e = EXPERIMENTS["cnn-dropout"];
+    const run = await startTraining(
+      { model: builtinModelBytes(e.model), config: { ...e.runs[0], epochs: 1 }, threads: 1 },
+      { isolation: "process" },
+    );
+    const before = trainerLauncherPid();
+    expect(before).not.toBeNull();
+    process.kill(before as number, "SIGKILL");
+    // The rows and the end come straight from the trainer, not through the launcher.
+    const { rows, end } = await drain(run);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(end.status).toBe("completed");
+    const again = await drain(await startTraining({ model: linear, config }, { isolation: "process" }));
+    expect(again.rows).toHaveLength(80);
+    expect(trainerLauncherPid()).not.toBe(before);
   });
 
   it("rejects a bad configuration from the child process with a RunConfigError naming the field", async () => {
