@@ -182,7 +182,9 @@ function bytesPer(d: DType): number {
 }
 
 function fromRaw(dtype: DType, raw: Uint8Array, count: number): TensorData {
-  const copy = raw.slice(0, count * bytesPer(dtype));
+  // A copy with its own ArrayBuffer: `raw` may be a Node Buffer, whose slice() is a view into a shared
+  // pool (or the whole file), not a copy.
+  const copy = new Uint8Array(raw.subarray(0, count * bytesPer(dtype)));
   switch (dtype) {
     case "float32":
       return new Float32Array(copy.buffer);

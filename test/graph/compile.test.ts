@@ -499,3 +499,22 @@ describe("Shape-only subgraphs that feed a Reshape", () => {
     expect(losses[0][2]).toBeLessThan(losses[0][0]);
   });
 });
+
+describe("model bytes in a Node Buffer", () => {
+  it("decodes the same tensors from a Buffer that is a view at an odd offset into a larger one", () => {
+    const bytes = new Uint8Array(readFileSync("models/linear.onnx"));
+    // readFileSync pools small files: their Buffer is a view into a shared 8 KB ArrayBuffer. Build
+    // such a view on purpose, at an offset no typed array could start at.
+    const pool = Buffer.alloc(bytes.length + 1003, 7);
+    pool.set(bytes, 1001);
+    const view = pool.subarray(1001, 1001 + bytes.length);
+    const plain = decodeModel(bytes);
+    const viewed = decodeModel(view);
+    expect(viewed.graph.initializers.map((t) => [t.name, Array.from(t.data as Float32Array)])).toEqual(
+      plain.graph.initializers.map((t) => [t.name, Array.from(t.data as Float32Array)]),
+    );
+    expect(compile(view, { optimizer: { kind: "sgd" } }).parameterCount).toBe(
+      compile(bytes, { optimizer: { kind: "sgd" } }).parameterCount,
+    );
+  });
+});
