@@ -10,11 +10,10 @@
 // Prisma's connection read meanwhile. synchronous=NORMAL in WAL mode keeps every committed chunk across a
 // process crash (a power cut may lose the last few commits; we accept that for speed).
 import { existsSync, mkdirSync, statfsSync, statSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { tsWorkerSource } from "../worker-bootstrap.ts";
 import {
   checkDatabaseIsOurs,
   committedMigrations,
@@ -346,25 +345,15 @@ export type WorkerReply =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: string; code?: string };
 
-/**
- * Worker bootstrap: registers tsx's loader in the worker thread, then imports sqlite-worker.ts, so the
- * worker runs TypeScript however the main thread was started (tsx, vitest). Node 20 does not carry the
- * main thread's loader hooks into workers, and `--import` in a worker's execArgv is not honoured.
- */
-function workerBootstrap(): string {
-  const pkg = createRequire(import.meta.url).resolve("tsx/package.json");
-  const api = pathToFileURL(join(dirname(pkg), "dist", "esm", "api", "index.mjs")).href;
-  const entry = new URL("./sqlite-worker.ts", import.meta.url).href;
-  return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })
-    .catch((err) => { throw err; });`;
-}
-
 export async function openSqliteStore(url: string): Promise<Store> {
   const path = sqlitePath(url);
   mkdirSync(dirname(path), { recursive: true });
   const applied = migrateSqlite(path, committedMigrations("sqlite"));
 
-  const worker = new Worker(workerBootstrap(), { eval: true, workerData: { path } });
+  const worker = new Worker(tsWorkerSource(new URL("./sqlite-worker.ts", import.meta.url)), {
+    eval: true,
+    workerData: { path },
+  });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let failure: Error | null = null;

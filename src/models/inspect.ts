@@ -10,6 +10,7 @@ import { compile } from "../graph/compile.ts";
 import { decodeModel } from "../graph/onnx.ts";
 import { OPS } from "../graph/ops/index.ts";
 import { UPLOAD_NAME } from "../train/data/files.ts";
+import { inspectOffThread } from "./compile-thread.ts";
 
 export type ModelDescription = Omit<ModelInput, "name" | "source" | "onnx" | "path">;
 
@@ -74,10 +75,20 @@ function describe(bytes: Uint8Array, model: Decoded): ModelDescription {
 
 /**
  * Parses and compiles an ONNX forward model. Throws ValidationError("file") when the bytes are not an
- * ONNX model, UnsupportedModelError listing every unsupported op or naming the shape problem.
+ * ONNX model or have more than `maxNodes` nodes (counted before compiling: compile time grows with
+ * them), UnsupportedModelError listing every unsupported op or naming the shape problem.
+ * Synchronous and CPU-bound (a large model takes hundreds of ms): the server calls it through
+ * compile-thread.ts, off its event loop.
  */
-export function inspectModel(bytes: Uint8Array): ModelDescription {
-  return describe(bytes, decode(bytes));
+export function inspectModel(bytes: Uint8Array, maxNodes = Number.POSITIVE_INFINITY): ModelDescription {
+  const model = decode(bytes);
+  const nodes = model.graph.nodes.length;
+  if (nodes > maxNodes)
+    throw new ValidationError(
+      "file",
+      `the model has ${nodes} nodes; the limit is ${maxNodes} (MAX_MODEL_NODES)`,
+    );
+  return describe(bytes, model);
 }
 
 /** Refuses a bad upload name or a file over MAX_UPLOAD_BYTES (models and data files alike). */
@@ -105,14 +116,7 @@ export async function admitModel(
   if (await db.findModelByName(name))
     throw new ValidationError("name", `a model named "${name}" already exists; choose another name`);
   const bytes = await upload.read();
-  const model = decode(bytes);
-  const nodes = model.graph.nodes.length;
-  if (nodes > limits.maxModelNodes)
-    throw new ValidationError(
-      "file",
-      `the model has ${nodes} nodes; the limit is ${limits.maxModelNodes} (MAX_MODEL_NODES)`,
-    );
-  const described = describe(bytes, model);
+  const described = await inspectOffThread(bytes, limits.maxModelNodes);
   if (described.parameterCount > limits.maxModelParameters)
     throw new ValidationError(
       "file",

@@ -9,8 +9,7 @@ import { availableParallelism } from "node:os";
 import { type Db, type Model, ModelSource, type Run, RunKind, RunStatus } from "../db/index.ts";
 import { checkpointAt } from "../db/learning.ts";
 import { NotFoundError, RunStateError } from "../errors.ts";
-import { compile } from "../graph/compile.ts";
-import { inspectModel } from "../models/inspect.ts";
+import { exportOffThread, inspectOffThread } from "../models/compile-thread.ts";
 import { builtinModelBytes } from "../train/catalog.ts";
 import { decodeCheckpoint } from "../train/checkpoint.ts";
 import { EXPERIMENTS, validateRunConfig } from "../train/config.ts";
@@ -103,7 +102,7 @@ export class GradstreamRunManager implements RunManager {
         name,
         source: ModelSource.BUILTIN,
         onnx: bytes,
-        ...inspectModel(bytes),
+        ...(await inspectOffThread(bytes)),
       });
     } catch (err) {
       // Another caller created it meanwhile (unique name).
@@ -224,11 +223,8 @@ export class GradstreamRunManager implements RunManager {
     const model = await this.db.getModel(run.modelId);
     if (!model) throw new NotFoundError("model", String(run.modelId), `unknown model id ${run.modelId}`);
     const cfg = validateRunConfig(splitDropout(run.hyperparameters).config);
-    const compiled = compile(modelBytes(model), { optimizer: cfg.optimizer, loss: cfg.loss });
     const state = decodeCheckpoint(cp.state);
-    const trained: Record<string, Float32Array> = {};
-    for (const t of compiled.tensors) if (t.role !== "optimizer") trained[t.name] = state.tensors[t.name];
-    return compiled.exportInference(trained);
+    return exportOffThread(modelBytes(model), { optimizer: cfg.optimizer, loss: cfg.loss }, state.tensors);
   }
 
   batches(runId: number, afterStep: number): AsyncIterableIterator<BatchChunkEvent> {

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Db, JsonObject } from "../db/index.ts";
 import { ModelSource } from "../db/index.ts";
-import { inspectModel } from "../models/inspect.ts";
+import { inspectOffThread } from "../models/compile-thread.ts";
 import { DATASETS, knownSize } from "../train/data/spec.ts";
 
 export interface Registered {
@@ -21,7 +21,12 @@ export async function registerBuiltins(db: Db, modelsDir: string): Promise<Regis
     const name = basename(file, ".onnx");
     if (await db.findModelByName(name)) continue;
     const bytes = new Uint8Array(readFileSync(join(modelsDir, file)));
-    await db.createModel({ name, source: ModelSource.BUILTIN, onnx: bytes, ...inspectModel(bytes) });
+    await db.createModel({
+      name,
+      source: ModelSource.BUILTIN,
+      onnx: bytes,
+      ...(await inspectOffThread(bytes)),
+    });
     models.push(name);
   }
   const datasets: string[] = [];

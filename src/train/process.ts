@@ -13,10 +13,9 @@
 // it leaves by itself after its last message, and when the server goes away (its socket closes) it
 // exits too, so no trainer outlives its server.
 import { type ChildProcess, fork } from "node:child_process";
-import { createRequire } from "node:module";
 import type { Socket } from "node:net";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
+import { tsxLoaderUrl } from "../worker-bootstrap.ts";
 import { readFrames, writeFrame } from "./frames.ts";
 import {
   type HostLink,
@@ -29,11 +28,6 @@ import type { TrainJob } from "./runner.ts";
 
 const ENTRY = fileURLToPath(new URL("./trainer-process.ts", import.meta.url));
 const LAUNCHER = fileURLToPath(new URL("./launcher.cjs", import.meta.url));
-
-function tsxLoader(): string {
-  const pkg = createRequire(import.meta.url).resolve("tsx/package.json");
-  return pathToFileURL(join(dirname(pkg), "dist", "loader.mjs")).href;
-}
 
 const SIGNALS: Record<string, string> = {
   SIGSEGV: "a segmentation fault in native code",
@@ -99,7 +93,7 @@ let waiting = 0;
 
 function theLauncher(): { child: ChildProcess; pending: Map<number, Pending> } {
   if (launcher?.child.connected) return launcher;
-  const child = fork(LAUNCHER, [tsxLoader(), ENTRY], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(LAUNCHER, [tsxLoaderUrl(), ENTRY], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const pending = new Map<number, Pending>();
   const me = { child, pending };
   launcher = me;

@@ -10,10 +10,8 @@
 // the outputs and evaluating are synchronous JS, and at tens of thousands of steps/s those slices add
 // up on the thread that serves GraphQL. Off it, the main thread only receives one packed chunk per K
 // steps.
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { tsWorkerSource } from "../worker-bootstrap.ts";
 import { prepareTrainerProcesses, startTrainingProcess } from "./process.ts";
 import {
   type HostLink,
@@ -37,18 +35,6 @@ export interface StartOptions {
   inline?: boolean;
 }
 
-/**
- * Worker bootstrap: registers tsx's loader in the worker, then imports worker.ts, so the worker runs
- * TypeScript however the main thread was started (tsx, vitest); Node 20 does not pass loader hooks or
- * an `--import` execArgv on to workers (the same approach as src/db/sqlite.ts).
- */
-function workerBootstrap(): string {
-  const pkg = createRequire(import.meta.url).resolve("tsx/package.json");
-  const api = pathToFileURL(join(dirname(pkg), "dist", "esm", "api", "index.mjs")).href;
-  const entry = new URL("./worker.ts", import.meta.url).href;
-  return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-}
-
 async function startInline(job: TrainJob, options: StartOptions): Promise<TrainingRun> {
   const trainer = await Trainer.create(job);
   async function* chunks(): AsyncGenerator<TrainChunk, TrainEnd, void> {
@@ -68,7 +54,10 @@ async function startInline(job: TrainJob, options: StartOptions): Promise<Traini
 }
 
 function startThread(job: TrainJob, options: StartOptions): Promise<TrainingRun> {
-  const worker = new Worker(workerBootstrap(), { eval: true, workerData: { job } });
+  const worker = new Worker(tsWorkerSource(new URL("./worker.ts", import.meta.url)), {
+    eval: true,
+    workerData: { job },
+  });
   let lastWord = false;
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
   const link: HostLink = {

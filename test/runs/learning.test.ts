@@ -165,7 +165,7 @@ describe("ASHA sweeps", () => {
     });
     const done = [];
     for (const r of runs) done.push(await finished(r.id));
-    expect(done.map((r) => r.status)).toEqual(Array(4).fill(RunStatus.COMPLETED));
+    expect(done.map((r) => `${r.status} ${r.errorMessage ?? ""}`)).toEqual(Array(4).fill("COMPLETED "));
     const report = (await sweepReport(db, sweep.id))!;
     const trials = sweepTrials(report);
     // The first trial reaches rung 0 alone and goes on; both bad ones rank last there and stop.

@@ -1,0 +1,89 @@
+// The compiler off the event loop: parsing and compiling a model takes ~20–200 ms (more for a large
+// upload), and exporting a trained model compiles it again. One worker thread, started on first use,
+// does both; its errors come back as the same classes (ValidationError with its field,
+// UnsupportedModelError with its ops), so callers cannot tell it from a direct call.
+import { Worker } from "node:worker_threads";
+import { UnsupportedModelError, ValidationError } from "../errors.ts";
+import type { CompileOptions } from "../graph/compile.ts";
+import { tsWorkerSource } from "../worker-bootstrap.ts";
+import type { ModelDescription } from "./inspect.ts";
+
+type Request =
+  | { kind: "inspect"; bytes: Uint8Array; maxNodes: number }
+  | { kind: "export"; bytes: Uint8Array; options: CompileOptions; tensors: Record<string, Float32Array> };
+
+export type CompileRequest = Request & { id: number };
+
+export type CompileReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { name: string; message: string; field?: string; ops?: string[] } };
+
+type Pending = { resolve(v: unknown): void; reject(e: Error): void };
+let worker: { w: Worker; pending: Map<number, Pending>; ready: Promise<void> } | null = null;
+let nextId = 0;
+
+function revive(e: { name: string; message: string; field?: string; ops?: string[] }): Error {
+  if (e.name === "ValidationError") return new ValidationError(e.field ?? "file", e.message);
+  if (e.name === "UnsupportedModelError") return new UnsupportedModelError(e.message, e.ops ?? []);
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}
+
+function theWorker(): NonNullable<typeof worker> {
+  if (worker) return worker;
+  const w = new Worker(tsWorkerSource(new URL("./compile-worker.ts", import.meta.url)), { eval: true });
+  const pending = new Map<number, Pending>();
+  let ready: () => void = () => {};
+  const me = { w, pending, ready: new Promise<void>((r) => (ready = r)) };
+  worker = me;
+  // Idle, the thread keeps nothing alive; a pending call refs it (see call()).
+  w.unref();
+  w.on("message", (reply: CompileReply) => {
+    if (reply.id === -1) return ready();
+    const p = pending.get(reply.id);
+    if (!p) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) w.unref();
+    if (reply.ok) p.resolve(reply.value);
+    else p.reject(revive(reply.error));
+  });
+  const fail = (err: Error) => {
+    if (worker === me) worker = null;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    ready();
+  };
+  w.on("error", fail);
+  w.on("exit", (code) => fail(new Error(`the compile thread exited (code ${code})`)));
+  return me;
+}
+
+async function call<T>(request: Request): Promise<T> {
+  const t = theWorker();
+  const id = nextId++;
+  const result = new Promise<T>((resolve, reject) => {
+    t.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+  });
+  t.w.ref();
+  await t.ready;
+  t.w.postMessage({ ...request, id });
+  return result;
+}
+
+/** inspectModel (inspect.ts) in the compile thread. */
+export function inspectOffThread(
+  bytes: Uint8Array,
+  maxNodes = Number.POSITIVE_INFINITY,
+): Promise<ModelDescription> {
+  return call<ModelDescription>({ kind: "inspect", bytes, maxNodes });
+}
+
+/** The inference ONNX model of a compiled model with the given trained tensors, built in the compile thread. */
+export function exportOffThread(
+  bytes: Uint8Array,
+  options: CompileOptions,
+  tensors: Record<string, Float32Array>,
+): Promise<Uint8Array> {
+  return call<Uint8Array>({ kind: "export", bytes, options, tensors });
+}
