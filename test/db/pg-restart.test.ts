@@ -101,11 +101,13 @@ describe("PostgreSQL restarted mid-run", () => {
   it("answers queries and NDJSON posts with 503 DATABASE_UNAVAILABLE while down, and a trained run completes with every step once", async () => {
     const live = await startLive({ DATABASE_URL: await newDatabase(), DB_RETRY_DEADLINE_MS: "120000" });
     try {
-      const startedId = await startNamedRun(
-        live,
-        { model: "linear", dataset: "batch-size" },
-        { batchSize: 1, epochs: 20, k: 10 },
-      );
+      const startedId = (
+        await startNamedRun(
+          live,
+          { model: "linear", dataset: "batch-size" },
+          { batchSize: 1, epochs: 20, k: 10 },
+        )
+      ).id;
       const runId = dbId(startedId);
       const external = await live.gql<{ createRun: { id: string } }>(
         `mutation { createRun(input: { name: "ext" }) { ... on Run { id } } }`,

@@ -55,19 +55,20 @@ export async function startLive(
 
 /**
  * Starts a run through `startRun` on a built-in model and dataset found by name (their ids looked up
- * over the API, as a client would); answers the run's global id, or throws with the API's errors.
+ * over the API, as a client would); answers the run's global id and totalSteps, or throws with the
+ * API's errors.
  */
 export async function startNamedRun(
   live: Live,
   names: { model: string; dataset: string },
   settings: Record<string, unknown>,
-): Promise<string> {
+): Promise<{ id: string; totalSteps: number }> {
   const ids = await live.gql<{
     models: { nodes: { id: string; name: string }[] };
     datasets: { nodes: { id: string; name: string }[] };
   }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
-  const started = await live.gql<{ startRun: { id?: string; message?: string } }>(
-    `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id } ... on Error { message } } }`,
+  const started = await live.gql<{ startRun: { id?: string; totalSteps?: number; message?: string } }>(
+    `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id totalSteps } ... on Error { message } } }`,
     {
       input: {
         model: ids.data?.models.nodes.find((m) => m.name === names.model)?.id,
@@ -76,9 +77,10 @@ export async function startNamedRun(
       },
     },
   );
-  const id = started.data?.startRun.id;
-  if (!id) throw new Error(`startRun failed: ${JSON.stringify(started.errors ?? started.data)}`);
-  return id;
+  const run = started.data?.startRun;
+  if (!run?.id || run.totalSteps === undefined)
+    throw new Error(`startRun failed: ${JSON.stringify(started.errors ?? started.data)}`);
+  return { id: run.id, totalSteps: run.totalSteps };
 }
 
 /** Starts one live server for the file (beforeAll) and closes it after (afterAll); `ready` sees it. */

@@ -39,11 +39,13 @@ afterAll(async () => {
 
 describe("Redis down in a cluster", () => {
   it("keeps serving, and a subscriber gets every step once and the final chunk after redis-server is killed mid-run", async () => {
-    const runId = await startNamedRun(
-      live,
-      { model: "linear", dataset: "batch-size" },
-      { batchSize: 1, epochs: 8, k: 10 },
-    );
+    const runId = (
+      await startNamedRun(
+        live,
+        { model: "linear", dataset: "batch-size" },
+        { batchSize: 1, epochs: 8, k: 10 },
+      )
+    ).id;
     expect(runId).not.toBe("");
     const collected = collectWs(live.wsUrl, runId);
     const db = live.app.db;

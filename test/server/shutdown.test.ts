@@ -15,11 +15,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("graceful shutdown", () => {
   it("completes live subscriptions, checkpoints the running run as INTERRUPTED, and a restarted server resumes it", async () => {
     const live = await startLive({ DATABASE_URL });
-    const runId = await startNamedRun(
-      live,
-      { model: "linear", dataset: "batch-size" },
-      { batchSize: 1, epochs: 50, k: 1 },
-    );
+    const runId = (
+      await startNamedRun(
+        live,
+        { model: "linear", dataset: "batch-size" },
+        { batchSize: 1, epochs: 50, k: 1 },
+      )
+    ).id;
     const client = wsClient(live.wsUrl);
     let received = 0;
     let ended = "";

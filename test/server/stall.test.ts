@@ -3,7 +3,15 @@
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type Chunk, collectWs, type Live, range, startLive, steps } from "../helpers/live-server.ts";
+import {
+  type Chunk,
+  collectWs,
+  type Live,
+  range,
+  startLive,
+  startNamedRun,
+  steps,
+} from "../helpers/live-server.ts";
 
 let live: Live;
 beforeAll(async () => {
@@ -42,26 +50,14 @@ const ALL_FIELDS = `subscription($runId: ID!) { batchMetrics(runId: $runId) { ru
 
 describe("a stalled subscriber on a fast run", () => {
   it("is ended with the resume error while the server stays up and the other subscribers get every chunk", async () => {
-    const ids = await live.gql<{
-      models: { nodes: { id: string; name: string }[] };
-      datasets: { nodes: { id: string; name: string }[] };
-    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
     // 100,000 steps in 100 chunks of 1,000 rows (~230 KB each as JSON): far more than socket buffers hold.
-    const start = await live.gql<{ startRun: { id: string; totalSteps: number } }>(
-      `mutation($input: StartRunInput!) { startRun(input: $input) { ... on Run { id totalSteps } ... on Error { message } } }`,
-      {
-        input: {
-          model: ids.data?.models.nodes.find((m) => m.name === "linear")?.id,
-          dataset: ids.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id,
-          batchSize: 1,
-          epochs: 100,
-          k: 1000,
-        },
-      },
+    const run = await startNamedRun(
+      live,
+      { model: "linear", dataset: "batch-size" },
+      { batchSize: 1, epochs: 100, k: 1000 },
     );
-    const run = start.data?.startRun;
-    expect(run?.totalSteps).toBe(100_000);
-    const runId = run?.id ?? "";
+    expect(run.totalSteps).toBe(100_000);
+    const runId = run.id;
     const stalled = await rawSubscriber(live.wsUrl, ALL_FIELDS, { runId });
     stalled.pause();
     const healthy = await Promise.all([collectWs(live.wsUrl, runId), collectWs(live.wsUrl, runId)]);

@@ -10,6 +10,7 @@ import {
   type Live,
   range,
   startLive,
+  startNamedRun,
   steps,
   wsClient,
 } from "../helpers/live-server.ts";
@@ -27,19 +28,6 @@ async function startExperiment(name: string): Promise<{ id: string; totalSteps: 
   );
   if (!r.data) throw new Error(JSON.stringify(r.errors));
   return r.data.startExperiment.runs;
-}
-
-const START = `mutation($input: StartRunInput!) { startRun(input: $input) {
-  __typename ... on Run { id status totalSteps stepsPerChunk } ... on Error { message } } }`;
-
-async function startRun(
-  input: Record<string, unknown>,
-): Promise<{ id: string; totalSteps: number; status: string }> {
-  const r = await live.gql<{
-    startRun: { __typename: string; id: string; totalSteps: number; status: string; message?: string };
-  }>(START, { input });
-  if (r.data?.startRun.__typename !== "Run") throw new Error(JSON.stringify(r));
-  return r.data.startRun;
 }
 
 describe("the reference experiments through the API", () => {
@@ -115,14 +103,12 @@ describe("the reference experiments through the API", () => {
 
 describe("resumable streams", () => {
   it("a client that disconnects at random points and resubscribes after its last step sees every step exactly once", async () => {
-    const model = await live.gql<{
-      models: { nodes: { id: string; name: string }[] };
-      datasets: { nodes: { id: string; name: string }[] };
-    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
-    const linear = model.data?.models.nodes.find((m) => m.name === "linear")?.id;
-    const data = model.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id;
     // 1,000 one-step chunks, so the disconnects land while the run is still training.
-    const run = await startRun({ model: linear, dataset: data, batchSize: 2, epochs: 2, k: 1 });
+    const run = await startNamedRun(
+      live,
+      { model: "linear", dataset: "batch-size" },
+      { batchSize: 2, epochs: 2, k: 1 },
+    );
     expect(run.totalSteps).toBe(1000);
     let seed = 12345;
     const rand = (n: number) => {
@@ -220,17 +206,11 @@ describe("run events and lifecycle over the API", () => {
   });
 
   it("cancels a running run and resumes it from its checkpoint with the same step numbering", async () => {
-    const ids = await live.gql<{
-      models: { nodes: { id: string; name: string }[] };
-      datasets: { nodes: { id: string; name: string }[] };
-    }>("{ models { nodes { id name } } datasets { nodes { id name } } }");
-    const run = await startRun({
-      model: ids.data?.models.nodes.find((m) => m.name === "linear")?.id,
-      dataset: ids.data?.datasets.nodes.find((d) => d.name === "batch-size")?.id,
-      batchSize: 1,
-      epochs: 3,
-      k: 1,
-    });
+    const run = await startNamedRun(
+      live,
+      { model: "linear", dataset: "batch-size" },
+      { batchSize: 1, epochs: 3, k: 1 },
+    );
     // Wait until it has trained a little, then cancel.
     const client = wsClient(live.wsUrl);
     const first: number[] = [];
