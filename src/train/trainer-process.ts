@@ -36,6 +36,8 @@ await serveTrainer(
   },
   await job,
 );
-// Every message was handed to the socket (post resolved): once the bytes are flushed to it (the peer
-// reads them even after this process is gone), closing it ends the process (see "close" above).
-channel.end(() => channel.destroy());
+// Every message was handed to the socket (post resolved): end our side of it. The server closes the
+// socket once it has read everything (then "close" above ends this process). Closing it from here
+// instead would let an acknowledgement the server sends meanwhile fail with EPIPE, and the server's
+// socket, destroyed by that error, would drop the frames it had not read yet: the last word included.
+channel.end();
