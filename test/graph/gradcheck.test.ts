@@ -272,7 +272,7 @@ const CASES: GradCase[] = [
     inputs: [f([2, 2, 7, 6]), f([3, 2, 3, 3])],
   },
   {
-    name: "Conv 5x5 (weight gradient as a Conv over the batch)",
+    name: "Conv 5x5 asymmetric pads",
     op: "Conv",
     dtype: "float32",
     tol: 2e-2,
