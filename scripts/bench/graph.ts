@@ -13,7 +13,8 @@
 // (`gradstream train --json`) and in PyTorch eager: training loop ≥ 2.5× PyTorch's, and the command
 // ≤ 1.3× its own training loop (the loop is the time from the CLI's "start" line to its "end" line).
 // GRAPH_BENCH_SECONDS (default 3) sets the time per case; --profile runs the Loop cases under
-// onnxruntime's profiler (slower) and adds the top ops by share of kernel time; --only=<name> runs the
+// onnxruntime's profiler (slower) and adds the top ops by share of kernel time (each node's lower
+// quartile over its runs, so preempted runs on a loaded machine do not skew the shares); --only=<name> runs the
 // cases whose model name contains it (seed_cnn, lenet5_epoch, ...).
 
 import { spawn, spawnSync } from "node:child_process";
@@ -65,21 +66,34 @@ interface ProfileEvent {
   args?: { op_name?: string };
 }
 
-/** Sums onnxruntime's per-node kernel times by op type (a Loop's own entry includes its body). */
+/**
+ * Kernel time by op type from onnxruntime's per-node profile. Each node counts with the lower quartile
+ * of its runs, not their sum: on a loaded machine a run that is preempted mid-kernel inflates whichever
+ * op it hit, and the quartile keeps those runs out of the shares (a Loop's own entry, which includes
+ * its body, is skipped).
+ */
 function summarizeProfile(prefix: string): { op: string; share: number }[] {
   const dir = dirname(prefix);
   const file = readdirSync(dir).find((f) => f.startsWith(basename(prefix)) && f.endsWith(".json"));
   if (!file) return [];
   const events = JSON.parse(readFileSync(join(dir, file), "utf8")) as ProfileEvent[];
   unlinkSync(join(dir, file));
-  const byOp = new Map<string, number>();
-  let total = 0;
+  const byNode = new Map<string, { op: string; durs: number[] }>();
   for (const e of events) {
     if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
     const op = e.args?.op_name ?? "?";
     if (op === "Loop") continue;
-    byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
-    total += e.dur;
+    const n = byNode.get(e.name) ?? { op, durs: [] };
+    n.durs.push(e.dur);
+    byNode.set(e.name, n);
+  }
+  const byOp = new Map<string, number>();
+  let total = 0;
+  for (const { op, durs } of byNode.values()) {
+    durs.sort((a, b) => a - b);
+    const d = durs[Math.floor(durs.length / 4)];
+    byOp.set(op, (byOp.get(op) ?? 0) + d);
+    total += d;
   }
   return [...byOp.entries()]
     .sort((a, b) => b[1] - a[1])

@@ -272,7 +272,7 @@ const CASES: GradCase[] = [
     inputs: [f([2, 2, 7, 6]), f([3, 2, 3, 3])],
   },
   {
-    name: "Conv 5x5 (weight gradient as a Conv over the batch)",
+    name: "Conv 5x5 asymmetric pads",
     op: "Conv",
     dtype: "float32",
     tol: 2e-2,
@@ -428,6 +428,28 @@ describe("max-pool gradients on ties", () => {
         inputs: [{ shape: [1, 1, 2, 2], at: [0.5, 0.5, 0.5, 0.5] }],
       });
       expect(grads[0]).toEqual([dY.reduce((a, v) => a + v, 0), 0, 0, 0]);
+    });
+  }
+  // rows [1, 3, 0, 1] and [3, 2, 2, 2]: ties that are not at a window's first position
+  for (const [name, attrs, at] of [
+    // windows (1, 3, 3, 2) → position 1 and (0, 1, 2, 2) → position 6
+    ["tiling 2x2 windows", { kernel_shape: ints([2, 2]), strides: ints([2, 2]) }, [1, 6]],
+    // windows (1, 3) (0, 1) (3, 2) (2, 2) → positions 1, 3, 4, 6 (the one-hot Conv stack)
+    ["tiling 1x2 windows", { kernel_shape: ints([1, 2]), strides: ints([1, 2]) }, [1, 3, 4, 6]],
+  ] as const) {
+    it(`${name}: each window's gradient goes to the first of its tied maxima only`, async () => {
+      const { dY, grads } = await gradientsAt({
+        name,
+        op: "MaxPool",
+        dtype: "float32",
+        attrs,
+        inputs: [{ shape: [1, 1, 2, 4], at: [1, 3, 0, 1, 3, 2, 2, 2] }],
+      });
+      const expected = new Array(8).fill(0);
+      at.forEach((p, i) => {
+        expected[p] = dY[i];
+      });
+      expect(grads[0]).toEqual(expected);
     });
   }
 });

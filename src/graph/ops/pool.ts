@@ -69,8 +69,9 @@ export const MaxPool: OpRule = {
         // Each image plane becomes a [kh·kw, Ho, Wo] stack of window positions (SpaceToDepth for square
         // windows, else a Conv with one-hot kernels: exact, x·1 + Σ 0·x'). A position is chosen when it
         // equals the window's maximum Y and no earlier position does (PyTorch's first maximum on ties):
-        // with e = [x = Y] as 0/1, chosen = [e · cumsum(e) = 1]. It takes dY, and a ConvTranspose with
-        // one-hot kernels puts each back in its place. (ArgMax over the stack measured slower.)
+        // with e = [x = Y] as 0/1 and b = the exclusive cumsum of e (maxima before it), chosen = [e > b].
+        // It takes dY, and a ConvTranspose with one-hot kernels puts each back in its place. (ArgMax over
+        // the stack, DepthToSpace and Col2Im for the way back measured slower.)
         const [kh, kw] = t.k;
         const [ho, wo] = t.out;
         const kk = kh * kw;
@@ -87,10 +88,14 @@ export const MaxPool: OpRule = {
             : b.op("Conv", [planes, onehotKernels], win, `${X}_windows`);
         const yPlanes = b.op("Reshape", [node.outputs[0], b.i64([-1, 1, ho, wo])]);
         const isMax = b.cast(b.op("Equal", [taps, yPlanes]), ctx.dtype, `${X}_is_max`);
-        const seen = b.op("CumSum", [isMax, b.i64(1)], {}, `${X}_maxima_so_far`);
-        const chosen = b.op("Equal", [b.op("Mul", [isMax, seen]), b.fconst(ctx.dtype, 1)], {}, `${X}_chosen`);
+        const before = b.op("CumSum", [isMax, b.i64(1)], { exclusive: int(1) }, `${X}_maxima_before`);
         const dYplanes = b.op("Reshape", [dY, b.i64([-1, 1, ho, wo])]);
-        const spread = b.op("Where", [chosen, dYplanes, b.fconst(ctx.dtype, 0)]);
+        // chosen as 0/1 floats: e − b is an integer ≤ 1, so Relu(e − b) is exactly [e > b]. The stack
+        // then takes dY by a Mul, which onnxruntime splits across intra-op threads, where a Where on a
+        // bool mask runs on one thread (4–8% of the seed CNN's step even single-threaded). A NaN in dY
+        // now reaches the whole window instead of its chosen position only; the step is lost either way.
+        const chosen = b.op("Relu", [b.op("Sub", [isMax, before])], {}, `${X}_chosen`);
+        const spread = b.op("Mul", [chosen, dYplanes]);
         const back = b.op("ConvTranspose", [spread, onehotKernels], win);
         return b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`);
       }
