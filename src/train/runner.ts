@@ -145,7 +145,12 @@ export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
   const first = validateRunConfig(job.config);
   if (!first.dataset)
     throw new RunConfigError("dataset", "dataset is required: a name, a spec string or a spec object");
-  const data = loadDataset(first.dataset, { validation: first.validation.fraction, files });
+  // synthetic features are generated on as many threads as the run may use for onnxruntime
+  const data = loadDataset(first.dataset, {
+    validation: first.validation.fraction,
+    files,
+    ...(job.threads !== undefined ? { threads: job.threads } : {}),
+  });
   const cfg = validateRunConfig(job.config, { trainSamples: data.train.count });
   const compiled = compile(job.model, {
     optimizer: cfg.optimizer,

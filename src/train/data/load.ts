@@ -3,6 +3,7 @@
 // only (so validation data never leaks into them).
 import { type DataFiles, nodeFiles } from "./files.ts";
 import { idxExamples, parseCifar10, parseCsv, parseIdx, type RawImages } from "./formats.ts";
+import { gaussianArray, gaussianBlock } from "./gaussian.ts";
 import { deriveSeed, permutation, Rng } from "./prng.ts";
 import type { DatasetSpec, Normalization } from "./spec.ts";
 import { loadText } from "./text.ts";
@@ -44,6 +45,8 @@ export interface LoadOptions {
   /** Fraction (0..0.5) of the samples held out for validation when the spec has no test files. */
   validation?: number | null;
   files?: DataFiles;
+  /** Threads that may generate synthetic features (default: every core); 1 = this thread only. */
+  threads?: number;
 }
 
 interface Loaded {
@@ -53,12 +56,17 @@ interface Loaded {
   range: "byte" | "unit" | "free";
 }
 
-function generateSynthetic(samples: number, shape: number[], classes: number, seed: number): Loaded {
+function generateSynthetic(
+  samples: number,
+  shape: number[],
+  classes: number,
+  seed: number,
+  threads: number | undefined,
+): Loaded {
   const features = shape.reduce((a, b) => a * b, 1);
   // Features first, then labels, from separate streams (like torch.randn then torch.randint).
   const fx = new Rng(deriveSeed(seed, "features"));
-  const data = new Float32Array(samples * features);
-  for (let i = 0; i < data.length; i++) data[i] = fx.gaussian();
+  const data = gaussianArray(fx, samples * features, threads);
   const fy = new Rng(deriveSeed(seed, "labels"));
   const y = new Int32Array(samples);
   for (let i = 0; i < samples; i++) y[i] = fy.int(classes);
@@ -81,9 +89,12 @@ function generateBlobs(
   for (let i = 0; i < samples; i++) y[i] = fy.int(classes);
   const fx = new Rng(deriveSeed(seed, "features"));
   const data = new Float32Array(samples * features);
+  // each sample's draws in float64 first, so center + spread·z rounds to float32 once, as it always did
+  const z = new Float64Array(features);
   for (let i = 0; i < samples; i++) {
     const c = y[i] * features;
-    for (let f = 0; f < features; f++) data[i * features + f] = centers[c + f] + spread * fx.gaussian();
+    fx.state = gaussianBlock(fx.state, z, 0, features);
+    for (let f = 0; f < features; f++) data[i * features + f] = centers[c + f] + spread * z[f];
   }
   return { x: { count: samples, shape, data }, y, range: "free" };
 }
@@ -109,10 +120,17 @@ function loadIdx(files: DataFiles, images: string, labels: string): Loaded {
   return { ...ex, range: isByte ? "byte" : "free" };
 }
 
-function loadSource(spec: DatasetSpec, files: DataFiles): { main: Loaded; test: Loaded | null } {
+function loadSource(
+  spec: DatasetSpec,
+  files: DataFiles,
+  threads: number | undefined,
+): { main: Loaded; test: Loaded | null } {
   switch (spec.kind) {
     case "synthetic":
-      return { main: generateSynthetic(spec.samples, spec.shape, spec.classes, spec.seed), test: null };
+      return {
+        main: generateSynthetic(spec.samples, spec.shape, spec.classes, spec.seed, threads),
+        test: null,
+      };
     case "blobs":
       return {
         main: generateBlobs(spec.samples, spec.shape, spec.classes, spec.spread, spec.seed),
@@ -256,7 +274,7 @@ export function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Datas
     throw new Error(`validation fraction must be between 0 and 0.5, got ${fraction}`);
   }
   if (spec.kind === "text") return loadText(spec, files, fraction);
-  const { main, test } = loadSource(spec, files);
+  const { main, test } = loadSource(spec, files, options.threads);
   if (test && test.x.shape.join("x") !== main.x.shape.join("x")) {
     throw new Error(
       `dataset test files have sample shape [${test.x.shape.join(", ")}] but the training files have [${main.x.shape.join(", ")}]`,
