@@ -63,7 +63,7 @@ const FLAGS = 3;
 
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
-const { buffer, byteOffset, length, ctlBuffer, state0, block } = workerData;
+const { buffer, byteOffset, length, ctlBuffer, state0, block, fail } = workerData;
 const ctl = new Int32Array(ctlBuffer);
 const out = new Float32Array(buffer, byteOffset, length);
 const gaussianBlock = (${gaussianBlock.toString()});
@@ -73,6 +73,7 @@ try {
   for (;;) {
     const b = Atomics.add(ctl, ${NEXT}, 1);
     if (b >= blocks) break;
+    if (fail) throw new Error("told to fail holding block " + b);
     const from = b * block;
     gaussianBlock(stateAtValue(state0, from), out, from, Math.min(length, from + block));
     if (Atomics.compareExchange(ctl, ${FLAGS} + b, 0, 1) === 0) Atomics.add(ctl, ${DONE}, 1);
@@ -80,6 +81,7 @@ try {
   }
 } catch (err) {
   Atomics.store(ctl, ${FAILED}, 1);
+  Atomics.notify(ctl, ${FAILED});
   Atomics.notify(ctl, ${DONE});
 }
 `;
@@ -93,8 +95,12 @@ export function gaussianArray(
   rng: Rng,
   length: number,
   threads = availableParallelism(),
-  /** Filled in for tests: worker threads started, and whether one reported a failure. */
-  report?: { helpers: number; failed: boolean },
+  /**
+   * For tests: filled in with the worker threads started and whether one reported a failure;
+   * `failWorkers` makes each worker fail holding its first block, and this thread wait for that
+   * before it takes blocks (so it must redo that one).
+   */
+  report?: { helpers: number; failed: boolean; failWorkers?: boolean },
 ): Float32Array {
   const state0 = rng.state;
   rng.state = stateAtValue(state0, length);
@@ -121,6 +127,7 @@ export function gaussianArray(
           ctlBuffer: ctl.buffer,
           state0,
           block: BLOCK,
+          fail: report?.failWorkers === true,
         },
       });
       w.unref();
@@ -136,10 +143,12 @@ export function gaussianArray(
     gaussianBlock(stateAtValue(state0, from), out, from, Math.min(length, from + BLOCK));
     if (Atomics.compareExchange(ctl, FLAGS + b, 0, 1) === 0) Atomics.add(ctl, DONE, 1);
   };
+  if (report?.failWorkers && workers.length > 0) Atomics.wait(ctl, FAILED, 0, 30_000);
   for (let b = Atomics.add(ctl, NEXT, 1); b < blocks; b = Atomics.add(ctl, NEXT, 1)) generate(b);
   // Every block is claimed; wait for the workers' last ones, or do them here if they stall or fail.
   let done = Atomics.load(ctl, DONE);
   let since = performance.now();
+  let tookOver = false;
   while (done < blocks) {
     if (Atomics.load(ctl, FAILED) === 0 && performance.now() - since < STALL_MS) {
       Atomics.wait(ctl, DONE, done, 50);
@@ -150,8 +159,11 @@ export function gaussianArray(
     }
     for (let b = 0; b < blocks; b++) if (Atomics.load(ctl, FLAGS + b) === 0) generate(b);
     done = Atomics.load(ctl, DONE);
+    tookOver = true;
   }
   for (const w of workers) void w.terminate();
   if (report) Object.assign(report, { helpers: workers.length, failed: Atomics.load(ctl, FAILED) === 1 });
-  return out;
+  // A worker still busy on a block this thread redid would write into the array after we return (the
+  // same values, but the caller may normalize in place): hand out a private copy instead.
+  return tookOver ? out.slice() : out;
 }

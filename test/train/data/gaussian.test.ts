@@ -94,4 +94,14 @@ describe("gaussianArray", () => {
     expect(sha256(b)).toBe(sha256(a));
     expect(many.state).toBe(one.state);
   });
+
+  it("workers that fail leave their blocks to this thread: same values, in a private copy", () => {
+    const n = PARALLEL_MIN_VALUES + 777;
+    const a = gaussianArray(new Rng(9), n, 1);
+    const report = { helpers: 0, failed: false, failWorkers: true };
+    const b = gaussianArray(new Rng(9), n, 2, report);
+    expect(report.failed).toBe(true);
+    expect(b.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(sha256(b)).toBe(sha256(a));
+  });
 });
