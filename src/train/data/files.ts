@@ -7,12 +7,14 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
   realpathSync,
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
@@ -49,9 +51,9 @@ export interface DecodedArrays {
 
 export interface DecodedCache {
   /** What put() stored for these sources, or null: absent, a source changed, or the file is damaged. */
-  get(kind: string, sources: readonly string[]): DecodedArrays | null;
+  get(kind: string, sources: readonly string[], key?: string): DecodedArrays | null;
   /** Stores decoded arrays (best effort: a failure to write only costs the next run a decode). */
-  put(kind: string, sources: readonly string[], value: DecodedArrays): void;
+  put(kind: string, sources: readonly string[], value: DecodedArrays, key?: string): void;
 }
 
 function readRaw(path: string, what: string): Buffer {
@@ -141,6 +143,8 @@ const CACHE_MAGIC = "GSDC";
 const CACHE_VERSION = 1;
 /** Decoded arrays smaller than this are cheaper to decode than to cache. */
 export const CACHE_MIN_BYTES = 8 << 20;
+/** The cache folder's size limit: past it, the files used longest ago are deleted. */
+export const CACHE_MAX_BYTES = 4 * 2 ** 30;
 
 interface SourceStamp {
   path: string;
@@ -152,6 +156,8 @@ interface SourceStamp {
 interface CacheHeader {
   version: number;
   kind: string;
+  /** What else the arrays depend on (a generated dataset's parameters), "" for plain decodes. */
+  key: string;
   sources: SourceStamp[];
   meta: Record<string, unknown>;
   arrays: { name: string; type: "float32" | "int32"; length: number; offset: number }[];
@@ -187,21 +193,42 @@ function checksumOf(arrays: (Float32Array | Int32Array)[]): string {
  * The decoded-dataset cache in `dir` (created on the first put). Arrays of fewer than `minBytes` bytes
  * in all are not stored: decoding them is cheaper than the file.
  */
-export function decodedCache(dir: string, minBytes = CACHE_MIN_BYTES): DecodedCache {
-  const fileOf = (kind: string, sources: readonly SourceStamp[]) =>
+export function decodedCache(
+  dir: string,
+  minBytes = CACHE_MIN_BYTES,
+  maxBytes = CACHE_MAX_BYTES,
+): DecodedCache {
+  const fileOf = (kind: string, sources: readonly SourceStamp[], key: string) =>
     join(
       dir,
       `${kind}-${createHash("sha256")
-        .update(sources.map((s) => s.path).join("\0"))
+        .update([key, ...sources.map((s) => s.path)].join("\0"))
         .digest("hex")
         .slice(0, 24)}.bin`,
     );
+  /** Deletes the files used longest ago (a hit touches its file) until the folder fits maxBytes. */
+  const prune = (keep: string) => {
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith(".bin"))
+      .map((f) => {
+        const st = statSync(join(dir, f));
+        return { path: join(dir, f), size: st.size, used: st.mtimeMs };
+      })
+      .sort((a, b) => a.used - b.used);
+    let total = files.reduce((n, f) => n + f.size, 0);
+    for (const f of files) {
+      if (total <= maxBytes) break;
+      if (f.path === keep) continue;
+      rmSync(f.path, { force: true });
+      total -= f.size;
+    }
+  };
   return {
-    get(kind, sources) {
+    get(kind, sources, key = "") {
       let fd: number | null = null;
       try {
         const stamps = sources.map(stampOf);
-        const file = fileOf(kind, stamps);
+        const file = fileOf(kind, stamps, key);
         if (!existsSync(file)) return null;
         fd = openSync(file, "r");
         const size = fstatSync(fd).size;
@@ -217,6 +244,7 @@ export function decodedCache(dir: string, minBytes = CACHE_MIN_BYTES): DecodedCa
         if (
           h.version !== CACHE_VERSION ||
           h.kind !== kind ||
+          h.key !== key ||
           h.bytes !== size ||
           !Array.isArray(h.sources) ||
           h.sources.length !== stamps.length ||
@@ -237,6 +265,9 @@ export function decodedCache(dir: string, minBytes = CACHE_MIN_BYTES): DecodedCa
           arrays[a.name] = out;
         }
         if (checksumOf(Object.values(arrays)) !== h.checksum) return null;
+        // the sources' own mtimes are what invalidates; the cache file's mtime records its last use
+        const now = new Date();
+        utimesSync(file, now, now);
         return { meta: h.meta, arrays };
       } catch {
         // unreadable, not JSON, a source gone: decode from the sources instead
@@ -245,16 +276,17 @@ export function decodedCache(dir: string, minBytes = CACHE_MIN_BYTES): DecodedCa
         if (fd !== null) closeSync(fd);
       }
     },
-    put(kind, sources, value) {
+    put(kind, sources, value, key = "") {
       let tmp: string | null = null;
       try {
         const list = Object.entries(value.arrays);
         if (list.reduce((n, [, a]) => n + a.byteLength, 0) < minBytes) return;
         const stamps = sources.map(stampOf);
-        const file = fileOf(kind, stamps);
+        const file = fileOf(kind, stamps, key);
         const header: CacheHeader = {
           version: CACHE_VERSION,
           kind,
+          key,
           sources: stamps,
           meta: value.meta,
           arrays: [],
@@ -296,12 +328,15 @@ export function decodedCache(dir: string, minBytes = CACHE_MIN_BYTES): DecodedCa
               at += writeSync(fd, bytes, at, bytes.length - at, entry.offset + at);
           });
           // the length check in get() needs the padding after the last array written out
-          if (header.bytes > 0) writeSync(fd, Buffer.alloc(1), 0, 1, header.bytes - 1);
+          const last = header.arrays[header.arrays.length - 1];
+          const end = last ? last.offset + list[list.length - 1][1].byteLength : 0;
+          if (end < header.bytes) writeSync(fd, Buffer.alloc(1), 0, 1, header.bytes - 1);
         } finally {
           closeSync(fd);
         }
         renameSync(tmp, file);
         tmp = null;
+        prune(file);
       } catch {
         // a read-only or full disk: the next run decodes again
       } finally {

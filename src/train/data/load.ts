@@ -113,6 +113,9 @@ function loadMnist(files: DataFiles): Loaded {
   return { x: { count, shape: [1, 28, 28], data }, y, range: "unit" };
 }
 
+/** Synthetic sets at least this large (features, bytes) go through the decoded-dataset cache. */
+export const SYNTHETIC_CACHE_MIN_BYTES = 64 << 20;
+
 const RANGES: readonly Loaded["range"][] = ["byte", "unit", "free"];
 
 /**
@@ -120,8 +123,14 @@ const RANGES: readonly Loaded["range"][] = ["byte", "unit", "free"];
  * read back costs about half of inflating and converting the sources). A cached entry whose arrays do not
  * fit its own shape and count is not trusted.
  */
-function cachedDecode(files: DataFiles, kind: string, sources: string[], decode: () => Loaded): Loaded {
-  const hit = files.cache?.get(kind, sources);
+function cachedDecode(
+  files: DataFiles,
+  kind: string,
+  sources: string[],
+  decode: () => Loaded,
+  key = "",
+): Loaded {
+  const hit = files.cache?.get(kind, sources, key);
   if (hit) {
     const { count, shape, range } = hit.meta;
     const { x, y } = hit.arrays;
@@ -142,10 +151,15 @@ function cachedDecode(files: DataFiles, kind: string, sources: string[], decode:
   const loaded = decode();
   if (files.cache) {
     const { count, shape, data } = loaded.x;
-    files.cache.put(kind, sources, {
-      meta: { count, shape, range: loaded.range },
-      arrays: { x: data, y: loaded.y },
-    });
+    files.cache.put(
+      kind,
+      sources,
+      {
+        meta: { count, shape, range: loaded.range },
+        arrays: { x: data, y: loaded.y },
+      },
+      key,
+    );
   }
   return loaded;
 }
@@ -165,11 +179,14 @@ function loadSource(
   threads: number | undefined,
 ): { main: Loaded; test: Loaded | null } {
   switch (spec.kind) {
-    case "synthetic":
-      return {
-        main: generateSynthetic(spec.samples, spec.shape, spec.classes, spec.seed, threads),
-        test: null,
-      };
+    case "synthetic": {
+      const generate = () => generateSynthetic(spec.samples, spec.shape, spec.classes, spec.seed, threads);
+      // A large set is read back from the cache: 98M values take seconds of CPU to generate (one log
+      // and one cos each) and a fraction of that to read. The key is everything the values depend on.
+      const large = spec.samples * spec.shape.reduce((a, b) => a * b, 1) * 4 >= SYNTHETIC_CACHE_MIN_BYTES;
+      const key = JSON.stringify([spec.samples, spec.shape, spec.classes, spec.seed]);
+      return { main: large ? cachedDecode(files, "synthetic", [], generate, key) : generate(), test: null };
+    }
     case "blobs":
       return {
         main: generateBlobs(spec.samples, spec.shape, spec.classes, spec.spread, spec.seed),

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 // The decoded-dataset cache (src/train/data/files.ts): a second load reads the cache instead of the
 // sources, a changed source is decoded again, and a damaged cache file is never trusted.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
@@ -5,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { type DataFiles, decodedCache, nodeFiles } from "../../../src/train/data/files.ts";
+import { type DataFiles, type DecodedCache, decodedCache, nodeFiles } from "../../../src/train/data/files.ts";
 import { encodeIdx } from "../../../src/train/data/formats.ts";
-import { loadDataset } from "../../../src/train/data/load.ts";
-import { validateDatasetSpec } from "../../../src/train/data/spec.ts";
+import { loadDataset, SYNTHETIC_CACHE_MIN_BYTES } from "../../../src/train/data/load.ts";
+import { parseDatasetSpec, validateDatasetSpec } from "../../../src/train/data/spec.ts";
 
 const root = mkdtempSync(join(tmpdir(), "gradstream-cache-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -37,6 +38,13 @@ function countingFiles(cacheDir: string): DataFiles & { reads: string[] } {
     reads,
   };
 }
+
+const sha256 = (a: Float32Array | Int32Array | undefined) =>
+  a
+    ? createHash("sha256")
+        .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+        .digest("hex")
+    : "none";
 
 /** A fresh cache folder for one test. */
 function setup(name: string): { cacheDir: string } {
@@ -133,5 +141,56 @@ describe("decoded-dataset cache", () => {
     const spec = validateDatasetSpec({ kind: "idx", ...writeIdx(src, 4) });
     loadDataset(spec, { files: { ...nodeFiles, cache: decodedCache(cacheDir) } });
     expect(() => readdirSync(cacheDir)).toThrow();
+  });
+
+  it("a large synthetic set is generated once and read back with the same values", () => {
+    const cacheDir = join(root, "synthetic");
+    const hits: boolean[] = [];
+    const inner = decodedCache(cacheDir);
+    const cache: DecodedCache = {
+      get: (...args) => {
+        const r = inner.get(...args);
+        hits.push(r !== null);
+        return r;
+      },
+      put: (...args) => inner.put(...args),
+    };
+    // 5,462 × 3×32×32 float32 = 64.0 MiB: just past the threshold
+    const spec = parseDatasetSpec(
+      "synthetic:samples=5462,shape=3x32x32,classes=10,seed=3,normalize=standardize",
+    );
+    expect(5462 * 3072 * 4).toBeGreaterThanOrEqual(SYNTHETIC_CACHE_MIN_BYTES);
+    const a = loadDataset(spec, { files: { ...nodeFiles, cache }, validation: 0.1 });
+    const b = loadDataset(spec, { files: { ...nodeFiles, cache }, validation: 0.1 });
+    expect(hits).toEqual([false, true]);
+    // (hashes: a deep toEqual of 16M elements takes gigabytes)
+    expect(sha256(b.train.x)).toBe(sha256(a.train.x));
+    expect(sha256(b.validation?.x)).toBe(sha256(a.validation?.x));
+    expect(sha256(b.train.y)).toBe(sha256(a.train.y));
+    // another seed is another entry, not the cached one
+    const other = loadDataset(parseDatasetSpec("synthetic:samples=5462,shape=3x32x32,classes=10,seed=4"), {
+      files: { ...nodeFiles, cache },
+    });
+    expect(hits).toEqual([false, true, false]);
+    expect(other.train.x[0]).not.toBe(a.train.x[0]);
+    expect(readdirSync(cacheDir)).toHaveLength(2);
+  });
+
+  it("past its size limit the cache deletes the files used longest ago", () => {
+    const cacheDir = join(root, "limit");
+    // room for two 40 KB entries, not three
+    const cache = decodedCache(cacheDir, 0, 100_000);
+    const entry = (v: number) => ({ meta: {}, arrays: { x: new Float32Array(10_000).fill(v) } });
+    cache.put("t", [], entry(1), "a");
+    cache.put("t", [], entry(2), "b");
+    // a hit marks "a" as used, so "b" is now the oldest
+    const old = new Date(Date.now() - 60_000);
+    for (const f of readdirSync(cacheDir)) utimesSync(join(cacheDir, f), old, old);
+    expect(cache.get("t", [], "a")?.arrays.x[0]).toBe(1);
+    cache.put("t", [], entry(3), "c");
+    expect(readdirSync(cacheDir)).toHaveLength(2);
+    expect(cache.get("t", [], "b")).toBeNull();
+    expect(cache.get("t", [], "a")?.arrays.x[0]).toBe(1);
+    expect(cache.get("t", [], "c")?.arrays.x[0]).toBe(3);
   });
 });
