@@ -1,6 +1,6 @@
 // The one place where datasets touch the file system. Everything else in src/train/data is pure and
 // receives bytes or text from here (or from a test).
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
   existsSync,
@@ -312,7 +312,8 @@ export function decodedCache(
           if (8 + Buffer.byteLength(text) <= header.arrays[0]?.offset || list.length === 0) break;
         }
         mkdirSync(dir, { recursive: true });
-        tmp = `${file}.${process.pid}.tmp`;
+        // pid and a random part: two trainer threads of one process may store the same entry at once
+        tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
         const fd = openSync(tmp, "w");
         try {
           const head = Buffer.alloc(8);
