@@ -138,6 +138,19 @@ interface Prepared {
   data: Dataset;
   compiled: CompiledModel;
   plan: BatchPlan;
+  setupMs: SetupTimes;
+}
+
+/** Where a trainer's set-up time went (ms, wall clock), for `gradstream train --json` and benchmarks. */
+export interface SetupTimes {
+  /** Reading, decoding or generating the dataset, splitting and normalizing it. */
+  data: number;
+  /** Compiling the forward model into the training graphs. */
+  compile: number;
+  /** onnxruntime session creation for the training Loop (its graph optimization). */
+  session: number;
+  /** The noise probe's graph and session. */
+  probe: number;
 }
 
 /** Validates the job against its data and model; throws RunConfigError / a shape error naming the problem. */
@@ -145,8 +158,15 @@ export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
   const first = validateRunConfig(job.config);
   if (!first.dataset)
     throw new RunConfigError("dataset", "dataset is required: a name, a spec string or a spec object");
-  const data = loadDataset(first.dataset, { validation: first.validation.fraction, files });
+  const t0 = performance.now();
+  // synthetic features are generated on as many threads as the run may use for onnxruntime
+  const data = loadDataset(first.dataset, {
+    validation: first.validation.fraction,
+    files,
+    ...(job.threads !== undefined ? { threads: job.threads } : {}),
+  });
   const cfg = validateRunConfig(job.config, { trainSamples: data.train.count });
+  const t1 = performance.now();
   const compiled = compile(job.model, {
     optimizer: cfg.optimizer,
     loss: cfg.loss,
@@ -160,7 +180,8 @@ export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
     labelShape: compiled.labelShape,
   });
   const plan = planBatches(data.train.count, cfg.batchSize, cfg.epochs);
-  return { cfg, data, compiled, plan };
+  const setupMs = { data: t1 - t0, compile: performance.now() - t1, session: 0, probe: 0 };
+  return { cfg, data, compiled, plan, setupMs };
 }
 
 const METRIC_NAMES = [
@@ -294,6 +315,8 @@ export class Trainer {
   readonly info: TrainInfo;
   /** Time inside session.run of the training graph, for overhead measurements (benchmarks). */
   readonly stats = { sessionMs: 0, chunks: 0, steps: 0 };
+  /** Where create() spent its time. */
+  readonly setupMs: SetupTimes;
   private readonly cfg: RunConfig;
   private readonly train: Split;
   private readonly validation: Split | null;
@@ -328,6 +351,7 @@ export class Trainer {
     this.validation = p.data.validation;
     this.compiled = p.compiled;
     this.plan = p.plan;
+    this.setupMs = p.setupMs;
     this.hyper = {};
     for (const [h, v] of Object.entries(p.compiled.hyperparameters))
       this.hyper[h] = { dims: [], data: Float32Array.of(v) };
@@ -389,17 +413,21 @@ export class Trainer {
     } else {
       for (const t of p.compiled.tensors) tensors[t.name] = t.init;
     }
+    const t0 = performance.now();
     const session = await createSession(p.compiled.trainLoop, {
       provider: p.cfg.provider,
       intraOpThreads: job.threads,
       allowSpinning: job.spinning,
     });
+    const t1 = performance.now();
+    p.setupMs.session = t1 - t0;
     const trainer = new Trainer(p, session, job.threads, job.spinning, job, { step, tensors, acc });
     trainer.noise = await NoiseProbe.create(job.model, p.compiled, p.cfg, p.data.train, {
       dropout: job.dropout ?? true,
       threads: job.threads,
       spinning: job.spinning,
     });
+    p.setupMs.probe = performance.now() - t1;
     return trainer;
   }
 

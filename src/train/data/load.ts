@@ -3,6 +3,7 @@
 // only (so validation data never leaks into them).
 import { type DataFiles, nodeFiles } from "./files.ts";
 import { idxExamples, parseCifar10, parseCsv, parseIdx, type RawImages } from "./formats.ts";
+import { gaussianArray, gaussianBlock } from "./gaussian.ts";
 import { deriveSeed, permutation, Rng } from "./prng.ts";
 import type { DatasetSpec, Normalization } from "./spec.ts";
 import { loadText } from "./text.ts";
@@ -44,6 +45,8 @@ export interface LoadOptions {
   /** Fraction (0..0.5) of the samples held out for validation when the spec has no test files. */
   validation?: number | null;
   files?: DataFiles;
+  /** Threads that may generate synthetic features (default: every core); 1 = this thread only. */
+  threads?: number;
 }
 
 interface Loaded {
@@ -53,12 +56,17 @@ interface Loaded {
   range: "byte" | "unit" | "free";
 }
 
-function generateSynthetic(samples: number, shape: number[], classes: number, seed: number): Loaded {
+function generateSynthetic(
+  samples: number,
+  shape: number[],
+  classes: number,
+  seed: number,
+  threads: number | undefined,
+): Loaded {
   const features = shape.reduce((a, b) => a * b, 1);
   // Features first, then labels, from separate streams (like torch.randn then torch.randint).
   const fx = new Rng(deriveSeed(seed, "features"));
-  const data = new Float32Array(samples * features);
-  for (let i = 0; i < data.length; i++) data[i] = fx.gaussian();
+  const data = gaussianArray(fx, samples * features, threads);
   const fy = new Rng(deriveSeed(seed, "labels"));
   const y = new Int32Array(samples);
   for (let i = 0; i < samples; i++) y[i] = fy.int(classes);
@@ -81,9 +89,12 @@ function generateBlobs(
   for (let i = 0; i < samples; i++) y[i] = fy.int(classes);
   const fx = new Rng(deriveSeed(seed, "features"));
   const data = new Float32Array(samples * features);
+  // each sample's draws in float64 first, so center + spread·z rounds to float32 once, as it always did
+  const z = new Float64Array(features);
   for (let i = 0; i < samples; i++) {
     const c = y[i] * features;
-    for (let f = 0; f < features; f++) data[i * features + f] = centers[c + f] + spread * fx.gaussian();
+    fx.state = gaussianBlock(fx.state, z, 0, features);
+    for (let f = 0; f < features; f++) data[i * features + f] = centers[c + f] + spread * z[f];
   }
   return { x: { count: samples, shape, data }, y, range: "free" };
 }
@@ -102,17 +113,80 @@ function loadMnist(files: DataFiles): Loaded {
   return { x: { count, shape: [1, 28, 28], data }, y, range: "unit" };
 }
 
-function loadIdx(files: DataFiles, images: string, labels: string): Loaded {
-  const bytes = files.readBytes(images);
-  const isByte = bytes[2] === 0x08;
-  const ex = idxExamples(parseIdx(bytes, images), parseIdx(files.readBytes(labels), labels), images);
-  return { ...ex, range: isByte ? "byte" : "free" };
+/** Synthetic sets at least this large (features, bytes) go through the decoded-dataset cache. */
+export const SYNTHETIC_CACHE_MIN_BYTES = 64 << 20;
+
+const RANGES: readonly Loaded["range"][] = ["byte", "unit", "free"];
+
+/**
+ * decode(), or what it returned for the same source files before (files.cache: a decoded-dataset file
+ * read back costs about half of inflating and converting the sources). A cached entry whose arrays do not
+ * fit its own shape and count is not trusted.
+ */
+function cachedDecode(
+  files: DataFiles,
+  kind: string,
+  sources: string[],
+  decode: () => Loaded,
+  key = "",
+): Loaded {
+  const hit = files.cache?.get(kind, sources, key);
+  if (hit) {
+    const { count, shape, range } = hit.meta;
+    const { x, y } = hit.arrays;
+    const dims =
+      Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 1) ? (shape as number[]) : null;
+    if (
+      dims &&
+      Number.isInteger(count) &&
+      RANGES.includes(range as Loaded["range"]) &&
+      x instanceof Float32Array &&
+      y instanceof Int32Array &&
+      y.length === count &&
+      x.length === (count as number) * dims.reduce((a, b) => a * b, 1) &&
+      y.every((v) => v >= 0)
+    )
+      return { x: { count: count as number, shape: dims, data: x }, y, range: range as Loaded["range"] };
+  }
+  const loaded = decode();
+  if (files.cache) {
+    const { count, shape, data } = loaded.x;
+    files.cache.put(
+      kind,
+      sources,
+      {
+        meta: { count, shape, range: loaded.range },
+        arrays: { x: data, y: loaded.y },
+      },
+      key,
+    );
+  }
+  return loaded;
 }
 
-function loadSource(spec: DatasetSpec, files: DataFiles): { main: Loaded; test: Loaded | null } {
+function loadIdx(files: DataFiles, images: string, labels: string): Loaded {
+  return cachedDecode(files, "idx", [images, labels], () => {
+    const bytes = files.readBytes(images);
+    const isByte = bytes[2] === 0x08;
+    const ex = idxExamples(parseIdx(bytes, images), parseIdx(files.readBytes(labels), labels), images);
+    return { ...ex, range: isByte ? "byte" : "free" };
+  });
+}
+
+function loadSource(
+  spec: DatasetSpec,
+  files: DataFiles,
+  threads: number | undefined,
+): { main: Loaded; test: Loaded | null } {
   switch (spec.kind) {
-    case "synthetic":
-      return { main: generateSynthetic(spec.samples, spec.shape, spec.classes, spec.seed), test: null };
+    case "synthetic": {
+      const generate = () => generateSynthetic(spec.samples, spec.shape, spec.classes, spec.seed, threads);
+      // A large set is read back from the cache: 98M values take seconds of CPU to generate (one log
+      // and one cos each) and a fraction of that to read. The key is everything the values depend on.
+      const large = spec.samples * spec.shape.reduce((a, b) => a * b, 1) * 4 >= SYNTHETIC_CACHE_MIN_BYTES;
+      const key = JSON.stringify([spec.samples, spec.shape, spec.classes, spec.seed]);
+      return { main: large ? cachedDecode(files, "synthetic", [], generate, key) : generate(), test: null };
+    }
     case "blobs":
       return {
         main: generateBlobs(spec.samples, spec.shape, spec.classes, spec.spread, spec.seed),
@@ -134,10 +208,11 @@ function loadSource(spec: DatasetSpec, files: DataFiles): { main: Loaded; test: 
             : null,
       };
     case "cifar10": {
-      const read = (list: string[]) => ({
-        ...parseCifar10(list.map((name) => ({ name, bytes: files.readBytes(name) }))),
-        range: "byte" as const,
-      });
+      const read = (list: string[]) =>
+        cachedDecode(files, "cifar10", list, () => ({
+          ...parseCifar10(list.map((name) => ({ name, bytes: files.readBytes(name) }))),
+          range: "byte" as const,
+        }));
       return { main: read(spec.files), test: spec.testFiles ? read(spec.testFiles) : null };
     }
     case "csv": {
@@ -256,7 +331,7 @@ export function loadDataset(spec: DatasetSpec, options: LoadOptions = {}): Datas
     throw new Error(`validation fraction must be between 0 and 0.5, got ${fraction}`);
   }
   if (spec.kind === "text") return loadText(spec, files, fraction);
-  const { main, test } = loadSource(spec, files);
+  const { main, test } = loadSource(spec, files, options.threads);
   if (test && test.x.shape.join("x") !== main.x.shape.join("x")) {
     throw new Error(
       `dataset test files have sample shape [${test.x.shape.join(", ")}] but the training files have [${main.x.shape.join(", ")}]`,
