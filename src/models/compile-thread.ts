@@ -9,7 +9,7 @@ import { tsWorkerSource } from "../worker-bootstrap.ts";
 import type { ModelDescription } from "./inspect.ts";
 
 type Request =
-  | { kind: "inspect"; bytes: Uint8Array; maxNodes: number }
+  | { kind: "inspect"; bytes: Uint8Array; maxNodes: number; maxSampleElements: number }
   | { kind: "export"; bytes: Uint8Array; options: CompileOptions; tensors: Record<string, Float32Array> };
 
 export type CompileRequest = Request & { id: number };
@@ -75,8 +75,9 @@ async function call<T>(request: Request): Promise<T> {
 export function inspectOffThread(
   bytes: Uint8Array,
   maxNodes = Number.POSITIVE_INFINITY,
+  maxSampleElements = Number.POSITIVE_INFINITY,
 ): Promise<ModelDescription> {
-  return call<ModelDescription>({ kind: "inspect", bytes, maxNodes });
+  return call<ModelDescription>({ kind: "inspect", bytes, maxNodes, maxSampleElements });
 }
 
 /** The inference ONNX model of a compiled model with the given trained tensors, built in the compile thread. */

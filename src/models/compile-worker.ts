@@ -10,7 +10,7 @@ const port = parentPort;
 if (!port) throw new Error("compile-worker.ts must run in a worker thread");
 
 function work(r: CompileRequest): unknown {
-  if (r.kind === "inspect") return inspectModel(r.bytes, r.maxNodes);
+  if (r.kind === "inspect") return inspectModel(r.bytes, r.maxNodes, r.maxSampleElements);
   const compiled = compile(r.bytes, r.options);
   const trained: Record<string, Float32Array> = {};
   for (const t of compiled.tensors) if (t.role !== "optimizer") trained[t.name] = r.tensors[t.name];

@@ -80,7 +80,11 @@ function describe(bytes: Uint8Array, model: Decoded): ModelDescription {
  * Synchronous and CPU-bound (a large model takes hundreds of ms): the server calls it through
  * compile-thread.ts, off its event loop.
  */
-export function inspectModel(bytes: Uint8Array, maxNodes = Number.POSITIVE_INFINITY): ModelDescription {
+export function inspectModel(
+  bytes: Uint8Array,
+  maxNodes = Number.POSITIVE_INFINITY,
+  maxSampleElements = Number.POSITIVE_INFINITY,
+): ModelDescription {
   const model = decode(bytes);
   const nodes = model.graph.nodes.length;
   if (nodes > maxNodes)
@@ -88,7 +92,26 @@ export function inspectModel(bytes: Uint8Array, maxNodes = Number.POSITIVE_INFIN
       "file",
       `the model has ${nodes} nodes; the limit is ${maxNodes} (MAX_MODEL_NODES)`,
     );
-  return describe(bytes, model);
+  // One sample must fit in a batch of one, checked on the declared input before compiling: the compiler
+  // builds tables sized by the image (an im2col index per output position), and an absurd declared
+  // size must be refused here, not allocated.
+  const inits = new Set(model.graph.initializers.map((t) => t.name));
+  const inputs = model.graph.inputs.filter((v) => !inits.has(v.name));
+  const dims = inputs.length === 1 ? (inputs[0].shape ?? []).slice(1) : [];
+  if (dims.length > 0 && dims.every((d) => typeof d === "number" && d > 0))
+    refuseOversizedSample(dims as number[], maxSampleElements);
+  const described = describe(bytes, model);
+  refuseOversizedSample(described.inputShape, maxSampleElements);
+  return described;
+}
+
+function refuseOversizedSample(shape: number[], maxBatchElements: number): void {
+  const sampleElements = shape.reduce((a, b) => a * b, 1);
+  if (sampleElements > maxBatchElements)
+    throw new ValidationError(
+      "file",
+      `one input sample of shape [${shape}] has ${sampleElements} elements; batchSize × input size may be at most ${maxBatchElements} (MAX_BATCH_ELEMENTS)`,
+    );
 }
 
 /** Refuses a bad upload name or a file over MAX_UPLOAD_BYTES (models and data files alike). */
@@ -116,17 +139,11 @@ export async function admitModel(
   if (await db.findModelByName(name))
     throw new ValidationError("name", `a model named "${name}" already exists; choose another name`);
   const bytes = await upload.read();
-  const described = await inspectOffThread(bytes, limits.maxModelNodes);
+  const described = await inspectOffThread(bytes, limits.maxModelNodes, limits.maxBatchElements);
   if (described.parameterCount > limits.maxModelParameters)
     throw new ValidationError(
       "file",
       `the model has ${described.parameterCount} parameters; the limit is ${limits.maxModelParameters} (MAX_MODEL_PARAMETERS)`,
-    );
-  const sampleElements = described.inputShape.reduce((a, b) => a * b, 1);
-  if (sampleElements > limits.maxBatchElements)
-    throw new ValidationError(
-      "file",
-      `one input sample of shape [${described.inputShape}] has ${sampleElements} elements; batchSize × input size may be at most ${limits.maxBatchElements} (MAX_BATCH_ELEMENTS)`,
     );
   return { ...described, onnx: bytes };
 }

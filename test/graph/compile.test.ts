@@ -518,3 +518,14 @@ describe("model bytes in a Node Buffer", () => {
     );
   });
 });
+
+describe("images larger than the im2col index table", () => {
+  it("compiles a conv on 4096×4096 images without building a table per output position", async () => {
+    const { poolModel } = await import("../server/hostile-models.ts");
+    // A 1×1 conv on 4096×4096: the Gather form's table would hold 16.8M int64 entries (134 MB);
+    // past the limit the weight gradient takes the per-tap Slices, and the graph stays small.
+    const c = compile(poolModel(4096, 4096), { optimizer: { kind: "sgd" } });
+    expect(c.input.shape).toEqual([3, 4096, 4096]);
+    expect(c.trainStep.byteLength).toBeLessThan(1_000_000);
+  });
+});

@@ -103,9 +103,12 @@ export const Conv: OpRule = {
       const { b, node, dY } = ctx;
       const [X, W] = node.inputs;
       const { hw, ws, C, O, group, win } = convParts(ctx);
-      if (group === 1) return weightGradGather(ctx, hw, win);
       const KK = win.k[0] * win.k[1];
-      // Grouped: dW[g, o, c·kk] = Σ_{n,p} dY[g, o, n·p] · cols[g, c·kk, n·p], with an explicit im2col:
+      // The Gather's index table has KK·Ho·Wo entries, built here as a JS array and stored in the graph:
+      // past GATHER_TABLE_LIMIT (a 3×3 conv on ~680×680 images) the per-tap Slices below cost less memory.
+      if (group === 1 && KK * win.out[0] * win.out[1] <= GATHER_TABLE_LIMIT)
+        return weightGradGather(ctx, hw, win);
+      // Grouped (or past the table limit): dW[g, o, c·kk] = Σ_{n,p} dY[g, o, n·p] · cols[g, c·kk, n·p], with an explicit im2col:
       // X → [C,N,H,W] (padded) → one strided Slice per kernel tap → Concat → [C·KK, N·Ho·Wo]
       const xt = b.op("Transpose", [X], { perm: ints([1, 0, 2, 3]) }, `${X}_CNHW`);
       const [pt, pl, pb, pr] = win.pads;
@@ -145,6 +148,9 @@ export const Conv: OpRule = {
     2: (ctx) => ctx.b.reduceSum(ctx.dY, [0, 2, 3], false, `${ctx.node.inputs[2]}_grad`),
   },
 };
+
+/** Largest im2col index table (entries, int64) the Gather form may embed: 32 MB. */
+const GATHER_TABLE_LIMIT = 1 << 22;
 
 /**
  * dW of an ungrouped convolution with an im2col made by one Gather:
