@@ -33,17 +33,22 @@ export function validationPanel(page, after, disposers) {
       [rows.map((r) => r.loss), rows.map((r) => r.accuracy)],
     );
   };
-  gql(VALIDATIONS, { id: page.id })
-    .then((data) => {
-      if (!page.alive) return;
-      for (const v of data.run?.validationMetrics ?? []) if (!byStep.has(v.step)) byStep.set(v.step, v);
-      draw();
-    })
-    .catch(() => {});
+  // The query and the live events are separate requests: an evaluation stored after the query read
+  // but published before the subscription was active reaches neither, so the run's end loads again.
+  const load = () =>
+    gql(VALIDATIONS, { id: page.id })
+      .then((data) => {
+        if (!page.alive) return;
+        for (const v of data.run?.validationMetrics ?? []) if (!byStep.has(v.step)) byStep.set(v.step, v);
+        draw();
+      })
+      .catch(() => {});
+  load();
   return {
     add(v) {
       byStep.set(v.step, v);
       draw();
     },
+    reload: load,
   };
 }

@@ -267,6 +267,7 @@ function streamer(page, disposers) {
           // The run is complete once the chart holds its final shape (tail folded into the overview).
           await compact();
           window.__gradstream.final = true;
+          page.validation?.reload();
           page.refreshRun().then(page.refreshFluctuation);
           page.redraw.queue();
         },
