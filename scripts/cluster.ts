@@ -91,20 +91,27 @@ export async function stopProc(p: Proc, signal: NodeJS.Signals = "SIGTERM"): Pro
   clearTimeout(timer);
 }
 
+/** A throwaway redis-server on a free loopback port, without persistence; ready when this resolves. */
+export async function startRedis(): Promise<{ proc: Proc; url: string }> {
+  const port = await freePort();
+  const proc = await spawnReady(
+    "redis",
+    REDIS,
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {},
+    /Ready to accept connections/,
+  );
+  return { proc, url: `redis://127.0.0.1:${port}` };
+}
+
 export async function startLocalCluster(options: ClusterOptions = {}): Promise<LocalCluster> {
   const procs: Proc[] = [];
   const pg = await testPostgres();
   let redis: Proc | null = null;
   try {
-    const redisPort = await freePort();
-    redis = await spawnReady(
-      "redis",
-      REDIS,
-      ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      {},
-      /Ready to accept connections/,
-    );
-    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const started = await startRedis();
+    redis = started.proc;
+    const redisUrl = started.url;
     const base = {
       DATABASE_URL: pg.url,
       REDIS_URL: redisUrl,

@@ -2,7 +2,7 @@
 // a graphql-ws subscriber still receives every step once, in order, then the final chunk: the batches
 // bus reads new rows from the database while Redis is down.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Proc, spawnReady, stopProc } from "../../scripts/cluster.ts";
+import { type Proc, startRedis, stopProc } from "../../scripts/cluster.ts";
 import { dbId } from "../helpers/ids.ts";
 import {
   type Chunk,
@@ -13,7 +13,7 @@ import {
   startNamedRun,
   steps,
 } from "../helpers/live-server.ts";
-import { freePort, type TestPostgres, testPostgres } from "../helpers/postgres.ts";
+import { type TestPostgres, testPostgres } from "../helpers/postgres.ts";
 
 let pg: TestPostgres;
 let redis: Proc;
@@ -21,15 +21,9 @@ let live: Live;
 
 beforeAll(async () => {
   pg = await testPostgres();
-  const port = await freePort();
-  redis = await spawnReady(
-    "redis",
-    "/usr/bin/redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    {},
-    /Ready to accept connections/,
-  );
-  live = await startLive({ DATABASE_URL: pg.url, REDIS_URL: `redis://127.0.0.1:${port}` });
+  const started = await startRedis();
+  redis = started.proc;
+  live = await startLive({ DATABASE_URL: pg.url, REDIS_URL: started.url });
 });
 afterAll(async () => {
   await live?.close();

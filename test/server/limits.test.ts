@@ -7,14 +7,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { spawnReady, stopProc } from "../../scripts/cluster.ts";
+import { startRedis, stopProc } from "../../scripts/cluster.ts";
 import { createToken } from "../../src/db/tokens.ts";
 import { MODELS_DIR } from "../../src/server/app.ts";
 import { loadConfig } from "../../src/server/config.ts";
 import { createRateLimiter } from "../../src/server/limits.ts";
 import { type GqlBody, postGql } from "../helpers/gql.ts";
 import { type Live, startLive } from "../helpers/live-server.ts";
-import { freePort } from "../helpers/postgres.ts";
 import { reluChain } from "./hostile-models.ts";
 
 /** The data of a response that must have some (throws with the errors otherwise). */
@@ -356,16 +355,8 @@ describe("the rate limiter", () => {
   });
 
   it("shares one count between processes through Redis when REDIS_URL is set", async () => {
-    const port = await freePort();
-    const redis = await spawnReady(
-      "redis",
-      "/usr/bin/redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      {},
-      /Ready to accept connections/,
-    );
+    const { proc: redis, url } = await startRedis();
     try {
-      const url = `redis://127.0.0.1:${port}`;
       // Two limiters stand for two API processes: calls through either count against one window.
       const one = await createRateLimiter(3, 60_000, url);
       const two = await createRateLimiter(3, 60_000, url);
@@ -382,15 +373,8 @@ describe("the rate limiter", () => {
   });
 
   it("keeps counting in this process, without crashing it, while Redis is down", async () => {
-    const port = await freePort();
-    const redis = await spawnReady(
-      "redis",
-      "/usr/bin/redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      {},
-      /Ready to accept connections/,
-    );
-    const limiter = await createRateLimiter(2, 60_000, `redis://127.0.0.1:${port}`);
+    const { proc: redis, url } = await startRedis();
+    const limiter = await createRateLimiter(2, 60_000, url);
     try {
       expect(await limiter.take("token:1")).toBe(0);
       redis.child.kill("SIGKILL");
