@@ -19,7 +19,7 @@ export type CompileReply =
   | { id: number; ok: false; error: { name: string; message: string; field?: string; ops?: string[] } };
 
 type Pending = { resolve(v: unknown): void; reject(e: Error): void };
-let worker: { w: Worker; pending: Map<number, Pending>; ready: Promise<void> } | null = null;
+let worker: { w: Worker; pending: Map<number, Pending> } | null = null;
 let nextId = 0;
 
 function revive(e: { name: string; message: string; field?: string; ops?: string[] }): Error {
@@ -34,13 +34,11 @@ function theWorker(): NonNullable<typeof worker> {
   if (worker) return worker;
   const w = new Worker(tsWorkerSource(new URL("./compile-worker.ts", import.meta.url)), { eval: true });
   const pending = new Map<number, Pending>();
-  let ready: () => void = () => {};
-  const me = { w, pending, ready: new Promise<void>((r) => (ready = r)) };
+  const me = { w, pending };
   worker = me;
   // Idle, the thread keeps nothing alive; a pending call refs it (see call()).
   w.unref();
   w.on("message", (reply: CompileReply) => {
-    if (reply.id === -1) return ready();
     const p = pending.get(reply.id);
     if (!p) return;
     pending.delete(reply.id);
@@ -52,21 +50,20 @@ function theWorker(): NonNullable<typeof worker> {
     if (worker === me) worker = null;
     for (const p of pending.values()) p.reject(err);
     pending.clear();
-    ready();
   };
   w.on("error", fail);
   w.on("exit", (code) => fail(new Error(`the compile thread exited (code ${code})`)));
   return me;
 }
 
-async function call<T>(request: Request): Promise<T> {
+function call<T>(request: Request): Promise<T> {
   const t = theWorker();
   const id = nextId++;
   const result = new Promise<T>((resolve, reject) => {
     t.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
   });
   t.w.ref();
-  await t.ready;
+  // Queued by the worker's port until its module has loaded and listens.
   t.w.postMessage({ ...request, id });
   return result;
 }

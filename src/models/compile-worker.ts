@@ -36,4 +36,3 @@ port.on("message", (r: CompileRequest) => {
   }
   port.postMessage(reply);
 });
-port.postMessage({ id: -1, ok: true, value: "ready" });
