@@ -20,7 +20,7 @@ const [loader, entry] = process.argv.slice(2);
 /** Bytes of a trainer's stderr kept for its exit report. */
 const STDERR_TAIL = 4096;
 
-/** @typedef {{ child: import("node:child_process").ChildProcess, id: number | null, stderr: string, exit: { code: number | null, signal: string | null } | null }} Trainer */
+/** @typedef {{ child: import("node:child_process").ChildProcess, id: number | null, stderr: string }} Trainer */
 
 /** @type {Trainer | null} */
 let spare = null;
@@ -31,7 +31,7 @@ function start() {
     stdio: ["ignore", "inherit", "pipe", "pipe"],
   });
   /** @type {Trainer} */
-  const t = { child, id: null, stderr: "", exit: null };
+  const t = { child, id: null, stderr: "" };
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (s) => {
     process.stderr.write(s);
@@ -43,7 +43,6 @@ function start() {
   const stderrDone = new Promise((resolve) => child.stderr.once("close", resolve));
   child.once("exit", async (code, signal) => {
     await stderrDone;
-    t.exit = { code, signal };
     if (t.id === null) {
       if (spare === t) spare = null;
       return;
@@ -58,7 +57,7 @@ process.on("message", (m) => {
   if (m.type !== "spawn") return;
   let t = spare;
   spare = null;
-  if (!t || t.exit || t.child.exitCode !== null || t.child.signalCode !== null) {
+  if (!t || t.child.exitCode !== null || t.child.signalCode !== null) {
     t?.child.kill("SIGKILL");
     t = start();
   }
