@@ -110,6 +110,7 @@ export async function createRateLimiter(
 ): Promise<RateLimiter> {
   let limiter: RateLimiterAbstract;
   let redis: Redis | null = null;
+  const inMemory = new RateLimiterMemory({ keyPrefix: "runrate", points: limit, duration: windowMs / 1000 });
   if (redisUrl) {
     redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: false });
     // ioredis reconnects by itself; without a listener every failed attempt is an unhandled "error"
@@ -133,14 +134,10 @@ export async function createRateLimiter(
       duration: Math.max(1, Math.ceil(windowMs / 1000)),
       // While Redis is down, each process counts on its own (the same limit per process) rather than
       // refusing every run or letting all through.
-      insuranceLimiter: new RateLimiterMemory({
-        keyPrefix: "runrate",
-        points: limit,
-        duration: windowMs / 1000,
-      }),
+      insuranceLimiter: inMemory,
     });
   } else {
-    limiter = new RateLimiterMemory({ keyPrefix: "runrate", points: limit, duration: windowMs / 1000 });
+    limiter = inMemory;
   }
   return {
     async take(key) {
