@@ -133,7 +133,7 @@ export function readCorpus(name: string): string {
 // reading the float32 arrays back from one file, so loadDataset keeps them: one file per set of
 // sources, <dir>/<kind>-<sha256 of the sources' real paths>.bin, holding
 //   "GSDC" · u32 header length · header JSON (version, kind, sources with size, mtime and inode,
-//   meta, each array's type/length/offset, a sampled checksum) · the arrays, 8-byte aligned.
+//   meta, each array's type/length/offset, a checksum over every word) · the arrays, 8-byte aligned.
 // A file is used only if every source still has the recorded size, mtime and inode, the file has
 // exactly the recorded length, and the checksum over all of its arrays matches; anything
 // else (a changed source, a truncated or overwritten file, garbage) is ignored and rewritten.
