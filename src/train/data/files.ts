@@ -21,7 +21,7 @@ import {
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gunzipSync } from "node:zlib";
+import { crc32, gunzipSync } from "node:zlib";
 import {
   type DatasetSpec,
   DatasetSpecError,
@@ -133,14 +133,14 @@ export function readCorpus(name: string): string {
 // reading the float32 arrays back from one file, so loadDataset keeps them: one file per set of
 // sources, <dir>/<kind>-<sha256 of the sources' real paths>.bin, holding
 //   "GSDC" · u32 header length · header JSON (version, kind, sources with size, mtime and inode,
-//   meta, each array's type/length/offset, a checksum over every word) · the arrays, 8-byte aligned.
+//   meta, each array's type/length/offset, a CRC-32 over every byte) · the arrays, 8-byte aligned.
 // A file is used only if every source still has the recorded size, mtime and inode, the file has
 // exactly the recorded length, and the checksum over all of its arrays matches; anything
 // else (a changed source, a truncated or overwritten file, garbage) is ignored and rewritten.
 // Files are written under a temporary name and renamed, so a reader never sees half of one.
 
 const CACHE_MAGIC = "GSDC";
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 /** Decoded arrays smaller than this are cheaper to decode than to cache. */
 export const CACHE_MIN_BYTES = 8 << 20;
 /** The cache folder's size limit: past it, the files used longest ago are deleted. */
@@ -172,21 +172,17 @@ function stampOf(path: string): SourceStamp {
 }
 
 /**
- * Fletcher-style sums over every 32-bit word of the arrays (position-dependent, so a changed, swapped or
- * zeroed word changes it): one add per word, ≈ 20 ms for Fashion-MNIST's 55M words.
+ * CRC-32 (zlib's, native) over every byte of the arrays, each array's length folded in: a changed,
+ * swapped or zeroed word changes it. 393 MB took 72 ms; the JS word loop it replaced took 1.2 s on its
+ * one call per load, because a loop that runs once never reaches V8's optimizing tier.
  */
 function checksumOf(arrays: (Float32Array | Int32Array)[]): string {
-  let a = 0;
-  let b = 0;
+  let crc = 0;
   for (const arr of arrays) {
-    const words = new Int32Array(arr.buffer, arr.byteOffset, arr.length);
-    for (let i = 0; i < words.length; i++) {
-      a = (a + words[i]) | 0;
-      b = (b + a) | 0;
-    }
-    a = (a + words.length) | 0;
+    crc = crc32(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), crc);
+    crc = crc32(String(arr.length), crc);
   }
-  return `${a >>> 0}:${b >>> 0}`;
+  return `crc32:${crc >>> 0}`;
 }
 
 /**
