@@ -8,7 +8,6 @@ import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient as PgPrismaClient } from "../generated/postgresql/client.ts";
 import {
-  type Checkpoint,
   type Dataset,
   type Model,
   type ModelSource,
@@ -62,6 +61,8 @@ export type { SystemRow } from "./system.ts";
 export type * from "./types.ts";
 export { METRICS, ROW_FIELDS } from "./types.ts";
 
+/** A Model row without its ONNX bytes (Db.modelOnnx reads those). */
+export type ModelInfo = Omit<Model, "onnx">;
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
@@ -189,19 +190,37 @@ export class Db {
   }
 
   // ── models and datasets ────────────────────────────────────────────────────────────────────────
-  createModel(input: ModelInput): Promise<Model> {
+  // Model rows come without their ONNX bytes and checkpoints' state is read on its own, through the
+  // store's raw SQL (a Buffer): Prisma's SQLite adapter turns a BLOB into an array of numbers and back,
+  // which held the event loop 0.5 s for the seed CNN's 3.3 MB model at every run start.
+  createModel(input: ModelInput): Promise<ModelInfo> {
     return this.prisma.model.create({
       data: { ...input, onnx: input.onnx ? bytes(input.onnx) : null, path: input.path ?? null },
+      omit: NO_ONNX,
     });
   }
-  getModel(id: number): Promise<Model | null> {
-    return this.prisma.model.findUnique({ where: { id } });
+  getModel(id: number): Promise<ModelInfo | null> {
+    return this.prisma.model.findUnique({ where: { id }, omit: NO_ONNX });
   }
-  findModelByName(name: string): Promise<Model | null> {
-    return this.prisma.model.findUnique({ where: { name } });
+  findModelByName(name: string): Promise<ModelInfo | null> {
+    return this.prisma.model.findUnique({ where: { name }, omit: NO_ONNX });
   }
-  listModels(): Promise<Model[]> {
-    return this.prisma.model.findMany({ orderBy: { id: "asc" } });
+  listModels(): Promise<ModelInfo[]> {
+    return this.prisma.model.findMany({ orderBy: { id: "asc" }, omit: NO_ONNX });
+  }
+  /** A model's stored ONNX bytes; null when it has none (read from its path) or does not exist. */
+  async modelOnnx(id: number): Promise<Uint8Array | null> {
+    const [row] = await this.#store.all<{ onnx: Uint8Array | null }>(
+      `SELECT "onnx" FROM "Model" WHERE "id" = ${rowId(id)}`,
+    );
+    return row?.onnx ? new Uint8Array(row.onnx.buffer, row.onnx.byteOffset, row.onnx.byteLength) : null;
+  }
+  /** A checkpoint's serialized state by its row id; null when the row is gone. */
+  async checkpointState(id: number): Promise<Uint8Array | null> {
+    const [row] = await this.#store.all<{ state: Uint8Array }>(
+      `SELECT "state" FROM "Checkpoint" WHERE "id" = ${rowId(id)}`,
+    );
+    return row ? new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength) : null;
   }
   createDataset(input: DatasetInput): Promise<Dataset> {
     return this.prisma.dataset.create({ data: input });
@@ -539,11 +558,13 @@ export class Db {
   }
 
   async latestCheckpoint(runId: number): Promise<CheckpointRow | null> {
-    const cp: Checkpoint | null = await this.prisma.checkpoint.findFirst({
+    const cp = await this.prisma.checkpoint.findFirst({
       where: { runId },
       orderBy: { step: "desc" },
+      omit: { state: true },
     });
-    return cp ? { step: cp.step, epoch: cp.epoch, state: cp.state, createdAt: cp.createdAt } : null;
+    const state = cp && (await this.checkpointState(cp.id));
+    return cp && state ? { step: cp.step, epoch: cp.epoch, state, createdAt: cp.createdAt } : null;
   }
 
   // ── the read path ──────────────────────────────────────────────────────────────────────────────
@@ -688,6 +709,14 @@ export class Db {
   rawQuery<T>(sql: string): Promise<T[]> {
     return this.#store.all<T>(sql);
   }
+}
+
+const NO_ONNX = { onnx: true } as const;
+
+/** A row id for raw SQL text: only a safe integer is ever interpolated. */
+function rowId(id: number): number {
+  if (!Number.isSafeInteger(id)) throw new Error(`row id must be an integer, got ${String(id)}`);
+  return id;
 }
 
 /** Prisma's Bytes want an ArrayBuffer-backed view; Node's Buffers may sit on a shared pool (copy then). */

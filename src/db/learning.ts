@@ -88,8 +88,10 @@ export async function checkpointAt(
   runId: number,
   step: number,
 ): Promise<{ step: number; epoch: number; state: Uint8Array } | null> {
-  return db.prisma.checkpoint.findUnique({
+  const cp = await db.prisma.checkpoint.findUnique({
     where: { runId_step: { runId, step } },
-    select: { step: true, epoch: true, state: true },
+    select: { id: true, step: true, epoch: true },
   });
+  const state = cp && (await db.checkpointState(cp.id));
+  return cp && state ? { step: cp.step, epoch: cp.epoch, state } : null;
 }

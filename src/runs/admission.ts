@@ -2,9 +2,15 @@
 // test) is validated. It either returns the normalized run, ready to insert, or throws a typed error
 // (src/errors.ts) naming the field: nothing is written before every check passed. The checks run
 // cheapest first, so a bad hyperparameter is refused before a dataset file is read.
-import type { DatasetInput, Db, JsonObject, Model, RunInput } from "../db/index.ts";
+import type { DatasetInput, Db, JsonObject, ModelInfo, RunInput } from "../db/index.ts";
 import { intId, NotFoundError, ValidationError } from "../errors.ts";
-import { checkDataFitsModel, describeDataset, toDatasetSpec } from "../train/catalog.ts";
+import { describeOffThread } from "../models/compile-thread.ts";
+import {
+  checkDataFitsModel,
+  type DatasetDescription,
+  describeDataset,
+  toDatasetSpec,
+} from "../train/catalog.ts";
 import { type RunConfig, RunConfigError, validateRunConfig } from "../train/config.ts";
 import { apiDatasetSpec } from "../train/data/files.ts";
 import { type DatasetSpec, knownSize, planBatches } from "../train/data/index.ts";
@@ -27,7 +33,7 @@ export interface AdmissionLimits {
 
 /** A request that passed every check: the Run row to insert and the Dataset row it needs. */
 export interface AdmittedRun {
-  model: Model;
+  model: ModelInfo;
   config: RunConfig;
   /** The Dataset row of this spec and validation fraction, found or created by its name on start. */
   dataset: DatasetInput;
@@ -101,7 +107,12 @@ async function resolveSpec(
 }
 
 /** Shape, classes and memory checks that need no file read (the spec tells its size). */
-function checkKnownFit(model: Model, spec: DatasetSpec, batchSize: unknown, limits: AdmissionLimits): void {
+function checkKnownFit(
+  model: ModelInfo,
+  spec: DatasetSpec,
+  batchSize: unknown,
+  limits: AdmissionLimits,
+): void {
   const size = knownSize(spec);
   const shape = model.inputShape as number[];
   if (size && size.shape.join("x") !== shape.join("x"))
@@ -138,10 +149,13 @@ export async function admitRun(db: Db, limits: AdmissionLimits, input: StartRunI
     input.earlyStopping == null ? null : validateWatch(input.earlyStopping, "earlyStopping");
   const alerts = validateRunAlerts(input.alerts, limits.alertAllowedHosts ?? []);
   await requireProvider(cfg.provider);
-  let described: ReturnType<typeof describeDataset>;
+  let described: DatasetDescription;
   try {
-    // Reads and parses file-backed datasets: their shape and size are known only now.
-    described = describeDataset(spec, cfg.validation.fraction);
+    // A spec that tells its size is described here; file-backed datasets are read and parsed in the
+    // compile thread (their shape and size are known only then), off the event loop.
+    described = knownSize(spec)
+      ? describeDataset(spec, cfg.validation.fraction)
+      : await describeOffThread(spec, cfg.validation.fraction);
     checkDataFitsModel(described, {
       name: model.name,
       inputShape: model.inputShape as number[],

@@ -8,7 +8,7 @@
 //   2. each chunk is committed (db.writeBatchChunk resolved) before it is published, and published
 //      before the training thread is acknowledged (which bounds it to two chunks ahead);
 //   3. the terminal status is committed before the final (empty) chunk is published (finish).
-import type { Db, EpochRow, JsonObject, Model, Run } from "../db/index.ts";
+import type { Db, EpochRow, JsonObject, ModelInfo, Run } from "../db/index.ts";
 import { RunStatus } from "../db/index.ts";
 import { readModelFile } from "../train/catalog.ts";
 import { validateRunConfig } from "../train/config.ts";
@@ -43,8 +43,9 @@ export interface ExecutorOptions {
 }
 
 /** The forward ONNX bytes of a Model row (stored, or the file it names). */
-export function modelBytes(model: Model): Uint8Array {
-  if (model.onnx) return model.onnx;
+export async function modelBytes(db: Db, model: ModelInfo): Promise<Uint8Array> {
+  const stored = await db.modelOnnx(model.id);
+  if (stored) return stored;
   if (model.path) return readModelFile(model.path);
   throw new Error(`model ${model.id} (${model.name}) has neither ONNX bytes nor a path`);
 }
@@ -204,7 +205,7 @@ export class Executor {
     this.events.changed("started", run.id, RunStatus.RUNNING);
     const training = await startTraining(
       {
-        model: modelBytes(model),
+        model: await modelBytes(this.db, model),
         config,
         checkpoint: checkpoint?.state ?? null,
         checkpointEvery: this.options.checkpointEvery,

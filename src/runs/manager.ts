@@ -6,7 +6,7 @@
 //   progress.ts   step, rate and ETA.
 // This file holds the state changes between them: create QUEUED, cancel, resume, delete, finish.
 import { availableParallelism } from "node:os";
-import { type Db, type Model, ModelSource, type Run, RunKind, RunStatus } from "../db/index.ts";
+import { type Db, type ModelInfo, ModelSource, type Run, RunKind, RunStatus } from "../db/index.ts";
 import { checkpointAt } from "../db/learning.ts";
 import { NotFoundError, RunStateError } from "../errors.ts";
 import { exportOffThread, inspectOffThread } from "../models/compile-thread.ts";
@@ -93,7 +93,7 @@ export class GradstreamRunManager implements RunManager {
   }
 
   /** The Model row of a built-in model (models/<name>.onnx), created on first use. */
-  async builtinModel(name: string): Promise<Model> {
+  async builtinModel(name: string): Promise<ModelInfo> {
     const found = await this.db.findModelByName(name);
     if (found) return found;
     const bytes = builtinModelBytes(name);
@@ -224,7 +224,11 @@ export class GradstreamRunManager implements RunManager {
     if (!model) throw new NotFoundError("model", String(run.modelId), `unknown model id ${run.modelId}`);
     const cfg = validateRunConfig(splitDropout(run.hyperparameters).config);
     const state = decodeCheckpoint(cp.state);
-    return exportOffThread(modelBytes(model), { optimizer: cfg.optimizer, loss: cfg.loss }, state.tensors);
+    return exportOffThread(
+      await modelBytes(this.db, model),
+      { optimizer: cfg.optimizer, loss: cfg.loss },
+      state.tensors,
+    );
   }
 
   batches(runId: number, afterStep: number): AsyncIterableIterator<BatchChunkEvent> {

@@ -2,7 +2,7 @@
 // on/off and seed, expanded into ordinary runs that whichever workers are free train (in a cluster the
 // PostgreSQL queue shares them out; in one process the FIFO queue runs them in turn). The batch-size
 // question (how much noisier is batch 10 than batch 100?) becomes one call: batchSize [10, 100].
-import type { Db, JsonObject, Model, Run } from "../db/index.ts";
+import type { Db, JsonObject, ModelInfo, Run } from "../db/index.ts";
 import { type AshaRung, sweepRungs } from "../db/learning.ts";
 import { createSweep, getSweep, type Sweep, sweepRuns } from "../db/sweeps.ts";
 import { OPTIMIZER_KINDS, RunConfigError } from "../train/config.ts";
@@ -162,7 +162,7 @@ export async function startSweep(
   const asha = input.asha == null ? null : validateAsha(input.asha);
   const configOf = (p: SweepPoint) => withRungEvaluations(pointConfig(input.base ?? {}, p), asha);
   // Every point is admitted before any run exists, so a bad one leaves no half-started sweep.
-  let model: Model | null = null;
+  let model: ModelInfo | null = null;
   for (const p of points) {
     const admitted = await runs.admit({
       modelId: input.modelId,

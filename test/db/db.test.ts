@@ -260,6 +260,33 @@ for (const makeBackend of BACKENDS) {
       expect([cp?.step, cp?.epoch, [...(cp?.state ?? [])]]).toEqual([199, 1, [4, 5]]);
     });
 
+    it("returns model bytes and checkpoint state byte for byte through the store; model rows carry no bytes", async () => {
+      // A few MB, every byte value at every position class: what Prisma's adapter once turned into an
+      // array of numbers on the event loop is now a Buffer from the store.
+      const onnx = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 131 + (i >> 8)) & 255);
+      const model = await db.createModel({
+        name: `blob-${Date.now()}-${Math.random()}`,
+        source: "UPLOAD",
+        onnx,
+        contentHash: "x",
+        inputShape: [1],
+        classes: 2,
+        parameterCount: 1,
+        opSummary: {},
+      });
+      expect("onnx" in model).toBe(false);
+      expect("onnx" in ((await db.getModel(model.id)) ?? {})).toBe(false);
+      expect(Buffer.compare(Buffer.from((await db.modelOnnx(model.id)) ?? []), Buffer.from(onnx))).toBe(0);
+      expect(await db.modelOnnx(2 ** 31 - 1)).toBeNull();
+      const run = await makeRun(db);
+      const state = onnx.subarray(1, 1 + (1 << 20));
+      await db.saveCheckpoint(run.id, { step: 9, epoch: 0, state });
+      const cp = await db.latestCheckpoint(run.id);
+      expect(cp?.step).toBe(9);
+      expect(Buffer.compare(Buffer.from(cp?.state ?? []), Buffer.from(state))).toBe(0);
+      await expect(db.modelOnnx(1.5)).rejects.toThrow("row id must be an integer, got 1.5");
+    });
+
     it("deletes a run with its batches, rollups, epochs and checkpoints", async () => {
       const run = await makeRun(db);
       const keep = await makeRun(db);

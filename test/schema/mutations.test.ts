@@ -74,7 +74,8 @@ describe("registerModel (multipart upload)", () => {
       classes: 2,
       parameterCount: 22,
     });
-    expect((await h.db.findModelByName("my-linear"))?.onnx?.byteLength).toBe(linearBytes().byteLength);
+    const stored = await h.db.findModelByName("my-linear");
+    expect((await h.db.modelOnnx(stored?.id ?? -1))?.byteLength).toBe(linearBytes().byteLength);
   });
 
   it("refuses a model with unsupported ops, listing every one of them, and stores nothing", async () => {
