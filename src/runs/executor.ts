@@ -38,6 +38,8 @@ export interface ExecutorOptions {
   checkpointIntervalMs: number | null;
   /** onnxruntime threads per run. */
   threads: number;
+  /** Idle onnxruntime threads spin-wait (RunManagerOptions.spinning). */
+  spinning: boolean;
   /** A child process per run (a native crash fails only that run) or a worker thread. */
   isolation: "process" | "thread";
 }
@@ -211,7 +213,7 @@ export class Executor {
         checkpointEvery: this.options.checkpointEvery,
         checkpointIntervalMs: this.options.checkpointIntervalMs,
         threads: this.options.threads,
-        spinning: false,
+        spinning: this.options.spinning,
         dropout: hp.dropout,
         checkpointAtEvaluations: learning.wantsEvalCheckpoints,
       },

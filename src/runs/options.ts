@@ -19,6 +19,12 @@ export interface RunManagerOptions {
   /** onnxruntime threads per run; default max(1, ⌊cores / maxConcurrent⌋) so runs do not oversubscribe. */
   threadsPerRun?: number;
   /**
+   * Let a run's idle onnxruntime threads spin-wait between ops instead of sleeping; default on when
+   * maxConcurrent × threadsPerRun ≤ cores (no two runs share a core), off otherwise (spinning threads
+   * then steal the cores another run needs).
+   */
+  spinning?: boolean;
+  /**
    * Where runs train: "process" (default), a child process per run, so a native crash fails only that
    * run; "thread", a worker thread of this process.
    */
