@@ -18,22 +18,14 @@
 // cases whose model name contains it (seed_cnn, lenet5_epoch, ...).
 
 import { spawn, spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CompiledModel, compile } from "../../src/graph/compile.ts";
-import { encodeIdx } from "../../src/train/data/formats.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { buildModel, validateModelSpec } from "../build-models.ts";
+import { fashionFiles } from "../lib/fashion-shaped.ts";
 
 const SECONDS = Number(process.env.GRAPH_BENCH_SECONDS ?? 3);
 const PROFILE = process.argv.includes("--profile");
@@ -274,36 +266,6 @@ for (const [c, ks] of cases) {
 
 // ---- real data: LeNet-5, one epoch of Fashion-MNIST, the whole CLI command against PyTorch eager ----
 
-const FASHION = "/usr/share/datasets/fashion-mnist";
-const FASHION_FILES = [
-  "train-images-idx3-ubyte.gz",
-  "train-labels-idx1-ubyte.gz",
-  "t10k-images-idx3-ubyte.gz",
-  "t10k-labels-idx1-ubyte.gz",
-];
-
-/** Fashion-MNIST-shaped IDX files (60,000 + 10,000 28×28 bytes, 10 classes) with a learnable pattern. */
-function generateIdx(dir: string): string[] {
-  const files = ["train-images.idx", "train-labels.idx", "test-images.idx", "test-labels.idx"];
-  let seed = 12345;
-  for (const [i, n] of [60000, 10000].entries()) {
-    const pixels = new Uint8Array(n * 784);
-    const labels = new Uint8Array(n);
-    for (let s = 0; s < n; s++) {
-      labels[s] = s % 10;
-      for (let p = 0; p < 784; p++) {
-        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-        // a class-dependent band of rows plus noise
-        const band = Math.floor(p / 28 / 3) === labels[s] ? 160 : 0;
-        pixels[s * 784 + p] = Math.min(255, band + (seed >>> 25));
-      }
-    }
-    writeFileSync(join(dir, files[2 * i]), encodeIdx([n, 28, 28], pixels));
-    writeFileSync(join(dir, files[2 * i + 1]), encodeIdx([n], labels));
-  }
-  return files.map((f) => join(dir, f));
-}
-
 const LENET5 = {
   name: "lenet5",
   description: "LeNet-5 (ReLU, max pooling) for 28×28 images",
@@ -383,10 +345,10 @@ function cliEpoch(
 if (!only || "lenet5_epoch".includes(only)) {
   const tmp = mkdtempSync(join(tmpdir(), "gradstream-epoch-"));
   try {
-    const real = FASHION_FILES.every((f) => existsSync(join(FASHION, f)));
-    const [images, labels, testImages, testLabels] = real
-      ? FASHION_FILES.map((f) => join(FASHION, f))
-      : generateIdx(tmp);
+    const {
+      real,
+      files: [images, labels, testImages, testLabels],
+    } = fashionFiles(tmp);
     const model = join(tmp, "lenet5.onnx");
     writeFileSync(model, buildModel(validateModelSpec(LENET5)));
     const ours = await cliEpoch([
