@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // npx gradstream …: runs the TypeScript CLI through tsx's loader (no build step to forget).
 import { spawn } from "node:child_process";
-import { register } from "tsx/esm/api";
 
 // `train` reads and decodes datasets of hundreds of MB. glibc's malloc backs its large blocks with
 // transparent huge pages (one page fault per 2 MB instead of per 4 KB) only when told so at process
@@ -24,6 +23,8 @@ if (process.platform === "linux" && process.argv[2] === "train" && process.env.G
     } else process.exit(code ?? 1);
   });
 } else {
+  // imported here, so the restarting parent above loads nothing but Node itself
+  const { register } = await import("tsx/esm/api");
   register();
   const { run } = await import("../scripts/cli.ts");
   process.exitCode = await run(process.argv.slice(2));
