@@ -289,6 +289,9 @@ export function buildApp(config: Config, options: BuildOptions = {}): App {
       });
       const url = await transport.listen(config.port, config.host);
       log(`gradstream serving ${url}${config.graphiql ? " (GraphiQL on)" : ""}`);
+      // Probe the execution providers now (CUDA and WebGPU each in a child process, 0.5–1.2 s in all,
+      // once per process) rather than inside the first startRun, which waits for them.
+      void runs.providers();
       return { url };
     },
     async stop() {
