@@ -209,18 +209,25 @@ export class Db {
     return this.prisma.model.findMany({ orderBy: { id: "asc" }, omit: NO_ONNX });
   }
   /** A model's stored ONNX bytes; null when it has none (read from its path) or does not exist. */
-  async modelOnnx(id: number): Promise<Uint8Array | null> {
-    const [row] = await this.#store.all<{ onnx: Uint8Array | null }>(
-      `SELECT "onnx" FROM "Model" WHERE "id" = ${rowId(id)}`,
-    );
-    return row?.onnx ? new Uint8Array(row.onnx.buffer, row.onnx.byteOffset, row.onnx.byteLength) : null;
+  modelOnnx(id: number): Promise<Uint8Array | null> {
+    return this.#blob("Model", "onnx", id);
   }
   /** A checkpoint's serialized state by its row id; null when the row is gone. */
-  async checkpointState(id: number): Promise<Uint8Array | null> {
-    const [row] = await this.#store.all<{ state: Uint8Array }>(
-      `SELECT "state" FROM "Checkpoint" WHERE "id" = ${rowId(id)}`,
+  checkpointState(id: number): Promise<Uint8Array | null> {
+    return this.#blob("Checkpoint", "state", id);
+  }
+  /** One BLOB column of the row with this id, as a plain Uint8Array; null when absent or NULL. */
+  async #blob(
+    table: "Model" | "Checkpoint",
+    column: "onnx" | "state",
+    id: number,
+  ): Promise<Uint8Array | null> {
+    if (!Number.isSafeInteger(id)) throw new Error(`row id must be an integer, got ${String(id)}`);
+    const [row] = await this.#store.all<Record<string, Uint8Array | null>>(
+      `SELECT "${column}" FROM "${table}" WHERE "id" = ${id}`,
     );
-    return row ? new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength) : null;
+    const v = row?.[column];
+    return v ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : null;
   }
   createDataset(input: DatasetInput): Promise<Dataset> {
     return this.prisma.dataset.create({ data: input });
@@ -712,12 +719,6 @@ export class Db {
 }
 
 const NO_ONNX = { onnx: true } as const;
-
-/** A row id for raw SQL text: only a safe integer is ever interpolated. */
-function rowId(id: number): number {
-  if (!Number.isSafeInteger(id)) throw new Error(`row id must be an integer, got ${String(id)}`);
-  return id;
-}
 
 /** Prisma's Bytes want an ArrayBuffer-backed view; Node's Buffers may sit on a shared pool (copy then). */
 function bytes(u: Uint8Array): Uint8Array<ArrayBuffer> {
