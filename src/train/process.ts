@@ -108,6 +108,11 @@ let nextId = 0;
 /** Spawn requests not yet answered: while there are any, the launcher's channel keeps this process up. */
 let waiting = 0;
 
+/** One spawn request answered: the last one lets the launcher's channel stop keeping this process up. */
+function answered(child: ChildProcess): void {
+  if (--waiting === 0) child.channel?.unref();
+}
+
 function theLauncher(): { child: ChildProcess; pending: Map<number, Pending> } {
   if (launcher?.child.connected) return launcher;
   const child = fork(LAUNCHER, [tsxLoaderUrl(), ENTRY], {
@@ -127,14 +132,14 @@ function theLauncher(): { child: ChildProcess; pending: Map<number, Pending> } {
     if (m.type === "spawned") {
       const { resolve } = p.spawned ?? {};
       p.spawned = undefined;
-      if (--waiting === 0) child.channel?.unref();
+      answered(child);
       const exit = new Promise<ExitReport>((r) => {
         p.exited = r;
       });
       resolve?.({ socket: handle as Socket, pid: m.pid, exit });
     } else if (m.type === "failed") {
       pending.delete(m.id);
-      if (--waiting === 0) child.channel?.unref();
+      answered(child);
       p.spawned?.reject(new Error(`the trainer launcher ${m.message}`));
     } else {
       pending.delete(m.id);
@@ -178,7 +183,7 @@ function spawnTrainer(): Promise<Spawned> {
     l.child.send({ type: "spawn", id }, (err) => {
       if (err) {
         l.pending.delete(id);
-        if (--waiting === 0) l.child.channel?.unref();
+        answered(l.child);
         reject(new Error(`could not reach the trainer launcher: ${err.message}`));
       }
     });
