@@ -13,8 +13,7 @@ function tsxDir(): string {
 /** The source of a worker (run with `eval: true`) that registers tsx, then imports `entry`. */
 export function tsWorkerSource(entry: URL): string {
   const api = pathToFileURL(join(tsxDir(), "dist", "esm", "api", "index.mjs")).href;
-  return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })
-    .catch((err) => { throw err; });`;
+  return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
 }
 
 /** tsx's loader, for `node --import <it> entry.ts` in a child process. */
