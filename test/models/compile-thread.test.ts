@@ -13,19 +13,25 @@ import { builtinModelBytes, describeDataset } from "../../src/train/catalog.ts";
 import { encodeIdx } from "../../src/train/data/formats.ts";
 import { parseDatasetSpec } from "../../src/train/data/spec.ts";
 
+/** Awaits `work`, counting this thread's event-loop turns meanwhile (0 if it held the thread). */
+async function turnsDuring<T>(work: Promise<T>): Promise<{ value: T; turns: number }> {
+  let turns = 0;
+  let spinning = true;
+  const spin = () => {
+    turns++;
+    if (spinning) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const value = await work;
+  spinning = false;
+  return { value, turns };
+}
+
 describe("the compile thread", () => {
   it("describes a model exactly as inspectModel does, while this thread's event loop keeps turning", async () => {
     const bytes = builtinModelBytes("cnn");
     await inspectOffThread(builtinModelBytes("linear")); // the thread's start-up, outside the count
-    let turns = 0;
-    let spinning = true;
-    const spin = () => {
-      turns++;
-      if (spinning) setImmediate(spin);
-    };
-    setImmediate(spin);
-    const described = await inspectOffThread(bytes);
-    spinning = false;
+    const { value: described, turns } = await turnsDuring(inspectOffThread(bytes));
     // Compiling the CNN here would hold this thread for its whole duration: not one turn.
     expect(turns).toBeGreaterThan(1);
     expect(described).toEqual(inspectModel(bytes));
@@ -75,15 +81,7 @@ describe("the compile thread", () => {
         `idx:images=${join(dir, "images.idx")},labels=${join(dir, "labels.idx")}`,
       );
       await describeOffThread(parseDatasetSpec("linear"), 0); // the thread's start-up, outside the count
-      let turns = 0;
-      let spinning = true;
-      const spin = () => {
-        turns++;
-        if (spinning) setImmediate(spin);
-      };
-      setImmediate(spin);
-      const described = await describeOffThread(spec, 0.1);
-      spinning = false;
+      const { value: described, turns } = await turnsDuring(describeOffThread(spec, 0.1));
       expect(turns).toBeGreaterThan(1);
       expect(described).toEqual(describeDataset(spec, 0.1));
       expect([described.trainSize, described.valSize, described.classes]).toEqual([18_000, 2_000, 7]);
