@@ -189,6 +189,15 @@ const E2E: OverheadCase[] = [
   },
 ];
 
+/**
+ * A linear run to its end, outside any measurement: the first Prisma queries, the provider probes and
+ * the first trainer start are one-time costs of a process, not of training.
+ */
+async function warmUp(manager: Awaited<ReturnType<typeof createRunManager>>): Promise<void> {
+  const [warm] = await manager.startExperiment("linear");
+  for await (const c of manager.batches(warm.id, -1)) if (c.final) break;
+}
+
 /** One run through a RunManager: seconds from start() to the final chunk, and from the first chunk. */
 async function managed(
   c: OverheadCase,
@@ -206,11 +215,9 @@ async function managed(
   try {
     const model = await manager.builtinModel(c.model);
     const { model: _m, name: _n, dataset, ...config } = c;
-    // A server that has been up: its first Prisma queries, provider probes and first trainer start are
-    // one-time costs of a process (0.6–1.5 s here), paid by a warm-up run outside the measurement; then
-    // a pause for the spare trainer it leaves to start.
-    const [warm] = await manager.startExperiment("linear");
-    for await (const ch of manager.batches(warm.id, -1)) if (ch.final) break;
+    // A server that has been up (0.6–1.5 s of one-time costs here); then a pause for the spare trainer
+    // the warm-up run leaves to start.
+    await warmUp(manager);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     const t0 = performance.now();
     const run = await manager.start({ modelId: model.id, dataset: { spec: dataset }, config });
@@ -368,10 +375,7 @@ if (PARTS.includes("delay")) {
         trainerIsolation: isolation,
       });
       const model = await manager.builtinModel("cnn");
-      // Warm-up outside the measurement: the first Prisma queries, provider probes and the first
-      // trainer start are one-time costs of a process, not of training.
-      const [warm] = await manager.startExperiment("linear");
-      for await (const c of manager.batches(warm.id, -1)) if (c.final) break;
+      await warmUp(manager);
       const { dataset: _d, ...config } = EXPERIMENTS["cnn-dropout"].runs[0];
       let runId = 0;
       // Also from the first chunk to the final one: training and checkpointing only, without the
