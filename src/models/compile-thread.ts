@@ -1,8 +1,9 @@
 // The compiler off the event loop: parsing and compiling a model takes ~20–200 ms (more for a large
 // upload), and exporting a trained model compiles it again. One worker thread, started on first use,
 // does both, and also sizes file-backed datasets for admission (reading and decoding Fashion-MNIST's
-// files took 1.7–2.3 s, which held every request and subscriber of the server). Its errors come back as the same classes (ValidationError with its field,
-// UnsupportedModelError with its ops), so callers cannot tell it from a direct call.
+// files took 1.3–2.3 s, which held every request and subscriber of the server). Its errors come back
+// as the same classes (ValidationError with its field, UnsupportedModelError with its ops), so callers
+// cannot tell it from a direct call.
 import { Worker } from "node:worker_threads";
 import { UnsupportedModelError, ValidationError } from "../errors.ts";
 import type { CompileOptions } from "../graph/compile.ts";
