@@ -10,6 +10,12 @@ describe("config", () => {
       databaseUrl: "file:./data/gradstream.db",
     });
   });
+  it("leaves each run's intra-op threads to its share of the cores unless THREADS_PER_RUN says", () => {
+    expect(loadConfig({}).threadsPerRun).toBeNull();
+    expect(loadConfig({ THREADS_PER_RUN: "0" }).threadsPerRun).toBeNull();
+    expect(loadConfig({ THREADS_PER_RUN: "3" }).threadsPerRun).toBe(3);
+    expect(() => loadConfig({ THREADS_PER_RUN: "two" })).toThrow(/THREADS_PER_RUN must be an integer/);
+  });
   it("rejects a PORT that is not a port number and names the variable", () => {
     expect(() => loadConfig({ PORT: "abc" })).toThrow(
       /PORT must be an integer between 0 and 65535, got "abc"/,

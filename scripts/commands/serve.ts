@@ -12,7 +12,7 @@ this process serves and trains, sharing runs with the other processes of the clu
 
 Serves GraphQL at http://HOST:PORT/graphql (HTTP, SSE at /graphql/stream, graphql-ws).
 Environment: PORT (4000), HOST (localhost), DATABASE_URL (file:./data/gradstream.db),
-GRAPHIQL, CORS_ORIGINS, ALLOWED_HOSTS, PUBLIC_URL, DATA_DIR (./data/datasets), MAX_UPLOAD_BYTES, SUBSCRIBER_MAX_QUEUED, MAX_CONCURRENT_RUNS,
+GRAPHIQL, CORS_ORIGINS, ALLOWED_HOSTS, PUBLIC_URL, DATA_DIR (./data/datasets), MAX_UPLOAD_BYTES, SUBSCRIBER_MAX_QUEUED, MAX_CONCURRENT_RUNS, THREADS_PER_RUN,
 SHUTDOWN_TIMEOUT_MS, WS_INIT_TIMEOUT_MS, NODE_ENV; auth: GRADSTREAM_AUTH (open-localhost |
 required; any HOST other than localhost/127.0.0.1/::1 requires tokens: gradstream token create);
 limits: MAX_QUERY_DEPTH, MAX_QUERY_COST, MAX_QUERY_TOKENS, MAX_QUERY_ALIASES, MAX_REQUEST_BYTES,

@@ -2,6 +2,7 @@
 //   gradstream train --experiment <name>
 //   gradstream train --model <file.onnx | built-in name> --dataset <spec> [--optimizer sgd|adam|adamw|rmsprop]
 //     [--lr N] [--batch-size N] [--epochs N] [--k N] [--seed N] [--validation F] [--provider CPU|CUDA|WEBGPU]
+//     [--threads N]
 //   output: --json (one JSON object per batch/epoch line), --plain (forced when stdout is not a TTY:
 //   `Epoch: 1, Batch Loss: 0.6931, Batch Accuracy: 0.5000`), else a progress bar with loss/accuracy.
 // Exit codes: 0 trained, 1 training failed (e.g. the loss became NaN), 2 bad usage or configuration.
@@ -27,6 +28,7 @@ options:
   --seed <n>             shuffling and dropout seed (default 0)
   --validation <f>       fraction held out for validation, 0 to 0.5 (default 0)
   --provider <name>      CPU | CUDA | WEBGPU (default CPU)
+  --threads <n>          onnxruntime intra-op threads (default: every core)
   --json                 one JSON object per batch and per epoch
   --plain                one text line per batch even on a terminal
   -h, --help             this help`;
@@ -47,7 +49,9 @@ function num(v: string | undefined, name: string, integer: boolean): number | un
   return n;
 }
 
-function jobsFrom(args: string[]): { jobs: Job[]; json: boolean; plain: boolean } | "help" {
+function jobsFrom(
+  args: string[],
+): { jobs: Job[]; json: boolean; plain: boolean; threads: number | undefined } | "help" {
   let parsed: ReturnType<typeof parse>;
   function parse() {
     return parseArgs({
@@ -66,6 +70,7 @@ function jobsFrom(args: string[]): { jobs: Job[]; json: boolean; plain: boolean 
         seed: { type: "string" },
         validation: { type: "string" },
         provider: { type: "string" },
+        threads: { type: "string" },
         json: { type: "boolean" },
         plain: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -79,7 +84,10 @@ function jobsFrom(args: string[]): { jobs: Job[]; json: boolean; plain: boolean 
   }
   const v = parsed.values;
   if (v.help) return "help";
-  const out = { json: v.json ?? false, plain: v.plain ?? false };
+  const threads = num(v.threads, "threads", true);
+  if (threads !== undefined && (threads < 1 || threads > 256))
+    throw new UsageError(`--threads must be an integer from 1 to 256, got "${v.threads}"`);
+  const out = { json: v.json ?? false, plain: v.plain ?? false, threads };
   const k = num(v.k, "k", true);
   if (v.experiment !== undefined) {
     const e = EXPERIMENTS[v.experiment];
@@ -151,7 +159,11 @@ export async function main(args: string[]): Promise<number> {
       try {
         const provider = job.config.provider;
         if (provider === "CUDA" || provider === "WEBGPU") await requireProvider(provider);
-        trainer = await Trainer.create({ model: job.model, config: job.config });
+        trainer = await Trainer.create({
+          model: job.model,
+          config: job.config,
+          ...(plan.threads !== undefined ? { threads: plan.threads } : {}),
+        });
       } catch (err) {
         console.error(`gradstream train: ${err instanceof Error ? err.message : String(err)}`);
         return 2;

@@ -9,7 +9,7 @@ import { loadConfig } from "../../src/server/config.ts";
 const USAGE = `usage: gradstream worker
 
 Trains QUEUED runs whose execution provider this machine has, at most MAX_CONCURRENT_RUNS at once.
-Environment: DATABASE_URL (postgres://…), REDIS_URL (redis://…), MAX_CONCURRENT_RUNS (1), WORKER_ID,
+Environment: DATABASE_URL (postgres://…), REDIS_URL (redis://…), MAX_CONCURRENT_RUNS (1), THREADS_PER_RUN, WORKER_ID,
 LEASE_MS (5000), QUEUE_POLL_MS (250), CHECKPOINT_EVERY (500).`;
 
 export async function main(args: string[]): Promise<number> {

@@ -36,7 +36,9 @@ export interface ExecutorOptions {
   checkpointEvery: number | null;
   /** Also checkpoint when this many ms passed since the last one (bounds what a crash loses). */
   checkpointIntervalMs: number | null;
-  /** onnxruntime threads per run. */
+  /** Cores per run (⌊cores / maxConcurrent⌋): synthetic data is generated on as many threads. */
+  cores: number;
+  /** onnxruntime intra-op threads per run. */
   threads: number;
   /** Idle onnxruntime threads spin-wait (RunManagerOptions.spinning). */
   spinning: boolean;
@@ -212,6 +214,7 @@ export class Executor {
         checkpoint: checkpoint?.state ?? null,
         checkpointEvery: this.options.checkpointEvery,
         checkpointIntervalMs: this.options.checkpointIntervalMs,
+        cores: this.options.cores,
         threads: this.options.threads,
         spinning: this.options.spinning,
         dropout: hp.dropout,

@@ -15,6 +15,8 @@ export interface RunManagerConfig {
   leaseMs: number;
   queuePollMs: number;
   maxConcurrentRuns: number;
+  /** null: each run's share of the cores (RunManagerOptions.threadsPerRun). */
+  threadsPerRun?: number | null;
   subscriberMaxQueued: number;
   checkpointEvery: number;
   trainerIsolation: "process" | "thread";
@@ -40,6 +42,7 @@ export async function createRunManagerFromConfig(
   const common = {
     db,
     maxConcurrent: config.maxConcurrentRuns,
+    ...(config.threadsPerRun ? { threadsPerRun: config.threadsPerRun } : {}),
     maxQueued: config.subscriberMaxQueued,
     checkpointEvery: config.checkpointEvery,
     trainerIsolation: config.trainerIsolation,

@@ -60,11 +60,13 @@ export class GradstreamRunManager implements RunManager {
     const resume = options.resumeOnStart ? { maxTrainerCrashes: options.maxTrainerCrashes ?? 3 } : null;
     this.queue = options.queue ?? new MemoryRunQueue(this.db, resume);
     this.events = new RunEvents(this.db, options);
-    const threads = options.threadsPerRun ?? Math.max(1, Math.floor(cores / this.maxConcurrent));
+    const share = Math.max(1, Math.floor(cores / this.maxConcurrent));
+    const threads = options.threadsPerRun ?? share;
     const executorOptions = {
       checkpointEvery: options.checkpointEvery ?? null,
       checkpointIntervalMs:
         options.checkpointIntervalMs === undefined ? 30_000 : options.checkpointIntervalMs,
+      cores: share,
       threads,
       spinning: options.spinning ?? this.maxConcurrent * threads <= cores,
       isolation: options.trainerIsolation ?? "process",

@@ -16,7 +16,10 @@ export interface RunManagerOptions {
   checkpointEvery?: number | null;
   /** Also checkpoint when this many ms passed since the last; default 30,000 (bounds a crash's loss). */
   checkpointIntervalMs?: number | null;
-  /** onnxruntime threads per run; default max(1, ⌊cores / maxConcurrent⌋) so runs do not oversubscribe. */
+  /**
+   * onnxruntime intra-op threads per run; default the run's share of the cores, max(1, ⌊cores /
+   * maxConcurrent⌋), so runs do not oversubscribe. Synthetic data is still generated on the whole share.
+   */
   threadsPerRun?: number;
   /**
    * Let a run's idle onnxruntime threads spin-wait between ops instead of sleeping; default on when

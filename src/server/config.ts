@@ -31,6 +31,11 @@ export interface Config {
   subscriberMaxQueued: number;
   /** MAX_CONCURRENT_RUNS (1): runs training at once; the rest wait QUEUED. */
   maxConcurrentRuns: number;
+  /**
+   * THREADS_PER_RUN (0 = automatic): onnxruntime intra-op threads of each run; automatic is the run's
+   * share of the cores, max(1, ⌊cores / MAX_CONCURRENT_RUNS⌋).
+   */
+  threadsPerRun: number | null;
   /** RESUME_ON_START (true): resume runs a crash or a shutdown interrupted, from their latest checkpoint. */
   resumeOnStart: boolean;
   /** MAX_TRAINER_CRASHES (3): crashes in a row without progress after which a run is failed, not resumed. */
@@ -303,6 +308,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: intIn(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024, 1, 2 ** 31 - 1),
     subscriberMaxQueued: intIn(env, "SUBSCRIBER_MAX_QUEUED", 256, 1, 1_000_000),
     maxConcurrentRuns: intIn(env, "MAX_CONCURRENT_RUNS", 1, 1, 64),
+    threadsPerRun: intIn(env, "THREADS_PER_RUN", 0, 0, 256) || null,
     resumeOnStart: boolFrom(env, "RESUME_ON_START", true),
     maxTrainerCrashes: intIn(env, "MAX_TRAINER_CRASHES", 3, 1, 1000),
     shutdownTimeoutMs: intIn(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),

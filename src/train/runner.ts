@@ -39,7 +39,9 @@ export interface TrainJob {
    * time: when it fires varies, what it saves does not); null = never by time.
    */
   checkpointIntervalMs?: number | null;
-  /** onnxruntime intra-op threads (default: onnxruntime's choice, all cores). */
+  /** Cores this run may use (default all): synthetic data is generated on as many threads. */
+  cores?: number;
+  /** onnxruntime intra-op threads (default: `cores`, else onnxruntime's choice, every core). */
   threads?: number;
   /** Let idle onnxruntime threads spin (default true; false when runs share cores). */
   spinning?: boolean;
@@ -67,6 +69,8 @@ export interface TrainInfo {
   validationSamples: number;
   classes: number;
   parameterCount: number;
+  /** onnxruntime intra-op threads; null = onnxruntime's own choice (every physical core). */
+  threads: number | null;
 }
 
 export interface EvalResult {
@@ -159,11 +163,11 @@ export function prepareJob(job: TrainJob, files?: DataFiles): Prepared {
   if (!first.dataset)
     throw new RunConfigError("dataset", "dataset is required: a name, a spec string or a spec object");
   const t0 = performance.now();
-  // synthetic features are generated on as many threads as the run may use for onnxruntime
+  // synthetic features are generated on as many threads as the run has cores
   const data = loadDataset(first.dataset, {
     validation: first.validation.fraction,
     files,
-    ...(job.threads !== undefined ? { threads: job.threads } : {}),
+    ...(job.cores !== undefined ? { threads: job.cores } : {}),
   });
   const cfg = validateRunConfig(job.config, { trainSamples: data.train.count });
   const t1 = performance.now();
@@ -374,6 +378,7 @@ export class Trainer {
       validationSamples: p.data.validation?.count ?? 0,
       classes: p.data.classes,
       parameterCount: p.compiled.parameterCount,
+      threads: threads ?? null,
     };
   }
 
@@ -413,18 +418,19 @@ export class Trainer {
     } else {
       for (const t of p.compiled.tensors) tensors[t.name] = t.init;
     }
+    const threads = job.threads ?? job.cores;
     const t0 = performance.now();
     const session = await createSession(p.compiled.trainLoop, {
       provider: p.cfg.provider,
-      intraOpThreads: job.threads,
+      intraOpThreads: threads,
       allowSpinning: job.spinning,
     });
     const t1 = performance.now();
     p.setupMs.session = t1 - t0;
-    const trainer = new Trainer(p, session, job.threads, job.spinning, job, { step, tensors, acc });
+    const trainer = new Trainer(p, session, threads, job.spinning, job, { step, tensors, acc });
     trainer.noise = await NoiseProbe.create(job.model, p.compiled, p.cfg, p.data.train, {
       dropout: job.dropout ?? true,
-      threads: job.threads,
+      threads,
       spinning: job.spinning,
     });
     p.setupMs.probe = performance.now() - t1;

@@ -72,6 +72,19 @@ describe("gradstream train", () => {
     expect(bad.err).toMatch(/gradstream train: loss became NaN at step \d+/);
   });
 
+  it("trains on the intra-op threads --threads gives, says so on the start line, and refuses 0", () => {
+    const one = train("--experiment", "linear", "--threads", "1", "--json");
+    expect(one.code).toBe(0);
+    expect(JSON.parse(one.out[0])).toMatchObject({ type: "start", threads: 1 });
+    expect(one.out.filter((l) => JSON.parse(l).type === "batch")).toHaveLength(100);
+    // without the flag onnxruntime picks (every physical core)
+    const auto = train("--experiment", "linear", "--epochs", "1", "--json");
+    expect(JSON.parse(auto.out[0])).toMatchObject({ type: "start", threads: null });
+    const zero = train("--experiment", "linear", "--threads", "0");
+    expect(zero.code).toBe(2);
+    expect(zero.err).toMatch(/--threads must be an integer from 1 to 256, got "0"/);
+  });
+
   it("exits 2 with a message saying what is accepted for bad usage and bad configurations", () => {
     const unknown = train("--experiment", "nope");
     expect(unknown.code).toBe(2);
