@@ -337,7 +337,7 @@ export class Trainer {
   private step: number;
   private acc: EpochAccumulator;
   private orderEpoch = -1;
-  private readonly feedBuffers = new Map<number, { x: Float32Array; y: BigInt64Array }>();
+  private feedBuffers: { samples: number; x: Float32Array; y: BigInt64Array } | null = null;
   private order: Uint32Array = new Uint32Array(0);
   private evalSession: Session | null = null;
   private evalY: BigInt64Array | null = null;
@@ -460,19 +460,18 @@ export class Trainer {
   }
 
   /**
-   * The x and y arrays for chunks of `samples` samples, allocated once per chunk shape (a run has two or
-   * three: K steps, fewer before a boundary, the partial last batch). A fresh multi-MB array per chunk
-   * cost its zeroing and, in a fresh process, its page faults: a 1,000-step seed-CNN epoch (3.9 MB a
-   * chunk) gathered in 114 ms with new arrays and in 50 ms reusing them, 434 against 70 ms without the
-   * trainer process's malloc settings. onnxruntime is done with a feed when session.run returns.
+   * The x and y arrays for a chunk of `samples` samples: the last chunk's when it had as many (almost
+   * every chunk has K steps; a shorter one before a boundary or the partial last batch allocates anew
+   * and is replaced again by the next full one, so at most one chunk's arrays are kept). A fresh
+   * multi-MB array per chunk cost its zeroing and, in a fresh process, its page faults: a 1,000-step
+   * seed-CNN epoch (3.9 MB a chunk) gathered in 114 ms with new arrays and in 50 ms reusing them, 434
+   * against 70 ms without the trainer process's malloc settings. onnxruntime is done with a feed when
+   * session.run returns.
    */
   private feedsFor(samples: number, f: number, L: number): { x: Float32Array; y: BigInt64Array } {
-    let b = this.feedBuffers.get(samples);
-    if (!b) {
-      b = { x: new Float32Array(samples * f), y: new BigInt64Array(samples * L) };
-      this.feedBuffers.set(samples, b);
-    }
-    return b;
+    if (this.feedBuffers?.samples !== samples)
+      this.feedBuffers = { samples, x: new Float32Array(samples * f), y: new BigInt64Array(samples * L) };
+    return this.feedBuffers;
   }
 
   private orderOf(epoch: number): Uint32Array {
