@@ -92,6 +92,8 @@ describe("the dashboard with GRADSTREAM_AUTH=required", () => {
     expect(controls.every((c) => c.disabled && c.title === reason)).toBe(true);
     // The run page of the finished run: queries and the stream work, its write actions are disabled.
     await page.click(".runs a[href^='#/runs/']");
+    // The run page first: until it mounts, __gradstream.final still holds the previous run page's true.
+    await page.waitForSelector("[data-action]");
     await page.waitForFunction(() => (window as Hooked).__gradstream?.final === true, null, {
       timeout: 60_000,
     });
