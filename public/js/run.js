@@ -138,6 +138,8 @@ function mount(view, initial) {
     });
   return () => {
     page.alive = false;
+    // The hook describes the page on screen: a later page must not find this run's final flag.
+    window.__gradstream.final = false;
     for (const d of disposers.splice(0)) d();
   };
 }
