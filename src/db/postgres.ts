@@ -81,6 +81,19 @@ ON CONFLICT ("runId", "name", "level", "bucket") DO UPDATE SET
   "max" = GREATEST("CustomRollup"."max", excluded."max"),
   "sum" = "CustomRollup"."sum" + excluded."sum"`;
 
+/**
+ * pg-pool listens for errors only on idle clients. A client that is checked out (a transaction between
+ * two statements, or Prisma's adapter between queries) and whose connection the server ends (a fast
+ * shutdown, a failover) emits 'error' with no listener, which Node turns into an uncaught exception that
+ * takes the process down. Its statements still fail with the cause, and the pool drops the dead client
+ * when it is released, so the event itself needs no handling beyond being heard.
+ */
+export function guardCheckedOutClients(pool: pg.Pool): void {
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
+}
+
 export async function openPostgresStore(url: string): Promise<{ store: Store; pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   // An idle pooled connection that the server ends (a restart, a failover, an administrator's
@@ -91,6 +104,7 @@ export async function openPostgresStore(url: string): Promise<{ store: Store; po
       `gradstream: an idle PostgreSQL connection was closed by the server (${err.message}); reconnecting on next use`,
     );
   });
+  guardCheckedOutClients(pool);
   let applied: string[];
   try {
     applied = await migrate(pool);

@@ -17,6 +17,7 @@
 // Times come from the database's clock (now() in UTC, as the write path stamps heartbeats), so
 // processes on machines with skewed clocks agree on which leases expired.
 import pg from "pg";
+import { guardCheckedOutClients } from "../db/postgres.ts";
 
 const NOW = `(now() AT TIME ZONE 'UTC')`;
 
@@ -72,7 +73,15 @@ export class PgRunQueue {
 
   static open(url: string): PgRunQueue {
     // A few connections are enough: claims, heartbeats and reaping are one short statement each.
-    return new PgRunQueue(new pg.Pool({ connectionString: url, max: 3 }), url);
+    const pool = new pg.Pool({ connectionString: url, max: 3 });
+    // an idle connection the server ends is dropped and reopened on next use; the poll goes on
+    pool.on("error", (err) => {
+      console.warn(
+        `gradstream: an idle queue connection was closed by the server (${err.message}); reconnecting on next use`,
+      );
+    });
+    guardCheckedOutClients(pool);
+    return new PgRunQueue(pool, url);
   }
 
   /**

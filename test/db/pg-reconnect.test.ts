@@ -3,6 +3,7 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { Db } from "../../src/db/index.ts";
+import { openPostgresStore } from "../../src/db/postgres.ts";
 import { postgresBackend, useDatabase } from "./backends.ts";
 
 const backend = postgresBackend();
@@ -31,5 +32,26 @@ describe("PostgreSQL connection loss", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(await db.listModels()).toEqual([]);
     expect(await db.batchMetricsPage(1, -1, 10)).toEqual({ rows: [], hasNextPage: false, endStep: null });
+  });
+
+  it("survives the server ending a connection that is checked out between two statements", async () => {
+    // A transaction holds its client between statements; pg-pool listens only on idle clients, so an
+    // 'error' event there went unheard and Node threw it (seen in CI while PostgreSQL shut down).
+    const { store, pool } = await openPostgresStore(url);
+    try {
+      const client = await pool.connect();
+      const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const killed = await admin.query("SELECT pg_terminate_backend($1) AS ok", [rows[0].pid]);
+      await admin.end();
+      expect(killed.rows[0].ok).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      await expect(client.query("SELECT 1")).rejects.toThrow();
+      client.release();
+      expect(await store.all<{ one: number }>("SELECT 1 AS one")).toEqual([{ one: 1 }]);
+    } finally {
+      await store.close();
+    }
   });
 });
