@@ -26,6 +26,7 @@ import {
   type Node,
   numel,
   opsetOf,
+  prune,
   type Tensor,
   type ValueInfo,
 } from "./ir.ts";
@@ -367,7 +368,16 @@ function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], o
     irVersion: 8,
     opsets: [{ domain: "", version: opset }],
     producer: "gradstream",
-    graph: { name, nodes: b.nodes, inputs, outputs, initializers: b.initializers },
+    graph: {
+      name,
+      nodes: prune(
+        b.nodes,
+        outputs.map((o) => o.name),
+      ),
+      inputs,
+      outputs,
+      initializers: b.initializers,
+    },
   };
 }
 
@@ -489,7 +499,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
   );
   const body: Graph = {
     name: "train_step_body",
-    nodes: bb.nodes,
+    nodes: prune(bb.nodes, [condOut, ...bodyOutNames]),
     initializers: bb.initializers,
     inputs: [
       i64(iter, []),

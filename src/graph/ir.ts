@@ -106,9 +106,22 @@ export function numel(dims: readonly number[]): number {
  * constants are de-duplicated by value, and `rename` lets the last
  * producer of a value write straight into a graph output's name (an Identity would cost a copy).
  */
+/**
+ * A gradient also available in the window layout a tiled pool's backward computes it in: `spread` is
+ * [N·C, kh·kw, Ho, Wo], window offset (a, b) on axis 1 (row-major), window (i, j) on the last two, so
+ * the spatial gradient's position (i·kh + a, j·kw + b) holds spread[n·C + c, a·kw + b, i, j].
+ */
+export interface WindowedGrad {
+  spread: string;
+  k: [number, number];
+  out: [number, number];
+}
+
 export class Builder {
   readonly nodes: Node[] = [];
   readonly initializers: Tensor[] = [];
+  /** Gradient value → its window-layout form (see WindowedGrad); consumers that can use it skip the interleave. */
+  readonly windowed = new Map<string, WindowedGrad>();
   private used = new Set<string>();
   private readonly consts = new Map<string, string>();
   private counter = 0;
@@ -276,4 +289,33 @@ export class Builder {
   producerOf(value: string): Node | undefined {
     return this.nodes.find((n) => n.outputs.includes(value));
   }
+}
+
+/**
+ * The nodes that contribute to `outputs`, in their order: a gradient whose only reader switched to
+ * another form (a conv weight gradient reading a pool's window layout) leaves its producer unread, and
+ * onnxruntime runs every node it is given. Nested graphs' reads of outer values count as reads.
+ */
+export function prune(nodes: readonly Node[], outputs: readonly string[]): Node[] {
+  const needed = new Set(outputs);
+  const keep = new Array<boolean>(nodes.length).fill(false);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (!n.outputs.some((o) => o && needed.has(o))) continue;
+    keep[i] = true;
+    for (const v of n.inputs) if (v) needed.add(v);
+    for (const a of Object.values(n.attrs))
+      if (a.type === "graph") for (const v of readsOf(a.g)) needed.add(v);
+  }
+  return nodes.filter((_, i) => keep[i]);
+}
+
+/** Every value a graph's nodes read, nested graphs included (a superset of its outer reads). */
+function readsOf(g: Graph): Set<string> {
+  const out = new Set<string>();
+  for (const n of g.nodes) {
+    for (const v of n.inputs) if (v) out.add(v);
+    for (const a of Object.values(n.attrs)) if (a.type === "graph") for (const v of readsOf(a.g)) out.add(v);
+  }
+  return out;
 }

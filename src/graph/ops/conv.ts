@@ -1,5 +1,5 @@
 // Convolution (2-D, and 1-D as 2-D of height 1), plus the window arithmetic pools share.
-import { attrInt, attrInts, attrString, type Dim, int, ints, type Node } from "../ir.ts";
+import { attrInt, attrInts, attrString, type Dim, int, ints, type Node, type WindowedGrad } from "../ir.ts";
 import type { ExpandCtx, GradCtx, Meta, OpRule, ShapeCtx } from "./types.ts";
 
 export interface Window {
@@ -144,8 +144,13 @@ export const Conv: OpRule = {
       const dw = b.op("MatMul", [dyr, colsT], {}, `${W}_grad3d`);
       return b.op("Reshape", [dw, b.i64(ws)], {}, `${W}_grad`);
     },
-    // dB[o] = Σ_{n,h,w} dY[n,o,h,w]
-    2: (ctx) => ctx.b.reduceSum(ctx.dY, [0, 2, 3], false, `${ctx.node.inputs[2]}_grad`),
+    // dB[o] = Σ_{n,h,w} dY[n,o,h,w] (in any order: over a pool's window layout when there is one)
+    2(ctx) {
+      const { b, dY, node } = ctx;
+      const w = windowedDY(ctx);
+      if (!w) return b.reduceSum(dY, [0, 2, 3], false, `${node.inputs[2]}_grad`);
+      return b.reduceSum(w.nop, [0, 2], false, `${node.inputs[2]}_grad`);
+    },
   },
 };
 
@@ -172,12 +177,20 @@ function weightGradGather(ctx: GradCtx, hw: [number, number], win: Window): stri
   const xt = b.op("Transpose", [X], { perm: ints([1, 2, 3, 0]) }, `${X}_CHWN`);
   const xp =
     pt || pl || pb || pr ? b.op("Pad", [xt, b.i64([0, pt, pl, 0, 0, pb, pr, 0])], {}, `${X}_padded`) : xt;
+  // Output positions in dY's order: row-major (y, x), or a pool's window layout (a, b, i, j) with
+  // y = i·kh + a and x = j·kw + b, which spares the pool's backward its interleave.
+  const w = windowedDY(ctx);
+  const order: [number, number][] = [];
+  if (w) {
+    const [[kh, kw], [ho, wo]] = [w.k, w.out];
+    for (let a = 0; a < kh; a++)
+      for (let c = 0; c < kw; c++)
+        for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) order.push([i * kh + a, j * kw + c]);
+  } else for (let y = 0; y < win.out[0]; y++) for (let x = 0; x < win.out[1]; x++) order.push([y, x]);
   const at: number[] = [];
   for (let i = 0; i < win.k[0]; i++)
     for (let j = 0; j < win.k[1]; j++)
-      for (let y = 0; y < win.out[0]; y++)
-        for (let x = 0; x < win.out[1]; x++)
-          at.push((y * win.s[0] + i * win.d[0]) * wp + x * win.s[1] + j * win.d[1]);
+      for (const [y, x] of order) at.push((y * win.s[0] + i * win.d[0]) * wp + x * win.s[1] + j * win.d[1]);
   const KK = win.k[0] * win.k[1];
   const flat = b.op("Reshape", [xp, b.i64([C, (hw[0] + pt + pb) * wp, -1])]);
   const cols = b.op(
@@ -187,10 +200,33 @@ function weightGradGather(ctx: GradCtx, hw: [number, number], win: Window): stri
     `${X}_cols`,
   );
   const cols2d = b.op("Reshape", [cols, b.i64([C * KK, -1])]);
-  const dyt = b.op("Transpose", [dY], { perm: ints([1, 2, 3, 0]) }, `${dY}_OHWN`);
+  const dyt = w
+    ? b.op("Transpose", [w.nop], { perm: ints([1, 2, 0]) }, `${dY}_OPN`)
+    : b.op("Transpose", [dY], { perm: ints([1, 2, 3, 0]) }, `${dY}_OHWN`);
   const dy2d = b.op("Reshape", [dyt, b.i64([O, -1])]);
   const dw = b.op("Gemm", [dy2d, cols2d], { transB: int(1) }, `${W}_grad2d`);
   return b.op("Reshape", [dw, b.i64(ws)], {}, `${W}_grad`);
+}
+
+/** One reshape per windowed gradient, shared by the weight and bias gradients. */
+const nopOf = new WeakMap<WindowedGrad, string>();
+
+/**
+ * dY in a tiled pool's window layout as [N, O, kh·kw·Ho·Wo] (see WindowedGrad in ir.ts), when the pool's
+ * backward produced it and its windows cover the conv's output exactly; else null.
+ */
+function windowedDY(ctx: GradCtx): { nop: string; k: [number, number]; out: [number, number] } | null {
+  const { b, dY, node } = ctx;
+  const w = b.windowed.get(dY);
+  const ys = ctx.meta(node.outputs[0]).shape;
+  if (!w || ys[2] !== w.k[0] * w.out[0] || ys[3] !== w.k[1] * w.out[1]) return null;
+  let nop = nopOf.get(w);
+  if (!nop) {
+    const positions = w.k[0] * w.k[1] * w.out[0] * w.out[1];
+    nop = b.op("Reshape", [w.spread, b.i64([-1, ys[1] as number, positions])], {}, `${dY}_NOP`);
+    nopOf.set(w, nop);
+  }
+  return { nop, k: w.k, out: w.out };
 }
 
 function convParts(ctx: GradCtx) {

@@ -97,7 +97,11 @@ export const MaxPool: OpRule = {
         const chosen = b.op("Relu", [b.op("Sub", [isMax, before])], {}, `${X}_chosen`);
         const spread = b.op("Mul", [chosen, dYplanes]);
         const back = b.op("ConvTranspose", [spread, onehotKernels], win);
-        return b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`);
+        const dX = b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`);
+        // A conv's weight and bias gradients read `spread` directly (ops/conv.ts); when nothing else reads
+        // dX (the first conv, whose input needs no gradient) the interleave above is pruned.
+        b.windowed.set(dX, { spread, k: [kh, kw], out: [ho, wo] });
+        return dX;
       }
       // dX = zeros(X) with dY scatter-added at the argmax indices (windows may overlap)
       const size = b.unsqueeze(b.op("Size", [X]), [0], `${X}_numel`);
