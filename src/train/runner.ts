@@ -22,7 +22,7 @@ import {
 } from "./data/index.ts";
 import { NoiseProbe } from "./probe.ts";
 import { lrAt } from "./schedule.ts";
-import { createSession, type HostTensor, type Session } from "./session.ts";
+import { createSession, defaultThreads, type HostTensor, type Session } from "./session.ts";
 import { type SystemSample, startMeter } from "./system.ts";
 
 export interface TrainJob {
@@ -41,7 +41,7 @@ export interface TrainJob {
   checkpointIntervalMs?: number | null;
   /** Cores this run may use (default all): synthetic data is generated on as many threads. */
   cores?: number;
-  /** onnxruntime intra-op threads (default: `cores`, else onnxruntime's choice, every core). */
+  /** onnxruntime intra-op threads (default: `cores`, else every core this process may use). */
   threads?: number;
   /** Let idle onnxruntime threads spin (default true; false when runs share cores). */
   spinning?: boolean;
@@ -69,8 +69,8 @@ export interface TrainInfo {
   validationSamples: number;
   classes: number;
   parameterCount: number;
-  /** onnxruntime intra-op threads; null = onnxruntime's own choice (every physical core). */
-  threads: number | null;
+  /** onnxruntime intra-op threads of the training session. */
+  threads: number;
 }
 
 export interface EvalResult {
@@ -347,7 +347,7 @@ export class Trainer {
   private constructor(
     p: Prepared,
     private readonly session: Session,
-    private readonly threads: number | undefined,
+    private readonly threads: number,
     private readonly spinning: boolean | undefined,
     job: TrainJob,
     start: { step: number; tensors: Record<string, Float32Array>; acc: EpochAccumulator | null },
@@ -380,7 +380,7 @@ export class Trainer {
       validationSamples: p.data.validation?.count ?? 0,
       classes: p.data.classes,
       parameterCount: p.compiled.parameterCount,
-      threads: threads ?? null,
+      threads,
     };
   }
 
@@ -420,7 +420,7 @@ export class Trainer {
     } else {
       for (const t of p.compiled.tensors) tensors[t.name] = t.init;
     }
-    const threads = job.threads ?? job.cores;
+    const threads = job.threads ?? job.cores ?? defaultThreads();
     const t0 = performance.now();
     const session = await createSession(p.compiled.trainLoop, {
       provider: p.cfg.provider,
