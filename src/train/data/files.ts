@@ -18,6 +18,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { open } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,6 +55,12 @@ export interface DecodedCache {
   get(kind: string, sources: readonly string[], key?: string): DecodedArrays | null;
   /** Stores decoded arrays (best effort: a failure to write only costs the next run a decode). */
   put(kind: string, sources: readonly string[], value: DecodedArrays, key?: string): void;
+  /**
+   * Reads the stored arrays for these sources on libuv's threads, so that what this thread does
+   * meanwhile overlaps the read; the next get() for them takes the arrays instead of reading (and
+   * checks them as it would have). Resolves when done, found or not; never rejects.
+   */
+  prefetch?(kind: string, sources: readonly string[], key?: string): Promise<void>;
 }
 
 function readRaw(path: string, what: string): Buffer {
@@ -219,12 +226,53 @@ export function decodedCache(
       total -= f.size;
     }
   };
+  // prefetch(): file → its arrays by name, read ahead; get() takes (and forgets) them
+  const ahead = new Map<string, Map<string, Float32Array | Int32Array>>();
+  const readAhead = async (file: string): Promise<void> => {
+    const fh = await open(file, "r");
+    try {
+      const head = Buffer.alloc(8);
+      await fh.read(head, 0, 8, 0);
+      if (head.toString("latin1", 0, 4) !== CACHE_MAGIC) return;
+      const headerLength = head.readUInt32LE(4);
+      if (headerLength > 1 << 20) return;
+      const hb = Buffer.alloc(headerLength);
+      await fh.read(hb, 0, headerLength, 8);
+      const h = JSON.parse(hb.toString("utf8")) as CacheHeader;
+      const arrays = new Map<string, Float32Array | Int32Array>();
+      for (const a of h.arrays) {
+        if (!Number.isSafeInteger(a.length) || a.length < 0) return;
+        const out = a.type === "int32" ? new Int32Array(a.length) : new Float32Array(a.length);
+        const bytes = new Uint8Array(out.buffer);
+        for (let at = 0; at < bytes.length; ) {
+          const { bytesRead } = await fh.read(bytes, at, Math.min(bytes.length - at, 1 << 30), a.offset + at);
+          if (bytesRead <= 0) return;
+          at += bytesRead;
+        }
+        arrays.set(a.name, out);
+      }
+      ahead.set(file, arrays);
+    } finally {
+      await fh.close();
+    }
+  };
   return {
+    async prefetch(kind, sources, key = "") {
+      try {
+        const file = fileOf(kind, sources.map(stampOf), key);
+        if (existsSync(file)) await readAhead(file);
+      } catch {
+        // get() reads (or decodes) as it would have
+      }
+    },
     get(kind, sources, key = "") {
       let fd: number | null = null;
+      let early: Map<string, Float32Array | Int32Array> | undefined;
       try {
         const stamps = sources.map(stampOf);
         const file = fileOf(kind, stamps, key);
+        early = ahead.get(file);
+        ahead.delete(file);
         if (!existsSync(file)) return null;
         fd = openSync(file, "r");
         const size = fstatSync(fd).size;
@@ -251,6 +299,12 @@ export function decodedCache(
         const arrays: Record<string, Float32Array | Int32Array> = {};
         for (const a of h.arrays) {
           if (!Number.isSafeInteger(a.length) || a.length < 0 || a.offset + a.length * 4 > size) return null;
+          // read ahead from this same header's offsets: the checksum below covers them as it covers a read
+          const pre = early?.get(a.name);
+          if (pre && pre.length === a.length && (a.type === "int32") === pre instanceof Int32Array) {
+            arrays[a.name] = pre;
+            continue;
+          }
           const out = a.type === "int32" ? new Int32Array(a.length) : new Float32Array(a.length);
           const bytes = new Uint8Array(out.buffer);
           for (let at = 0; at < bytes.length; ) {

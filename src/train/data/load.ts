@@ -173,6 +173,36 @@ function loadIdx(files: DataFiles, images: string, labels: string): Loaded {
   });
 }
 
+/** The cache key of a synthetic set large enough to be cached (everything its values depend on), else null. */
+function syntheticCacheKey(spec: Extract<DatasetSpec, { kind: "synthetic" }>): string | null {
+  const large = spec.samples * spec.shape.reduce((a, b) => a * b, 1) * 4 >= SYNTHETIC_CACHE_MIN_BYTES;
+  return large ? JSON.stringify([spec.samples, spec.shape, spec.classes, spec.seed]) : null;
+}
+
+/**
+ * Starts reading the decoded-dataset cache entries `spec` will load on libuv's threads: a trainer
+ * compiles and optimizes its graphs meanwhile, and loadDataset then takes the arrays (Fashion-MNIST's
+ * 220 MB read into fresh memory took 0.34 s of page faults and copying on this thread). Resolves when
+ * the reads are done; never rejects (loadDataset reports any problem).
+ */
+export async function prefetchDataset(spec: DatasetSpec, files: DataFiles = nodeFiles): Promise<void> {
+  const cache = files.cache;
+  if (!cache?.prefetch) return;
+  const entries: [string, string[], string][] = [];
+  if (spec.kind === "idx") {
+    entries.push(["idx", [spec.images, spec.labels], ""]);
+    if (spec.testImages !== undefined && spec.testLabels !== undefined)
+      entries.push(["idx", [spec.testImages, spec.testLabels], ""]);
+  } else if (spec.kind === "cifar10") {
+    entries.push(["cifar10", spec.files, ""]);
+    if (spec.testFiles) entries.push(["cifar10", spec.testFiles, ""]);
+  } else if (spec.kind === "synthetic") {
+    const key = syntheticCacheKey(spec);
+    if (key) entries.push(["synthetic", [], key]);
+  }
+  await Promise.all(entries.map(([kind, sources, key]) => cache.prefetch?.(kind, sources, key)));
+}
+
 function loadSource(
   spec: DatasetSpec,
   files: DataFiles,
@@ -183,9 +213,8 @@ function loadSource(
       const generate = () => generateSynthetic(spec.samples, spec.shape, spec.classes, spec.seed, threads);
       // A large set is read back from the cache: 98M values take seconds of CPU to generate (one log
       // and one cos each) and a fraction of that to read. The key is everything the values depend on.
-      const large = spec.samples * spec.shape.reduce((a, b) => a * b, 1) * 4 >= SYNTHETIC_CACHE_MIN_BYTES;
-      const key = JSON.stringify([spec.samples, spec.shape, spec.classes, spec.seed]);
-      return { main: large ? cachedDecode(files, "synthetic", [], generate, key) : generate(), test: null };
+      const key = syntheticCacheKey(spec);
+      return { main: key ? cachedDecode(files, "synthetic", [], generate, key) : generate(), test: null };
     }
     case "blobs":
       return {

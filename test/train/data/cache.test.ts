@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { type DataFiles, type DecodedCache, decodedCache, nodeFiles } from "../../../src/train/data/files.ts";
 import { encodeIdx } from "../../../src/train/data/formats.ts";
-import { loadDataset, SYNTHETIC_CACHE_MIN_BYTES } from "../../../src/train/data/load.ts";
+import { loadDataset, prefetchDataset, SYNTHETIC_CACHE_MIN_BYTES } from "../../../src/train/data/load.ts";
 import { parseDatasetSpec, validateDatasetSpec } from "../../../src/train/data/spec.ts";
 
 const root = mkdtempSync(join(tmpdir(), "gradstream-cache-"));
@@ -70,6 +70,44 @@ describe("decoded-dataset cache", () => {
     // and the same as without any cache
     const { cache: _none, ...plain } = nodeFiles;
     expect(loadDataset(spec, { files: plain }).train.x).toEqual(b.train.x);
+  });
+
+  it("arrays read ahead by prefetchDataset are what the next load takes, checked as a read would be", async () => {
+    const { cacheDir } = setup("ahead");
+    const src = mkdtempSync(join(root, "ahead-src-"));
+    const spec = validateDatasetSpec({ kind: "idx", ...writeIdx(src, 5) });
+    const good = loadDataset(spec, { files: countingFiles(cacheDir) });
+    const files = countingFiles(cacheDir);
+    await prefetchDataset(spec, files);
+    // spoil the arrays on disk (the header stays): a load that read them now would fail its checksum
+    const [name] = readdirSync(cacheDir);
+    const file = join(cacheDir, name);
+    const bytes = readFileSync(file);
+    bytes.fill(0x7f, bytes.length - 256);
+    writeFileSync(file, bytes);
+    const d = loadDataset(spec, { files });
+    expect(files.reads).toEqual([]);
+    expect(d.train.x).toEqual(good.train.x);
+    expect(d.train.y).toEqual(good.train.y);
+    // taken once: the next load reads the spoiled file, rejects it and decodes the sources
+    const again = countingFiles(cacheDir);
+    expect(loadDataset(spec, { files: again }).train.x).toEqual(good.train.x);
+    expect(again.reads).toHaveLength(2);
+  });
+
+  it("arrays read ahead of a source that then changed are not used", async () => {
+    const { cacheDir } = setup("ahead-stale");
+    const src = mkdtempSync(join(root, "ahead-stale-src-"));
+    const spec = validateDatasetSpec({ kind: "idx", ...writeIdx(src, 6) });
+    loadDataset(spec, { files: countingFiles(cacheDir) });
+    const files = countingFiles(cacheDir);
+    await prefetchDataset(spec, files);
+    const changed = writeIdx(src, 7);
+    utimesSync(changed.images, new Date(2001, 1, 1), new Date(2001, 1, 1));
+    const d = loadDataset(spec, { files });
+    expect(files.reads).toHaveLength(2);
+    const { cache: _none, ...plain } = nodeFiles;
+    expect(d.train.x).toEqual(loadDataset(spec, { files: plain }).train.x);
   });
 
   it("a changed source is decoded again (size, mtime or inode differ)", () => {
