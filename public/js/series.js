@@ -41,6 +41,7 @@ export class SeriesStore {
     this.detail = null; // { from, to, cols }
     this.lastStep = -1; // last step received (the stream's resume cursor)
     this.steps = []; // every step received live or replayed, in arrival order (tests check it)
+    this.latest = null; // the last row received, kept when an overview re-fetch folds the tail away
   }
 
   /** Rows from the stream (already deduplicated by the stream, in step order). */
@@ -50,6 +51,7 @@ export class SeriesStore {
       this.steps.push(r.step);
       this.lastStep = r.step;
     }
+    if (rows.length) this.latest = rows[rows.length - 1];
   }
 
   /** The tail has grown past what a chart should redraw every frame: time to re-fetch the overview. */
@@ -91,6 +93,10 @@ export class SeriesStore {
       add(this.overview, () => true);
       add(this.tail, (x) => x > this.overviewLast);
     }
+    // An overview fetched after the last row arrived covers it with a bucket drawn at its mid step, so
+    // the line would stop short of the run's latest step: the latest row itself ends it.
+    const r = this.latest;
+    if (r && (out.x.length === 0 || r.step > out.x[out.x.length - 1])) pushRow(out, r.step, r);
     return out;
   }
 }
