@@ -102,11 +102,6 @@ export function numel(dims: readonly number[]): number {
 }
 
 /**
- * Builds nodes into a graph. Names are unique within the builder (and its subgraph builders),
- * constants are de-duplicated by value, and `rename` lets the last
- * producer of a value write straight into a graph output's name (an Identity would cost a copy).
- */
-/**
  * A gradient also available in the window layout a tiled pool's backward computes it in: `spread` is
  * [N·C, kh·kw, Ho, Wo], window offset (a, b) on axis 1 (row-major), window (i, j) on the last two, so
  * the spatial gradient's position (i·kh + a, j·kw + b) holds spread[n·C + c, a·kw + b, i, j].
@@ -117,6 +112,11 @@ export interface WindowedGrad {
   out: [number, number];
 }
 
+/**
+ * Builds nodes into a graph. Names are unique within the builder (and its subgraph builders),
+ * constants are de-duplicated by value, and `rename` lets the last
+ * producer of a value write straight into a graph output's name (an Identity would cost a copy).
+ */
 export class Builder {
   readonly nodes: Node[] = [];
   readonly initializers: Tensor[] = [];

@@ -417,22 +417,25 @@ export class Trainer {
     // onnxruntime optimizes the Loop; loadDataset then takes them (setupMs.data is what remains).
     const first = firstConfig(job);
     const reading = prefetchDataset(first.dataset, files);
-    const t0 = performance.now();
-    const compiled = compileJob(job, first);
-    const t1 = performance.now();
     const threads = job.threads ?? job.cores ?? defaultThreads();
-    const session = await createSession(compiled.trainLoop, {
-      provider: first.provider,
-      intraOpThreads: threads,
-      allowSpinning: job.spinning,
-    });
-    const t2 = performance.now();
-    await reading;
-    const times: [number, number, number] = [t1 - t0, t2 - t1, performance.now() - t2];
+    let session: Session | null = null;
     try {
+      const t0 = performance.now();
+      const compiled = compileJob(job, first);
+      const t1 = performance.now();
+      session = await createSession(compiled.trainLoop, {
+        provider: first.provider,
+        intraOpThreads: threads,
+        allowSpinning: job.spinning,
+      });
+      const t2 = performance.now();
+      await reading;
+      const times: [number, number, number] = [t1 - t0, t2 - t1, performance.now() - t2];
       return await Trainer.start(job, files, compiled, session, threads, times);
     } catch (err) {
-      await session.release();
+      // arrays read ahead that no load took must not stay in a reused trainer process
+      (await reading)();
+      await session?.release();
       throw err;
     }
   }

@@ -58,9 +58,10 @@ export interface DecodedCache {
   /**
    * Reads the stored arrays for these sources on libuv's threads, so that what this thread does
    * meanwhile overlaps the read; the next get() for them takes the arrays instead of reading (and
-   * checks them as it would have). Resolves when done, found or not; never rejects.
+   * checks them as it would have). Resolves when done, found or not, with a function that drops the
+   * arrays if no get() took them (a trainer that failed before loading); never rejects.
    */
-  prefetch?(kind: string, sources: readonly string[], key?: string): Promise<void>;
+  prefetch?(kind: string, sources: readonly string[], key?: string): Promise<() => void>;
 }
 
 function readRaw(path: string, what: string): Buffer {
@@ -172,6 +173,18 @@ interface CacheHeader {
   checksum: string;
 }
 
+/** The header's length from a cache file's first 8 bytes, or null when they are not a cache file's. */
+function headerLengthOf(head: Buffer, fileSize: number): number | null {
+  if (head.toString("latin1", 0, 4) !== CACHE_MAGIC) return null;
+  const length = head.readUInt32LE(4);
+  return length > 1 << 20 || 8 + length > fileSize ? null : length;
+}
+
+/** A zeroed array of the type and length a header entry records. */
+function arrayFor(a: CacheHeader["arrays"][number]): Float32Array | Int32Array {
+  return a.type === "int32" ? new Int32Array(a.length) : new Float32Array(a.length);
+}
+
 function stampOf(path: string): SourceStamp {
   const real = realpathSync(path);
   const st = statSync(real);
@@ -233,16 +246,15 @@ export function decodedCache(
     try {
       const head = Buffer.alloc(8);
       await fh.read(head, 0, 8, 0);
-      if (head.toString("latin1", 0, 4) !== CACHE_MAGIC) return;
-      const headerLength = head.readUInt32LE(4);
-      if (headerLength > 1 << 20) return;
+      const headerLength = headerLengthOf(head, (await fh.stat()).size);
+      if (headerLength === null) return;
       const hb = Buffer.alloc(headerLength);
       await fh.read(hb, 0, headerLength, 8);
       const h = JSON.parse(hb.toString("utf8")) as CacheHeader;
       const arrays = new Map<string, Float32Array | Int32Array>();
       for (const a of h.arrays) {
         if (!Number.isSafeInteger(a.length) || a.length < 0) return;
-        const out = a.type === "int32" ? new Int32Array(a.length) : new Float32Array(a.length);
+        const out = arrayFor(a);
         const bytes = new Uint8Array(out.buffer);
         for (let at = 0; at < bytes.length; ) {
           const { bytesRead } = await fh.read(bytes, at, Math.min(bytes.length - at, 1 << 30), a.offset + at);
@@ -261,8 +273,10 @@ export function decodedCache(
       try {
         const file = fileOf(kind, sources.map(stampOf), key);
         if (existsSync(file)) await readAhead(file);
+        return () => ahead.delete(file);
       } catch {
         // get() reads (or decodes) as it would have
+        return () => {};
       }
     },
     get(kind, sources, key = "") {
@@ -277,9 +291,9 @@ export function decodedCache(
         fd = openSync(file, "r");
         const size = fstatSync(fd).size;
         const head = Buffer.alloc(8);
-        if (readSync(fd, head, 0, 8, 0) !== 8 || head.toString("latin1", 0, 4) !== CACHE_MAGIC) return null;
-        const headerLength = head.readUInt32LE(4);
-        if (headerLength > 1 << 20 || 8 + headerLength > size) return null;
+        if (readSync(fd, head, 0, 8, 0) !== 8) return null;
+        const headerLength = headerLengthOf(head, size);
+        if (headerLength === null) return null;
         const hb = Buffer.alloc(headerLength);
         if (readSync(fd, hb, 0, headerLength, 8) !== headerLength) return null;
         const h = JSON.parse(hb.toString("utf8")) as CacheHeader;
@@ -305,7 +319,7 @@ export function decodedCache(
             arrays[a.name] = pre;
             continue;
           }
-          const out = a.type === "int32" ? new Int32Array(a.length) : new Float32Array(a.length);
+          const out = arrayFor(a);
           const bytes = new Uint8Array(out.buffer);
           for (let at = 0; at < bytes.length; ) {
             const n = readSync(fd, bytes, at, Math.min(bytes.length - at, 1 << 30), a.offset + at);

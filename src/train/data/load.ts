@@ -183,11 +183,12 @@ function syntheticCacheKey(spec: Extract<DatasetSpec, { kind: "synthetic" }>): s
  * Starts reading the decoded-dataset cache entries `spec` will load on libuv's threads: a trainer
  * compiles and optimizes its graphs meanwhile, and loadDataset then takes the arrays (Fashion-MNIST's
  * 220 MB read into fresh memory took 0.34 s of page faults and copying on this thread). Resolves when
- * the reads are done; never rejects (loadDataset reports any problem).
+ * the reads are done, with a function that drops what loadDataset did not take (call it when the load
+ * will not happen); never rejects (loadDataset reports any problem).
  */
-export async function prefetchDataset(spec: DatasetSpec, files: DataFiles = nodeFiles): Promise<void> {
+export async function prefetchDataset(spec: DatasetSpec, files: DataFiles = nodeFiles): Promise<() => void> {
   const cache = files.cache;
-  if (!cache?.prefetch) return;
+  if (!cache?.prefetch) return () => {};
   const entries: [string, string[], string][] = [];
   if (spec.kind === "idx") {
     entries.push(["idx", [spec.images, spec.labels], ""]);
@@ -200,7 +201,12 @@ export async function prefetchDataset(spec: DatasetSpec, files: DataFiles = node
     const key = syntheticCacheKey(spec);
     if (key) entries.push(["synthetic", [], key]);
   }
-  await Promise.all(entries.map(([kind, sources, key]) => cache.prefetch?.(kind, sources, key)));
+  const drops = await Promise.all(
+    entries.map(([kind, sources, key]) => cache.prefetch?.(kind, sources, key)),
+  );
+  return () => {
+    for (const drop of drops) drop?.();
+  };
 }
 
 function loadSource(

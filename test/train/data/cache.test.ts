@@ -95,6 +95,24 @@ describe("decoded-dataset cache", () => {
     expect(again.reads).toHaveLength(2);
   });
 
+  it("arrays read ahead and then dropped are not used (a trainer that failed before loading)", async () => {
+    const { cacheDir } = setup("ahead-dropped");
+    const src = mkdtempSync(join(root, "ahead-dropped-src-"));
+    const spec = validateDatasetSpec({ kind: "idx", ...writeIdx(src, 8) });
+    const good = loadDataset(spec, { files: countingFiles(cacheDir) });
+    const files = countingFiles(cacheDir);
+    const drop = await prefetchDataset(spec, files);
+    drop();
+    const [name] = readdirSync(cacheDir);
+    const file = join(cacheDir, name);
+    const bytes = readFileSync(file);
+    bytes.fill(0x7f, bytes.length - 256);
+    writeFileSync(file, bytes);
+    // the spoiled arrays are read from disk, fail their checksum, and the sources are decoded
+    expect(loadDataset(spec, { files }).train.x).toEqual(good.train.x);
+    expect(files.reads).toHaveLength(2);
+  });
+
   it("arrays read ahead of a source that then changed are not used", async () => {
     const { cacheDir } = setup("ahead-stale");
     const src = mkdtempSync(join(root, "ahead-stale-src-"));
