@@ -250,7 +250,8 @@ function streamer(page, disposers) {
       page.refreshFluctuation();
     }
   }
-  const start = (afterStep) =>
+  const start = (afterStep) => {
+    store.streamFrom ??= afterStep;
     disposers.push(
       streamBatches(id, afterStep, {
         onState: (s) => {
@@ -275,5 +276,6 @@ function streamer(page, disposers) {
         },
       }),
     );
+  };
   return { start, loadOverview };
 }

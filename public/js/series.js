@@ -41,6 +41,9 @@ export class SeriesStore {
     this.detail = null; // { from, to, cols }
     this.lastStep = -1; // last step received (the stream's resume cursor)
     this.steps = []; // every step received live or replayed, in arrival order (tests check it)
+    // The step the stream first resumed after: -1 in raw mode; in sampled mode the last step the first
+    // overview covered, which a run already under way has gone past when its page opens.
+    this.streamFrom = null;
     this.latest = null; // the last row received, kept when an overview re-fetch folds the tail away
   }
 

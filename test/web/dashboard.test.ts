@@ -25,7 +25,13 @@ interface Hook {
   >;
   run: {
     id: string;
-    store: { steps: number[]; lastStep: number; mode: string; overview: { x: number[] } };
+    store: {
+      steps: number[];
+      lastStep: number;
+      streamFrom: number | null;
+      mode: string;
+      overview: { x: number[] };
+    };
   };
   dropConnection(): void;
 }
@@ -276,13 +282,21 @@ describe("the dashboard in Chromium", () => {
       return {
         mode: g.run.store.mode,
         steps: g.run.store.steps,
+        streamFrom: g.run.store.streamFrom,
         overview: g.run.store.overview.x.length,
         points: xs.length,
         ascending: xs.every((x, i) => i === 0 || x > xs[i - 1]),
       };
     });
     expect(seen.mode).toBe("sampled");
-    expect(seen.steps).toEqual(range(total));
+    // The page starts from the history overview of what the run has stored when it opens (possibly
+    // some chunks already) and streams every later step exactly once, in order.
+    const from = seen.streamFrom;
+    if (from === null) throw new Error("the page never started its batch stream");
+    expect(from).toBeGreaterThanOrEqual(-1);
+    expect(seen.steps).toEqual(range(total).slice(from + 1));
+    // Followed live for long enough that the raw tail outgrew its limit and was folded on the way.
+    expect(total - 1 - from).toBeGreaterThan(4_000);
     // The tail was folded into the overview on the way: the chart holds far fewer points than steps.
     expect(seen.overview).toBeGreaterThan(0);
     expect(seen.points).toBeLessThan(6_000);
