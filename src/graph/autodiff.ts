@@ -25,6 +25,12 @@ export interface ForwardOptions {
   seed: number;
   /** Value renames applied to node inputs (the model input → x, parameters → loop-carried names). */
   rename: Map<string, string>;
+  /**
+   * Nodes the caller has the outputs of already (renamed in), named by their first output: they are
+   * not emitted, but keep their place in the node count, so every Dropout draws the masks it would in
+   * the whole pass.
+   */
+  skip?: ReadonlySet<string>;
 }
 
 export interface ForwardPass {
@@ -61,7 +67,7 @@ export function emitForward(
   };
   const mapped: Node[] = [];
   let index = 0;
-  const visit = (node: Node, orig: Node): void => {
+  const visit = (node: Node, orig: Node, skipped: boolean): void => {
     const rule = ruleFor(node.op, node.domain, node.name);
     // the op may become standard ops that have their own rules; the backward pass sees those
     const eb = b.child();
@@ -75,6 +81,11 @@ export function emitForward(
         },
       })
     ) {
+      if (skipped) {
+        // counted, not emitted: each part takes its seed index as it would have
+        for (const n of eb.nodes) visit(n, n, true);
+        return;
+      }
       for (const t of eb.initializers) {
         b.addInitializer(t);
         extra.set(t.name, { dtype: t.dtype, shape: t.dims, value: tensorValue(t) });
@@ -86,8 +97,12 @@ export function emitForward(
           (v) => (extra.has(v) || metas.has(v) || inverse.has(v) ? meta(v) : undefined),
           extra,
         );
-        visit(n, n);
+        visit(n, n, false);
       }
+      return;
+    }
+    if (skipped) {
+      index++;
       return;
     }
     mapped.push(node);
@@ -112,7 +127,12 @@ export function emitForward(
     };
     rule.forward(ctx);
   };
-  for (const orig of nodes) visit({ ...orig, inputs: orig.inputs.map((v) => opts.rename.get(v) ?? v) }, orig);
+  for (const orig of nodes)
+    visit(
+      { ...orig, inputs: orig.inputs.map((v) => opts.rename.get(v) ?? v) },
+      orig,
+      opts.skip?.has(orig.outputs[0]) ?? false,
+    );
   return { nodes: mapped, saved, stateUpdates, meta };
 }
 

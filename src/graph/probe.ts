@@ -34,6 +34,11 @@ export interface ProbeOptions {
   dropout?: boolean;
   /** The run's seed (dropout masks and default initialization follow it, as in training). */
   seed?: number;
+  /**
+   * false: every dropout pass recomputes the whole forward pass instead of starting from the clean
+   * pass's values before the first Dropout (the same numbers, slower; the tests compare the two).
+   */
+  sharePrefix?: boolean;
 }
 
 export interface CompiledProbe {
@@ -123,27 +128,78 @@ function loop(
   for (const s of scans) outer.reserve(s.out);
 }
 
-/** The forward pass and loss of one batch inside a body; returns the loss value and the forward pass. */
+/**
+ * The forward pass and loss of one batch inside a body; returns the loss value and the forward pass.
+ * `given`: values (by their unprefixed names) the body has already, e.g. from the clean loop; the nodes
+ * in `skip` (named by their first output) are then left out.
+ */
 function forwardLoss(
   body: Body,
   a: Analysis,
   prefix: string,
   x: string,
   y: string,
-  opts: { dropout: boolean; step: string | null; seed: number; loss: LossKind; withGrad: boolean },
+  opts: {
+    dropout: boolean;
+    step: string | null;
+    seed: number;
+    loss: LossKind;
+    withGrad: boolean;
+    given?: Map<string, string>;
+    skip?: ReadonlySet<string>;
+  },
 ) {
   const p = prefixed(a, prefix);
   for (const t of p.constants) body.b.addInitializer(t);
+  const rename = new Map([[a.inputName, x]]);
+  for (const [v, value] of opts.given ?? []) rename.set(prefix + v, value);
   const fwd = emitForward(body.b, p.nodes, p.metas, {
     mode: "train",
     dropout: opts.dropout,
     step: opts.step,
     seed: opts.seed,
-    rename: new Map([[a.inputName, x]]),
+    rename,
+    skip: opts.skip && new Set([...opts.skip].map((v) => prefix + v)),
   });
   const logits = prefix + a.logitsName;
   const loss = buildLoss(body.b, opts.loss, logits, y, a.classes, a.labelShape.length > 0, opts.withGrad);
   return { fwd, loss, logits };
+}
+
+/**
+ * The part of the forward pass every dropout pass shares with the clean one: the nodes that read the
+ * input and no Dropout output compute the same values under any mask (the seed CNN's convolutions and
+ * first Gemm: only its last Gemm follows its Dropout). `skip` names them by their first output;
+ * `handoff` lists their values the rest reads. Null when nothing is shared or a handed-off value is
+ * not float32 (the clean loop stacks them as float32 scan outputs).
+ */
+export function sharedPrefix(a: Analysis): { skip: Set<string>; handoff: string[] } | null {
+  const fromInput = new Set([a.inputName]);
+  const fromDropout = new Set<string>();
+  const skip = new Set<string>();
+  const sharedOut = new Set<string>();
+  for (const n of a.nodes) {
+    const dropped = n.op === "Dropout" || n.inputs.some((v) => fromDropout.has(v));
+    const fed = n.inputs.some((v) => fromInput.has(v));
+    const outs = n.outputs.filter((o) => o);
+    for (const o of outs) {
+      if (dropped) fromDropout.add(o);
+      if (fed) fromInput.add(o);
+    }
+    if (fed && !dropped && outs.length) {
+      skip.add(n.outputs[0]);
+      for (const o of outs) sharedOut.add(o);
+    }
+  }
+  const handoff = new Set<string>();
+  for (const n of a.nodes) {
+    if (skip.has(n.outputs[0])) continue;
+    for (const v of n.inputs) if (sharedOut.has(v)) handoff.add(v);
+  }
+  // the skipped nodes must be exactly the shared ones, and the logits must come after a Dropout
+  if (skip.size === 0 || sharedOut.has(a.logitsName)) return null;
+  if ([...handoff].some((v) => a.metas.get(v)?.dtype !== "float32")) return null;
+  return { skip, handoff: [...handoff] };
 }
 
 export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {}): CompiledProbe {
@@ -160,6 +216,12 @@ export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {})
   const pick = (b: Builder, v: string, i: string) =>
     b.op("Gather", [v, i], { axis: { type: "int", i: 0 } }, `${v}_k`);
   const tripOf = (v: string) => ob.op("Gather", [ob.op("Shape", [v]), ob.i64(0)], {}, `${v}_count`);
+
+  // With dropout, the clean loop also hands the dropout passes what they share with it (stacked per
+  // probe batch), so a pass recomputes only what follows the first Dropout: for the seed CNN the
+  // probe's P·M dropout passes shrink to the last Gemm and the loss (exactly the same values).
+  const shared = hasDropout && options.sharePrefix !== false ? sharedPrefix(a) : null;
+  const stacked = new Map((shared?.handoff ?? []).map((v) => [v, ob.fresh(`shared/${v}`)]));
 
   // Clean losses: the probe batches at the current parameters with dropout off. Their mean is the
   // clean trend; their spread across batches is the sampling variance at this batch size.
@@ -178,7 +240,10 @@ export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {})
       withGrad: false,
     },
   );
-  loop(ob, clean, "clean", tripOf("px"), [{ value: c.loss.loss, shape: [], out: "clean_loss" }]);
+  loop(ob, clean, "clean", tripOf("px"), [
+    { value: c.loss.loss, shape: [], out: "clean_loss" },
+    ...[...stacked].map(([v, out]) => ({ value: `clean/${v}`, shape: a.metas.get(v)?.shape ?? [], out })),
+  ]);
 
   // Dropout losses: pass k is probe batch k mod P under the masks of step mask_step[k]; the spread of
   // one batch's losses across masks is the dropout variance.
@@ -187,12 +252,19 @@ export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {})
     const P = drop.b.op("Gather", [drop.b.op("Shape", ["px"]), drop.b.i64(0)], {}, "probe_batches");
     const k = drop.b.op("Mod", [drop.iter, P], {}, "probe_index");
     const step = pick(drop.b, "mask_step", drop.iter);
-    const d = forwardLoss(drop, a, "dropout/", pick(drop.b, "px", k), pick(drop.b, "py", k), {
+    // the input itself only when a node after the shared part reads it
+    const readsInput =
+      !shared || a.nodes.some((n) => !shared.skip.has(n.outputs[0]) && n.inputs.includes(a.inputName));
+    const x = readsInput ? pick(drop.b, "px", k) : a.inputName;
+    const given = new Map([...stacked].map(([v, all]) => [v, pick(drop.b, all, k)]));
+    const d = forwardLoss(drop, a, "dropout/", x, pick(drop.b, "py", k), {
       dropout: true,
       step,
       seed,
       loss: lossKind,
       withGrad: false,
+      given,
+      ...(shared ? { skip: shared.skip } : {}),
     });
     loop(ob, drop, "dropout", tripOf("mask_step"), [{ value: d.loss.loss, shape: [], out: "dropout_loss" }]);
   }

@@ -18,7 +18,9 @@ export interface NoiseConfig {
 /**
  * Defaults sized so the probe costs ≈ 5% of training time or less (`npm run bench runner` measures
  * it): one probe runs P forward passes clean, P·M with dropout and Q forward+backward passes, about
- * (P + P·M)/3 + Q training steps' worth of work, here ≈ 8 steps every 300.
+ * (P + P·M)/3 + Q training steps' worth of work, here ≈ 8 steps every 300. The dropout passes start
+ * from the clean passes' values before the first Dropout (src/graph/probe.ts), so for a model whose
+ * Dropout sits near its end (the CNNs) they cost little, and a probe is nearer P/3 + Q ≈ 3.5 steps.
  */
 export const NOISE_DEFAULTS: NoiseConfig = {
   every: 300,

@@ -2,8 +2,11 @@
 // float64, so the true |G|² and tr(Σ) of the full data are known, and the probe's losses can be
 // recomputed by hand.
 import { describe, expect, it } from "vitest";
+import { analyse } from "../../src/graph/compile.ts";
+import { decodeModel } from "../../src/graph/onnx.ts";
 import { compileProbe } from "../../src/graph/probe.ts";
 import { gradientNoise } from "../../src/stats/noise.ts";
+import { builtinModelBytes } from "../../src/train/catalog.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { rng } from "./harness.ts";
 import { C, F, linearModel, lossAndGrad } from "./linear-ref.ts";
@@ -126,5 +129,56 @@ describe("noise probe graph", () => {
     clean.forEach((v, k) => {
       expect(v).toBeCloseTo(expected[k], 5);
     });
+  });
+
+  it("starts the dropout passes from the clean pass's values before the first Dropout: the seed CNN's dropout loop holds no Conv and returns the very losses of recomputing every pass", async () => {
+    const bytes = builtinModelBytes("cnn");
+    const shared = compileProbe(bytes, { seed: 5 });
+    const full = compileProbe(bytes, { seed: 5, sharePrefix: false });
+    const dropoutBody = (graph: Uint8Array) => {
+      const loop = decodeModel(graph).graph.nodes.find(
+        (n) => n.op === "Loop" && n.name.startsWith("dropout"),
+      );
+      const body = loop?.attrs.body;
+      if (body?.type !== "graph") throw new Error("the probe has no dropout loop");
+      return body.g.nodes.map((n) => n.op);
+    };
+    expect(dropoutBody(full.graph)).toContain("Conv");
+    expect(dropoutBody(shared.graph)).not.toContain("Conv");
+    expect(dropoutBody(shared.graph)).toContain("Gemm");
+
+    const a = analyse(bytes, 5);
+    const [P, M, Q, B, H] = [3, 3, 1, 6, 3];
+    const f = a.inputShape.reduce((x: number, y) => x * (y as number), 1);
+    const r = rng(3);
+    const images = (n: number) => Float32Array.from({ length: n * f }, () => r() * 2 - 1);
+    const labels = (n: number) =>
+      BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * a.classes)));
+    const feeds: Record<string, HostTensor> = {
+      px: { dims: [P, B, ...(a.inputShape as number[])], data: images(P * B) },
+      py: { dims: [P, B], data: labels(P * B) },
+      mask_step: {
+        dims: [P * M],
+        data: BigInt64Array.from({ length: P * M }, (_, k) => 2n ** 32n + BigInt(k)),
+      },
+      gx: { dims: [2 * Q, H, ...(a.inputShape as number[])], data: images(2 * Q * H) },
+      gy: { dims: [2 * Q, H], data: labels(2 * Q * H) },
+      gstep: { dims: [2 * Q], data: BigInt64Array.from({ length: 2 * Q }, (_, j) => 2n ** 33n + BigInt(j)) },
+    };
+    for (const t of a.params) feeds[t.name] = { dims: t.dims, data: t.data as Float32Array };
+    const outs = [];
+    for (const probe of [shared, full]) {
+      const session = await createSession(probe.graph, { intraOpThreads: 1 });
+      outs.push(await session.run(feeds));
+      await session.release();
+    }
+    const [mine, reference] = outs.map((o) => Array.from(o.dropout_loss.data as Float32Array));
+    expect(mine).toHaveLength(P * M);
+    // masks differ between passes of one batch: the losses are not all one value
+    expect(new Set(reference).size).toBeGreaterThan(P);
+    expect(mine).toEqual(reference);
+    expect(Array.from(outs[0].clean_loss.data as Float32Array)).toEqual(
+      Array.from(outs[1].clean_loss.data as Float32Array),
+    );
   });
 });
