@@ -71,7 +71,10 @@ function facts(run) {
   return [
     ...source,
     ["Settings", describeConfig(run.hyperparameters)],
-    ["Provider", run.providerUsed ?? run.providerRequested ?? "–"],
+    [
+      "Provider",
+      `${run.providerUsed ?? run.providerRequested ?? "–"}${run.threads ? ` · ${run.threads} thread${run.threads === 1 ? "" : "s"}` : ""}`,
+    ],
     ["Speed", p.samplesPerSecond ? `${Math.round(p.samplesPerSecond).toLocaleString()} samples/s` : "–"],
     ["ETA", ACTIVE.includes(run.status) ? duration(p.etaSeconds) : "–"],
     ["Best val. acc.", run.bestValAccuracy === null ? "–" : num(run.bestValAccuracy, 3)],

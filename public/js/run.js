@@ -21,7 +21,7 @@ const RUN = `query Run($id: ID!) {
     __typename
     ... on Run {
       id databaseId name kind customMetrics status totalSteps stepsCompleted stepsPerChunk lastStep errorMessage failedAtStep
-      providerRequested providerUsed createdAt startedAt finishedAt tags hyperparameters bestValAccuracy
+      providerRequested providerUsed threads createdAt startedAt finishedAt tags hyperparameters bestValAccuracy
       model { id name parameterCount } dataset { id name kind trainSize valSize classes }
       progress { step totalSteps epoch fraction samplesPerSecond etaSeconds }
       epochs(first: 10000) { nodes { ${EPOCH} } }

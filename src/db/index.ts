@@ -112,6 +112,8 @@ export interface RunInput {
 export interface RunUpdate {
   status?: RunStatus;
   providerUsed?: string | null;
+  /** onnxruntime intra-op threads of the run's latest start. */
+  threads?: number | null;
   errorMessage?: string | null;
   failedAtStep?: number | null;
   startedAt?: Date | null;

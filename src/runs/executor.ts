@@ -202,6 +202,8 @@ export class Executor {
       status: RunStatus.RUNNING,
       startedAt: run.startedAt ?? new Date(),
       providerUsed: cfg.provider,
+      // what the trainer's sessions get (TrainJob.threads): a run's losses depend on the count
+      threads: this.options.threads,
       errorMessage: null,
       failedAtStep: null,
     });

@@ -144,6 +144,11 @@ export const RunType = builder.prismaNode("Run", {
       description: "The execution provider that trained it; null before it starts and for EXTERNAL runs",
       resolve: (r) => providerOrNull(r.providerUsed),
     }),
+    threads: t.exposeInt("threads", {
+      nullable: true,
+      description:
+        "onnxruntime intra-op threads its latest start trained on (THREADS_PER_RUN, else the server's cores ÷ MAX_CONCURRENT_RUNS). Losses depend on it: parallel kernels sum in another order, so two runs with one seed match step for step only with the same count. Null before it starts, for EXTERNAL runs and for runs started before it was recorded",
+    }),
     errorMessage: t.exposeString("errorMessage", {
       nullable: true,
       description: "Why it FAILED or was INTERRUPTED; null otherwise",

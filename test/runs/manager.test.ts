@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BatchRow, type Db, openDatabase, RunStatus } from "../../src/db/index.ts";
@@ -81,6 +81,8 @@ describe("run manager", () => {
         totalSteps: total,
         epochsCompleted: epochs,
         providerUsed: "CPU",
+        // two runs at a time: each trains on its half of the cores
+        threads: Math.max(1, Math.floor(availableParallelism() / 2)),
       });
       expect((await db.epochMetrics(run.id)).map((e) => e.batches)).toEqual(
         Array(epochs).fill(total / epochs),

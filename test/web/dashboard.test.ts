@@ -83,6 +83,14 @@ describe("the dashboard in Chromium", () => {
     // The 10 epochs' summaries reach the epoch chart.
     await page.waitForFunction(() => window.__gradstream.charts.epochLoss.data[0].length === 10);
     await expect(page.locator(".run-head .badge").textContent()).resolves.toBe("completed");
+    // The header names the provider and the onnxruntime thread count the run trained on.
+    const runId = await page.evaluate(() => window.__gradstream.run.id);
+    const { run } = await gql<{ run: { threads: number } }>(
+      "query ($id: ID!) { run(id: $id) { ... on Run { threads } } }",
+      { id: runId },
+    );
+    expect(run.threads).toBeGreaterThanOrEqual(1);
+    await page.waitForSelector(`text=CPU · ${run.threads} thread`);
     await shot("run-linear");
     expect(pageErrors).toEqual([]);
   });
