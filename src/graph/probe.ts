@@ -167,11 +167,19 @@ function forwardLoss(
 }
 
 /**
+ * Values per sample the clean loop may stack for the dropout passes (256 KB of float32 a sample, so at
+ * most 32 MB for the default 4 probe batches of 32). A Dropout right after an early, wide layer would
+ * hand over more: recomputing the shared part then costs less than holding its output.
+ */
+export const MAX_HANDOFF_PER_SAMPLE = 65_536;
+
+/**
  * The part of the forward pass every dropout pass shares with the clean one: the nodes that read the
  * input and no Dropout output compute the same values under any mask (the seed CNN's convolutions and
  * first Gemm: only its last Gemm follows its Dropout). `skip` names them by their first output;
- * `handoff` lists their values the rest reads. Null when nothing is shared or a handed-off value is
- * not float32 (the clean loop stacks them as float32 scan outputs).
+ * `handoff` lists their values the rest reads. Null when nothing is shared, when a handed-off value is
+ * not float32 (the clean loop stacks them as float32 scan outputs) or has a size other than its batch
+ * axis that is not fixed, or when they hold more than MAX_HANDOFF_PER_SAMPLE values a sample.
  */
 export function sharedPrefix(a: Analysis): { skip: Set<string>; handoff: string[] } | null {
   const fromInput = new Set([a.inputName]);
@@ -198,7 +206,14 @@ export function sharedPrefix(a: Analysis): { skip: Set<string>; handoff: string[
   }
   // the skipped nodes must be exactly the shared ones, and the logits must come after a Dropout
   if (skip.size === 0 || sharedOut.has(a.logitsName)) return null;
-  if ([...handoff].some((v) => a.metas.get(v)?.dtype !== "float32")) return null;
+  let perSample = 0;
+  for (const v of handoff) {
+    const m = a.metas.get(v);
+    const rest = m?.shape.slice(1) ?? [];
+    if (m?.dtype !== "float32" || rest.some((d) => typeof d !== "number")) return null;
+    perSample += (rest as number[]).reduce((x, y) => x * y, 1);
+  }
+  if (perSample > MAX_HANDOFF_PER_SAMPLE) return null;
   return { skip, handoff: [...handoff] };
 }
 

@@ -3,8 +3,9 @@
 // recomputed by hand.
 import { describe, expect, it } from "vitest";
 import { analyse } from "../../src/graph/compile.ts";
-import { decodeModel } from "../../src/graph/onnx.ts";
-import { compileProbe } from "../../src/graph/probe.ts";
+import type { Model } from "../../src/graph/ir.ts";
+import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
+import { compileProbe, MAX_HANDOFF_PER_SAMPLE, sharedPrefix } from "../../src/graph/probe.ts";
 import { gradientNoise } from "../../src/stats/noise.ts";
 import { builtinModelBytes } from "../../src/train/catalog.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
@@ -180,5 +181,40 @@ describe("noise probe graph", () => {
     expect(Array.from(outs[0].clean_loss.data as Float32Array)).toEqual(
       Array.from(outs[1].clean_loss.data as Float32Array),
     );
+  });
+
+  it("hands over the values before a Dropout only while they are small per sample, else recomputes them in every pass", () => {
+    // x → Relu → Dropout → Gemm: the Relu's output is what the dropout passes share
+    const model = (features: number) => {
+      const m: Model = {
+        irVersion: 8,
+        opsets: [{ domain: "", version: 17 }],
+        producer: "test",
+        graph: {
+          name: "wide",
+          inputs: [{ name: "input", dtype: "float32", shape: ["batch", features] }],
+          outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 2] }],
+          initializers: [
+            { name: "W", dtype: "float32", dims: [2, features], data: new Float32Array(2 * features) },
+          ],
+          nodes: [
+            { op: "Relu", name: "act", domain: "", inputs: ["input"], outputs: ["h"], attrs: {} },
+            { op: "Dropout", name: "drop", domain: "", inputs: ["h"], outputs: ["hd"], attrs: {} },
+            {
+              op: "Gemm",
+              name: "fc",
+              domain: "",
+              inputs: ["hd", "W"],
+              outputs: ["logits"],
+              attrs: { transB: { type: "int", i: 1 } },
+            },
+          ],
+        },
+      };
+      return analyse(encodeModel(m), 0);
+    };
+    expect(sharedPrefix(model(100))).toEqual({ skip: new Set(["h"]), handoff: ["h"] });
+    expect(sharedPrefix(model(MAX_HANDOFF_PER_SAMPLE))).not.toBeNull();
+    expect(sharedPrefix(model(MAX_HANDOFF_PER_SAMPLE + 1))).toBeNull();
   });
 });
