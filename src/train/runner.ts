@@ -433,10 +433,12 @@ export class Trainer {
       const times: [number, number, number] = [t1 - t0, t2 - t1, performance.now() - t2];
       return await Trainer.start(job, files, compiled, session, threads, times);
     } catch (err) {
-      // arrays read ahead that no load took must not stay in a reused trainer process
-      (await reading)();
       await session?.release();
       throw err;
+    } finally {
+      // Arrays read ahead that no load took (a failed start, or sources that changed after the read)
+      // must not stay in a reused trainer process; what the load took is gone from the cache already.
+      (await reading)();
     }
   }
 
