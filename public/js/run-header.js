@@ -71,14 +71,18 @@ function facts(run) {
   return [
     ...source,
     ["Settings", describeConfig(run.hyperparameters)],
-    [
-      "Provider",
-      `${run.providerUsed ?? run.providerRequested ?? "–"}${run.threads ? ` · ${run.threads} thread${run.threads === 1 ? "" : "s"}` : ""}`,
-    ],
+    ["Provider", providerText(run)],
     ["Speed", p.samplesPerSecond ? `${Math.round(p.samplesPerSecond).toLocaleString()} samples/s` : "–"],
     ["ETA", ACTIVE.includes(run.status) ? duration(p.etaSeconds) : "–"],
     ["Best val. acc.", run.bestValAccuracy === null ? "–" : num(run.bestValAccuracy, 3)],
   ];
+}
+
+/** "CPU · 2 threads": the provider and the onnxruntime thread count the run trained on, when known. */
+function providerText(run) {
+  const provider = run.providerUsed ?? run.providerRequested ?? "–";
+  if (!run.threads) return provider;
+  return `${provider} · ${run.threads} thread${run.threads === 1 ? "" : "s"}`;
 }
 
 export function drawHeader(header, page) {

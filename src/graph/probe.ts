@@ -199,13 +199,13 @@ export function sharedPrefix(a: Analysis): { skip: Set<string>; handoff: string[
       for (const o of outs) sharedOut.add(o);
     }
   }
+  // nothing to share, or logits no Dropout reaches (the dropout passes would all be the clean one)
+  if (skip.size === 0 || sharedOut.has(a.logitsName)) return null;
   const handoff = new Set<string>();
   for (const n of a.nodes) {
     if (skip.has(n.outputs[0])) continue;
     for (const v of n.inputs) if (sharedOut.has(v)) handoff.add(v);
   }
-  // the skipped nodes must be exactly the shared ones, and the logits must come after a Dropout
-  if (skip.size === 0 || sharedOut.has(a.logitsName)) return null;
   let perSample = 0;
   for (const v of handoff) {
     const m = a.metas.get(v);

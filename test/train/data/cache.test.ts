@@ -51,6 +51,18 @@ function setup(name: string): { cacheDir: string } {
   return { cacheDir: join(root, name, "cache") };
 }
 
+/**
+ * Spoils the arrays of the cache folder's one entry (the header stays): a load that reads them fails
+ * its checksum.
+ */
+function spoilArrays(cacheDir: string): void {
+  const [name] = readdirSync(cacheDir);
+  const file = join(cacheDir, name);
+  const bytes = readFileSync(file);
+  bytes.fill(0x7f, bytes.length - 256);
+  writeFileSync(file, bytes);
+}
+
 describe("decoded-dataset cache", () => {
   it("a second load reads the cache, not the sources, and gives the same dataset", () => {
     const { cacheDir } = setup("hit");
@@ -79,12 +91,7 @@ describe("decoded-dataset cache", () => {
     const good = loadDataset(spec, { files: countingFiles(cacheDir) });
     const files = countingFiles(cacheDir);
     await prefetchDataset(spec, files);
-    // spoil the arrays on disk (the header stays): a load that read them now would fail its checksum
-    const [name] = readdirSync(cacheDir);
-    const file = join(cacheDir, name);
-    const bytes = readFileSync(file);
-    bytes.fill(0x7f, bytes.length - 256);
-    writeFileSync(file, bytes);
+    spoilArrays(cacheDir);
     const d = loadDataset(spec, { files });
     expect(files.reads).toEqual([]);
     expect(d.train.x).toEqual(good.train.x);
@@ -103,11 +110,7 @@ describe("decoded-dataset cache", () => {
     const files = countingFiles(cacheDir);
     const drop = await prefetchDataset(spec, files);
     drop();
-    const [name] = readdirSync(cacheDir);
-    const file = join(cacheDir, name);
-    const bytes = readFileSync(file);
-    bytes.fill(0x7f, bytes.length - 256);
-    writeFileSync(file, bytes);
+    spoilArrays(cacheDir);
     // the spoiled arrays are read from disk, fail their checksum, and the sources are decoded
     expect(loadDataset(spec, { files }).train.x).toEqual(good.train.x);
     expect(files.reads).toHaveLength(2);
