@@ -18,7 +18,7 @@ import {
   probeVariances,
 } from "../stats/noise.ts";
 import type { RunConfig } from "./config.ts";
-import type { Split } from "./data/index.ts";
+import { readSample, type Split } from "./data/index.ts";
 import { deriveSeed, mulberry32 } from "./data/prng.ts";
 import { NOISE_DEFAULTS, type NoiseConfig } from "./noise-config.ts";
 import { createSession, type HostTensor, type Session } from "./session.ts";
@@ -102,12 +102,12 @@ export class NoiseProbe {
   }
 
   private batch(ids: ArrayLike<number>, lead: number[]): { x: HostTensor; y: HostTensor } {
-    const { features: f, x: src, y: labels } = this.train;
+    const { features: f, y: labels } = this.train;
     const L = this.labels;
     const x = new Float32Array(ids.length * f);
     const y = new BigInt64Array(ids.length * L);
     for (let i = 0; i < ids.length; i++) {
-      x.set(src.subarray(ids[i] * f, ids[i] * f + f), i * f);
+      readSample(this.train, ids[i], x, i * f);
       for (let l = 0; l < L; l++) y[i * L + l] = BigInt(labels[ids[i] * L + l]);
     }
     const data = this.compiled.input.dtype === "float32" ? x : BigInt64Array.from(x, (v) => BigInt(v));

@@ -19,6 +19,8 @@ import {
   loadDataset,
   planBatches,
   prefetchDataset,
+  readSample,
+  readSamples,
   type Split,
 } from "./data/index.ts";
 import { NoiseProbe } from "./probe.ts";
@@ -235,9 +237,7 @@ function newAcc(): EpochAccumulator {
  */
 function gather(
   into: { x: Float32Array; y: BigInt64Array },
-  src: Float32Array,
-  labels: Int32Array,
-  f: number,
+  split: Split,
   order: Uint32Array,
   start: number,
   n: number,
@@ -246,6 +246,7 @@ function gather(
   L = 1,
 ): { x: Float32Array; y: BigInt64Array } {
   const { x, y } = into;
+  const { features: f, y: labels } = split;
   // int64 labels written as (low, high) int32 pairs (little-endian; the high word is the sign, −100
   // marks padding): reading or writing a BigInt64Array element allocates a BigInt, which cost more
   // than the feature copy.
@@ -254,9 +255,7 @@ function gather(
     const base = start + i * stride;
     for (let j = 0; j < size; j++) {
       const idx = order[base + j];
-      const o = (i * size + j) * f;
-      if (f < 256) for (let q = 0, from = idx * f; q < f; q++) x[o + q] = src[from + q];
-      else x.set(src.subarray(idx * f, idx * f + f), o);
+      readSample(split, idx, x, (i * size + j) * f);
       for (let l = 0, to = (i * size + j) * L; l < L; l++) {
         const c = labels[idx * L + l];
         y32[2 * (to + l)] = c;
@@ -570,11 +569,14 @@ export class Trainer {
     const L = labelShape.reduce((a, b) => a * b, 1);
     let loss = 0;
     let accuracy = 0;
+    // byte samples decode one batch at a time into this (float samples are fed as views)
+    const scratch =
+      v.x instanceof Float32Array ? undefined : new Float32Array(this.evalBatchSize * v.features);
     for (let i = 0; i < v.count; i += this.evalBatchSize) {
       const n = Math.min(this.evalBatchSize, v.count - i);
       feeds.x = {
         dims: [n, ...v.shape],
-        data: this.modelInput(v.x.subarray(i * v.features, (i + n) * v.features)),
+        data: this.modelInput(readSamples(v, i, n, scratch)),
       };
       feeds.y = { dims: [n, ...labelShape], data: y.subarray(i * L, (i + n) * L) };
       const out = await this.evalSession.run(feeds);
@@ -610,9 +612,7 @@ export class Trainer {
       const L = labelShape.reduce((a, b) => a * b, 1);
       const { x, y } = gather(
         this.feedsFor(n * size, f, L),
-        this.train.x,
-        this.train.y,
-        f,
+        this.train,
         order,
         firstBatch * B,
         n,

@@ -1,8 +1,11 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BatchRow } from "../../src/db/types.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../src/train/checkpoint.ts";
 import { EXPERIMENTS, RunConfigError } from "../../src/train/config.ts";
+import { encodeIdx } from "../../src/train/data/formats.ts";
 import { DivergenceError, type EpochSummary, trainInline } from "../../src/train/runner.ts";
 import { lrAt, validateSchedule } from "../../src/train/schedule.ts";
 
@@ -50,6 +53,58 @@ describe("runner", () => {
     }
     // Evaluations after steps 6 (every 7), 13, ... and at each epoch end (step 6, 13, ...) coincide here.
     expect(a.evals.map((e) => e.step)).toEqual([6, 13, 20, 27, 34, 41]);
+  });
+
+  it("trains on byte images kept as bytes exactly as on the same values stored as floats", async () => {
+    // Unsigned-byte IDX images stay bytes in memory and are normalized as batches, evaluation batches
+    // and noise-probe batches are read; float IDX images are normalized up front. With the same values
+    // and standardization (statistics from the same numbers), every metric must agree bit for bit.
+    const dir = mkdtempSync(join(tmpdir(), "gradstream-bytes-"));
+    try {
+      let seed = 7;
+      const byte = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed >> 23;
+      };
+      const write = (name: string, n: number) => {
+        const pixels = Uint8Array.from({ length: n * 784 }, byte);
+        const labels = Uint8Array.from({ length: n }, (_, i) => (pixels[i * 784 + 400] + i) % 10);
+        writeFileSync(join(dir, `${name}-u8.idx`), encodeIdx([n, 28, 28], pixels));
+        writeFileSync(join(dir, `${name}-f32.idx`), encodeIdx([n, 28, 28], Float32Array.from(pixels)));
+        writeFileSync(join(dir, `${name}-labels.idx`), encodeIdx([n], labels));
+      };
+      write("train", 96);
+      write("test", 40);
+      const run = (kind: "u8" | "f32") =>
+        trainInline({
+          model: model("mnist-cnn"),
+          config: {
+            dataset: {
+              kind: "idx",
+              images: join(dir, `train-${kind}.idx`),
+              labels: join(dir, "train-labels.idx"),
+              testImages: join(dir, `test-${kind}.idx`),
+              testLabels: join(dir, "test-labels.idx"),
+              normalize: "standardize",
+            },
+            optimizer: { kind: "adam", lr: 0.002 },
+            batchSize: 16,
+            epochs: 2,
+            seed: 5,
+            validation: { everySteps: 4 },
+            noise: { every: 3, probeBatches: 2, masks: 2, gradBatches: 1 },
+          },
+        });
+      const [bytes, floats] = [await run("u8"), await run("f32")];
+      expect(bytes.rows).toHaveLength(12);
+      expect(bytes.rows.filter((r) => r.custom).length).toBeGreaterThan(2);
+      expect(bytes.evals.length).toBeGreaterThan(2);
+      expect(bytes.rows.map(noTime)).toEqual(floats.rows.map(noTime));
+      expect(bytes.evals).toEqual(floats.evals);
+      expect(bytes.epochs.map(noEpochTime)).toEqual(floats.epochs.map(noEpochTime));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("resumes from a mid-epoch checkpoint with the same step numbering and the same metrics", async () => {

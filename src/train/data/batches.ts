@@ -2,7 +2,7 @@
 // epoch visits every sample once in a seeded random order, and the last batch keeps the remainder.
 // The order of epoch e depends only on (seed, e), so any global step can be produced directly: a
 // resumed run sees exactly the batches an uninterrupted run would, with no RNG state to carry.
-import type { Split } from "./load.ts";
+import { readSample, type Split } from "./load.ts";
 import { deriveSeed, permutation } from "./prng.ts";
 
 export interface BatchOptions {
@@ -71,7 +71,7 @@ function gather(
   const y = new BigInt64Array(size);
   for (let i = 0; i < size; i++) {
     const j = order[start + i];
-    x.set(split.x.subarray(j * f, (j + 1) * f), i * f);
+    readSample(split, j, x, i * f);
     y[i] = BigInt(split.y[j]);
   }
   return { x, y };

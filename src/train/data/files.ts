@@ -47,8 +47,11 @@ export interface DataFiles {
 /** Typed arrays decoded from source files, with a little JSON about them (shape, value range). */
 export interface DecodedArrays {
   meta: Record<string, unknown>;
-  arrays: Record<string, Float32Array | Int32Array>;
+  arrays: Record<string, CachedArray>;
 }
+
+/** The array types the cache stores. */
+export type CachedArray = Float32Array | Int32Array | Uint8Array;
 
 export interface DecodedCache {
   /** What put() stored for these sources, or null: absent, a source changed, or the file is damaged. */
@@ -148,7 +151,8 @@ export function readCorpus(name: string): string {
 // Files are written under a temporary name and renamed, so a reader never sees half of one.
 
 const CACHE_MAGIC = "GSDC";
-const CACHE_VERSION = 2;
+// 3: byte sources are stored as their bytes (uint8), no longer as float32
+const CACHE_VERSION = 3;
 /** Decoded arrays smaller than this are cheaper to decode than to cache. */
 export const CACHE_MIN_BYTES = 8 << 20;
 /** The cache folder's size limit: past it, the files used longest ago are deleted. */
@@ -168,7 +172,7 @@ interface CacheHeader {
   key: string;
   sources: SourceStamp[];
   meta: Record<string, unknown>;
-  arrays: { name: string; type: "float32" | "int32"; length: number; offset: number }[];
+  arrays: { name: string; type: "float32" | "int32" | "uint8"; length: number; offset: number }[];
   bytes: number;
   checksum: string;
 }
@@ -181,8 +185,13 @@ function headerLengthOf(head: Buffer, fileSize: number): number | null {
 }
 
 /** A zeroed array of the type and length a header entry records. */
-function arrayFor(a: CacheHeader["arrays"][number]): Float32Array | Int32Array {
+function arrayFor(a: CacheHeader["arrays"][number]): CachedArray {
+  if (a.type === "uint8") return new Uint8Array(a.length);
   return a.type === "int32" ? new Int32Array(a.length) : new Float32Array(a.length);
+}
+
+function typeOf(a: CachedArray): CacheHeader["arrays"][number]["type"] {
+  return a instanceof Uint8Array ? "uint8" : a instanceof Int32Array ? "int32" : "float32";
 }
 
 function stampOf(path: string): SourceStamp {
@@ -196,7 +205,7 @@ function stampOf(path: string): SourceStamp {
  * swapped or zeroed word changes it. 393 MB took 72 ms; the JS word loop it replaced took 1.2 s on its
  * one call per load, because a loop that runs once never reaches V8's optimizing tier.
  */
-function checksumOf(arrays: (Float32Array | Int32Array)[]): string {
+function checksumOf(arrays: CachedArray[]): string {
   let crc = 0;
   for (const arr of arrays) {
     crc = crc32(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), crc);
@@ -240,7 +249,7 @@ export function decodedCache(
     }
   };
   // prefetch(): file → its arrays by name, read ahead; get() takes (and forgets) them
-  const ahead = new Map<string, Map<string, Float32Array | Int32Array>>();
+  const ahead = new Map<string, Map<string, CachedArray>>();
   const readAhead = async (file: string): Promise<void> => {
     const fh = await open(file, "r");
     try {
@@ -251,7 +260,7 @@ export function decodedCache(
       const hb = Buffer.alloc(headerLength);
       await fh.read(hb, 0, headerLength, 8);
       const h = JSON.parse(hb.toString("utf8")) as CacheHeader;
-      const arrays = new Map<string, Float32Array | Int32Array>();
+      const arrays = new Map<string, CachedArray>();
       for (const a of h.arrays) {
         if (!Number.isSafeInteger(a.length) || a.length < 0) return;
         const out = arrayFor(a);
@@ -281,7 +290,7 @@ export function decodedCache(
     },
     get(kind, sources, key = "") {
       let fd: number | null = null;
-      let early: Map<string, Float32Array | Int32Array> | undefined;
+      let early: Map<string, CachedArray> | undefined;
       try {
         const stamps = sources.map(stampOf);
         const file = fileOf(kind, stamps, key);
@@ -310,12 +319,14 @@ export function decodedCache(
           !Array.isArray(h.arrays)
         )
           return null;
-        const arrays: Record<string, Float32Array | Int32Array> = {};
+        const arrays: Record<string, CachedArray> = {};
         for (const a of h.arrays) {
-          if (!Number.isSafeInteger(a.length) || a.length < 0 || a.offset + a.length * 4 > size) return null;
+          const width = a.type === "uint8" ? 1 : 4;
+          if (!Number.isSafeInteger(a.length) || a.length < 0 || a.offset + a.length * width > size)
+            return null;
           // read ahead from this same header's offsets: the checksum below covers them as it covers a read
           const pre = early?.get(a.name);
-          if (pre && pre.length === a.length && (a.type === "int32") === pre instanceof Int32Array) {
+          if (pre && pre.length === a.length && typeOf(pre) === a.type) {
             arrays[a.name] = pre;
             continue;
           }
@@ -364,7 +375,7 @@ export function decodedCache(
           header.arrays = list.map(([name, a]) => {
             const entry = {
               name,
-              type: a instanceof Int32Array ? "int32" : "float32",
+              type: typeOf(a),
               length: a.length,
               offset: at,
             } as const;

@@ -8,14 +8,53 @@ import { deriveSeed, permutation, Rng } from "./prng.ts";
 import type { DatasetSpec, Normalization } from "./spec.ts";
 import { loadText } from "./text.ts";
 
-/** A set of examples: x is [count, ...shape] row-major float32, y the class indices. */
+/**
+ * A set of examples: x is [count, ...shape] row-major, y the class indices. x holds the normalized
+ * float32 values, or a byte source's bytes with `bytes` mapping each to its normalized value; read
+ * samples with readSample/readSamples, which serve both.
+ */
 export interface Split {
   count: number;
   shape: number[];
   /** Elements per sample (product of shape). */
   features: number;
-  x: Float32Array;
+  x: Float32Array | Uint8Array;
   y: Int32Array;
+  /**
+   * For byte samples once normalized: feature f of value v reads table[⌊f / per⌋·256 + v], the same
+   * float32 that (v − shift) / divide gave when the bytes were converted up front.
+   */
+  bytes?: { table: Float32Array; per: number };
+}
+
+/** Writes sample j's normalized values into dst from `at`. */
+export function readSample(s: Split, j: number, dst: Float32Array, at: number): void {
+  const f = s.features;
+  const from = j * f;
+  const x = s.x;
+  if (x instanceof Float32Array) {
+    // small samples copy faster element by element than through a subarray
+    if (f < 256) for (let q = 0; q < f; q++) dst[at + q] = x[from + q];
+    else dst.set(x.subarray(from, from + f), at);
+    return;
+  }
+  if (!s.bytes) throw new Error("internal: byte samples read before normalization");
+  const { table, per } = s.bytes;
+  for (let q = 0, t = 0; q < f; t += 256) {
+    for (const end = q + per; q < end; q++) dst[at + q] = table[t + x[from + q]];
+  }
+}
+
+/**
+ * Samples [from, from + n) as one float32 array: a view of x when it holds floats, else decoded into
+ * `scratch` (when it is large enough) or a new array.
+ */
+export function readSamples(s: Split, from: number, n: number, scratch?: Float32Array): Float32Array {
+  const f = s.features;
+  if (s.x instanceof Float32Array) return s.x.subarray(from * f, (from + n) * f);
+  const out = scratch && scratch.length >= n * f ? scratch.subarray(0, n * f) : new Float32Array(n * f);
+  for (let i = 0; i < n; i++) readSample(s, from + i, out, i * f);
+  return out;
 }
 
 /** x' = (x - shift[g]) / divide[g], g = the feature, the channel (dim 0 of shape) or one global group. */
@@ -140,7 +179,7 @@ function cachedDecode(
       dims &&
       Number.isInteger(count) &&
       RANGES.includes(range as Loaded["range"]) &&
-      x instanceof Float32Array &&
+      (x instanceof Float32Array || (x instanceof Uint8Array && range === "byte")) &&
       y instanceof Int32Array &&
       y.length === count &&
       x.length === (count as number) * dims.reduce((a, b) => a * b, 1) &&
@@ -273,7 +312,8 @@ function toSplit(l: Loaded): Split {
 
 /** The samples at `indices` (kept in the given order). */
 export function subset(s: Split, indices: ArrayLike<number>): Split {
-  const x = new Float32Array(indices.length * s.features);
+  const n = indices.length * s.features;
+  const x = s.x instanceof Uint8Array ? new Uint8Array(n) : new Float32Array(n);
   const y = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const j = indices[i];
@@ -338,14 +378,32 @@ function computeStats(kind: Normalization, range: Loaded["range"], s: Split): No
   return { kind, groups, shift, divide };
 }
 
-/** Applies x' = (x - shift) / divide in place. */
+/** Byte samples whose table would exceed this many entries (or the samples' own count) become floats. */
+const BYTE_TABLE_LIMIT = 1 << 22;
+
+/**
+ * Applies x' = (x - shift) / divide: in place to floats; to byte samples as their table (see Split),
+ * unless the table would be larger than the samples (per-feature groups over few samples).
+ */
 export function applyNormalization(stats: NormalizationStats, s: Split): void {
-  if (stats.shift.every((v) => v === 0) && stats.divide.every((v) => v === 1)) return;
   const nGroups = stats.shift.length;
+  if (s.x instanceof Uint8Array) {
+    const entries = nGroups * 256;
+    if (entries <= BYTE_TABLE_LIMIT && entries <= s.x.length) {
+      const table = new Float32Array(entries);
+      for (let g = 0; g < nGroups; g++)
+        for (let v = 0; v < 256; v++) table[g * 256 + v] = (v - stats.shift[g]) / stats.divide[g];
+      s.bytes = { table, per: s.features / nGroups };
+      return;
+    }
+    s.x = new Float32Array(s.x);
+  }
+  const x = s.x;
+  if (stats.shift.every((v) => v === 0) && stats.divide.every((v) => v === 1)) return;
   if (nGroups === 1) {
     // one group (scale ÷ 255, a global standardization): a single tight loop
     const [shift, divide] = [stats.shift[0], stats.divide[0]];
-    for (let o = 0; o < s.x.length; o++) s.x[o] = (s.x[o] - shift) / divide;
+    for (let o = 0; o < x.length; o++) x[o] = (x[o] - shift) / divide;
     return;
   }
   const per = s.features / nGroups;
@@ -353,7 +411,7 @@ export function applyNormalization(stats: NormalizationStats, s: Split): void {
     for (let f = 0; f < s.features; f++) {
       const g = stats.groups === "feature" ? f : stats.groups === "channel" ? Math.floor(f / per) : 0;
       const o = i * s.features + f;
-      s.x[o] = (s.x[o] - stats.shift[g]) / stats.divide[g];
+      x[o] = (x[o] - stats.shift[g]) / stats.divide[g];
     }
   }
 }

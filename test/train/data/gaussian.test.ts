@@ -5,7 +5,7 @@ import { loadDataset } from "../../../src/train/data/load.ts";
 import { deriveSeed, Rng } from "../../../src/train/data/prng.ts";
 import { parseDatasetSpec } from "../../../src/train/data/spec.ts";
 
-const sha256 = (a: Float32Array | Int32Array) =>
+const sha256 = (a: Float32Array | Int32Array | Uint8Array) =>
   createHash("sha256")
     .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
     .digest("hex");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { CIFAR_RECORD, encodeIdx, parseCsv, parseIdx } from "../../../src/train/data/formats.ts";
-import { checkInputShape, loadDataset, summarizeDataset } from "../../../src/train/data/load.ts";
+import { checkInputShape, loadDataset, readSamples, summarizeDataset } from "../../../src/train/data/load.ts";
 import { DATASETS, validateDatasetSpec } from "../../../src/train/data/spec.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-data-"));
@@ -103,7 +103,7 @@ describe("splits and normalization", () => {
     });
     expect(d.train.count).toBe(160);
     expect(d.validation?.count).toBe(40);
-    const key = (x: Float32Array, i: number) => `${x[i * 3]},${x[i * 3 + 1]}`;
+    const key = (x: Float32Array | Uint8Array, i: number) => `${x[i * 3]},${x[i * 3 + 1]}`;
     const trainKeys = new Set(Array.from({ length: 160 }, (_, i) => key(d.train.x, i)));
     const v = d.validation;
     if (!v) throw new Error("no validation split");
@@ -195,7 +195,8 @@ describe("file formats", () => {
     const signed = Uint8Array.from([0, 0, 0x09, 1, 0, 0, 0, 4, 0xff, 0x80, 0x7f, 5]);
     expect(Array.from(parseIdx(signed).data)).toEqual([-1, -128, 127, 5]);
     const unsigned = encodeIdx([2, 2], Uint8Array.from([0, 255, 128, 7]));
-    expect(parseIdx(unsigned)).toEqual({ dims: [2, 2], data: Float32Array.from([0, 255, 128, 7]) });
+    // unsigned bytes stay bytes (normalization maps them to floats as batches are read)
+    expect(parseIdx(unsigned)).toEqual({ dims: [2, 2], data: Uint8Array.from([0, 255, 128, 7]) });
   });
 
   it("explains a truncated or foreign IDX file", () => {
@@ -205,6 +206,54 @@ describe("file formats", () => {
     );
     expect(() => parseIdx(Uint8Array.from([80, 75, 3, 4]), "x.zip")).toThrow(/x.zip is not an IDX file/);
     expect(parseIdx(encodeIdx([2], Float32Array.from([1.5, -2]))).data).toEqual(Float32Array.from([1.5, -2]));
+  });
+
+  it("keeps byte images as bytes and reads them as the floats normalization gives, per channel or per feature", () => {
+    const write = (name: string, dims: number[]) => {
+      const n = dims[0];
+      const per = dims.slice(1).reduce((a, b) => a * b, 1);
+      // each third of a sample spans its own range, so per-channel (and per-feature) statistics differ
+      const pixels = Uint8Array.from(
+        { length: n * per },
+        (_, o) => ((o * 37) % 64) + 60 * Math.floor(((o % per) * 3) / per),
+      );
+      writeFileSync(join(dir, `${name}.idx`), encodeIdx(dims, pixels));
+      writeFileSync(
+        join(dir, `${name}-labels.idx`),
+        encodeIdx(
+          [n],
+          Uint8Array.from({ length: n }, (_, i) => i % 3),
+        ),
+      );
+      return { images: join(dir, `${name}.idx`), labels: join(dir, `${name}-labels.idx`), pixels };
+    };
+    const cases = [
+      // [N, 3, 4, 4] standardized per channel, scaled ÷ 255, left as they are
+      { dims: [40, 3, 4, 4], normalize: "standardize", bytes: true },
+      { dims: [40, 3, 4, 4], normalize: "scale", bytes: true },
+      { dims: [40, 3, 4, 4], normalize: "none", bytes: true },
+      // [N, 6] standardized per feature: a 6 × 256 table is larger than the 240 bytes, so floats
+      { dims: [40, 6], normalize: "standardize", bytes: false },
+    ];
+    for (const c of cases) {
+      const f = write(`bytes-${c.dims.length}-${c.normalize}`, c.dims);
+      const d = loadDataset(
+        validateDatasetSpec({ kind: "idx", images: f.images, labels: f.labels, normalize: c.normalize }),
+      );
+      expect(d.train.x instanceof Uint8Array, c.normalize).toBe(c.bytes);
+      const { groups, shift, divide } = summarizeDataset(d).normalization;
+      const features = d.train.features;
+      const per = features / shift.length;
+      expect(groups).toBe(
+        c.normalize === "standardize" ? (c.dims.length === 2 ? "feature" : "channel") : "global",
+      );
+      // what converting every byte up front gave: (v − shift) / divide, rounded to float32 once
+      const expected = Float32Array.from(f.pixels, (v, o) => {
+        const g = Math.floor((o % features) / per);
+        return (v - shift[g]) / divide[g];
+      });
+      expect(readSamples(d.train, 0, d.train.count), `${c.dims} ${c.normalize}`).toEqual(expected);
+    }
   });
 
   it("reads CIFAR-10 binary batches channel-first with their labels", () => {
@@ -224,8 +273,10 @@ describe("file formats", () => {
     expect(d.shape).toEqual([3, 32, 32]);
     expect(d.classes).toBe(10);
     expect(Array.from(d.train.y)).toEqual([3, 9, 0]);
-    expect(d.train.x[1024]).toBeCloseTo(7 / 255, 7);
-    expect(d.train.x[3072]).toBeCloseTo(0.2, 7);
+    expect(d.train.x).toBeInstanceOf(Uint8Array);
+    const x = readSamples(d.train, 0, 3);
+    expect(x[1024]).toBe(Math.fround(7 / 255));
+    expect(x[3072]).toBe(Math.fround(0.2));
     expect(() =>
       loadDataset(validateDatasetSpec({ kind: "cifar10", files: [join(dir, "bad.bin")] })),
     ).toThrow(/bad.bin is not a CIFAR-10 binary batch: its size 100 is not a multiple of 3073 bytes/);
