@@ -120,12 +120,25 @@ export class Executor {
     // Set when early stopping or an ASHA rung ends the run: chunks the thread trained after it are dropped.
     let stopped: StopVerdict | null = null;
     const samples = new SampleBuffer();
+    // A chunk's checkpoint is written while the next chunk is awaited: pulling that chunk acknowledges
+    // this one (protocol.ts), and a trainer held back until a CNN-sized checkpoint was durable stalled
+    // for 10–114 ms at each one. The write is awaited before anything else is stored, and the writer
+    // keeps order, so nothing is stored after a checkpoint that is not yet durable; a failed write
+    // still fails the run. (A crash before it lands resumes from the checkpoint before, as any crash
+    // between checkpoints does.)
+    let checkpointing: Promise<void> | null = null;
+    const checkpointed = async () => {
+      const p = checkpointing;
+      checkpointing = null;
+      await p;
+    };
     try {
       const begun = await this.begin(run, a);
       training = begun.training;
       if (a.totalSteps !== run.totalSteps) await this.db.updateRun(runId, { totalSteps: a.totalSteps });
       for (;;) {
         const r = await training.chunks.next();
+        await checkpointed();
         if (r.done) {
           end = r.value;
           break;
@@ -155,10 +168,15 @@ export class Executor {
           await this.db.writeEpoch(runId, epoch);
           this.events.epoch(runId, epoch);
         }
-        if (c.checkpoint) await this.db.saveCheckpoint(runId, c.checkpoint);
+        if (c.checkpoint) {
+          checkpointing = this.db.saveCheckpoint(runId, c.checkpoint);
+          // awaited at the top of the next turn (or below); until then a rejection is not unhandled
+          checkpointing.catch(() => {});
+        }
         stopped = await begun.learning.chunk(c);
         if (stopped) a.controller.abort();
       }
+      await checkpointed();
       if (stopped) {
         if (stopped.checkpoint) await this.db.saveCheckpoint(runId, stopped.checkpoint);
         await this.db.updateRun(runId, {
@@ -172,6 +190,8 @@ export class Executor {
     } catch (err) {
       // A failed write leaves the training thread waiting for its acknowledgement: stop it.
       await training?.terminate();
+      // a checkpoint still being written lands (or fails) before the run's end is recorded
+      await checkpointed().catch(() => {});
       const message = err instanceof Error ? err.message : String(err);
       // A trainer that died (signal or exit code) failed at the first step not stored.
       const step = err instanceof DivergenceError ? err.step : isTrainerCrash(err) ? a.step : null;
