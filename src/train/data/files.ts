@@ -184,6 +184,26 @@ function headerLengthOf(head: Buffer, fileSize: number): number | null {
   return length > 1 << 20 || 8 + length > fileSize ? null : length;
 }
 
+/** The version in a cache file's header; null for what is not a readable cache file. */
+function versionOf(path: string): number | null {
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, "r");
+    const head = Buffer.alloc(8);
+    if (readSync(fd, head, 0, 8, 0) !== 8) return null;
+    const length = headerLengthOf(head, fstatSync(fd).size);
+    if (length === null) return null;
+    const hb = Buffer.alloc(length);
+    if (readSync(fd, hb, 0, length, 8) !== length) return null;
+    const { version } = JSON.parse(hb.toString("utf8")) as Partial<CacheHeader>;
+    return typeof version === "number" ? version : null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
 /** A zeroed array of the type and length a header entry records. */
 function arrayFor(a: CacheHeader["arrays"][number]): CachedArray {
   if (a.type === "uint8") return new Uint8Array(a.length);
@@ -231,10 +251,19 @@ export function decodedCache(
         .digest("hex")
         .slice(0, 24)}.bin`,
     );
-  /** Deletes the files used longest ago (a hit touches its file) until the folder fits maxBytes. */
+  /**
+   * Deletes entries another cache version wrote (nothing reads them again: after an upgrade they would
+   * sit there until the folder filled), then the files used longest ago (a hit touches its file) until
+   * the folder fits maxBytes.
+   */
   const prune = (keep: string) => {
     const files = readdirSync(dir)
       .filter((f) => f.endsWith(".bin"))
+      .filter((f) => {
+        if (versionOf(join(dir, f)) === CACHE_VERSION) return true;
+        rmSync(join(dir, f), { force: true });
+        return false;
+      })
       .map((f) => {
         const st = statSync(join(dir, f));
         return { path: join(dir, f), size: st.size, used: st.mtimeMs };

@@ -240,6 +240,26 @@ describe("decoded-dataset cache", () => {
     expect(readdirSync(cacheDir)).toHaveLength(2);
   });
 
+  it("deletes entries another cache version wrote when it next stores one", () => {
+    const cacheDir = join(root, "versions");
+    const cache = decodedCache(cacheDir, 0);
+    const entry = (v: number) => ({ meta: {}, arrays: { x: new Uint8Array(1_000).fill(v) } });
+    cache.put("t", [], entry(1), "old");
+    const [file] = readdirSync(cacheDir);
+    // as an older gradstream wrote it: the same bytes but the header's version
+    const bytes = readFileSync(join(cacheDir, file));
+    const at = bytes.indexOf('"version":');
+    expect(at).toBeGreaterThan(0);
+    bytes.write('"version":1,', at, "latin1");
+    writeFileSync(join(cacheDir, file), bytes);
+    expect(cache.get("t", [], "old")).toBeNull();
+    expect(readdirSync(cacheDir)).toEqual([file]);
+    cache.put("t", [], entry(2), "new");
+    expect(readdirSync(cacheDir)).toHaveLength(1);
+    expect(readdirSync(cacheDir)).not.toContain(file);
+    expect(cache.get("t", [], "new")?.arrays.x).toEqual(new Uint8Array(1_000).fill(2));
+  });
+
   it("past its size limit the cache deletes the files used longest ago", () => {
     const cacheDir = join(root, "limit");
     // room for two 40 KB entries, not three

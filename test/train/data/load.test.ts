@@ -254,6 +254,26 @@ describe("file formats", () => {
       });
       expect(readSamples(d.train, 0, d.train.count), `${c.dims} ${c.normalize}`).toEqual(expected);
     }
+    // A seeded subset and a validation fraction keep bytes too (where the table is the smaller), and pick the same samples with the same
+    // values as the same numbers stored as a float IDX file (standardized: statistics of the same values).
+    const f = write("bytes-subset", [40, 3, 4, 4]);
+    const floats = join(dir, "floats-subset.idx");
+    writeFileSync(floats, encodeIdx([40, 3, 4, 4], Float32Array.from(f.pixels)));
+    const spec = (images: string) =>
+      validateDatasetSpec({ kind: "idx", images, labels: f.labels, normalize: "standardize", limit: 30 });
+    const [b, fl] = [
+      loadDataset(spec(f.images), { validation: 0.2 }),
+      loadDataset(spec(floats), { validation: 0.2 }),
+    ];
+    expect(b.train.x).toBeInstanceOf(Uint8Array);
+    // 6 samples of 48 bytes are fewer than a 3 × 256 table: that split is converted to floats
+    expect(b.validation?.x).toBeInstanceOf(Float32Array);
+    expect([b.train.count, b.validation?.count]).toEqual([24, 6]);
+    expect(readSamples(b.train, 0, 24)).toEqual(readSamples(fl.train, 0, 24));
+    expect(b.train.y).toEqual(fl.train.y);
+    const [bv, fv] = [b.validation, fl.validation];
+    if (!bv || !fv) throw new Error("no validation split");
+    expect(readSamples(bv, 0, 6)).toEqual(readSamples(fv, 0, 6));
   });
 
   it("reads CIFAR-10 binary batches channel-first with their labels", () => {
