@@ -184,18 +184,23 @@ function headerLengthOf(head: Buffer, fileSize: number): number | null {
   return length > 1 << 20 || 8 + length > fileSize ? null : length;
 }
 
+/** The header of the open cache file `fd` of `size` bytes; null when it has none (JSON.parse may throw). */
+function readHeader(fd: number, size: number): CacheHeader | null {
+  const head = Buffer.alloc(8);
+  if (readSync(fd, head, 0, 8, 0) !== 8) return null;
+  const length = headerLengthOf(head, size);
+  if (length === null) return null;
+  const hb = Buffer.alloc(length);
+  if (readSync(fd, hb, 0, length, 8) !== length) return null;
+  return JSON.parse(hb.toString("utf8")) as CacheHeader;
+}
+
 /** The version in a cache file's header; null for what is not a readable cache file. */
 function versionOf(path: string): number | null {
   let fd: number | null = null;
   try {
     fd = openSync(path, "r");
-    const head = Buffer.alloc(8);
-    if (readSync(fd, head, 0, 8, 0) !== 8) return null;
-    const length = headerLengthOf(head, fstatSync(fd).size);
-    if (length === null) return null;
-    const hb = Buffer.alloc(length);
-    if (readSync(fd, hb, 0, length, 8) !== length) return null;
-    const { version } = JSON.parse(hb.toString("utf8")) as Partial<CacheHeader>;
+    const version = readHeader(fd, fstatSync(fd).size)?.version;
     return typeof version === "number" ? version : null;
   } catch {
     return null;
@@ -328,13 +333,8 @@ export function decodedCache(
         if (!existsSync(file)) return null;
         fd = openSync(file, "r");
         const size = fstatSync(fd).size;
-        const head = Buffer.alloc(8);
-        if (readSync(fd, head, 0, 8, 0) !== 8) return null;
-        const headerLength = headerLengthOf(head, size);
-        if (headerLength === null) return null;
-        const hb = Buffer.alloc(headerLength);
-        if (readSync(fd, hb, 0, headerLength, 8) !== headerLength) return null;
-        const h = JSON.parse(hb.toString("utf8")) as CacheHeader;
+        const h = readHeader(fd, size);
+        if (!h) return null;
         const same = (a: SourceStamp, b: SourceStamp) =>
           a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
         if (
