@@ -35,7 +35,7 @@ import { decodeModel, encodeModel } from "./onnx.ts";
 import { checkSupported, ruleFor } from "./ops/index.ts";
 import { diffInputs, type Meta } from "./ops/types.ts";
 import { emitUpdate, type OptimizerSpec, planOptimizer, type StepScalars } from "./optim.ts";
-import { poolBeforeRelu } from "./reorder.ts";
+import { liftToOpset18, poolBeforeRelu } from "./reorder.ts";
 
 export type { LossKind } from "./loss.ts";
 export { UnsupportedOpsError } from "./ops/index.ts";
@@ -84,6 +84,7 @@ const IO_NAMES = ["x", "y", "lr", "step", "logits", ...METRICS];
 
 export interface Analysis {
   model: Model;
+  /** The opset the compiler's nodes are stated in: the model's, or 18 for an older model (lifted). */
   opset: number;
   nodes: Node[];
   metas: Map<string, Meta>;
@@ -203,8 +204,13 @@ export function analyse(bytes: Uint8Array, seed: number): Analysis {
     if (IO_NAMES.includes(v) && v !== g.outputs[0].name)
       throw new Error(`the model uses the reserved value name "${v}"`);
   }
-  const nodes = poolBeforeRelu(topoSort(g), g);
-  const metas = inferShapes({ ...g, nodes }, opset, { [input.name]: ["N", ...rest] });
+  // Training graphs are built at opset 18 or later (Col2Im for convolution input gradients): an older
+  // model's nodes are restated at 18 here; the exported inference model keeps the original ones.
+  const lifted = opset < 18 ? liftToOpset18(poolBeforeRelu(topoSort(g), g), g) : null;
+  const nodes = lifted?.nodes ?? poolBeforeRelu(topoSort(g), g);
+  const initializers = [...g.initializers, ...(lifted?.initializers ?? [])];
+  const graphOpset = Math.max(opset, 18);
+  const metas = inferShapes({ ...g, nodes, initializers }, graphOpset, { [input.name]: ["N", ...rest] });
   const logitsName = g.outputs[0].name;
   const out = metas.get(logitsName);
   const okRank = out?.shape.length === 2 || out?.shape.length === 3;
@@ -226,12 +232,12 @@ export function analyse(bytes: Uint8Array, seed: number): Analysis {
   }
   const params = g.initializers.filter((t) => paramNames.has(t.name));
   const bnRunning = g.initializers.filter((t) => bnNames.has(t.name));
-  const constants = g.initializers.filter((t) => !paramNames.has(t.name) && !bnNames.has(t.name));
+  const constants = initializers.filter((t) => !paramNames.has(t.name) && !bnNames.has(t.name));
   if (params.length === 0)
     throw new Error("the model has no float32 initializers that feed a differentiable op: nothing to train");
   return {
     model,
-    opset,
+    opset: graphOpset,
     nodes,
     metas,
     inputName: input.name,

@@ -1,7 +1,7 @@
 // Forward-graph rewrites that change no value the model defines as output and no gradient, only how much
 // work training does. They run on the compiler's copy of the nodes (training and eval graphs); the
 // exported inference model keeps the original nodes.
-import type { Graph, Node } from "./ir.ts";
+import { attrInts, type Graph, type Node, type Tensor } from "./ir.ts";
 
 /**
  * Relu → MaxPool becomes MaxPool → Relu when the MaxPool is the Relu output's only consumer. Both are
@@ -40,4 +40,44 @@ export function poolBeforeRelu(nodes: Node[], graph: Graph): Node[] {
     out[i] = { ...relu, inputs: [pooled], outputs: [pool.outputs[0]] };
   });
   return out;
+}
+
+/** Reductions whose axes moved from an attribute to an input in opset 18 (ReduceSum did so at 13). */
+const AXES_MOVED_AT_18 = new Set([
+  "ReduceL1",
+  "ReduceL2",
+  "ReduceLogSum",
+  "ReduceLogSumExp",
+  "ReduceMax",
+  "ReduceMean",
+  "ReduceMin",
+  "ReduceProd",
+  "ReduceSumSquare",
+]);
+
+/**
+ * The nodes of an opset 13–17 graph restated at opset 18, so training graphs may use opset-18 ops
+ * (Col2Im for convolution input gradients). Among the ops the compiler accepts, only the reductions
+ * changed meaning between 17 and 18: their `axes` attribute becomes an int64 constant input (returned
+ * as `initializers`); every other node is unchanged (13–17 graphs already compile as opset 17, whose
+ * rules differ from 18's only by additions).
+ */
+export function liftToOpset18(nodes: Node[], graph: Graph): { nodes: Node[]; initializers: Tensor[] } {
+  const taken = new Set<string>([
+    ...nodes.flatMap((n) => [...n.inputs, ...n.outputs]),
+    ...graph.inputs.map((v) => v.name),
+    ...graph.initializers.map((t) => t.name),
+  ]);
+  const initializers: Tensor[] = [];
+  const lifted = nodes.map((n) => {
+    const axes = n.domain === "" ? attrInts(n, "axes") : undefined;
+    if (!AXES_MOVED_AT_18.has(n.op) || !axes) return n;
+    let name = `${n.outputs[0]}_axes`;
+    for (let k = 1; taken.has(name); k++) name = `${n.outputs[0]}_axes_${k}`;
+    taken.add(name);
+    initializers.push({ name, dtype: "int64", dims: [axes.length], data: BigInt64Array.from(axes, BigInt) });
+    const { axes: _moved, ...attrs } = n.attrs;
+    return { ...n, inputs: [n.inputs[0], name], attrs };
+  });
+  return { nodes: lifted, initializers };
 }

@@ -391,6 +391,15 @@ const CASES: GradCase[] = [
   },
 ];
 
+// From opset 18 an ungrouped conv's input gradient is a MatMul and a Col2Im instead of a ConvTranspose
+// (compiled models are lifted to 18): every ungrouped conv row again, on that path.
+const CONV_AT_18: GradCase[] = CASES.filter((c) => c.op === "Conv" && !c.attrs?.group).map((c) => ({
+  ...c,
+  name: `${c.name} at opset 18 (Col2Im)`,
+  opset: 18,
+}));
+CASES.push(...CONV_AT_18);
+
 describe("gradient rules match central finite differences", () => {
   for (const c of CASES) {
     const tol = c.tol ?? (c.dtype === "float32" ? 1e-2 : 1e-6);
@@ -450,6 +459,24 @@ describe("max-pool gradients on ties", () => {
         expected[p] = dY[i];
       });
       expect(grads[0]).toEqual(expected);
+    });
+  }
+});
+
+describe("convolution input gradients at opset 18", () => {
+  for (const c of CONV_AT_18) {
+    it(`${c.name}: the same gradients as the ConvTranspose form at opset 17`, async () => {
+      // the same name draws the same point and upstream gradient
+      const at17 = await gradientsAt({ ...c, opset: 17 });
+      const at18 = await gradientsAt(c);
+      expect(at18.dY).toEqual(at17.dY);
+      expect(at18.grads.length).toBe(at17.grads.length);
+      at17.grads.forEach((g, i) => {
+        const scale = Math.max(...g.map(Math.abs));
+        expect(scale).toBeGreaterThan(0);
+        const worst = Math.max(...g.map((v, j) => Math.abs(v - at18.grads[i][j])));
+        expect(worst / scale).toBeLessThan(1e-5);
+      });
     });
   }
 });

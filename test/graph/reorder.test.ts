@@ -1,7 +1,11 @@
-// The compiler's forward rewrite: Relu → MaxPool runs as MaxPool → Relu when nothing else reads the ReLU.
+// The compiler's forward rewrites: Relu → MaxPool runs as MaxPool → Relu when nothing else reads the
+// ReLU, and an opset 13–17 graph is restated at opset 18.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type Graph, ints, type Node } from "../../src/graph/ir.ts";
-import { poolBeforeRelu } from "../../src/graph/reorder.ts";
+import { compile } from "../../src/graph/compile.ts";
+import { type Graph, int, ints, type Node } from "../../src/graph/ir.ts";
+import { decodeModel } from "../../src/graph/onnx.ts";
+import { liftToOpset18, poolBeforeRelu } from "../../src/graph/reorder.ts";
 
 const node = (op: string, inputs: string[], outputs: string[], name = op): Node => ({
   op,
@@ -49,5 +53,41 @@ describe("MaxPool moves before the ReLU that feeds it", () => {
       node("Identity", ["x"], ["y_before_relu"], "id"),
     ];
     expect(poolBeforeRelu(nodes, graph(nodes))[0].outputs).toEqual(["y_before_relu_1"]);
+  });
+});
+
+describe("an opset 13–17 graph is restated at opset 18", () => {
+  it("moves a reduction's axes attribute to an int64 constant input and leaves every other node alone", () => {
+    const reduce = (op: string, out: string, attrs: Node["attrs"]): Node => ({
+      ...node(op, ["x"], [out], out),
+      attrs,
+    });
+    const nodes = [
+      reduce("ReduceMean", "m", { axes: ints([1, -1]), keepdims: int(0) }),
+      reduce("ReduceMax", "y", { keepdims: int(1) }),
+      reduce("ReduceSum", "s", { keepdims: int(0) }),
+      node("Identity", ["x"], ["m_axes"], "taken"),
+    ];
+    const { nodes: lifted, initializers } = liftToOpset18(nodes, graph(nodes));
+    expect(lifted[0]).toEqual({ ...nodes[0], inputs: ["x", "m_axes_1"], attrs: { keepdims: int(0) } });
+    expect(lifted.slice(1)).toEqual(nodes.slice(1));
+    expect(initializers).toEqual([
+      { name: "m_axes_1", dtype: "int64", dims: [2], data: BigInt64Array.of(1n, -1n) },
+    ]);
+  });
+
+  it("compiles a PyTorch opset-17 model (ReduceMax with an axes attribute, a 1-D conv) at 18 and exports it at 17", () => {
+    const bytes = new Uint8Array(readFileSync("test/fixtures/torch-modern/conv1d_text.onnx"));
+    const c = compile(bytes, { optimizer: { kind: "sgd" } });
+    const loop = c.dump("trainLoop");
+    expect(loop).toMatch(/Col2Im/);
+    expect(loop).not.toMatch(/ReduceMax\([^)]*\) \{axes=/);
+    const exported = decodeModel(
+      c.exportInference(Object.fromEntries(c.tensors.map((t) => [t.name, t.init]))),
+    );
+    expect(exported.opsets).toEqual([{ domain: "", version: 17 }]);
+    const max = exported.graph.nodes.find((n) => n.op === "ReduceMax");
+    expect(max?.attrs.axes).toEqual(ints([2]));
+    expect(max?.inputs).toHaveLength(1);
   });
 });
