@@ -391,14 +391,13 @@ const CASES: GradCase[] = [
   },
 ];
 
-// From opset 18 an ungrouped conv's input gradient is a MatMul and a Col2Im instead of a ConvTranspose
-// (compiled models are lifted to 18): every ungrouped conv row again, on that path.
-const CONV_AT_18: GradCase[] = CASES.filter((c) => c.op === "Conv" && !c.attrs?.group).map((c) => ({
-  ...c,
-  name: `${c.name} at opset 18 (Col2Im)`,
-  opset: 18,
-}));
-CASES.push(...CONV_AT_18);
+// From opset 18 (compiled models are lifted to 18) an ungrouped conv's input gradient is a MatMul and a
+// Col2Im, and a tiled max pool puts its gradient back with a Col2Im, each instead of a ConvTranspose:
+// those rows again, on that path.
+const AT_18: GradCase[] = CASES.filter(
+  (c) => (c.op === "Conv" && !c.attrs?.group) || (c.op === "MaxPool" && c.name.includes("tiles")),
+).map((c) => ({ ...c, name: `${c.name} at opset 18 (Col2Im)`, opset: 18 }));
+CASES.push(...AT_18);
 
 describe("gradient rules match central finite differences", () => {
   for (const c of CASES) {
@@ -423,21 +422,20 @@ describe("the gradient-check table covers the registry", () => {
   });
 });
 
+/** A float32 MaxPool's gradients at the point `at`. */
+const pooled = (name: string, opset: number, attrs: GradCase["attrs"], shape: number[], at: number[]) =>
+  gradientsAt({ name, op: "MaxPool", dtype: "float32", opset, attrs, inputs: [{ shape, at }] });
+
 describe("max-pool gradients on ties", () => {
   for (const [name, attrs] of [
     ["tiling 2x2 windows", { kernel_shape: ints([2, 2]), strides: ints([2, 2]) }],
     ["overlapping windows", { kernel_shape: ints([2, 2]), strides: ints([1, 1]) }],
   ] as const) {
-    it(`${name}: a window of equal values sends its whole gradient to its first element, as PyTorch does`, async () => {
-      const { dY, grads } = await gradientsAt({
-        name,
-        op: "MaxPool",
-        dtype: "float32",
-        attrs,
-        inputs: [{ shape: [1, 1, 2, 2], at: [0.5, 0.5, 0.5, 0.5] }],
+    for (const opset of [17, 18])
+      it(`${name}, opset ${opset}: a window of equal values sends its whole gradient to its first element, as PyTorch does`, async () => {
+        const { dY, grads } = await pooled(name, opset, attrs, [1, 1, 2, 2], [0.5, 0.5, 0.5, 0.5]);
+        expect(grads[0]).toEqual([dY.reduce((a, v) => a + v, 0), 0, 0, 0]);
       });
-      expect(grads[0]).toEqual([dY.reduce((a, v) => a + v, 0), 0, 0, 0]);
-    });
   }
   // rows [1, 3, 0, 1] and [3, 2, 2, 2]: ties that are not at a window's first position
   for (const [name, attrs, at] of [
@@ -446,25 +444,20 @@ describe("max-pool gradients on ties", () => {
     // windows (1, 3) (0, 1) (3, 2) (2, 2) → positions 1, 3, 4, 6 (the one-hot Conv stack)
     ["tiling 1x2 windows", { kernel_shape: ints([1, 2]), strides: ints([1, 2]) }, [1, 3, 4, 6]],
   ] as const) {
-    it(`${name}: each window's gradient goes to the first of its tied maxima only`, async () => {
-      const { dY, grads } = await gradientsAt({
-        name,
-        op: "MaxPool",
-        dtype: "float32",
-        attrs,
-        inputs: [{ shape: [1, 1, 2, 4], at: [1, 3, 0, 1, 3, 2, 2, 2] }],
+    for (const opset of [17, 18])
+      it(`${name}, opset ${opset}: each window's gradient goes to the first of its tied maxima only`, async () => {
+        const { dY, grads } = await pooled(name, opset, attrs, [1, 1, 2, 4], [1, 3, 0, 1, 3, 2, 2, 2]);
+        const expected = new Array(8).fill(0);
+        at.forEach((p, i) => {
+          expected[p] = dY[i];
+        });
+        expect(grads[0]).toEqual(expected);
       });
-      const expected = new Array(8).fill(0);
-      at.forEach((p, i) => {
-        expected[p] = dY[i];
-      });
-      expect(grads[0]).toEqual(expected);
-    });
   }
 });
 
-describe("convolution input gradients at opset 18", () => {
-  for (const c of CONV_AT_18) {
+describe("convolution and tiled max-pool gradients at opset 18", () => {
+  for (const c of AT_18) {
     it(`${c.name}: the same gradients as the ConvTranspose form at opset 17`, async () => {
       // the same name draws the same point and upstream gradient
       const at17 = await gradientsAt({ ...c, opset: 17 });

@@ -70,8 +70,10 @@ export const MaxPool: OpRule = {
         // windows, else a Conv with one-hot kernels: exact, x·1 + Σ 0·x'). A position is chosen when it
         // equals the window's maximum Y and no earlier position does (PyTorch's first maximum on ties):
         // with e = [x = Y] as 0/1 and b = the exclusive cumsum of e (maxima before it), chosen = [e > b].
-        // It takes dY, and a ConvTranspose with one-hot kernels puts each back in its place. (ArgMax over
-        // the stack, DepthToSpace and Col2Im for the way back measured slower.)
+        // It takes dY, and a Col2Im (opset 18; before it a ConvTranspose with one-hot kernels) puts each
+        // back in its place: the windows do not overlap, so it only moves values. Per step, profiled Loop:
+        // the seed CNN's 409 → 196 µs on 2 threads (370 → 246 on 1), LeNet-5's 274 → 80 (256 → 76), the
+        // same values. (ArgMax over the stack and DepthToSpace for the way back measured slower.)
         const [kh, kw] = t.k;
         const [ho, wo] = t.out;
         const kk = kh * kw;
@@ -96,7 +98,13 @@ export const MaxPool: OpRule = {
         // now reaches the whole window instead of its chosen position only; the step is lost either way.
         const chosen = b.op("Relu", [b.op("Sub", [isMax, before])], {}, `${X}_chosen`);
         const spread = b.op("Mul", [chosen, dYplanes]);
-        const back = b.op("ConvTranspose", [spread, onehotKernels], win);
+        const hw = [xs[2] as number, xs[3] as number];
+        const back =
+          b.opset >= 18
+            ? b.op("Col2Im", [b.op("Reshape", [spread, b.i64([0, kk, -1])]), b.i64(hw), b.i64(t.k)], {
+                strides: ints(t.k),
+              })
+            : b.op("ConvTranspose", [spread, onehotKernels], win);
         const dX = b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`);
         // A conv's weight and bias gradients read `spread` directly (ops/conv.ts); when nothing else reads
         // dX (the first conv, whose input needs no gradient) the interleave above is pruned.
