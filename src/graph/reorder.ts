@@ -1,7 +1,7 @@
 // Forward-graph rewrites that change no value the model defines as output and no gradient, only how much
 // work training does. They run on the compiler's copy of the nodes (training and eval graphs); the
 // exported inference model keeps the original nodes.
-import { attrInts, type Graph, type Node, type Tensor } from "./ir.ts";
+import { attrInts, type Graph, int, type Node, type Tensor } from "./ir.ts";
 
 /**
  * Relu → MaxPool becomes MaxPool → Relu when the MaxPool is the Relu output's only consumer. Both are
@@ -57,10 +57,11 @@ const AXES_MOVED_AT_18 = new Set([
 
 /**
  * The nodes of an opset 13–17 graph restated at opset 18, so training graphs may use opset-18 ops
- * (Col2Im for convolution input gradients). Among the ops the compiler accepts, only the reductions
- * changed meaning between 17 and 18: their `axes` attribute becomes an int64 constant input (returned
- * as `initializers`); every other node is unchanged (13–17 graphs already compile as opset 17, whose
- * rules differ from 18's only by additions).
+ * (Col2Im for convolution and pooling gradients). Among the ops the compiler accepts, two changed
+ * between 17 and 18: a reduction's `axes` attribute becomes an int64 constant input (returned as
+ * `initializers`), and a Split into equal parts (no `split` input) must name its `num_outputs`. Every
+ * other node is unchanged (13–17 graphs already compile as opset 17, whose rules differ from 18's only
+ * by additions).
  */
 export function liftToOpset18(nodes: Node[], graph: Graph): { nodes: Node[]; initializers: Tensor[] } {
   const taken = new Set<string>([
@@ -70,7 +71,10 @@ export function liftToOpset18(nodes: Node[], graph: Graph): { nodes: Node[]; ini
   ]);
   const initializers: Tensor[] = [];
   const lifted = nodes.map((n) => {
-    const axes = n.domain === "" ? attrInts(n, "axes") : undefined;
+    if (n.domain !== "" && n.domain !== "ai.onnx") return n;
+    if (n.op === "Split" && !n.inputs[1])
+      return { ...n, attrs: { ...n.attrs, num_outputs: int(n.outputs.length) } };
+    const axes = attrInts(n, "axes");
     if (!AXES_MOVED_AT_18.has(n.op) || !axes) return n;
     let name = `${n.outputs[0]}_axes`;
     for (let k = 1; taken.has(name); k++) name = `${n.outputs[0]}_axes_${k}`;

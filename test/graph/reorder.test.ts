@@ -3,9 +3,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../src/graph/compile.ts";
-import { type Graph, int, ints, type Node } from "../../src/graph/ir.ts";
-import { decodeModel } from "../../src/graph/onnx.ts";
+import { type Graph, int, ints, type Model, type Node } from "../../src/graph/ir.ts";
+import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
 import { liftToOpset18, poolBeforeRelu } from "../../src/graph/reorder.ts";
+import { createSession, type HostTensor } from "../../src/train/session.ts";
 
 const node = (op: string, inputs: string[], outputs: string[], name = op): Node => ({
   op,
@@ -74,6 +75,50 @@ describe("an opset 13–17 graph is restated at opset 18", () => {
     expect(initializers).toEqual([
       { name: "m_axes_1", dtype: "int64", dims: [2], data: BigInt64Array.of(1n, -1n) },
     ]);
+  });
+
+  it("names the parts of a Split into equal parts (opset 18 requires num_outputs or sizes)", () => {
+    const equal: Node = { ...node("Split", ["x"], ["a", "b", "c"], "equal"), attrs: { axis: int(1) } };
+    const sized: Node = { ...node("Split", ["x", "sizes"], ["d", "e"], "sized"), attrs: { axis: int(1) } };
+    const { nodes: lifted, initializers } = liftToOpset18([equal, sized], graph([equal, sized]));
+    expect(lifted).toEqual([{ ...equal, attrs: { axis: int(1), num_outputs: int(3) } }, sized]);
+    expect(initializers).toEqual([]);
+  });
+
+  it("trains an opset-17 model whose Split has no sizes", async () => {
+    const m: Model = {
+      irVersion: 8,
+      opsets: [{ domain: "", version: 17 }],
+      producer: "test",
+      graph: {
+        name: "split",
+        inputs: [{ name: "input", dtype: "float32", shape: ["batch", 4] }],
+        outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 3] }],
+        initializers: [
+          { name: "w", dtype: "float32", dims: [3, 2], data: Float32Array.of(1, 2, 3, 4, 5, 6) },
+        ],
+        nodes: [
+          { ...node("Split", ["input"], ["a", "b"], "split"), attrs: { axis: int(1) } },
+          node("Add", ["a", "b"], ["s"], "add"),
+          { ...node("Gemm", ["s", "w"], ["logits"], "fc"), attrs: { transB: int(1) } },
+        ],
+      },
+    };
+    const c = compile(encodeModel(m), { optimizer: { kind: "sgd" } });
+    const session = await createSession(c.trainStep);
+    const feeds: Record<string, HostTensor> = {
+      x: { dims: [2, 4], data: Float32Array.of(1, 0, 0, 1, 0, 1, 1, 0) },
+      y: { dims: [2], data: BigInt64Array.of(0n, 2n) },
+      lr: { dims: [], data: Float32Array.of(0.1) },
+      step: { dims: [], data: BigInt64Array.of(0n) },
+    };
+    for (const [h, v] of Object.entries(c.hyperparameters)) feeds[h] = { dims: [], data: Float32Array.of(v) };
+    for (const t of c.tensors) feeds[t.name] = { dims: t.shape, data: t.init };
+    const out = await session.run(feeds);
+    await session.release();
+    // onnxruntime loaded the opset-18 graph and took a step: a finite loss, and the weight moved
+    expect(Number.isFinite((out.loss.data as Float32Array)[0])).toBe(true);
+    expect(Array.from(out["w.next"].data as Float32Array)).not.toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it("compiles a PyTorch opset-17 model (ReduceMax with an axes attribute, a 1-D conv) at 18 and exports it at 17", () => {
