@@ -27,6 +27,7 @@ import {
   numel,
   opsetOf,
   prune,
+  readInitializers,
   type Tensor,
   type ValueInfo,
 } from "./ir.ts";
@@ -370,20 +371,13 @@ const i64 = (name: string, shape: Dim[]): ValueInfo => ({ name, dtype: "int64", 
 
 function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], outputs: ValueInfo[]): Model {
   const opset = Math.max(a.opset, 17);
+  const outNames = outputs.map((o) => o.name);
+  const nodes = prune(b.nodes, outNames);
   return {
     irVersion: 8,
     opsets: [{ domain: "", version: opset }],
     producer: "gradstream",
-    graph: {
-      name,
-      nodes: prune(
-        b.nodes,
-        outputs.map((o) => o.name),
-      ),
-      inputs,
-      outputs,
-      initializers: b.initializers,
-    },
+    graph: { name, nodes, inputs, outputs, initializers: readInitializers(b.initializers, nodes, outNames) },
   };
 }
 
@@ -503,10 +497,11 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     bodyOutNames,
     new Set([...bodyState.values(), ...external]),
   );
+  const bodyNodes = prune(bb.nodes, [condOut, ...bodyOutNames]);
   const body: Graph = {
     name: "train_step_body",
-    nodes: prune(bb.nodes, [condOut, ...bodyOutNames]),
-    initializers: bb.initializers,
+    nodes: bodyNodes,
+    initializers: readInitializers(bb.initializers, bodyNodes, [condOut, ...bodyOutNames]),
     inputs: [
       i64(iter, []),
       { name: condIn, dtype: "bool", shape: [] },

@@ -310,6 +310,20 @@ export function prune(nodes: readonly Node[], outputs: readonly string[]): Node[
   return nodes.filter((_, i) => keep[i]);
 }
 
+/**
+ * The initializers that `nodes` (nested graphs included) or `outputs` read: the constants of a node
+ * `prune` dropped go with it (onnxruntime would only remove them again, warning about each).
+ */
+export function readInitializers(
+  initializers: readonly Tensor[],
+  nodes: readonly Node[],
+  outputs: readonly string[],
+): Tensor[] {
+  const read = readsOf({ name: "", nodes: [...nodes], inputs: [], outputs: [], initializers: [] });
+  for (const o of outputs) read.add(o);
+  return initializers.filter((t) => read.has(t.name));
+}
+
 /** Every value a graph's nodes read, nested graphs included (a superset of its outer reads). */
 function readsOf(g: Graph): Set<string> {
   const out = new Set<string>();

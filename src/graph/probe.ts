@@ -23,7 +23,16 @@
 // outer scope. BatchNorm uses batch statistics as in training; its running statistics are not updated.
 import { backward, emitForward } from "./autodiff.ts";
 import { type Analysis, analyse } from "./compile.ts";
-import { Builder, type Dim, type Graph, type Model, type Node, type ValueInfo } from "./ir.ts";
+import {
+  Builder,
+  type Dim,
+  type Graph,
+  type Model,
+  type Node,
+  prune,
+  readInitializers,
+  type ValueInfo,
+} from "./ir.ts";
 import { buildLoss, type LossKind } from "./loss.ts";
 import { encodeModel } from "./onnx.ts";
 import type { Meta } from "./ops/types.ts";
@@ -110,10 +119,13 @@ function loop(
     });
     return name;
   });
+  // Only what the outputs need: the loss builds every metric, and a gradient nothing reads (the image
+  // gradient of a first conv's pool) would still run.
+  const nodes = prune(b.nodes, [condOut, ...outs]);
   const graph: Graph = {
     name: tag,
-    nodes: b.nodes,
-    initializers: b.initializers,
+    nodes,
+    initializers: readInitializers(b.initializers, nodes, [condOut, ...outs]),
     inputs: [i64(body.iter, []), { name: body.cond, dtype: "bool", shape: [] }],
     outputs: [{ name: condOut, dtype: "bool", shape: [] }, ...scans.map((s, i) => f32(outs[i], s.shape))],
   };
@@ -331,14 +343,16 @@ export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {})
     shape: [...lead, ...a.inputShape],
   });
   const state = [...a.params, ...a.bnRunning];
+  const outNames = ["clean_loss", ...(hasDropout ? ["dropout_loss"] : []), small, big, all];
+  const nodes = prune(ob.nodes, outNames);
   const model: Model = {
     irVersion: 8,
     opsets: [{ domain: "", version: opset }],
     producer: "gradstream",
     graph: {
       name: "noise_probe",
-      nodes: ob.nodes,
-      initializers: ob.initializers,
+      nodes,
+      initializers: readInitializers(ob.initializers, nodes, outNames),
       inputs: [
         xs("px", ["P", "B"]),
         i64("py", ["P", "B", ...a.labelShape]),

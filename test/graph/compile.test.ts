@@ -5,8 +5,10 @@ import { describe, expect, it } from "vitest";
 import { readFixture, trainFixture } from "../../scripts/commands/parity.ts";
 import { emitForward } from "../../src/graph/autodiff.ts";
 import { compile } from "../../src/graph/compile.ts";
-import { Builder, type Model, type Node } from "../../src/graph/ir.ts";
+import { Builder, type Graph, type Model, type Node } from "../../src/graph/ir.ts";
 import { decodeModel, encodeModel } from "../../src/graph/onnx.ts";
+import { compileProbe } from "../../src/graph/probe.ts";
+import { BUILTIN_MODELS, builtinModelBytes } from "../../src/train/catalog.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { linearModel, randomProblem } from "./linear-ref.ts";
 
@@ -528,4 +530,35 @@ describe("images larger than the im2col index table", () => {
     expect(c.input.shape).toEqual([3, 4096, 4096]);
     expect(c.trainStep.byteLength).toBeLessThan(1_000_000);
   });
+});
+
+/** Nodes no output depends on and initializers nothing reads, in a graph and the graphs nested in it. */
+function unread(g: Graph, path = g.name): string[] {
+  const reads = new Set(g.outputs.map((o) => o.name));
+  const readAll = (h: Graph) => {
+    for (const n of h.nodes) {
+      for (const v of n.inputs) reads.add(v);
+      for (const a of Object.values(n.attrs)) if (a.type === "graph") readAll(a.g);
+    }
+  };
+  readAll(g);
+  const found = [
+    ...g.nodes.filter((n) => !n.outputs.some((o) => o && reads.has(o))).map((n) => `${path}: node ${n.name}`),
+    ...g.initializers.filter((t) => !reads.has(t.name)).map((t) => `${path}: initializer ${t.name}`),
+  ];
+  for (const n of g.nodes)
+    for (const a of Object.values(n.attrs))
+      if (a.type === "graph") found.push(...unread(a.g, `${path}/${a.g.name}`));
+  return found;
+}
+
+describe("compiled graphs hold only what their outputs read (onnxruntime runs every node it is given)", () => {
+  for (const name of BUILTIN_MODELS) {
+    it(`${name}: the training Loop, the single step, evaluation and the noise probe`, () => {
+      const bytes = builtinModelBytes(name);
+      const c = compile(bytes, { optimizer: { kind: "adam" } });
+      for (const g of [c.trainLoop, c.trainStep, c.evalStep, compileProbe(bytes).graph])
+        expect(unread(decodeModel(g).graph)).toEqual([]);
+    });
+  }
 });
