@@ -205,7 +205,7 @@ export function analyse(bytes: Uint8Array, seed: number): Analysis {
     if (IO_NAMES.includes(v) && v !== g.outputs[0].name)
       throw new Error(`the model uses the reserved value name "${v}"`);
   }
-  // Training graphs are built at opset 18 or later (Col2Im for convolution input gradients): an older
+  // Training graphs are built at opset 18 or later (Col2Im for convolution and pooling gradients): an older
   // model's nodes are restated at 18 here; the exported inference model keeps the original ones.
   const lifted = opset < 18 ? liftToOpset18(poolBeforeRelu(topoSort(g), g), g) : null;
   const nodes = lifted?.nodes ?? poolBeforeRelu(topoSort(g), g);
