@@ -27,7 +27,6 @@ import {
   numel,
   opsetOf,
   prune,
-  readInitializers,
   type Tensor,
   type ValueInfo,
 } from "./ir.ts";
@@ -207,8 +206,9 @@ export function analyse(bytes: Uint8Array, seed: number): Analysis {
   }
   // Training graphs are built at opset 18 or later (Col2Im for convolution and pooling gradients): an older
   // model's nodes are restated at 18 here; the exported inference model keeps the original ones.
-  const lifted = opset < 18 ? liftToOpset18(poolBeforeRelu(topoSort(g), g), g) : null;
-  const nodes = lifted?.nodes ?? poolBeforeRelu(topoSort(g), g);
+  const ordered = poolBeforeRelu(topoSort(g), g);
+  const lifted = opset < 18 ? liftToOpset18(ordered, g) : null;
+  const nodes = lifted?.nodes ?? ordered;
   const initializers = [...g.initializers, ...(lifted?.initializers ?? [])];
   const graphOpset = Math.max(opset, 18);
   const metas = inferShapes({ ...g, nodes, initializers }, graphOpset, { [input.name]: ["N", ...rest] });
@@ -370,14 +370,19 @@ const xIn = (a: Analysis, shape: Dim[]): ValueInfo => ({ name: "x", dtype: a.inp
 const i64 = (name: string, shape: Dim[]): ValueInfo => ({ name, dtype: "int64", shape });
 
 function makeModel(a: Analysis, b: Builder, name: string, inputs: ValueInfo[], outputs: ValueInfo[]): Model {
-  const opset = Math.max(a.opset, 17);
-  const outNames = outputs.map((o) => o.name);
-  const nodes = prune(b.nodes, outNames);
   return {
     irVersion: 8,
-    opsets: [{ domain: "", version: opset }],
+    opsets: [{ domain: "", version: a.opset }],
     producer: "gradstream",
-    graph: { name, nodes, inputs, outputs, initializers: readInitializers(b.initializers, nodes, outNames) },
+    graph: {
+      name,
+      ...prune(
+        b,
+        outputs.map((o) => o.name),
+      ),
+      inputs,
+      outputs,
+    },
   };
 }
 
@@ -429,7 +434,7 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     ...hyperNames,
     ...tensors.flatMap((t) => [t.name, `${t.name}.next`]),
   ];
-  const opset = Math.max(a.opset, 17);
+  const opset = a.opset;
   const stateInputs = tensors.map((t) => f32(t.name, t.shape));
   const stateOutputs = tensors.map((t) => f32(`${t.name}.next`, t.shape));
   const hyperInputs = hyperNames.map((h) => f32(h, []));
@@ -497,11 +502,9 @@ export function compile(modelBytes: Uint8Array, options: CompileOptions): Compil
     bodyOutNames,
     new Set([...bodyState.values(), ...external]),
   );
-  const bodyNodes = prune(bb.nodes, [condOut, ...bodyOutNames]);
   const body: Graph = {
     name: "train_step_body",
-    nodes: bodyNodes,
-    initializers: readInitializers(bb.initializers, bodyNodes, [condOut, ...bodyOutNames]),
+    ...prune(bb, [condOut, ...bodyOutNames]),
     inputs: [
       i64(iter, []),
       { name: condIn, dtype: "bool", shape: [] },

@@ -292,11 +292,16 @@ export class Builder {
 }
 
 /**
- * The nodes that contribute to `outputs`, in their order: a gradient whose only reader switched to
- * another form (a conv weight gradient reading a pool's window layout) leaves its producer unread, and
- * onnxruntime runs every node it is given. Nested graphs' reads of outer values count as reads.
+ * The nodes that contribute to `outputs`, in their order, and the initializers those nodes read: a
+ * gradient whose only reader switched to another form (a conv weight gradient reading a pool's window
+ * layout) leaves its producer unread, and onnxruntime runs every node it is given (and removes unread
+ * initializers itself, warning about each). Nested graphs' reads of outer values count as reads.
  */
-export function prune(nodes: readonly Node[], outputs: readonly string[]): Node[] {
+export function prune(
+  g: { readonly nodes: readonly Node[]; readonly initializers: readonly Tensor[] },
+  outputs: readonly string[],
+): { nodes: Node[]; initializers: Tensor[] } {
+  const { nodes } = g;
   const needed = new Set(outputs);
   const keep = new Array<boolean>(nodes.length).fill(false);
   for (let i = nodes.length - 1; i >= 0; i--) {
@@ -307,21 +312,10 @@ export function prune(nodes: readonly Node[], outputs: readonly string[]): Node[
     for (const a of Object.values(n.attrs))
       if (a.type === "graph") for (const v of readsOf(a.g)) needed.add(v);
   }
-  return nodes.filter((_, i) => keep[i]);
-}
-
-/**
- * The initializers that `nodes` (nested graphs included) or `outputs` read: the constants of a node
- * `prune` dropped go with it (onnxruntime would only remove them again, warning about each).
- */
-export function readInitializers(
-  initializers: readonly Tensor[],
-  nodes: readonly Node[],
-  outputs: readonly string[],
-): Tensor[] {
-  const read = readsOf({ name: "", nodes: [...nodes], inputs: [], outputs: [], initializers: [] });
-  for (const o of outputs) read.add(o);
-  return initializers.filter((t) => read.has(t.name));
+  return {
+    nodes: nodes.filter((_, i) => keep[i]),
+    initializers: g.initializers.filter((t) => needed.has(t.name)),
+  };
 }
 
 /** Every value a graph's nodes read, nested graphs included (a superset of its outer reads). */

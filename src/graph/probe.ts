@@ -23,16 +23,7 @@
 // outer scope. BatchNorm uses batch statistics as in training; its running statistics are not updated.
 import { backward, emitForward } from "./autodiff.ts";
 import { type Analysis, analyse } from "./compile.ts";
-import {
-  Builder,
-  type Dim,
-  type Graph,
-  type Model,
-  type Node,
-  prune,
-  readInitializers,
-  type ValueInfo,
-} from "./ir.ts";
+import { Builder, type Dim, type Graph, type Model, type Node, prune, type ValueInfo } from "./ir.ts";
 import { buildLoss, type LossKind } from "./loss.ts";
 import { encodeModel } from "./onnx.ts";
 import type { Meta } from "./ops/types.ts";
@@ -121,11 +112,9 @@ function loop(
   });
   // Only what the outputs need: the loss builds every metric, and a gradient nothing reads (the image
   // gradient of a first conv's pool) would still run.
-  const nodes = prune(b.nodes, [condOut, ...outs]);
   const graph: Graph = {
     name: tag,
-    nodes,
-    initializers: readInitializers(b.initializers, nodes, [condOut, ...outs]),
+    ...prune(b, [condOut, ...outs]),
     inputs: [i64(body.iter, []), { name: body.cond, dtype: "bool", shape: [] }],
     outputs: [{ name: condOut, dtype: "bool", shape: [] }, ...scans.map((s, i) => f32(outs[i], s.shape))],
   };
@@ -234,7 +223,7 @@ export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {})
   const a = analyse(modelBytes, seed);
   const lossKind = options.loss ?? "cross_entropy";
   const hasDropout = options.dropout !== false && a.nodes.some((n) => n.op === "Dropout");
-  const opset = Math.max(a.opset, 17);
+  const opset = a.opset;
   const reserved = [a.inputName, ...a.params.map((t) => t.name), ...a.bnRunning.map((t) => t.name)];
   const ob = new Builder(opset, [
     ...reserved,
@@ -344,15 +333,13 @@ export function compileProbe(modelBytes: Uint8Array, options: ProbeOptions = {})
   });
   const state = [...a.params, ...a.bnRunning];
   const outNames = ["clean_loss", ...(hasDropout ? ["dropout_loss"] : []), small, big, all];
-  const nodes = prune(ob.nodes, outNames);
   const model: Model = {
     irVersion: 8,
     opsets: [{ domain: "", version: opset }],
     producer: "gradstream",
     graph: {
       name: "noise_probe",
-      nodes,
-      initializers: readInitializers(ob.initializers, nodes, outNames),
+      ...prune(ob, outNames),
       inputs: [
         xs("px", ["P", "B"]),
         i64("py", ["P", "B", ...a.labelShape]),

@@ -77,17 +77,19 @@ export const MaxPool: OpRule = {
         const [kh, kw] = t.k;
         const [ho, wo] = t.out;
         const kk = kh * kw;
-        const onehotKernels = b.fconst(
-          ctx.dtype,
-          Array.from({ length: kk * kk }, (_, i) => (Math.floor(i / kk) === i % kk ? 1 : 0)),
-          [kk, 1, kh, kw],
-        );
+        // made only where used (non-square windows, or a builder below opset 18)
+        const onehotKernels = () =>
+          b.fconst(
+            ctx.dtype,
+            Array.from({ length: kk * kk }, (_, i) => (Math.floor(i / kk) === i % kk ? 1 : 0)),
+            [kk, 1, kh, kw],
+          );
         const win = { kernel_shape: ints([kh, kw]), strides: ints([kh, kw]) };
         const planes = b.op("Reshape", [X, b.i64([-1, 1, xs[2] as number, xs[3] as number])]);
         const taps =
           kh === kw
             ? b.op("SpaceToDepth", [planes], { blocksize: int(kh) }, `${X}_windows`)
-            : b.op("Conv", [planes, onehotKernels], win, `${X}_windows`);
+            : b.op("Conv", [planes, onehotKernels()], win, `${X}_windows`);
         const yPlanes = b.op("Reshape", [node.outputs[0], b.i64([-1, 1, ho, wo])]);
         const isMax = b.cast(b.op("Equal", [taps, yPlanes]), ctx.dtype, `${X}_is_max`);
         const before = b.op("CumSum", [isMax, b.i64(1)], { exclusive: int(1) }, `${X}_maxima_before`);
@@ -104,7 +106,7 @@ export const MaxPool: OpRule = {
             ? b.op("Col2Im", [b.op("Reshape", [spread, b.i64([0, kk, -1])]), b.i64(hw), b.i64(t.k)], {
                 strides: ints(t.k),
               })
-            : b.op("ConvTranspose", [spread, onehotKernels], win);
+            : b.op("ConvTranspose", [spread, onehotKernels()], win);
         const dX = b.op("Reshape", [back, b.op("Shape", [X])], {}, `${X}_grad`);
         // A conv's weight and bias gradients read `spread` directly (ops/conv.ts); when nothing else reads
         // dX (the first conv, whose input needs no gradient) the interleave above is pruned.
