@@ -107,6 +107,17 @@ export class NoiseScale {
   get updates(): number {
     return this.n;
   }
+
+  /** The averages and their count, to continue from (a checkpoint). */
+  get state(): { g2: number; tr: number; n: number } {
+    return { g2: this.g2, tr: this.tr, n: this.n };
+  }
+
+  restore(s: { g2: number; tr: number; n: number }): void {
+    this.g2 = s.g2;
+    this.tr = s.tr;
+    this.n = s.n;
+  }
 }
 
 /** The custom metric names the diagnostics are stored and streamed under (one value per probe). */

@@ -3,7 +3,10 @@
 // Layout (little-endian): "GSCK", u32 version, u32 header length, the header as UTF-8 JSON, zero
 // padding to a multiple of 4, then every tensor's float32 values back to back in header order.
 // The data order is a pure function of (seed, epoch) (src/train/data/README.md), so no RNG state is
-// stored; dropout masks are seeded from the global step inside the graph.
+// stored; dropout masks are seeded from the global step inside the graph. The noise probe's running
+// state (optional: absent when the run had no probe, or in checkpoints written before it was kept)
+// follows the tensors: its scalars in the header, the segment's batch losses as float32 after the data.
+// Resuming from it gives the same diagnostics as the run that was not interrupted.
 
 export interface EpochAccumulator {
   /** Σ of batch losses / accuracies weighted by batch size, their sample count, and the batch count. */
@@ -17,6 +20,16 @@ export interface EpochAccumulator {
   timeMs: number;
 }
 
+/** The noise probe's state between probes (src/train/probe.ts). */
+export interface NoiseProbeState {
+  /** The gradient noise scale's moving averages of |G|² and tr(Σ), and how many probes they hold. */
+  scale: { g2: number; tr: number; n: number };
+  /** The last probe's clean loss (the drift of the next segment starts from it). */
+  lastClean: number | null;
+  /** The training batch losses since the last probe (float32, as the Loop returned them). */
+  losses: Float32Array;
+}
+
 export interface CheckpointState {
   /** Steps completed: the global step the run continues with. */
   step: number;
@@ -25,6 +38,8 @@ export interface CheckpointState {
   tensors: Record<string, Float32Array>;
   /** Running aggregates of the epoch in progress (null at an epoch boundary). */
   epochAcc: EpochAccumulator | null;
+  /** The noise probe's state; absent or null when there is none. */
+  noise?: NoiseProbeState | null;
 }
 
 interface Header {
@@ -32,6 +47,7 @@ interface Header {
   epoch: number;
   tensors: { name: string; length: number }[];
   epochAcc: EpochAccumulator | null;
+  noise?: { scale: NoiseProbeState["scale"]; lastClean: number | null; losses: number };
 }
 
 const MAGIC = 0x4b435347; // "GSCK" read as a little-endian u32
@@ -45,9 +61,12 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
     tensors: names.map((name) => ({ name, length: state.tensors[name].length })),
     epochAcc: state.epochAcc,
   };
+  const noise = state.noise;
+  if (noise) header.noise = { scale: noise.scale, lastClean: noise.lastClean, losses: noise.losses.length };
+  const arrays = [...names.map((n) => state.tensors[n]), ...(noise ? [noise.losses] : [])];
   const json = new TextEncoder().encode(JSON.stringify(header));
   const dataStart = Math.ceil((12 + json.length) / 4) * 4;
-  const total = dataStart + names.reduce((s, n) => s + state.tensors[n].length * 4, 0);
+  const total = dataStart + arrays.reduce((s, t) => s + t.byteLength, 0);
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
   view.setUint32(0, MAGIC, true);
@@ -55,8 +74,7 @@ export function encodeCheckpoint(state: CheckpointState): Uint8Array {
   view.setUint32(8, json.length, true);
   out.set(json, 12);
   let offset = dataStart;
-  for (const n of names) {
-    const t = state.tensors[n];
+  for (const t of arrays) {
     out.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength), offset);
     offset += t.byteLength;
   }
@@ -73,13 +91,17 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointState {
   if (12 + len > bytes.length) throw new Error("checkpoint header is truncated");
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + len))) as Header;
   let offset = Math.ceil((12 + len) / 4) * 4;
-  const tensors: Record<string, Float32Array> = {};
-  for (const t of header.tensors) {
-    const end = offset + t.length * 4;
-    if (end > bytes.length) throw new Error(`checkpoint data for "${t.name}" is truncated`);
+  const read = (name: string, length: number) => {
+    const end = offset + length * 4;
+    if (end > bytes.length) throw new Error(`checkpoint data for "${name}" is truncated`);
     // Copy: the source may be unaligned or shared (a Buffer from the database driver).
-    tensors[t.name] = new Float32Array(bytes.slice(offset, end).buffer);
+    const values = new Float32Array(bytes.slice(offset, end).buffer);
     offset = end;
-  }
-  return { step: header.step, epoch: header.epoch, tensors, epochAcc: header.epochAcc };
+    return values;
+  };
+  const tensors: Record<string, Float32Array> = {};
+  for (const t of header.tensors) tensors[t.name] = read(t.name, t.length);
+  const h = header.noise;
+  const noise = h ? { scale: h.scale, lastClean: h.lastClean, losses: read("noise losses", h.losses) } : null;
+  return { step: header.step, epoch: header.epoch, tensors, epochAcc: header.epochAcc, noise };
 }

@@ -17,6 +17,7 @@ import {
   observedVariance,
   probeVariances,
 } from "../stats/noise.ts";
+import type { NoiseProbeState } from "./checkpoint.ts";
 import type { RunConfig } from "./config.ts";
 import { readSample, type Split } from "./data/index.ts";
 import { deriveSeed, mulberry32 } from "./data/prng.ts";
@@ -89,6 +90,22 @@ export class NoiseProbe {
 
   release(): Promise<void> {
     return this.session.release();
+  }
+
+  /** What the next probe continues from: checkpoints carry it, so a resumed run's values are the same. */
+  get state(): NoiseProbeState {
+    return { scale: this.scale.state, lastClean: this.lastClean, losses: Float32Array.from(this.losses) };
+  }
+
+  restore(s: NoiseProbeState): void {
+    this.scale.restore(s.scale);
+    this.lastClean = s.lastClean;
+    this.losses = Array.from(s.losses);
+  }
+
+  /** Whether a probe (or a restored state) has set the clean loss the next segment's drift starts from. */
+  get primed(): boolean {
+    return this.lastClean !== null;
   }
 
   /** Records the training batch losses of a chunk (the observed variance is over those since the last probe). */

@@ -9,7 +9,12 @@
 import type { EpochRow, TrainedRow } from "../db/types.ts";
 import { type CompiledModel, compile } from "../graph/compile.ts";
 import { checkDataFitsModel } from "./catalog.ts";
-import { decodeCheckpoint, type EpochAccumulator, encodeCheckpoint } from "./checkpoint.ts";
+import {
+  decodeCheckpoint,
+  type EpochAccumulator,
+  encodeCheckpoint,
+  type NoiseProbeState,
+} from "./checkpoint.ts";
 import { type Provider, type RunConfig, RunConfigError, validateRunConfig } from "./config.ts";
 import {
   type BatchPlan,
@@ -456,8 +461,10 @@ export class Trainer {
     const tensors: Record<string, Float32Array> = {};
     let step = 0;
     let acc: EpochAccumulator | null = null;
+    let noise: NoiseProbeState | null = null;
     if (job.checkpoint) {
       const cp = decodeCheckpoint(job.checkpoint);
+      noise = cp.noise ?? null;
       for (const t of p.compiled.tensors) {
         const v = cp.tensors[t.name];
         if (!v || v.length !== t.init.length) {
@@ -484,6 +491,7 @@ export class Trainer {
       threads,
       spinning: job.spinning,
     });
+    if (noise) trainer.noise?.restore(noise);
     p.setupMs.probe = performance.now() - t1;
     return trainer;
   }
@@ -539,6 +547,7 @@ export class Trainer {
       epoch,
       tensors: this.state,
       epochAcc: this.acc.batches > 0 ? { ...this.acc } : null,
+      noise: this.noise?.state ?? null,
     });
     return { step, epoch, state };
   }
@@ -597,7 +606,10 @@ export class Trainer {
     const shape = this.train.shape;
     const tensors = this.compiled.tensors;
     const feeds: Record<string, HostTensor> = { ...this.hyper };
-    if (this.noise && this.step < totalSteps) await this.noise.measure(this.step, this.state, true);
+    // The first probe only sets the clean loss the first segment's drift starts from; a checkpoint's
+    // probe state (a resumed run) has it already.
+    if (this.noise && !this.noise.primed && this.step < totalSteps)
+      await this.noise.measure(this.step, this.state, true);
     while (this.step < totalSteps) {
       if (signal?.aborted) return { status: "aborted", lastStep: this.step - 1, checkpoint: this.snapshot() };
       const meter = startMeter();

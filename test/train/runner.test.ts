@@ -114,16 +114,17 @@ describe("runner", () => {
     expect(cp.epoch).toBe(3);
     const resumed = await trainInline({ model: linear, config: blobs, checkpoint: cp.state });
     expect(resumed.info.startStep).toBe(26);
-    // The noise probe's per-segment values (observed variance, drift) start over at a resume; what it
-    // measures at the parameters (the probe set's losses, the gradient estimates) is the same.
-    const noCustom = (r: (typeof full.rows)[number]) => noTime({ ...r, custom: undefined });
-    expect(resumed.rows.map(noCustom)).toEqual(full.rows.slice(26).map(noCustom));
-    const atParams = (r: (typeof full.rows)[number] | undefined) => {
-      const c = r?.custom ?? {};
-      return [c["noise.clean_loss"], c["noise.sampling_var"], c["noise.g2"], c["noise.trace_sigma"]];
-    };
-    expect(atParams(resumed.rows.at(-1))).toEqual(atParams(full.rows.at(-1)));
-    expect(atParams(full.rows.at(-1)).every((v) => typeof v === "number")).toBe(true);
+    // The checkpoint carries the noise probe's state (its moving averages, the last clean loss, the
+    // batch losses since the last probe), so every diagnostic after the resume is the same too: the
+    // per-segment observed variance and drift, and the noise scale's moving average.
+    expect(decodeCheckpoint(cp.state).noise?.losses.length).toBeGreaterThan(0);
+    expect(resumed.rows.map(noTime)).toEqual(full.rows.slice(26).map(noTime));
+    const probed = full.rows.slice(26).filter((r) => r.custom?.["noise.clean_loss"] !== undefined);
+    expect(probed.length).toBeGreaterThan(0);
+    for (const r of probed)
+      expect(Object.keys(r.custom ?? {})).toEqual(
+        expect.arrayContaining(["noise.observed_var", "noise.drift_var", "noise.b_simple"]),
+      );
     expect(resumed.epochs.map(noEpochTime)).toEqual(full.epochs.slice(3).map(noEpochTime));
     expect(resumed.evals).toEqual(full.evals.filter((e) => e.step >= 26));
   });
@@ -162,7 +163,16 @@ describe("runner", () => {
       timeMs: 2,
     };
     const back = decodeCheckpoint(encodeCheckpoint({ step: 7, epoch: 1, tensors, epochAcc: acc }));
-    expect(back).toEqual({ step: 7, epoch: 1, tensors, epochAcc: acc });
+    expect(back).toEqual({ step: 7, epoch: 1, tensors, epochAcc: acc, noise: null });
+    // with the noise probe's state: its scalars exactly, its losses bit for bit
+    const noise = {
+      scale: { g2: 0.1 + 0.2, tr: 1e-30, n: 3 },
+      lastClean: Math.fround(0.7),
+      losses: Float32Array.of(0.25, Math.fround(0.1), 3e38),
+    };
+    expect(decodeCheckpoint(encodeCheckpoint({ step: 7, epoch: 1, tensors, epochAcc: null, noise }))).toEqual(
+      { step: 7, epoch: 1, tensors, epochAcc: null, noise },
+    );
     expect(() => decodeCheckpoint(new Uint8Array(20))).toThrow(/not a gradstream checkpoint/);
   });
 
