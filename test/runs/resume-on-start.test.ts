@@ -7,8 +7,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase, RunStatus } from "../../src/db/index.ts";
+import type { BatchRow } from "../../src/db/types.ts";
 import { createRunManager } from "../../src/runs/manager.ts";
-import { storedSteps } from "../helpers/stored-steps.ts";
+import { EXPERIMENTS } from "../../src/train/config.ts";
+import { storedRows, storedSteps } from "../helpers/stored-steps.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-resume-"));
 const child = fileURLToPath(new URL("./crash-child.ts", import.meta.url));
@@ -43,7 +45,7 @@ function trainAndKill(url: string, epochs: number, atLeast: number): Promise<num
 describe("resume on start", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("resumes a run whose process was SIGKILLed, without a call, and stores every step exactly once", async () => {
+  it("resumes a run whose process was SIGKILLed, without a call, and stores every step exactly once, as an uninterrupted run does, diagnostics included", async () => {
     const url = `file:${join(dir, "killed.db")}`;
     const runId = await trainAndKill(url, 500, 800); // 5,000 steps, killed after ≥ 800 stored
     const db = await openDatabase(url);
@@ -59,6 +61,20 @@ describe("resume on start", () => {
         `SELECT "crashes" FROM "Run" WHERE "id" = ${runId}`,
       );
       expect(crashes).toBe(0);
+      // The same run, never interrupted, stores the same rows: every loss, and every noise diagnostic
+      // (the checkpoint carries the probe's state, so the segment the crash cut is measured whole).
+      const { dataset, ...config } = EXPERIMENTS.linear.runs[0];
+      const model = await m.builtinModel("linear");
+      const whole = await m.start({
+        modelId: model.id,
+        dataset: { spec: dataset },
+        config: { ...config, epochs: 500 },
+      });
+      for await (const c of m.batches(whole.id, -1)) if (c.final) break;
+      const values = (r: BatchRow) => ({ ...r, timeMs: 0 });
+      const resumed = (await storedRows(db, runId)).map(values);
+      expect(resumed.filter((r) => r.custom?.["noise.observed_var"] !== undefined)).toHaveLength(17);
+      expect(resumed).toEqual((await storedRows(db, whole.id)).map(values));
     } finally {
       await m.close();
       await db.close();
