@@ -385,7 +385,7 @@ if (!only || "lenet5_epoch".includes(only)) {
         if ("note" in torch) torch = r;
         break;
       }
-      if ("note" in torch || r.out.train_s < torch.out.train_s) torch = r;
+      if ("note" in torch || r.out.train_s + r.out.eval_s < torch.out.train_s + torch.out.eval_s) torch = r;
     }
     const t = "note" in torch ? null : torch.out;
     console.log(
@@ -397,15 +397,19 @@ if (!only || "lenet5_epoch".includes(only)) {
         command_over_loop_target: 1.3,
         command_split_s: ours.split,
         test_accuracy: round(ours.valAccuracy, 3),
-        torch_eager_training_loop_s: t ? round(t.train_s, 2) : null,
+        // PyTorch's epoch and its evaluation of the test set: the work gradstream's loop does
+        torch_eager_training_loop_s: t ? round(t.train_s + t.eval_s, 2) : null,
+        torch_eager_eval_s: t ? round(t.eval_s, 2) : null,
         torch_eager_threads: t ? t.threads : null,
         torch_eager_test_accuracy: t ? round(t.test_accuracy, 3) : null,
-        ratio_vs_torch_eager: t ? round(t.train_s / ours.loopS, 2) : null,
+        ratio_vs_torch_eager: t ? round((t.train_s + t.eval_s) / ours.loopS, 2) : null,
         ratio_vs_torch_eager_target: 2.5,
+        // PyTorch's epoch alone against gradstream's epoch and evaluation (how it was printed before)
+        ratio_vs_torch_eager_epoch_without_its_evaluation: t ? round(t.train_s / ours.loopS, 2) : null,
         training_loop_s_1_thread: round(oneThread.loopS, 2),
         ...("note" in torch ? { note: torch.note } : {}),
         note_loop:
-          "gradstream's loop includes the epoch-end evaluation on the 10,000 test images; PyTorch's does not",
+          "both loops include the epoch-end evaluation of the 10,000 test images (loss and accuracy)",
         load_average: round(loadavg()[0], 2),
       }),
     );

@@ -101,10 +101,20 @@ def epoch(args):
         opt.zero_grad()
         loss_fn(model(x[idx]), y[idx]).backward()
         opt.step()
-    train_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    # the test set's loss and accuracy at the epoch's end, as gradstream's loop computes them, in its
+    # batches of 256 (PyTorch took 0.85-0.94 s so against 1.35-1.40 s in one batch of 10,000)
+    model.eval()
+    test_loss, correct = 0.0, 0
     with torch.no_grad():
-        acc = (model(tx).argmax(1) == ty).float().mean().item()
-    print(json.dumps({"load_s": load_s, "train_s": train_s, "test_accuracy": acc, "threads": threads}))
+        for i in range(0, len(tx), 256):
+            out = model(tx[i: i + 256])
+            test_loss += loss_fn(out, ty[i: i + 256]).item() * len(out)
+            correct += (out.argmax(1) == ty[i: i + 256]).sum().item()
+    test_loss, acc = test_loss / len(tx), correct / len(tx)
+    eval_s = time.perf_counter() - t1
+    print(json.dumps({"load_s": load_s, "train_s": t1 - t0, "eval_s": eval_s, "test_loss": test_loss,
+                      "test_accuracy": acc, "threads": threads}))
 
 
 if sys.argv[1] == "epoch":
