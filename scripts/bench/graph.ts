@@ -24,8 +24,8 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type CompiledModel, compile } from "../../src/graph/compile.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
-import { buildModel, validateModelSpec } from "../build-models.ts";
 import { fashionFiles } from "../lib/fashion-shaped.ts";
+import { lenet5Onnx } from "../lib/lenet5.ts";
 
 const SECONDS = Number(process.env.GRAPH_BENCH_SECONDS ?? 3);
 const PROFILE = process.argv.includes("--profile");
@@ -272,28 +272,6 @@ for (const [c, ks] of cases) {
 
 // ---- real data: LeNet-5, one epoch of Fashion-MNIST, the whole CLI command against PyTorch eager ----
 
-const LENET5 = {
-  name: "lenet5",
-  description: "LeNet-5 (ReLU, max pooling) for 28×28 images",
-  input: [1, 28, 28],
-  classes: 10,
-  seed: 0,
-  layers: [
-    { type: "conv", name: "conv1", out: 6, kernel: 5, padding: 2 },
-    { type: "relu" },
-    { type: "maxpool", kernel: 2 },
-    { type: "conv", name: "conv2", out: 16, kernel: 5 },
-    { type: "relu" },
-    { type: "maxpool", kernel: 2 },
-    { type: "flatten" },
-    { type: "linear", name: "fc1", out: 120 },
-    { type: "relu" },
-    { type: "linear", name: "fc2", out: 84 },
-    { type: "relu" },
-    { type: "linear", name: "fc3", out: 10 },
-  ],
-};
-
 /** Runs `gradstream train --json`; the loop is the time from its "start" line to its "end" line. */
 function cliEpoch(
   args: string[],
@@ -356,7 +334,7 @@ if (!only || "lenet5_epoch".includes(only)) {
       files: [images, labels, testImages, testLabels],
     } = fashionFiles(tmp);
     const model = join(tmp, "lenet5.onnx");
-    writeFileSync(model, buildModel(validateModelSpec(LENET5)));
+    writeFileSync(model, lenet5Onnx());
     const args = [
       "--model",
       model,

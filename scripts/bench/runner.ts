@@ -2,14 +2,14 @@
 //   1. end to end: a run started through the RunManager of a warmed-up server (start → its final
 //      chunk, what a user sees, data loading and compiling included) versus the bare compiled Loop
 //      graph for the same steps (the engine alone, as `npm run bench graph` runs it), for the seed CNN
-//      (1,000 steps) and LeNet
-//      on Fashion-MNIST-shaped data; trainers in a child process (the default) and in a worker thread
-//      (the former path); the training phase alone (first chunk → end) too (target ≥ 0.95); and the
-//      training phase against the same run's own session.run time, which host drift between the
-//      bare and the API measurements cannot move; and the process run again with `noise: false` (the
-//      bare Loop computes no diagnostics), which parts the server's own path from the probe's cost; and
-//      both against the run's engine work, its training session.run plus its evaluation of the
-//      validation split (a forward pass the bare Loop never does);
+//      (1,000 steps), and for LeNet-5 (registered as an upload) and the built-in mnist-cnn on
+//      Fashion-MNIST's files (or data of their shape); trainers in a child process (the default) and in
+//      a worker thread (the former path); the training phase alone (first chunk → end) too (target
+//      ≥ 0.95); and the training phase against the same run's own session.run time, which host drift
+//      between the bare and the API measurements cannot move; and the process run again with
+//      `noise: false` (the bare Loop computes no diagnostics), which parts the server's own path from
+//      the probe's cost; and both against the run's engine work, its training session.run plus its
+//      evaluation of the validation split (a forward pass the bare Loop never does);
 //   2. overhead: the runner (batches gathered from a dataset, rows built, NaN checks, state fed back),
 //      in this thread, in a worker thread and in a child process, versus the bare Loop on fixed feeds
 //      with the same K, batch size and thread settings (target: ≤ 5% slower);
@@ -25,8 +25,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { openDatabase } from "../../src/db/index.ts";
+import { ModelSource, openDatabase } from "../../src/db/index.ts";
 import { compile } from "../../src/graph/compile.ts";
+import { inspectModel } from "../../src/models/inspect.ts";
 import { createRunManager } from "../../src/runs/manager.ts";
 import { builtinModelBytes } from "../../src/train/catalog.ts";
 import { EXPERIMENTS, validateRunConfig } from "../../src/train/config.ts";
@@ -34,6 +35,7 @@ import { Trainer } from "../../src/train/runner.ts";
 import { createSession, type HostTensor } from "../../src/train/session.ts";
 import { startTraining } from "../../src/train/thread.ts";
 import { fashionFiles } from "../lib/fashion-shaped.ts";
+import { lenet5Onnx } from "../lib/lenet5.ts";
 import { NOISE_COST_CASES, noiseCost } from "../lib/noise-cost.ts";
 
 const EPOCHS = Number(process.env.RUNNER_BENCH_EPOCHS ?? 2);
@@ -92,7 +94,7 @@ async function bare(
   spinning = false,
 ): Promise<{ stepsPerS: number; jsShare: number }> {
   const cfg = validateRunConfig({ optimizer: c.optimizer, batchSize: c.batchSize, k: c.k });
-  const compiled = compile(builtinModelBytes(c.model), { optimizer: cfg.optimizer, seed: 0 });
+  const compiled = compile(modelBytes(c.model), { optimizer: cfg.optimizer, seed: 0 });
   const session = await createSession(compiled.trainLoop, { allowSpinning: spinning });
   const per = compiled.input.shape.reduce((a, b) => a * b, 1) * c.batchSize * c.k;
   const x = Float32Array.from({ length: per }, (_, i) => Math.sin(i));
@@ -170,9 +172,14 @@ async function hosted(c: OverheadCase, isolation: "thread" | "process"): Promise
 
 // ── 1. end to end ───────────────────────────────────────────────────────────────────────────────
 const FASHION = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-const LENET =
-  ["lenet5", "lenet"].find((m) => existsSync(new URL(`../../models/${m}.onnx`, import.meta.url))) ??
-  "mnist-cnn";
+const FASHION_CASE = {
+  dataset: existsSync(FASHION) ? "fashion-mnist" : "synthetic:samples=60000,shape=1x28x28,classes=10",
+  optimizer: { kind: "adam", lr: 0.001 },
+  batchSize: 64,
+  k: 10,
+  epochs: 1,
+};
+const FASHION_NAME = `${existsSync(FASHION) ? "Fashion-MNIST IDX (60,000 images; 10,000 test evaluated)" : "Fashion-MNIST-shaped synthetic 60,000 × 1x28x28"}, batch 64, Adam, K=10, 1 epoch (938 steps)`;
 const E2E: OverheadCase[] = [
   {
     name: "seed cnn, synthetic 32,000 × 3x32x32, batch 32, Adam, K=10, 1 epoch (1,000 steps)",
@@ -183,16 +190,25 @@ const E2E: OverheadCase[] = [
     k: 10,
     epochs: 1,
   },
-  {
-    name: `${LENET} on ${existsSync(FASHION) ? "Fashion-MNIST IDX (60,000 images; 10,000 test evaluated)" : "Fashion-MNIST-shaped synthetic 60,000 × 1x28x28"}, batch 64, Adam, K=10, 1 epoch (938 steps)`,
-    model: LENET,
-    dataset: existsSync(FASHION) ? "fashion-mnist" : "synthetic:samples=60000,shape=1x28x28,classes=10",
-    optimizer: { kind: "adam", lr: 0.001 },
-    batchSize: 64,
-    k: 10,
-    epochs: 1,
-  },
+  // LeNet-5 as `npm run bench graph` trains it through the CLI, registered as an upload
+  { name: `lenet5 (uploaded) on ${FASHION_NAME}`, model: "lenet5", ...FASHION_CASE },
+  // the built-in CNN for 28×28 images, with dropout (the probe's dropout passes run too)
+  { name: `mnist-cnn on ${FASHION_NAME}`, model: "mnist-cnn", ...FASHION_CASE },
 ];
+
+/** A case's model: LeNet-5 built from its spec, or a built-in model's file. */
+const modelBytes = (name: string) => (name === "lenet5" ? lenet5Onnx() : builtinModelBytes(name));
+
+/** The case's Model row: LeNet-5 registered as an upload is, or the built-in model. */
+async function modelOf(
+  name: string,
+  db: Awaited<ReturnType<typeof openDatabase>>,
+  manager: Awaited<ReturnType<typeof createRunManager>>,
+) {
+  if (name !== "lenet5") return manager.builtinModel(name);
+  const onnx = lenet5Onnx();
+  return db.createModel({ name, source: ModelSource.UPLOAD, onnx, ...inspectModel(onnx) });
+}
 
 /**
  * A linear run to its end, outside any measurement: the first Prisma queries, the provider probes and
@@ -224,7 +240,7 @@ async function managed(
     trainerIsolation: isolation,
   });
   try {
-    const model = await manager.builtinModel(c.model);
+    const model = await modelOf(c.model, db, manager);
     const { model: _m, name: _n, dataset, ...config } = c;
     // A server that has been up (0.6–1.5 s of one-time costs here); then a pause for the spare trainer
     // the warm-up run leaves to start.
