@@ -199,7 +199,7 @@ const E2E: OverheadCase[] = [
 /** A case's model: LeNet-5 built from its spec, or a built-in model's file. */
 const modelBytes = (name: string) => (name === "lenet5" ? lenet5Onnx() : builtinModelBytes(name));
 
-/** The case's Model row: LeNet-5 registered as an upload is, or the built-in model. */
+/** The case's Model row: LeNet-5 registered as an upload, or the built-in model. */
 async function modelOf(
   name: string,
   db: Awaited<ReturnType<typeof openDatabase>>,

@@ -103,7 +103,7 @@ def epoch(args):
         opt.step()
     t1 = time.perf_counter()
     # the test set's loss and accuracy at the epoch's end, as gradstream's loop computes them, in its
-    # batches of 256 (PyTorch took 0.85-0.94 s so against 1.35-1.40 s in one batch of 10,000)
+    # batches of 256 (PyTorch took 0.85-0.94 s so, against 1.35-1.40 s in one batch of 10,000)
     model.eval()
     test_loss, correct = 0.0, 0
     with torch.no_grad():

@@ -84,6 +84,13 @@ export function gradientNoise(sqSmall: number, sqBig: number, bSmall: number, bB
 }
 
 /** EMA of |G|² and tr(Σ) kept separately; B_simple is their ratio (null while |G|²'s EMA is ≤ 0). */
+/** A NoiseScale's moving averages of |G|² and tr(Σ), and how many updates they hold. */
+export interface NoiseScaleState {
+  g2: number;
+  tr: number;
+  n: number;
+}
+
 export class NoiseScale {
   private g2 = 0;
   private tr = 0;
@@ -109,11 +116,11 @@ export class NoiseScale {
   }
 
   /** The averages and their count, to continue from (a checkpoint). */
-  get state(): { g2: number; tr: number; n: number } {
+  get state(): NoiseScaleState {
     return { g2: this.g2, tr: this.tr, n: this.n };
   }
 
-  restore(s: { g2: number; tr: number; n: number }): void {
+  restore(s: NoiseScaleState): void {
     this.g2 = s.g2;
     this.tr = s.tr;
     this.n = s.n;

@@ -7,6 +7,7 @@
 // state (optional: absent when the run had no probe, or in checkpoints written before it was kept)
 // follows the tensors: its scalars in the header, the segment's batch losses as float32 after the data.
 // Resuming from it gives the same diagnostics as the run that was not interrupted.
+import type { NoiseScaleState } from "../stats/noise.ts";
 
 export interface EpochAccumulator {
   /** Σ of batch losses / accuracies weighted by batch size, their sample count, and the batch count. */
@@ -22,8 +23,8 @@ export interface EpochAccumulator {
 
 /** The noise probe's state between probes (src/train/probe.ts). */
 export interface NoiseProbeState {
-  /** The gradient noise scale's moving averages of |G|² and tr(Σ), and how many probes they hold. */
-  scale: { g2: number; tr: number; n: number };
+  /** The gradient noise scale's moving averages and how many probes they hold. */
+  scale: NoiseScaleState;
   /** The last probe's clean loss (the drift of the next segment starts from it). */
   lastClean: number | null;
   /** The training batch losses since the last probe (float32, as the Loop returned them). */
@@ -47,7 +48,7 @@ interface Header {
   epoch: number;
   tensors: { name: string; length: number }[];
   epochAcc: EpochAccumulator | null;
-  noise?: { scale: NoiseProbeState["scale"]; lastClean: number | null; losses: number };
+  noise?: { scale: NoiseScaleState; lastClean: number | null; losses: number };
 }
 
 const MAGIC = 0x4b435347; // "GSCK" read as a little-endian u32

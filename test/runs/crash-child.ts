@@ -2,17 +2,11 @@
 // prints each stored step's chunk end ("stored N") until the parent SIGKILLs it mid-run.
 import { openDatabase } from "../../src/db/index.ts";
 import { createRunManager } from "../../src/runs/manager.ts";
-import { EXPERIMENTS } from "../../src/train/config.ts";
+import { startLinearRun } from "../helpers/linear-run.ts";
 
 const [url, epochs] = process.argv.slice(2);
 const db = await openDatabase(url);
 const m = await createRunManager({ db, maxConcurrent: 1, checkpointEvery: 100 });
-const { dataset, ...config } = EXPERIMENTS.linear.runs[0];
-const model = await m.builtinModel("linear");
-const run = await m.start({
-  modelId: model.id,
-  dataset: { spec: dataset },
-  config: { ...config, epochs: Number(epochs) },
-});
+const run = await startLinearRun(m, Number(epochs));
 process.stdout.write(`run ${run.id}\n`);
 for await (const c of m.batches(run.id, -1)) process.stdout.write(`stored ${c.lastStep}\n`);

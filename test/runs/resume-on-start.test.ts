@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { openDatabase, RunStatus } from "../../src/db/index.ts";
 import type { BatchRow } from "../../src/db/types.ts";
 import { createRunManager } from "../../src/runs/manager.ts";
-import { EXPERIMENTS } from "../../src/train/config.ts";
+import { startLinearRun } from "../helpers/linear-run.ts";
 import { storedRows, storedSteps } from "../helpers/stored-steps.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gradstream-resume-"));
@@ -63,13 +63,7 @@ describe("resume on start", () => {
       expect(crashes).toBe(0);
       // The same run, never interrupted, stores the same rows: every loss, and every noise diagnostic
       // (the checkpoint carries the probe's state, so the segment the crash cut is measured whole).
-      const { dataset, ...config } = EXPERIMENTS.linear.runs[0];
-      const model = await m.builtinModel("linear");
-      const whole = await m.start({
-        modelId: model.id,
-        dataset: { spec: dataset },
-        config: { ...config, epochs: 500 },
-      });
+      const whole = await startLinearRun(m, 500);
       for await (const c of m.batches(whole.id, -1)) if (c.final) break;
       const values = (r: BatchRow) => ({ ...r, timeMs: 0 });
       const resumed = (await storedRows(db, runId)).map(values);
