@@ -1,6 +1,7 @@
 // Turns a validated DatasetSpec into in-memory train/validation splits: generate or parse, take the
 // seeded `limit` subset, split off validation, then normalize with statistics of the training split
 // only (so validation data never leaks into them).
+import { type ByteDecoder, byteDecoder } from "./byte-decoder.ts";
 import { type DataFiles, nodeFiles } from "./files.ts";
 import { idxExamples, parseCifar10, parseCsv, parseIdx, type RawImages } from "./formats.ts";
 import { gaussianArray, gaussianBlock } from "./gaussian.ts";
@@ -22,9 +23,10 @@ export interface Split {
   y: Int32Array;
   /**
    * For byte samples once normalized: feature f of value v reads table[⌊f / per⌋·256 + v], the same
-   * float32 that (v − shift) / divide gave when the bytes were converted up front.
+   * float32 that (v − shift) / divide gave when the bytes were converted up front. The decoder, where
+   * there is one, does the same lookup in WebAssembly (x is then a view of its memory).
    */
-  bytes?: { table: Float32Array; per: number };
+  bytes?: { table: Float32Array; per: number; decoder: ByteDecoder | null };
 }
 
 /** Writes sample j's normalized values into dst from `at`. */
@@ -39,7 +41,11 @@ export function readSample(s: Split, j: number, dst: Float32Array, at: number): 
     return;
   }
   if (!s.bytes) throw new Error("internal: byte samples read before normalization");
-  const { table, per } = s.bytes;
+  const { table, per, decoder } = s.bytes;
+  if (decoder) {
+    decoder.read(j, dst, at);
+    return;
+  }
   for (let q = 0, t = 0; q < f; t += 256) {
     for (const end = q + per; q < end; q++) dst[at + q] = table[t + x[from + q]];
   }
@@ -393,7 +399,10 @@ export function applyNormalization(stats: NormalizationStats, s: Split): void {
       const table = new Float32Array(entries);
       for (let g = 0; g < nGroups; g++)
         for (let v = 0; v < 256; v++) table[g * 256 + v] = (v - stats.shift[g]) / stats.divide[g];
-      s.bytes = { table, per: s.features / nGroups };
+      const per = s.features / nGroups;
+      const decoder = byteDecoder(s.x, table, s.features, per);
+      if (decoder) s.x = decoder.bytes;
+      s.bytes = { table, per, decoder };
       return;
     }
     s.x = new Float32Array(s.x);
