@@ -20,7 +20,8 @@
 //   4. (last) the noise diagnostics' cost: runs with the probe at its default interval vs `noise: false`
 //      (scripts/lib/noise-cost.ts; target ≤ 5% slower).
 // JSON lines. RUNNER_BENCH_PARTS (e2e,overhead,delay,noise) picks parts; RUNNER_BENCH_ROUNDS (2) alternations
-// per end-to-end case; RUNNER_BENCH_EPOCHS scales the overhead cases (default 2).
+// per end-to-end case; RUNNER_BENCH_MODELS (cnn,lenet5,mnist-cnn) picks end-to-end cases by model;
+// RUNNER_BENCH_EPOCHS scales the overhead cases (default 2).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +42,7 @@ import { NOISE_COST_CASES, noiseCost } from "../lib/noise-cost.ts";
 const EPOCHS = Number(process.env.RUNNER_BENCH_EPOCHS ?? 2);
 const ROUNDS = Number(process.env.RUNNER_BENCH_ROUNDS ?? 2);
 const PARTS = (process.env.RUNNER_BENCH_PARTS ?? "e2e,overhead,delay,noise").split(",");
+const MODELS = process.env.RUNNER_BENCH_MODELS?.split(",");
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 interface OverheadCase {
@@ -282,6 +284,7 @@ if (PARTS.includes("e2e")) {
   const dir = mkdtempSync(join(tmpdir(), "gradstream-bench-e2e-"));
   try {
     for (const c of E2E) {
+      if (MODELS && !MODELS.includes(c.model)) continue;
       const best = {
         bare: 0,
         bareOff: 0,
