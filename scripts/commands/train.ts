@@ -8,6 +8,7 @@
 // Exit codes: 0 trained, 1 training failed (e.g. the loss became NaN), 2 bad usage or configuration.
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
+import { noisePoints, noiseShares, noiseValues, noiseVerdict } from "../../src/stats/noise.ts";
 import { BUILTIN_MODELS, builtinModelBytes, readModelFile } from "../../src/train/catalog.ts";
 import { EXPERIMENTS, OPTIMIZER_KINDS } from "../../src/train/config.ts";
 import { requireProvider } from "../../src/train/providers.ts";
@@ -29,6 +30,8 @@ options:
   --validation <f>       fraction held out for validation, 0 to 0.5 (default 0)
   --provider <name>      CPU | CUDA | WEBGPU (default CPU)
   --threads <n>          onnxruntime intra-op threads (default: every core)
+  --noise-every <n>      probe the loss noise every n steps (default 300; also after the last step)
+  --no-noise             no noise probe (its verdict, and its ≈ 2% of the training time, go)
   --json                 one JSON object per batch and per epoch
   --plain                one text line per batch even on a terminal
   -h, --help             this help`;
@@ -71,6 +74,8 @@ function jobsFrom(
         validation: { type: "string" },
         provider: { type: "string" },
         threads: { type: "string" },
+        "noise-every": { type: "string" },
+        "no-noise": { type: "boolean" },
         json: { type: "boolean" },
         plain: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -89,6 +94,18 @@ function jobsFrom(
     throw new UsageError(`--threads must be an integer from 1 to 256, got "${v.threads}"`);
   const out = { json: v.json ?? false, plain: v.plain ?? false, threads };
   const k = num(v.k, "k", true);
+  const every = num(v["noise-every"], "noise-every", true);
+  if (every !== undefined && (every < 1 || every > 1e9))
+    throw new UsageError(`--noise-every must be an integer from 1 to 1000000000, got "${v["noise-every"]}"`);
+  if (every !== undefined && v["no-noise"])
+    throw new UsageError("--noise-every cannot be combined with --no-noise");
+  // validated with the rest of the configuration (validateNoise: its range and message)
+  const noiseOf = (base: unknown) =>
+    v["no-noise"]
+      ? { noise: false }
+      : every !== undefined
+        ? { noise: { ...(typeof base === "object" && base !== null ? base : {}), every } }
+        : {};
   if (v.experiment !== undefined) {
     const e = EXPERIMENTS[v.experiment];
     if (!e) {
@@ -102,7 +119,7 @@ function jobsFrom(
     const jobs = e.runs.map((cfg) => ({
       title: e.runs.length > 1 ? `${e.name} (batch ${cfg.batchSize})` : e.name,
       model,
-      config: { ...cfg, ...(k ? { k } : {}) } as Record<string, unknown>,
+      config: { ...cfg, ...(k ? { k } : {}), ...noiseOf(cfg.noise) } as Record<string, unknown>,
     }));
     return { jobs, ...out };
   }
@@ -122,6 +139,7 @@ function jobsFrom(
     seed: num(v.seed, "seed", true) ?? 0,
     provider: v.provider ?? "CPU",
     ...(validation !== undefined ? { validation: { fraction: validation } } : {}),
+    ...noiseOf(undefined),
   };
   return { jobs: [{ title: v.model, model, config }], ...out };
 }
@@ -214,6 +232,8 @@ async function trainOne(
         )
       : null;
   bar?.start(info.totalSteps, info.startStep, { epoch: 1, loss: "-", accuracy: "-" });
+  // the noise probes' values, for the verdict at the end (the API's Run.noise, from the same math)
+  const probes: Parameters<typeof noisePoints>[0][number][] = [];
   try {
     const it = trainer.chunks(signal);
     for (;;) {
@@ -224,12 +244,29 @@ async function trainOne(
           console.error(`gradstream train: interrupted after step ${r.value.lastStep}`);
           return 1;
         }
+        if (probes.length) {
+          const points = noisePoints(probes, trainer.noise?.settings.emaDecay);
+          const v = noiseVerdict(points, info.batchSize);
+          if (mode === "json")
+            write({
+              type: "noise",
+              ...v,
+              bNoise: points.at(-1)?.bNoise ?? null,
+              shares: noiseShares(points.filter((p) => p.samplingShare !== null).slice(-5)),
+            });
+          else console.log(`Why the loss fluctuates: ${v.sentence}`);
+        }
         if (mode === "json") write({ type: "end", status: r.value.status, lastStep: r.value.lastStep });
         return 0;
       }
       const c = r.value;
+      const noise = c.noise;
+      if (noise)
+        probes.push({ firstStep: noise.step, lastStep: noise.step, values: noiseValues(noise.values) });
       for (const row of c.rows) {
-        if (mode === "json") write({ type: "batch", ...row });
+        // a probe's values ride on its step's row, as the API stores and streams them
+        const custom = noise?.step === row.step ? { custom: noise.values } : {};
+        if (mode === "json") write({ type: "batch", ...row, ...custom });
         else if (mode === "plain")
           console.log(
             `Epoch: ${row.epoch + 1}, Batch Loss: ${f4(row.loss)}, Batch Accuracy: ${f4(row.accuracy)}`,

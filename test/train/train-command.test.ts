@@ -54,7 +54,8 @@ describe("gradstream train", () => {
     );
     expect(ok.code).toBe(0);
     expect(ok.out.filter((l) => l.startsWith("Epoch: "))).toHaveLength(16);
-    expect(ok.out.at(-1)).toMatch(
+    // the last epoch's summary, then the noise verdict (its own test below)
+    expect(ok.out.at(-2)).toMatch(
       /^Epoch 2 done: Loss: [\d.]+, Accuracy: [\d.]+, Val Loss: [\d.]+, Val Accuracy: [\d.]+$/,
     );
     const bad = train(
@@ -85,6 +86,55 @@ describe("gradstream train", () => {
     const zero = train("--experiment", "linear", "--threads", "0");
     expect(zero.code).toBe(2);
     expect(zero.err).toMatch(/--threads must be an integer from 1 to 256, got "0"/);
+  });
+
+  it("ends with the noise probe's verdict, puts each probe's values on its step's row, and --no-noise drops both", () => {
+    // plain: the batch lines, the epoch summaries, then why the loss fluctuates
+    const plain = train("--experiment", "linear");
+    expect(plain.out.filter((l) => l.startsWith("Epoch: "))).toHaveLength(100);
+    expect(plain.out.at(-1)).toMatch(
+      /^Why the loss fluctuates: \d+% of the batch-loss variance comes from .+ B_noise ≈ [\d.e+]+; at batch 10 /,
+    );
+    // JSON, probing every 25 steps: after steps 24, 49, 74 and 99, each row carrying the probe's values
+    const json = train("--experiment", "linear", "--noise-every", "25", "--json");
+    expect(json.code).toBe(0);
+    const lines = json.out.map(
+      (l) =>
+        JSON.parse(l) as { type: string; step?: number; custom?: Record<string, number> } & Record<
+          string,
+          unknown
+        >,
+    );
+    const probed = lines.filter((l) => l.type === "batch" && l.custom);
+    expect(probed.map((l) => l.step)).toEqual([24, 49, 74, 99]);
+    for (const l of probed) {
+      expect(l.custom?.["noise.clean_loss"]).toBeGreaterThan(0);
+      expect(l.custom?.["noise.sampling_var"]).toBeGreaterThan(0);
+    }
+    // the verdict judges the four probes: their shares sum to 1, and the trend has a direction
+    const noise = lines.find((l) => l.type === "noise");
+    expect(noise).toMatchObject({ dominant: expect.stringMatching(/^(SAMPLING|DROPOUT|DRIFT)$/) });
+    expect(noise?.trend).toMatch(/^(FALLING|FLAT|RISING)$/);
+    const shares = noise?.shares as {
+      samplingShare: number;
+      dropoutShare: number;
+      driftShare: number;
+      probes: number;
+    };
+    expect(shares.probes).toBe(4);
+    expect(shares.samplingShare + shares.dropoutShare + shares.driftShare).toBeCloseTo(1, 6);
+    expect(lines.at(-1)?.type).toBe("end");
+    // off: no probe values on any row, no verdict
+    const off = train("--experiment", "linear", "--no-noise", "--json");
+    const offLines = off.out.map((l) => JSON.parse(l) as { type: string; custom?: unknown });
+    expect(offLines.filter((l) => l.type === "batch")).toHaveLength(100);
+    expect(offLines.some((l) => l.custom !== undefined || l.type === "noise")).toBe(false);
+    const both = train("--experiment", "linear", "--no-noise", "--noise-every", "5");
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/--noise-every cannot be combined with --no-noise/);
+    const zero = train("--experiment", "linear", "--noise-every", "0");
+    expect(zero.code).toBe(2);
+    expect(zero.err).toMatch(/--noise-every must be an integer from 1 to 1000000000, got "0"/);
   });
 
   it("exits 2 with a message saying what is accepted for bad usage and bad configurations", () => {
