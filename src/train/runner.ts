@@ -552,11 +552,20 @@ export class Trainer {
     return { step, epoch, state };
   }
 
-  /** Features as the model takes them: float32, or int64 token ids (datasets hold ids as exact floats). */
+  /**
+   * Features as the model takes them: float32, or int64 token ids (datasets hold ids as exact floats,
+   * under 2^31). The ids are written as (low, high) int32 pairs, as gather writes the labels: a BigInt
+   * per id took 1.8–2.4 ms for a char-transformer chunk's 40,960 ids, the pairs 0.2–0.65 ms.
+   */
   private modelInput(x: Float32Array): Float32Array | BigInt64Array {
     if (this.compiled.input.dtype === "float32") return x;
     const ids = new BigInt64Array(x.length);
-    for (let i = 0; i < x.length; i++) ids[i] = BigInt(x[i]);
+    const w = new Int32Array(ids.buffer);
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      w[2 * i] = v;
+      w[2 * i + 1] = v < 0 ? -1 : 0;
+    }
     return ids;
   }
 
