@@ -32,6 +32,7 @@ options:
   --threads <n>          onnxruntime intra-op threads (default: every core)
   --noise-every <n>      probe the loss noise every n steps (default 300; also after the last step)
   --no-noise             no noise probe (its verdict, and its ≈ 2% of the training time, go)
+with --experiment, only --epochs, --k, --seed, --provider, --threads, the noise and output options apply
   --json                 one JSON object per batch and per epoch
   --plain                one text line per batch even on a terminal
   -h, --help             this help`;
@@ -115,11 +116,28 @@ function jobsFrom(
     }
     if (v.model || v.dataset)
       throw new UsageError("--experiment cannot be combined with --model or --dataset");
+    // The options that define what an experiment compares are its own; they were ignored without a word.
+    const fixed = (["optimizer", "lr", "batch-size", "validation"] as const).filter(
+      (o) => v[o] !== undefined,
+    );
+    if (fixed.length)
+      throw new UsageError(
+        `--experiment ${v.experiment} sets its own ${fixed.map((o) => `--${o}`).join(", ")}; with --experiment give only --epochs, --k, --seed, --provider, --threads and the noise and output options`,
+      );
+    const epochs = num(v.epochs, "epochs", true);
+    const seed = num(v.seed, "seed", true);
     const model = builtinModelBytes(e.model);
     const jobs = e.runs.map((cfg) => ({
       title: e.runs.length > 1 ? `${e.name} (batch ${cfg.batchSize})` : e.name,
       model,
-      config: { ...cfg, ...(k ? { k } : {}), ...noiseOf(cfg.noise) } as Record<string, unknown>,
+      config: {
+        ...cfg,
+        ...(k ? { k } : {}),
+        ...(epochs !== undefined ? { epochs } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        ...(v.provider !== undefined ? { provider: v.provider } : {}),
+        ...noiseOf(cfg.noise),
+      } as Record<string, unknown>,
     }));
     return { jobs, ...out };
   }
@@ -225,13 +243,18 @@ async function trainOne(
     mode === "bar"
       ? new cliProgress.SingleBar(
           {
-            format: "Epoch {epoch} |{bar}| {value}/{total} | loss {loss} | accuracy {accuracy}",
+            format:
+              "Epoch {epoch} |{bar}| {value}/{total} | loss {loss} | accuracy {accuracy} | {speed} steps/s | ETA {eta_formatted}",
             hideCursor: true,
           },
           cliProgress.Presets.shades_classic,
         )
       : null;
-  bar?.start(info.totalSteps, info.startStep, { epoch: 1, loss: "-", accuracy: "-" });
+  bar?.start(info.totalSteps, info.startStep, { epoch: 1, loss: "-", accuracy: "-", speed: "-" });
+  // steps per second since this loop began, as the user sees it (chunks, probes and evaluations included)
+  const t0 = performance.now();
+  const seconds = () => (performance.now() - t0) / 1000;
+  const speed = (stepsDone: number) => stepsDone / seconds();
   // the noise probes' values, for the verdict at the end (the API's Run.noise, from the same math)
   const probes: Parameters<typeof noisePoints>[0][number][] = [];
   try {
@@ -244,6 +267,12 @@ async function trainOne(
           console.error(`gradstream train: interrupted after step ${r.value.lastStep}`);
           return 1;
         }
+        const done = r.value.lastStep + 1 - info.startStep;
+        const s = seconds();
+        if (mode !== "json")
+          console.log(
+            `Trained ${done} steps in ${s.toFixed(s < 1 ? 2 : 1)} s: ${(done / s).toFixed(1)} steps/s`,
+          );
         if (probes.length) {
           const points = noisePoints(probes, trainer.noise?.settings.emaDecay);
           const v = noiseVerdict(points, info.batchSize);
@@ -256,7 +285,14 @@ async function trainOne(
             });
           else console.log(`Why the loss fluctuates: ${v.sentence}`);
         }
-        if (mode === "json") write({ type: "end", status: r.value.status, lastStep: r.value.lastStep });
+        if (mode === "json")
+          write({
+            type: "end",
+            status: r.value.status,
+            lastStep: r.value.lastStep,
+            seconds: s,
+            stepsPerSecond: done / s,
+          });
         return 0;
       }
       const c = r.value;
@@ -273,12 +309,13 @@ async function trainOne(
           );
       }
       const last = c.rows[c.rows.length - 1];
-      if (last)
-        bar?.update(last.step + 1, {
-          epoch: last.epoch + 1,
-          loss: f4(last.loss),
-          accuracy: f4(last.accuracy),
-        });
+      const payload = last && {
+        epoch: last.epoch + 1,
+        loss: f4(last.loss),
+        accuracy: f4(last.accuracy),
+        speed: speed(last.step + 1 - info.startStep).toFixed(1),
+      };
+      if (last) bar?.update(last.step + 1, payload);
       if (c.epoch) {
         const e = c.epoch;
         if (mode === "json") write({ type: "epoch", ...e });
@@ -290,11 +327,7 @@ async function trainOne(
             // A SingleBar cannot print above itself: stop it, print, start it again where it was.
             bar.stop();
             console.log(line);
-            bar.start(info.totalSteps, last.step + 1, {
-              epoch: last.epoch + 1,
-              loss: f4(last.loss),
-              accuracy: f4(last.accuracy),
-            });
+            bar.start(info.totalSteps, last.step + 1, payload);
           } else console.log(line);
         }
       }

@@ -54,8 +54,8 @@ describe("gradstream train", () => {
     );
     expect(ok.code).toBe(0);
     expect(ok.out.filter((l) => l.startsWith("Epoch: "))).toHaveLength(16);
-    // the last epoch's summary, then the noise verdict (its own test below)
-    expect(ok.out.at(-2)).toMatch(
+    // the last epoch's summary, then the throughput and the noise verdict (their own test below)
+    expect(ok.out.at(-3)).toMatch(
       /^Epoch 2 done: Loss: [\d.]+, Accuracy: [\d.]+, Val Loss: [\d.]+, Val Accuracy: [\d.]+$/,
     );
     const bad = train(
@@ -88,10 +88,11 @@ describe("gradstream train", () => {
     expect(zero.err).toMatch(/--threads must be an integer from 1 to 256, got "0"/);
   });
 
-  it("ends with the noise probe's verdict, puts each probe's values on its step's row, and --no-noise drops both", () => {
+  it("ends with its steps per second and the noise probe's verdict, puts each probe's values on its step's row, and --no-noise drops both", () => {
     // plain: the batch lines, the epoch summaries, then why the loss fluctuates
     const plain = train("--experiment", "linear");
     expect(plain.out.filter((l) => l.startsWith("Epoch: "))).toHaveLength(100);
+    expect(plain.out.at(-2)).toMatch(/^Trained 100 steps in \d+\.\d+ s: \d+\.\d steps\/s$/);
     expect(plain.out.at(-1)).toMatch(
       /^Why the loss fluctuates: \d+% of the batch-loss variance comes from .+ B_noise ≈ [\d.e+]+; at batch 10 /,
     );
@@ -123,7 +124,11 @@ describe("gradstream train", () => {
     };
     expect(shares.probes).toBe(4);
     expect(shares.samplingShare + shares.dropoutShare + shares.driftShare).toBeCloseTo(1, 6);
-    expect(lines.at(-1)?.type).toBe("end");
+    // the end line: the loop's seconds and steps per second, as the user waited for them
+    const end = lines.at(-1) as { type: string; seconds: number; stepsPerSecond: number };
+    expect(end.type).toBe("end");
+    expect(end.seconds).toBeGreaterThan(0);
+    expect(end.stepsPerSecond).toBeCloseTo(100 / end.seconds, 6);
     // off: no probe values on any row, no verdict
     const off = train("--experiment", "linear", "--no-noise", "--json");
     const offLines = off.out.map((l) => JSON.parse(l) as { type: string; custom?: unknown });
@@ -141,6 +146,14 @@ describe("gradstream train", () => {
     const unknown = train("--experiment", "nope");
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/unknown experiment "nope"; experiments: linear, batch-size, cnn-dropout/);
+    // an experiment's own settings are refused, not ignored; the run-length options apply
+    const fixed = train("--experiment", "linear", "--lr", "0.5", "--batch-size", "20");
+    expect(fixed.code).toBe(2);
+    expect(fixed.err).toMatch(
+      /--experiment linear sets its own --lr, --batch-size; with --experiment give only --epochs, --k, --seed/,
+    );
+    const short = train("--experiment", "linear", "--epochs", "2", "--json");
+    expect(short.out.filter((l) => JSON.parse(l).type === "batch")).toHaveLength(20);
     const missing = train("--model", "linear");
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/give --experiment <name>, or both --model and --dataset/);
