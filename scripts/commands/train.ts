@@ -32,10 +32,12 @@ options:
   --threads <n>          onnxruntime intra-op threads (default: every core)
   --noise-every <n>      probe the loss noise every n steps (default 300; also after the last step)
   --no-noise             no noise probe (its verdict, and its ≈ 2% of the training time, go)
-with --experiment, only --epochs, --k, --seed, --provider, --threads, the noise and output options apply
   --json                 one JSON object per batch and per epoch
   --plain                one text line per batch even on a terminal
-  -h, --help             this help`;
+  -h, --help             this help
+
+With --experiment only --epochs, --k, --seed, --provider, --threads and the noise and output options
+apply: the experiment sets the rest.`;
 
 class UsageError extends Error {}
 
