@@ -2,13 +2,14 @@
 // WebAssembly loop. It does what readSample's JS loop does (value q of a sample reads
 // table[⌊q / per⌋·256 + byte q]) and copies each table entry as its 32-bit pattern, so the floats are
 // the same bits. The JS loop costs 3.4–5 ns a value, because V8 keeps a bounds check and two float
-// conversions in every iteration. The WebAssembly loop, with the copy into the caller's array, costs
-// 1.1–1.5 ns, measured over one Fashion-MNIST epoch in shuffled order (60,000 × 784 values). A
-// LeNet-5 run reads every image once an epoch, so this is about 150 ms an epoch.
+// conversions in every iteration. The WebAssembly loop, with the copies in and out, costs 1.1–1.5 ns,
+// measured over one Fashion-MNIST epoch in shuffled order (60,000 × 784 values). A LeNet-5 run reads
+// every image once an epoch, so this is about 150 ms an epoch.
 //
-// The bytes live in the decoder's memory: the split's own array is replaced by a view of it, so the
-// samples are not held twice. The memory never grows, so the views stay valid. Where WebAssembly is
-// missing (node --jitless) or the samples would not fit its 4 GiB, there is no decoder and readSample
+// The decoder's memory holds only the table and one sample (its bytes, copied in, and its floats): the
+// samples stay where they are. Holding them all in it cost a 47 MB copy for Fashion-MNIST at set-up,
+// paid in 4 KB page faults (WebAssembly memory gets no transparent huge pages), 0.03–0.3 s depending on
+// the host's load. Where WebAssembly is missing (node --jitless) there is no decoder and readSample
 // keeps its JS loop.
 
 /*
@@ -89,43 +90,35 @@ function decoderModule(): WebAssembly.Module | null {
 }
 
 export interface ByteDecoder {
-  /** The samples' bytes, in the decoder's memory ([count, features] row-major, as given). */
-  readonly bytes: Uint8Array;
-  /** Writes sample j's normalized values into dst from `at`. */
-  read(j: number, dst: Float32Array, at: number): void;
+  /** Writes sample j of `bytes` ([count, features] row-major) into dst from `at`, normalized. */
+  read(bytes: Uint8Array, j: number, dst: Float32Array, at: number): void;
 }
 
 /**
- * A decoder for `bytes` ([count, features]) with `table` (groups × 256 floats, one group per `per`
- * consecutive features), or null where WebAssembly cannot hold them (readSample then decodes in JS).
+ * A decoder for samples of `features` bytes with `table` (groups × 256 floats, one group per `per`
+ * consecutive features), or null where WebAssembly is not there (readSample then decodes in JS).
  */
-export function byteDecoder(
-  bytes: Uint8Array,
-  table: Float32Array,
-  features: number,
-  per: number,
-): ByteDecoder | null {
+export function byteDecoder(table: Float32Array, features: number, per: number): ByteDecoder | null {
   const wasm = decoderModule();
-  // memory: the table, one decoded sample, the samples' bytes
+  // memory: the table, one decoded sample, one sample's bytes
   const rowAt = table.byteLength;
   const bytesAt = rowAt + features * 4;
-  const pages = Math.ceil((bytesAt + bytes.length) / PAGE);
+  const pages = Math.ceil((bytesAt + features) / PAGE);
   if (!wasm || pages > MAX_PAGES) return null;
   let memory: WebAssembly.Memory;
   try {
     memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   } catch {
-    return null; // the address space or memory for it is not there: decode in JS
+    return null; // no address space left for it: decode in JS
   }
   const decode = new WebAssembly.Instance(wasm, { m: { memory } }).exports.decode as Decode;
   new Float32Array(memory.buffer, 0, table.length).set(table);
-  const own = new Uint8Array(memory.buffer, bytesAt, bytes.length);
-  own.set(bytes);
   const row = new Float32Array(memory.buffer, rowAt, features);
+  const staged = new Uint8Array(memory.buffer, bytesAt, features);
   return {
-    bytes: own,
-    read(j, dst, at) {
-      decode(bytesAt + j * features, rowAt, features, 0, per);
+    read(bytes, j, dst, at) {
+      staged.set(bytes.subarray(j * features, (j + 1) * features));
+      decode(bytesAt, rowAt, features, 0, per);
       dst.set(row, at);
     },
   };

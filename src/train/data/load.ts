@@ -24,7 +24,7 @@ export interface Split {
   /**
    * For byte samples once normalized: feature f of value v reads table[⌊f / per⌋·256 + v], the same
    * float32 that (v − shift) / divide gave when the bytes were converted up front. The decoder, where
-   * there is one, does the same lookup in WebAssembly (x is then a view of its memory).
+   * there is one, does the same lookup in WebAssembly.
    */
   bytes?: { table: Float32Array; per: number; decoder: ByteDecoder | null };
 }
@@ -43,7 +43,7 @@ export function readSample(s: Split, j: number, dst: Float32Array, at: number): 
   if (!s.bytes) throw new Error("internal: byte samples read before normalization");
   const { table, per, decoder } = s.bytes;
   if (decoder) {
-    decoder.read(j, dst, at);
+    decoder.read(x, j, dst, at);
     return;
   }
   for (let q = 0, t = 0; q < f; t += 256) {
@@ -400,9 +400,7 @@ export function applyNormalization(stats: NormalizationStats, s: Split): void {
       for (let g = 0; g < nGroups; g++)
         for (let v = 0; v < 256; v++) table[g * 256 + v] = (v - stats.shift[g]) / stats.divide[g];
       const per = s.features / nGroups;
-      const decoder = byteDecoder(s.x, table, s.features, per);
-      if (decoder) s.x = decoder.bytes;
-      s.bytes = { table, per, decoder };
+      s.bytes = { table, per, decoder: byteDecoder(table, s.features, per) };
       return;
     }
     s.x = new Float32Array(s.x);
