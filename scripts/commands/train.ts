@@ -8,7 +8,7 @@
 // Exit codes: 0 trained, 1 training failed (e.g. the loss became NaN), 2 bad usage or configuration.
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
-import { noisePoints, noiseShares, noiseValues, noiseVerdict } from "../../src/stats/noise.ts";
+import { noisePoints, noiseSummary, noiseValues } from "../../src/stats/noise.ts";
 import { BUILTIN_MODELS, builtinModelBytes, readModelFile } from "../../src/train/catalog.ts";
 import { EXPERIMENTS, OPTIMIZER_KINDS } from "../../src/train/config.ts";
 import { requireProvider } from "../../src/train/providers.ts";
@@ -276,15 +276,8 @@ async function trainOne(
             `Trained ${done} steps in ${s.toFixed(s < 1 ? 2 : 1)} s: ${(done / s).toFixed(1)} steps/s`,
           );
         if (probes.length) {
-          const points = noisePoints(probes, trainer.noise?.settings.emaDecay);
-          const v = noiseVerdict(points, info.batchSize);
-          if (mode === "json")
-            write({
-              type: "noise",
-              ...v,
-              bNoise: points.at(-1)?.bNoise ?? null,
-              shares: noiseShares(points.filter((p) => p.samplingShare !== null).slice(-5)),
-            });
+          const v = noiseSummary(noisePoints(probes, trainer.noise?.settings.emaDecay), info.batchSize);
+          if (mode === "json") write({ type: "noise", ...v });
           else console.log(`Why the loss fluctuates: ${v.sentence}`);
         }
         if (mode === "json")

@@ -8,21 +8,18 @@ import {
   NOISE_METRICS,
   type NoisePoint,
   type NoiseShares,
-  type NoiseVerdict,
+  type NoiseSummary,
   noisePoints,
-  noiseShares,
+  noiseSummary,
   noiseValues,
-  noiseVerdict,
 } from "../stats/noise.ts";
 import { builder } from "./builder.ts";
 import { RunType } from "./Run.ts";
 import { checkMaxPoints } from "./resolve-helpers.ts";
 
-export interface NoiseReport extends NoiseVerdict {
+export interface NoiseReport extends NoiseSummary {
   enabled: boolean;
   batchSize: number | null;
-  bNoise: number | null;
-  shares: NoiseShares | null;
   points: NoisePoint[];
 }
 
@@ -165,15 +162,7 @@ export async function noiseReport(db: Db, run: Run, recent: number, maxPoints: n
     decay,
   );
   const batchSize = typeof hp.batchSize === "number" ? hp.batchSize : null;
-  const verdict = noiseVerdict(points, batchSize, recent);
-  return {
-    ...verdict,
-    enabled: hp.noise !== false,
-    batchSize,
-    bNoise: [...points].reverse().find((p) => p.bNoise !== null)?.bNoise ?? null,
-    shares: noiseShares(points.filter((p) => p.samplingShare !== null).slice(-recent)),
-    points,
-  };
+  return { ...noiseSummary(points, batchSize, recent), enabled: hp.noise !== false, batchSize, points };
 }
 
 builder.objectField(RunType, "noise", (t) =>

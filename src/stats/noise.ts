@@ -83,7 +83,6 @@ export function gradientNoise(sqSmall: number, sqBig: number, bSmall: number, bB
   };
 }
 
-/** EMA of |G|² and tr(Σ) kept separately; B_simple is their ratio (null while |G|²'s EMA is ≤ 0). */
 /** A NoiseScale's moving averages of |G|² and tr(Σ), and how many updates they hold. */
 export interface NoiseScaleState {
   g2: number;
@@ -91,6 +90,7 @@ export interface NoiseScaleState {
   n: number;
 }
 
+/** EMA of |G|² and tr(Σ) kept separately; B_simple is their ratio (null while |G|²'s EMA is ≤ 0). */
 export class NoiseScale {
   private g2 = 0;
   private tr = 0;
@@ -321,4 +321,24 @@ export function noiseVerdict(
     );
   }
   return { dominant, trend, trendChange, sentence: parts.join(" ") };
+}
+
+export interface NoiseSummary extends NoiseVerdict {
+  /** The latest B_noise (null before the first gradient estimate). */
+  bNoise: number | null;
+  /** The parts' shares over the latest `recent` points that measured all three. */
+  shares: NoiseShares | null;
+}
+
+/** What Run.noise and `gradstream train` report over points: the verdict, B_noise and the shares. */
+export function noiseSummary(
+  points: readonly NoisePoint[],
+  batchSize: number | null,
+  recent = 5,
+): NoiseSummary {
+  return {
+    ...noiseVerdict(points, batchSize, recent),
+    bNoise: [...points].reverse().find((p) => p.bNoise !== null)?.bNoise ?? null,
+    shares: noiseShares(points.filter((p) => p.samplingShare !== null).slice(-recent)),
+  };
 }
