@@ -11,6 +11,7 @@ import cliProgress from "cli-progress";
 import { noisePoints, noiseSummary, noiseValues } from "../../src/stats/noise.ts";
 import { BUILTIN_MODELS, builtinModelBytes, readModelFile } from "../../src/train/catalog.ts";
 import { EXPERIMENTS, OPTIMIZER_KINDS } from "../../src/train/config.ts";
+import { NOISE_LIMITS } from "../../src/train/noise-config.ts";
 import { requireProvider } from "../../src/train/providers.ts";
 import { Trainer, type TrainInfo } from "../../src/train/runner.ts";
 
@@ -97,12 +98,17 @@ function jobsFrom(
     throw new UsageError(`--threads must be an integer from 1 to 256, got "${v.threads}"`);
   const out = { json: v.json ?? false, plain: v.plain ?? false, threads };
   const k = num(v.k, "k", true);
+  const epochs = num(v.epochs, "epochs", true);
+  const seed = num(v.seed, "seed", true);
   const every = num(v["noise-every"], "noise-every", true);
-  if (every !== undefined && (every < 1 || every > 1e9))
-    throw new UsageError(`--noise-every must be an integer from 1 to 1000000000, got "${v["noise-every"]}"`);
+  const [minEvery, maxEvery] = NOISE_LIMITS.every;
+  if (every !== undefined && (every < minEvery || every > maxEvery))
+    throw new UsageError(
+      `--noise-every must be an integer from ${minEvery} to ${maxEvery}, got "${v["noise-every"]}"`,
+    );
   if (every !== undefined && v["no-noise"])
     throw new UsageError("--noise-every cannot be combined with --no-noise");
-  // validated with the rest of the configuration (validateNoise: its range and message)
+  // the noise settings: a config's `noise` field, validated with the rest of the configuration
   const noiseOf = (base: unknown) =>
     v["no-noise"]
       ? { noise: false }
@@ -126,8 +132,6 @@ function jobsFrom(
       throw new UsageError(
         `--experiment ${v.experiment} sets its own ${fixed.map((o) => `--${o}`).join(", ")}; with --experiment give only --epochs, --k, --seed, --provider, --threads and the noise and output options`,
       );
-    const epochs = num(v.epochs, "epochs", true);
-    const seed = num(v.seed, "seed", true);
     const model = builtinModelBytes(e.model);
     const jobs = e.runs.map((cfg) => ({
       title: e.runs.length > 1 ? `${e.name} (batch ${cfg.batchSize})` : e.name,
@@ -154,9 +158,9 @@ function jobsFrom(
     dataset: v.dataset,
     optimizer,
     batchSize: num(v["batch-size"], "batch-size", true) ?? 32,
-    epochs: num(v.epochs, "epochs", true) ?? 1,
+    epochs: epochs ?? 1,
     k: k ?? 10,
-    seed: num(v.seed, "seed", true) ?? 0,
+    seed: seed ?? 0,
     provider: v.provider ?? "CPU",
     ...(validation !== undefined ? { validation: { fraction: validation } } : {}),
     ...noiseOf(undefined),

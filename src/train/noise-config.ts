@@ -30,7 +30,8 @@ export const NOISE_DEFAULTS: NoiseConfig = {
   emaDecay: 0.9,
 };
 
-const LIMITS = {
+/** Each setting's accepted range, inclusive. */
+export const NOISE_LIMITS = {
   every: [1, 1_000_000_000],
   probeBatches: [2, 64],
   masks: [2, 64],
@@ -50,12 +51,12 @@ export function validateNoise(input: unknown): NoiseConfig | false {
   const o = input as Record<string, unknown>;
   const out = { ...NOISE_DEFAULTS };
   for (const key of Object.keys(o)) {
-    if (!(key in LIMITS))
+    if (!(key in NOISE_LIMITS))
       throw new RunConfigError(
         `noise.${key}`,
-        `noise: unknown field "${key}"; accepted: ${Object.keys(LIMITS).join(", ")}`,
+        `noise: unknown field "${key}"; accepted: ${Object.keys(NOISE_LIMITS).join(", ")}`,
       );
-    const [min, max] = LIMITS[key as keyof NoiseConfig];
+    const [min, max] = NOISE_LIMITS[key as keyof NoiseConfig];
     const v = o[key];
     const integer = key !== "emaDecay";
     if (
