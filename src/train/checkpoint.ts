@@ -48,7 +48,8 @@ interface Header {
   epoch: number;
   tensors: { name: string; length: number }[];
   epochAcc: EpochAccumulator | null;
-  noise?: { scale: NoiseScaleState; lastClean: number | null; losses: number };
+  /** The probe's state with its losses' count (the values follow the tensors). */
+  noise?: Omit<NoiseProbeState, "losses"> & { losses: number };
 }
 
 const MAGIC = 0x4b435347; // "GSCK" read as a little-endian u32
