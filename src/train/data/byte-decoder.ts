@@ -76,9 +76,8 @@ const MODULE = new Uint8Array([
   ...section(10, [1, BODY.length, ...BODY]),
 ]);
 
-/** WebAssembly memory is addressed with 32 bits; pages are 64 KiB. */
+/** WebAssembly memory comes in pages of 64 KiB. */
 const PAGE = 65536;
-const MAX_PAGES = 65536;
 
 type Decode = (src: number, dst: number, n: number, table: number, per: number) => void;
 
@@ -104,12 +103,12 @@ export function byteDecoder(table: Float32Array, features: number, per: number):
   const rowAt = table.byteLength;
   const bytesAt = rowAt + features * 4;
   const pages = Math.ceil((bytesAt + features) / PAGE);
-  if (!wasm || pages > MAX_PAGES) return null;
+  if (!wasm) return null;
   let memory: WebAssembly.Memory;
   try {
     memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   } catch {
-    return null; // no address space left for it: decode in JS
+    return null; // over WebAssembly's 4 GiB, or no address space left for it: decode in JS
   }
   const decode = new WebAssembly.Instance(wasm, { m: { memory } }).exports.decode as Decode;
   new Float32Array(memory.buffer, 0, table.length).set(table);
