@@ -21,6 +21,7 @@ import type { NoiseProbeState } from "./checkpoint.ts";
 import type { RunConfig } from "./config.ts";
 import { readSample, type Split } from "./data/index.ts";
 import { deriveSeed, mulberry32 } from "./data/prng.ts";
+import { int64From, setInt64 } from "./int64.ts";
 import { NOISE_DEFAULTS, type NoiseConfig } from "./noise-config.ts";
 import { createSession, type HostTensor, type Session } from "./session.ts";
 
@@ -123,11 +124,12 @@ export class NoiseProbe {
     const L = this.labels;
     const x = new Float32Array(ids.length * f);
     const y = new BigInt64Array(ids.length * L);
+    const y32 = new Int32Array(y.buffer);
     for (let i = 0; i < ids.length; i++) {
       readSample(this.train, ids[i], x, i * f);
-      for (let l = 0; l < L; l++) y[i * L + l] = BigInt(labels[ids[i] * L + l]);
+      for (let l = 0; l < L; l++) setInt64(y32, i * L + l, labels[ids[i] * L + l]);
     }
-    const data = this.compiled.input.dtype === "float32" ? x : BigInt64Array.from(x, (v) => BigInt(v));
+    const data = this.compiled.input.dtype === "float32" ? x : int64From(x);
     return {
       x: { dims: [...lead, ...this.train.shape], data },
       y: { dims: [...lead, ...this.compiled.labelShape], data: y },
