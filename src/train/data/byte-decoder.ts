@@ -99,11 +99,11 @@ export interface ByteDecoder {
  */
 export function byteDecoder(table: Float32Array, features: number, per: number): ByteDecoder | null {
   const wasm = decoderModule();
+  if (!wasm) return null;
   // memory: the table, one decoded sample, one sample's bytes
   const rowAt = table.byteLength;
   const bytesAt = rowAt + features * 4;
   const pages = Math.ceil((bytesAt + features) / PAGE);
-  if (!wasm) return null;
   let memory: WebAssembly.Memory;
   try {
     memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
