@@ -244,10 +244,12 @@ async function managed(
   try {
     const model = await modelOf(c.model, db, manager);
     const { model: _m, name: _n, dataset, ...config } = c;
-    // A server that has been up (0.6–1.5 s of one-time costs here); then a pause for the spare trainer
-    // the warm-up run leaves to start.
+    // A server that has been up (0.6–1.5 s of one-time costs here), then idle as a user's server is
+    // before a run: the spare trainer the warm-up run leaves has started, and V8's memory reducer has
+    // run its full GCs on each idle thread (5–7 s after the warm-up; after a 3 s pause they fell in the
+    // measured run: the server used 475–556 ms of CPU in LeNet-5's training phase, against 248–390 ms).
     await warmUp(manager);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
     const t0 = performance.now();
     const run = await manager.start({
       modelId: model.id,
